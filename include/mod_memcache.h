@@ -1,0 +1,322 @@
+/*
+ * mod_memcache.h - public API of mod_memcache.
+ *
+ * Two parts:
+ *   1. The module API: ap_memcache_client() and ap_memcache_serverhash(), which give
+ *      other httpd modules the client configured with MemcacheServer for a server_rec.
+ *   2. An API compatible with apr-util 1.6's apr_memcache.h: the same type names, struct
+ *      fields, function names (through macros) and return codes, so code written for
+ *      apr_memcache compiles unchanged against this header.
+ *
+ * Why the macros: httpd links libaprutil, which exports every apr_memcache_* symbol. A
+ * module exporting the same names would never be reached (the dynamic linker binds the
+ * first definition), so our functions are really called ap_memcache_*; the macros below
+ * map the apr names onto them. This header defines apr-util's include guard, so that
+ * apr_memcache.h and this header cannot both be used in one translation unit.
+ *
+ * Return codes differ from apr-util only where apr-util is wrong; see docs/api.md.
+ */
+#ifndef MOD_MEMCACHE_H
+#define MOD_MEMCACHE_H
+
+#ifdef APR_MEMCACHE_H
+#error "apr_memcache.h is already included: use mod_memcache.h instead of it, not both"
+#endif
+#define APR_MEMCACHE_H 1
+
+#include "apr.h"
+#include "apr_pools.h"
+#include "apr_time.h"
+#include "apr_strings.h"
+#include "apr_network_io.h"
+#include "apr_ring.h"
+#include "apr_hash.h"
+/* apr_memcache.h brings these in too; consumers may rely on them */
+#include "apr_buckets.h"
+#include "apr_reslist.h"
+#include "apr_optional.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AP_MEMCACHE_DECLARE(type) __attribute__((visibility("default"))) type
+#else
+#define AP_MEMCACHE_DECLARE(type) type
+#endif
+
+/* ---- status codes beyond apr_errno.h ------------------------------------------ */
+
+/** No live server is left for this key (all are marked dead). apr-util returns
+ *  APR_NOTFOUND here, which looks like a cache miss; we do not. */
+#define AP_MEMCACHE_ENOSERVER (APR_OS_START_USERERR + 4200)
+/** The server answered with a protocol error (ERROR, CLIENT_ERROR, SERVER_ERROR) or
+ *  something that is not a valid reply; the connection was discarded. */
+#define AP_MEMCACHE_EPROTO (APR_OS_START_USERERR + 4201)
+
+/* ---- apr_memcache-compatible types -------------------------------------------- */
+
+typedef enum {
+    APR_MC_SERVER_LIVE, /**< Server is alive and responding to requests */
+    APR_MC_SERVER_DEAD  /**< Server is marked dead and skipped until retried */
+} apr_memcache_server_status_t;
+
+typedef struct apr_memcache_server_t apr_memcache_server_t;
+typedef struct apr_memcache_t apr_memcache_t;
+
+/** Engine state behind a server; opaque to consumers. */
+typedef struct ap_memcache_server_impl ap_memcache_server_impl;
+
+struct apr_memcache_server_t {
+    const char *host;                    /**< host name, address, or /path of a unix socket */
+    apr_port_t port;                     /**< TCP port (0 for a unix socket) */
+    apr_memcache_server_status_t status; /**< LIVE or DEAD, updated by the client */
+    apr_pool_t *p;                       /**< pool the server was created from */
+    apr_time_t btime;                    /**< when the server was last marked dead */
+    ap_memcache_server_impl *impl;       /**< engine state; do not touch */
+};
+
+typedef apr_uint32_t (*apr_memcache_hash_func)(void *baton, const char *data,
+                                               const apr_size_t data_len);
+typedef apr_memcache_server_t *(*apr_memcache_server_func)(void *baton, apr_memcache_t *mc,
+                                                           const apr_uint32_t hash);
+
+struct apr_memcache_t {
+    apr_uint32_t flags;                  /**< not used */
+    apr_uint16_t nalloc;                 /**< size of live_servers */
+    apr_uint16_t ntotal;                 /**< servers added */
+    apr_memcache_server_t **live_servers;/**< servers in the order they were added */
+    apr_pool_t *p;                       /**< pool the client was created from */
+    void *hash_baton;
+    apr_memcache_hash_func hash_func;    /**< key hash; NULL means apr_memcache_hash_default */
+    void *server_baton;
+    apr_memcache_server_func server_func;/**< server choice; NULL means the default */
+};
+
+typedef struct {
+    apr_status_t status; /**< APR_SUCCESS, APR_NOTFOUND, or the error for this key */
+    const char *key;
+    apr_size_t len;
+    char *data;          /**< NUL-terminated at data[len] */
+    apr_uint16_t flags;
+} apr_memcache_value_t;
+
+typedef struct {
+    const char *version;
+    apr_uint32_t pid;
+    apr_uint32_t uptime;
+    apr_time_t time;
+    apr_uint32_t pointer_size;
+    apr_time_t rusage_user;
+    apr_time_t rusage_system;
+    apr_uint32_t curr_items;
+    apr_uint32_t total_items;
+    apr_uint64_t bytes;
+    apr_uint32_t curr_connections;
+    apr_uint32_t total_connections;
+    apr_uint32_t connection_structures;
+    apr_uint32_t cmd_get;
+    apr_uint32_t cmd_set;
+    apr_uint32_t get_hits;
+    apr_uint32_t get_misses;
+    apr_uint64_t evictions;
+    apr_uint64_t bytes_read;
+    apr_uint64_t bytes_written;
+    apr_uint32_t limit_maxbytes;
+    apr_uint32_t threads;
+} apr_memcache_stats_t;
+
+/* ---- name mapping: apr_memcache_* -> ap_memcache_* ----------------------------- */
+
+#define apr_memcache_hash                     ap_memcache_hash
+#define apr_memcache_hash_crc32               ap_memcache_hash_crc32
+#define apr_memcache_hash_default             ap_memcache_hash_default
+#define apr_memcache_find_server_hash         ap_memcache_find_server_hash
+#define apr_memcache_find_server_hash_default ap_memcache_find_server_hash_default
+#define apr_memcache_add_server               ap_memcache_add_server
+#define apr_memcache_find_server              ap_memcache_find_server
+#define apr_memcache_enable_server            ap_memcache_enable_server
+#define apr_memcache_disable_server           ap_memcache_disable_server
+#define apr_memcache_server_create            ap_memcache_server_create
+#define apr_memcache_create                   ap_memcache_create
+#define apr_memcache_getp                     ap_memcache_getp
+#define apr_memcache_add_multget_key          ap_memcache_add_multget_key
+#define apr_memcache_multgetp                 ap_memcache_multgetp
+#define apr_memcache_set                      ap_memcache_set
+#define apr_memcache_add                      ap_memcache_add
+#define apr_memcache_replace                  ap_memcache_replace
+#define apr_memcache_delete                   ap_memcache_delete
+#define apr_memcache_incr                     ap_memcache_incr
+#define apr_memcache_decr                     ap_memcache_decr
+#define apr_memcache_version                  ap_memcache_version
+#define apr_memcache_stats                    ap_memcache_stats
+
+/* ---- the apr_memcache-compatible functions ------------------------------------- */
+
+/** Hashes a key with mc->hash_func when set, else with apr_memcache_hash_default. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash(apr_memcache_t *mc, const char *data,
+                                                   const apr_size_t data_len);
+
+/** Standard CRC-32 (IEEE, as zlib's crc32) of data; baton is ignored. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash_crc32(void *baton, const char *data,
+                                                         const apr_size_t data_len);
+
+/** Perl Cache::Memcached-compatible hash, (crc32 >> 16) & 0x7fff; baton is ignored. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash_default(void *baton, const char *data,
+                                                           const apr_size_t data_len);
+
+/** Picks the server for a hash with mc->server_func when set, else with
+ *  apr_memcache_find_server_hash_default. NULL when no server is usable. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server_hash(
+    apr_memcache_t *mc, const apr_uint32_t hash);
+
+/** apr-util's server choice: live_servers[hash % ntotal] (hash 0 counts as 1), moving
+ *  to the next server while the chosen one is dead. A dead server whose retry period
+ *  has passed is handed to exactly one caller, which probes it; NULL if all are dead. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server_hash_default(
+    void *baton, apr_memcache_t *mc, const apr_uint32_t hash);
+
+/** Adds a server to the client. APR_ENOMEM when the table (max_servers) is full,
+ *  APR_EINVAL for NULL arguments or a server already added. Not thread-safe: add
+ *  servers before the client is shared. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add_server(apr_memcache_t *mc,
+                                                         apr_memcache_server_t *server);
+
+/** Finds an added server by host and port (exact string match on host); NULL if none. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server(apr_memcache_t *mc,
+                                                                     const char *host,
+                                                                     apr_port_t port);
+
+/** Marks a server live; its pooled connections are kept. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_enable_server(apr_memcache_t *mc,
+                                                            apr_memcache_server_t *ms);
+
+/** Marks a server dead: it is skipped until its retry period has passed. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_disable_server(apr_memcache_t *mc,
+                                                             apr_memcache_server_t *ms);
+
+/** Creates a server with a connection pool of at most max connections: min are kept
+ *  open once opened, idle connections above smax are closed after ttl microseconds.
+ *  No connection is opened here (they open on first use, in the process that uses
+ *  them). host may be a name, an IPv4/IPv6 address, or "/path" of a unix socket (port
+ *  ignored). APR_EINVAL when max == 0, min > smax, smax > max, or host is empty. The
+ *  server's memory and connections are released with pool p. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_create(
+    apr_pool_t *p, const char *host, apr_port_t port, apr_uint32_t min, apr_uint32_t smax,
+    apr_uint32_t max, apr_uint32_t ttl, apr_memcache_server_t **ns);
+
+/** Creates a client with room for max_servers servers (0 is rejected with APR_EINVAL).
+ *  flags is stored, not used. Key placement is apr-util's (modula, Perl-compatible). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_create(apr_pool_t *p, apr_uint16_t max_servers,
+                                                     apr_uint32_t flags, apr_memcache_t **mc);
+
+/** Gets one key. On APR_SUCCESS *baton holds *len bytes from pool p, NUL-terminated at
+ *  (*baton)[*len], and *flags the item's flags (flags may be NULL). APR_NOTFOUND on a
+ *  miss, APR_EINVAL for an invalid key (nothing is sent), AP_MEMCACHE_ENOSERVER when
+ *  no server is live, APR_TIMEUP when a deadline passed, another error otherwise. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t *mc, apr_pool_t *p,
+                                                   const char *key, char **baton,
+                                                   apr_size_t *len, apr_uint16_t *flags);
+
+/** Adds key to *values (created from data_pool when NULL) with status APR_NOTFOUND. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_add_multget_key(apr_pool_t *data_pool, const char *key,
+                                                      apr_hash_t **values);
+
+/** Gets every key of values in one round trip per server, all servers at once, under
+ *  one total deadline. Each value gets its own status: APR_SUCCESS with data (from
+ *  data_pool, NUL-terminated), APR_NOTFOUND, APR_EINVAL for an invalid key, or the
+ *  error of its server. temp_pool is cleared before returning. Returns APR_SUCCESS
+ *  unless the arguments are unusable. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multgetp(apr_memcache_t *mc,
+                                                       apr_pool_t *temp_pool,
+                                                       apr_pool_t *data_pool,
+                                                       apr_hash_t *values);
+
+/** Stores data_size bytes under key with expiry timeout (seconds, or a unix time) and
+ *  flags. APR_SUCCESS when stored; for add and replace APR_EEXIST when not stored
+ *  (add of an existing key, replace of a missing one). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set(apr_memcache_t *mc, const char *key,
+                                                  char *baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add(apr_memcache_t *mc, const char *key,
+                                                  char *baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_replace(apr_memcache_t *mc, const char *key,
+                                                      char *baton, const apr_size_t data_size,
+                                                      apr_uint32_t timeout,
+                                                      apr_uint16_t flags);
+
+/** Deletes key. APR_SUCCESS when deleted, APR_NOTFOUND when absent. timeout is accepted
+ *  for compatibility and ignored: memcached >= 1.4 rejects a delete time. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t *mc, const char *key,
+                                                     apr_uint32_t timeout);
+
+/** Adds n to the counter at key; *nv (may be NULL) gets the new value, truncated to 32
+ *  bits as the signature demands. A negative n is applied as the opposite operation.
+ *  APR_NOTFOUND when absent (*nv untouched); AP_MEMCACHE_EPROTO when the value is not
+ *  a number (apr-util wrongly reports success with 0). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_incr(apr_memcache_t *mc, const char *key,
+                                                   apr_int32_t n, apr_uint32_t *nv);
+/** Subtracts n from the counter at key (memcached stops at 0); as ap_memcache_incr. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_decr(apr_memcache_t *mc, const char *key,
+                                                   apr_int32_t n, apr_uint32_t *new_value);
+
+/** Asks one server for its version; *baton is a string from p without a trailing CR. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_version(apr_memcache_server_t *ms,
+                                                      apr_pool_t *p, char **baton);
+
+/** Reads one server's statistics into a struct allocated from p. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_stats(apr_memcache_server_t *ms, apr_pool_t *p,
+                                                    apr_memcache_stats_t **stats);
+
+/* ---- extensions beyond apr_memcache -------------------------------------------- */
+
+/** Log levels passed to an ap_memcache_log_func; the same numbers as syslog and
+ *  httpd's APLOG_* levels, so a module can hand them to ap_log_error() as they are. */
+#define AP_MEMCACHE_LOG_ERR     3
+#define AP_MEMCACHE_LOG_WARNING 4
+#define AP_MEMCACHE_LOG_INFO    6
+#define AP_MEMCACHE_LOG_DEBUG   7
+
+/** Receives the client's diagnostics (a server marked dead or back, a connect that
+ *  failed, a reply that could not be parsed). status is the APR status involved or
+ *  APR_SUCCESS; msg names the server. Called from the thread doing the operation, with
+ *  no lock held; it must be thread-safe. */
+typedef void (*ap_memcache_log_func)(void *baton, int level, apr_status_t status,
+                                     const char *msg);
+
+/** Sends the diagnostics of one server to fn (NULL: none, the default). */
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t *ms,
+                                                        ap_memcache_log_func fn, void *baton);
+
+/** Opens connections until the server's pool holds its min, each bounded by the connect
+ *  timeout, stopping at the first failure (returned). For httpd's child_init: never
+ *  call it in a process that will fork afterwards. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t *ms);
+
+/* ---- the module API ------------------------------------------------------------- */
+
+struct server_rec;
+
+/** The client built from the MemcacheServer lines of s (or of the main server when s
+ *  declares none), one per httpd child process. NULL before child_init has run, and
+ *  when no MemcacheServer is configured for s. Thread-safe; do not destroy it. */
+AP_MEMCACHE_DECLARE(apr_memcache_t *) ap_memcache_client(struct server_rec *s);
+
+/** The servers of ap_memcache_client(s), keyed by "host:port" exactly as written in
+ *  the MemcacheServer line (a unix socket by its path), values apr_memcache_server_t*.
+ *  NULL when ap_memcache_client(s) is NULL. */
+AP_MEMCACHE_DECLARE(apr_hash_t *) ap_memcache_serverhash(struct server_rec *s);
+
+/** The same as ap_memcache_serverhash; the name the original module's README used. */
+AP_MEMCACHE_DECLARE(apr_hash_t *) ap_memcace_serverhash(struct server_rec *s);
+
+APR_DECLARE_OPTIONAL_FN(apr_memcache_t *, ap_memcache_client, (struct server_rec *s));
+APR_DECLARE_OPTIONAL_FN(apr_hash_t *, ap_memcache_serverhash, (struct server_rec *s));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOD_MEMCACHE_H */

@@ -1,0 +1,123 @@
+// Sans-I/O codec for memcached's text protocol: request encoders and an incremental
+// reply parser. No sockets, no threads, no APR; the parser never allocates.
+#ifndef MMC_PROTO_TEXT_CODEC_H
+#define MMC_PROTO_TEXT_CODEC_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mmc::proto {
+
+// ---- requests -----------------------------------------------------------------------
+// Encoders append one request to `out` (so a connection can reuse one buffer and
+// pipeline several requests). Keys must already have passed valid_key(); encoders do
+// not check them again.
+
+void encode_get(std::string& out, std::string_view key);
+// "get k1 k2 ...\r\n" for n >= 1 keys.
+void encode_get_multi(std::string& out, const std::string_view* keys, std::size_t n);
+
+enum class StoreCommand : std::uint8_t { set, add, replace };
+// Only the command line "set <key> <flags> <exptime> <bytes>\r\n": the caller sends the
+// data and the trailing "\r\n" after it, so large values are never copied.
+void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
+                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes);
+// The whole request: header, data and "\r\n".
+void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
+                  std::uint32_t flags, std::uint32_t exptime, std::string_view data);
+
+// "delete <key>\r\n" (no time: memcached >= 1.4 rejects one).
+void encode_delete(std::string& out, std::string_view key);
+
+enum class ArithCommand : std::uint8_t { incr, decr };
+void encode_arith(std::string& out, ArithCommand cmd, std::string_view key,
+                  std::uint64_t delta);
+
+void encode_version(std::string& out);
+// "stats\r\n", or "stats <group>\r\n" when group is not empty.
+void encode_stats(std::string& out, std::string_view group = {});
+void encode_quit(std::string& out);
+
+// ---- replies ------------------------------------------------------------------------
+
+// What the reply that comes next answers; it decides which lines are valid.
+enum class ReplyKind : std::uint8_t {
+    retrieval,   // get: VALUE* END
+    storage,     // set/add/replace: STORED | NOT_STORED | EXISTS | NOT_FOUND
+    deletion,    // delete: DELETED | NOT_FOUND
+    arithmetic,  // incr/decr: <number> | NOT_FOUND
+    version,     // version: VERSION <string>
+    stats,       // stats: STAT <name> <value>* END
+};
+
+enum class EventType : std::uint8_t {
+    value,         // key, flags, data, cas (has_cas when the line carried one)
+    end,           // END
+    stored,        // STORED
+    not_stored,    // NOT_STORED
+    exists,        // EXISTS
+    not_found,     // NOT_FOUND
+    deleted,       // DELETED
+    number,        // number
+    version,       // data = the version string
+    stat,          // key = name, data = value (the rest of the line)
+    error,         // ERROR (data = message after "ERROR ", usually empty)
+    client_error,  // CLIENT_ERROR <data>
+    server_error,  // SERVER_ERROR <data>
+};
+
+// One parsed item. Views point into the buffer passed to parse(); they stay valid
+// while the caller keeps those bytes.
+struct TextEvent {
+    EventType type = EventType::end;
+    bool final = false;  // this event completes the reply to the current request
+    bool has_cas = false;
+    std::uint32_t flags = 0;
+    std::uint64_t cas = 0;
+    std::uint64_t number = 0;
+    std::string_view key;
+    std::string_view data;
+};
+
+enum class ParseResult : std::uint8_t {
+    event,      // *ev filled, `consumed` bytes of the input belong to it
+    need_more,  // nothing consumed: call again with these bytes plus more
+    error,      // the stream is unusable (malformed, unexpected or oversized reply)
+};
+
+inline constexpr std::size_t kDefaultMaxValueSize = 64u * 1024u * 1024u;
+
+class TextReplyParser {
+public:
+    // Values longer than max_value_size are a parse error, so a hostile length is
+    // never allocated by the caller.
+    explicit TextReplyParser(std::size_t max_value_size = kDefaultMaxValueSize) noexcept;
+
+    // Starts a reply: the bytes that follow answer a request of this kind. Also clears
+    // an earlier error.
+    void expect(ReplyKind kind) noexcept;
+
+    // Parses at most one event from the front of `in`. Feeding a reply one byte at a
+    // time (always passing all unconsumed bytes) gives the same events as feeding it
+    // whole. ERROR / CLIENT_ERROR / SERVER_ERROR end any reply (final). After a final
+    // event, any further bytes before the next expect() are an error.
+    ParseResult parse(std::string_view in, TextEvent& ev, std::size_t& consumed) noexcept;
+
+    // Why the last parse() returned error (a static string).
+    const char* error_message() const noexcept { return error_; }
+
+    // True between expect() and the final event of that reply.
+    bool in_reply() const noexcept { return active_; }
+
+private:
+    std::size_t max_value_size_;
+    ReplyKind kind_ = ReplyKind::retrieval;
+    bool active_ = false;
+    const char* error_ = "";
+};
+
+}  // namespace mmc::proto
+
+#endif  // MMC_PROTO_TEXT_CODEC_H

@@ -1,0 +1,150 @@
+#include "memcached_process.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#ifndef MMC_MEMCACHED_BIN
+#define MMC_MEMCACHED_BIN "memcached"
+#endif
+
+namespace mmc::test {
+
+const char* memcached_binary() { return MMC_MEMCACHED_BIN; }
+
+unsigned short free_loopback_port() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = 0;
+    unsigned short port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+        socklen_t len = sizeof sa;
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0) port = ntohs(sa.sin_port);
+    }
+    ::close(fd);
+    return port;
+}
+
+namespace {
+
+bool accepts(unsigned short port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons(port);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    ::close(fd);
+    return ok;
+}
+
+}  // namespace
+
+MemcachedProcess::MemcachedProcess(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {}
+
+MemcachedProcess::~MemcachedProcess() { stop(); }
+
+std::string MemcachedProcess::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+bool MemcachedProcess::start() {
+    struct stat st{};
+    if (::stat(memcached_binary(), &st) != 0) {
+        error_ = std::string("memcached binary not found at '") + memcached_binary() +
+                 "': install the Debian package memcached (the test scripts do this)";
+        return false;
+    }
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        port_ = free_loopback_port();
+        if (port_ != 0 && launch()) return true;
+    }
+    return false;
+}
+
+bool MemcachedProcess::restart() {
+    stop();
+    return launch();
+}
+
+bool MemcachedProcess::launch() {
+    std::vector<std::string> args = {memcached_binary(), "-l", "127.0.0.1", "-p",
+                                     std::to_string(port_), "-U", "0", "-t", "2", "-m", "64"};
+    if (::geteuid() == 0) {
+        args.push_back("-u");
+        args.push_back("nobody");
+    }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        error_ = std::string("fork: ") + std::strerror(errno);
+        return false;
+    }
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    pid_ = pid;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < until) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            error_ = "memcached exited at start (port " + std::to_string(port_) + " taken?)";
+            return false;
+        }
+        if (accepts(port_)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    error_ = "memcached did not accept connections within 5 s";
+    stop();
+    return false;
+}
+
+void MemcachedProcess::stop() {
+    if (pid_ <= 0) return;
+    if (paused_) resume();
+    ::kill(pid_, SIGTERM);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > until) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    pid_ = -1;
+}
+
+void MemcachedProcess::pause() {
+    if (pid_ > 0 && !paused_) {
+        ::kill(pid_, SIGSTOP);
+        paused_ = true;
+    }
+}
+
+void MemcachedProcess::resume() {
+    if (pid_ > 0 && paused_) {
+        ::kill(pid_, SIGCONT);
+        paused_ = false;
+    }
+}
+
+}  // namespace mmc::test

@@ -1,0 +1,55 @@
+// A memcached server started for a test on a free loopback port and stopped by PID.
+#ifndef MMC_TEST_MEMCACHED_PROCESS_H
+#define MMC_TEST_MEMCACHED_PROCESS_H
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace mmc::test {
+
+// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+unsigned short free_loopback_port();
+
+class MemcachedProcess {
+public:
+    // extra_args are passed to memcached as they are (e.g. {"-I", "2m"}).
+    explicit MemcachedProcess(std::vector<std::string> extra_args = {});
+    ~MemcachedProcess();
+    MemcachedProcess(const MemcachedProcess&) = delete;
+    MemcachedProcess& operator=(const MemcachedProcess&) = delete;
+
+    // Starts memcached and waits until it accepts connections. Returns false with
+    // error() set when it cannot (binary missing, did not come up in time).
+    bool start();
+    // Starts again on the same port (after stop()).
+    bool restart();
+    // SIGTERM, then SIGKILL after a grace period; waits for the PID.
+    void stop();
+    // SIGSTOP / SIGCONT: the server keeps its socket but stops answering.
+    void pause();
+    void resume();
+
+    bool running() const { return pid_ > 0; }
+    unsigned short port() const { return port_; }
+    pid_t pid() const { return pid_; }
+    const std::string& error() const { return error_; }
+    // "127.0.0.1:<port>"
+    std::string address() const;
+
+private:
+    bool launch();
+    std::vector<std::string> extra_args_;
+    unsigned short port_ = 0;
+    pid_t pid_ = -1;
+    bool paused_ = false;
+    std::string error_;
+};
+
+// The memcached binary the tests use (configured at build time).
+const char* memcached_binary();
+
+}  // namespace mmc::test
+
+#endif
