@@ -55,6 +55,10 @@ extern "C" {
  *  something that is not a valid reply; the connection was discarded. */
 #define AP_MEMCACHE_EPROTO (APR_OS_START_USERERR + 4201)
 
+/** Like apr_strerror(), and also knows the AP_MEMCACHE_* codes above. */
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_strerror(apr_status_t status, char *buf,
+                                                       apr_size_t bufsize);
+
 /* ---- apr_memcache-compatible types -------------------------------------------- */
 
 typedef enum {

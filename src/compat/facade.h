@@ -1,0 +1,43 @@
+// Shared pieces of the apr_memcache-compatible facade: the engine object behind each
+// apr_memcache_server_t, the one mapping from engine outcomes to apr_status_t, and the
+// guard that keeps C++ exceptions from crossing into C callers.
+#ifndef MMC_COMPAT_FACADE_H
+#define MMC_COMPAT_FACADE_H
+
+#include <memory>
+#include <new>
+
+#include "engine/outcome.h"
+#include "engine/server.h"
+#include "mod_memcache.h"
+
+struct ap_memcache_server_impl {
+    std::unique_ptr<mmc::engine::Server> server;
+};
+
+namespace mmc::compat {
+
+// The only place engine outcomes become APR status codes.
+apr_status_t to_apr_status(const engine::Outcome& outcome) noexcept;
+
+inline engine::Server& engine_of(apr_memcache_server_t* ms) noexcept { return *ms->impl->server; }
+
+// Mirrors the engine's health into the public fields consumers read (ms->status,
+// ms->btime). Atomic stores: several threads may do this at once.
+void publish_status(apr_memcache_server_t* ms) noexcept;
+
+// Runs f, turning an escaping exception into an APR status: nothing may unwind into C.
+template <class F>
+apr_status_t guarded(F&& f) noexcept {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        return APR_ENOMEM;
+    } catch (...) {
+        return APR_EGENERAL;
+    }
+}
+
+}  // namespace mmc::compat
+
+#endif

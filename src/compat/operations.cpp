@@ -1,0 +1,142 @@
+// Single-key calls: getp, set/add/replace, delete, incr/decr. Every key is checked
+// before a server is even chosen, so a bad key never reaches the wire.
+#include <cstring>
+
+#include "compat/facade.h"
+#include "engine/operations.h"
+#include "proto/key.h"
+
+using mmc::compat::guarded;
+using mmc::compat::publish_status;
+using mmc::compat::to_apr_status;
+using mmc::engine::Outcome;
+using mmc::engine::Result;
+
+namespace {
+
+// Validates the key and picks its server; *ms is NULL with the reason returned.
+apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
+                   apr_memcache_server_t*& ms) {
+    if (!mc || !key) return APR_EINVAL;
+    k = std::string_view(key);
+    if (!mmc::proto::valid_key(k)) return APR_EINVAL;
+    ms = ap_memcache_find_server_hash(mc, ap_memcache_hash(mc, key, k.size()));
+    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    return APR_SUCCESS;
+}
+
+struct GetCtx {
+    apr_pool_t* p;
+    char** data;
+    apr_size_t* len;
+    apr_uint16_t* flags;
+};
+
+void copy_value(void* vctx, const mmc::engine::ValueView& v) {
+    auto& c = *static_cast<GetCtx*>(vctx);
+    char* d = static_cast<char*>(apr_palloc(c.p, v.data.size() + 1));
+    if (!v.data.empty()) std::memcpy(d, v.data.data(), v.data.size());
+    d[v.data.size()] = '\0';
+    *c.data = d;
+    if (c.len) *c.len = v.data.size();
+    // The compatible API carries 16-bit flags; the upper bits cannot be represented.
+    if (c.flags) *c.flags = static_cast<apr_uint16_t>(v.flags);
+}
+
+apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char* key,
+                   const char* data, apr_size_t size, apr_uint32_t exptime, apr_uint16_t flags) {
+    std::string_view k;
+    apr_memcache_server_t* ms = nullptr;
+    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (size > 0 && !data) return APR_EINVAL;
+    return guarded([&] {
+        Outcome o = mmc::engine::store(*ms->impl->server, cmd, k,
+                                       std::string_view(data ? data : "", size), flags, exptime);
+        publish_status(ms);
+        return to_apr_status(o);
+    });
+}
+
+apr_status_t arith(mmc::proto::ArithCommand cmd, apr_memcache_t* mc, const char* key,
+                   apr_int32_t n, apr_uint32_t* nv) {
+    std::string_view k;
+    apr_memcache_server_t* ms = nullptr;
+    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    // apr-util sent a negative n as a huge unsigned number; apply it as the opposite
+    // operation instead, which is what the caller meant.
+    apr_int64_t delta = n;
+    if (delta < 0) {
+        delta = -delta;
+        cmd = cmd == mmc::proto::ArithCommand::incr ? mmc::proto::ArithCommand::decr
+                                                    : mmc::proto::ArithCommand::incr;
+    }
+    return guarded([&] {
+        std::uint64_t value = 0;
+        Outcome o = mmc::engine::arith(*ms->impl->server, cmd, k,
+                                       static_cast<std::uint64_t>(delta), value);
+        publish_status(ms);
+        if (o.ok() && nv) *nv = static_cast<apr_uint32_t>(value);
+        return to_apr_status(o);
+    });
+}
+
+}  // namespace
+
+extern "C" {
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_t* p,
+                                                   const char* key, char** baton,
+                                                   apr_size_t* len, apr_uint16_t* flags) {
+    if (!p || !baton) return APR_EINVAL;
+    std::string_view k;
+    apr_memcache_server_t* ms = nullptr;
+    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    return guarded([&] {
+        GetCtx ctx{p, baton, len, flags};
+        Outcome o = mmc::engine::get(*ms->impl->server, k, copy_value, &ctx);
+        publish_status(ms);
+        return to_apr_status(o);
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set(apr_memcache_t* mc, const char* key,
+                                                  char* baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags) {
+    return store(mmc::proto::StoreCommand::set, mc, key, baton, data_size, timeout, flags);
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add(apr_memcache_t* mc, const char* key,
+                                                  char* baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags) {
+    return store(mmc::proto::StoreCommand::add, mc, key, baton, data_size, timeout, flags);
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_replace(apr_memcache_t* mc, const char* key,
+                                                      char* baton, const apr_size_t data_size,
+                                                      apr_uint32_t timeout, apr_uint16_t flags) {
+    return store(mmc::proto::StoreCommand::replace, mc, key, baton, data_size, timeout, flags);
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t* mc, const char* key,
+                                                     apr_uint32_t /*timeout: see header*/) {
+    std::string_view k;
+    apr_memcache_server_t* ms = nullptr;
+    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    return guarded([&] {
+        Outcome o = mmc::engine::remove(*ms->impl->server, k);
+        publish_status(ms);
+        return to_apr_status(o);
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_incr(apr_memcache_t* mc, const char* key,
+                                                   apr_int32_t n, apr_uint32_t* nv) {
+    return arith(mmc::proto::ArithCommand::incr, mc, key, n, nv);
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_decr(apr_memcache_t* mc, const char* key,
+                                                   apr_int32_t n, apr_uint32_t* new_value) {
+    return arith(mmc::proto::ArithCommand::decr, mc, key, n, new_value);
+}
+
+}  // extern "C"

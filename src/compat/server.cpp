@@ -1,0 +1,165 @@
+// Servers: creation (no connection is opened here), logging, warm-up, version, stats.
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "compat/facade.h"
+#include "engine/operations.h"
+
+using mmc::compat::engine_of;
+using mmc::compat::guarded;
+using mmc::compat::publish_status;
+using mmc::compat::to_apr_status;
+
+namespace {
+
+apr_status_t destroy_impl(void* data) {
+    // Takes back ownership that server_create handed to the pool.
+    std::unique_ptr<ap_memcache_server_impl> impl(static_cast<ap_memcache_server_impl*>(data));
+    return APR_SUCCESS;
+}
+
+// "[::1]" -> "::1": accept the bracketed form users write in URLs and configs.
+std::string bare_host(const char* host) {
+    std::size_t n = std::strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') return std::string(host + 1, n - 2);
+    return host;
+}
+
+apr_uint32_t stat_u32(std::string_view v) { return static_cast<apr_uint32_t>(std::strtoul(std::string(v).c_str(), nullptr, 10)); }
+apr_uint64_t stat_u64(std::string_view v) { return std::strtoull(std::string(v).c_str(), nullptr, 10); }
+
+// "seconds.microseconds" as memcached prints rusage.
+apr_time_t stat_time(std::string_view v) {
+    std::string s(v);
+    char* end = nullptr;
+    apr_time_t sec = std::strtoll(s.c_str(), &end, 10);
+    apr_time_t usec = 0;
+    if (end && *end == '.') {
+        std::string frac = std::string(end + 1).substr(0, 6);
+        frac.append(6 - frac.size(), '0');
+        usec = std::strtoll(frac.c_str(), nullptr, 10);
+    }
+    return sec * APR_USEC_PER_SEC + usec;
+}
+
+struct StatsCtx {
+    apr_pool_t* p;
+    apr_memcache_stats_t* st;
+};
+
+void on_stat(void* vctx, std::string_view name, std::string_view value) {
+    auto& c = *static_cast<StatsCtx*>(vctx);
+    apr_memcache_stats_t& st = *c.st;
+    if (name == "version") st.version = apr_pstrmemdup(c.p, value.data(), value.size());
+    else if (name == "pid") st.pid = stat_u32(value);
+    else if (name == "uptime") st.uptime = stat_u32(value);
+    else if (name == "time") st.time = apr_time_from_sec(static_cast<apr_time_t>(stat_u64(value)));
+    else if (name == "pointer_size") st.pointer_size = stat_u32(value);
+    else if (name == "rusage_user") st.rusage_user = stat_time(value);
+    else if (name == "rusage_system") st.rusage_system = stat_time(value);
+    else if (name == "curr_items") st.curr_items = stat_u32(value);
+    else if (name == "total_items") st.total_items = stat_u32(value);
+    else if (name == "bytes") st.bytes = stat_u64(value);
+    else if (name == "curr_connections") st.curr_connections = stat_u32(value);
+    else if (name == "total_connections") st.total_connections = stat_u32(value);
+    else if (name == "connection_structures") st.connection_structures = stat_u32(value);
+    else if (name == "cmd_get") st.cmd_get = stat_u32(value);
+    else if (name == "cmd_set") st.cmd_set = stat_u32(value);
+    else if (name == "get_hits") st.get_hits = stat_u32(value);
+    else if (name == "get_misses") st.get_misses = stat_u32(value);
+    else if (name == "evictions") st.evictions = stat_u64(value);
+    else if (name == "bytes_read") st.bytes_read = stat_u64(value);
+    else if (name == "bytes_written") st.bytes_written = stat_u64(value);
+    else if (name == "limit_maxbytes") st.limit_maxbytes = stat_u32(value);
+    else if (name == "threads") st.threads = stat_u32(value);
+}
+
+}  // namespace
+
+extern "C" {
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_create(
+    apr_pool_t* p, const char* host, apr_port_t port, apr_uint32_t min, apr_uint32_t smax,
+    apr_uint32_t max, apr_uint32_t ttl, apr_memcache_server_t** ns) {
+    if (!p || !host || !*host || !ns) return APR_EINVAL;
+    if (max == 0 || min > smax || smax > max) return APR_EINVAL;
+    return guarded([&]() -> apr_status_t {
+        mmc::engine::ServerOptions opt;
+        if (host[0] == '/') {
+            opt.endpoint.socket_path = host;
+        } else {
+            opt.endpoint.host = bare_host(host);
+            if (opt.endpoint.host.empty()) return APR_EINVAL;
+            opt.endpoint.port = port;
+        }
+        opt.limits.min = min;
+        opt.limits.smax = smax;
+        opt.limits.max = max;
+        opt.limits.ttl = std::chrono::microseconds(ttl);
+
+        auto impl = std::make_unique<ap_memcache_server_impl>();
+        impl->server = std::make_unique<mmc::engine::Server>(std::move(opt));
+
+        auto* ms = static_cast<apr_memcache_server_t*>(apr_pcalloc(p, sizeof(apr_memcache_server_t)));
+        ms->host = apr_pstrdup(p, host);
+        ms->port = port;
+        ms->status = APR_MC_SERVER_LIVE;
+        ms->p = p;
+        ms->btime = 0;
+        ms->impl = impl.release();
+        apr_pool_cleanup_register(p, ms->impl, destroy_impl, apr_pool_cleanup_null);
+        *ns = ms;
+        return APR_SUCCESS;
+    });
+}
+
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t* ms,
+                                                        ap_memcache_log_func fn, void* baton) {
+    if (!ms || !ms->impl) return;
+    guarded([&]() -> apr_status_t {
+        if (!fn) {
+            engine_of(ms).set_logger(nullptr);
+        } else {
+            engine_of(ms).set_logger([fn, baton](int level, const mmc::engine::Outcome& o,
+                                                 const std::string& msg) {
+                fn(baton, level, to_apr_status(o), msg.c_str());
+            });
+        }
+        return APR_SUCCESS;
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t* ms) {
+    if (!ms || !ms->impl) return APR_EINVAL;
+    return guarded([&] { return to_apr_status(engine_of(ms).pool().warm()); });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_version(apr_memcache_server_t* ms, apr_pool_t* p,
+                                                      char** baton) {
+    if (!ms || !ms->impl || !p || !baton) return APR_EINVAL;
+    return guarded([&]() -> apr_status_t {
+        std::string v;
+        auto o = mmc::engine::version(engine_of(ms), v);
+        publish_status(ms);
+        if (!o.ok()) return to_apr_status(o);
+        *baton = apr_pstrmemdup(p, v.data(), v.size());
+        return APR_SUCCESS;
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_stats(apr_memcache_server_t* ms, apr_pool_t* p,
+                                                    apr_memcache_stats_t** stats) {
+    if (!ms || !ms->impl || !p || !stats) return APR_EINVAL;
+    return guarded([&]() -> apr_status_t {
+        auto* st = static_cast<apr_memcache_stats_t*>(apr_pcalloc(p, sizeof(apr_memcache_stats_t)));
+        StatsCtx ctx{p, st};
+        auto o = mmc::engine::stats(engine_of(ms), on_stat, &ctx);
+        publish_status(ms);
+        if (!o.ok()) return to_apr_status(o);
+        *stats = st;
+        return APR_SUCCESS;
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,49 @@
+#include "compat/facade.h"
+
+#include "apr_time.h"
+
+namespace mmc::compat {
+
+using engine::Result;
+
+apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
+    switch (o.result) {
+        case Result::ok: return APR_SUCCESS;
+        case Result::not_found: return APR_NOTFOUND;
+        case Result::not_stored:
+        case Result::exists: return APR_EEXIST;
+        case Result::client_error:
+        case Result::server_error:
+        case Result::protocol_error: return AP_MEMCACHE_EPROTO;
+        case Result::timeout:
+        case Result::pool_timeout: return APR_TIMEUP;
+        case Result::closed: return o.sys_error ? APR_FROM_OS_ERROR(o.sys_error) : APR_EOF;
+        case Result::connect_failed:
+        case Result::io_error: return o.sys_error ? APR_FROM_OS_ERROR(o.sys_error) : APR_EGENERAL;
+        case Result::no_server: return AP_MEMCACHE_ENOSERVER;
+        case Result::invalid_argument: return APR_EINVAL;
+        case Result::no_memory: return APR_ENOMEM;
+    }
+    return APR_EGENERAL;
+}
+
+void publish_status(apr_memcache_server_t* ms) noexcept {
+    auto status = engine_of(ms).live() ? APR_MC_SERVER_LIVE : APR_MC_SERVER_DEAD;
+    auto before = __atomic_load_n(&ms->status, __ATOMIC_RELAXED);
+    if (before == status) return;
+    if (status == APR_MC_SERVER_DEAD) __atomic_store_n(&ms->btime, apr_time_now(), __ATOMIC_RELAXED);
+    __atomic_store_n(&ms->status, status, __ATOMIC_RELAXED);
+}
+
+}  // namespace mmc::compat
+
+extern "C" AP_MEMCACHE_DECLARE(const char*) ap_memcache_strerror(apr_status_t status, char* buf,
+                                                              apr_size_t bufsize) {
+    switch (status) {
+        case AP_MEMCACHE_ENOSERVER: apr_cpystrn(buf, "no live memcached server", bufsize); return buf;
+        case AP_MEMCACHE_EPROTO:
+            apr_cpystrn(buf, "memcached refused the request or sent an unusable reply", bufsize);
+            return buf;
+        default: return apr_strerror(status, buf, bufsize);
+    }
+}

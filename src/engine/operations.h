@@ -1,0 +1,48 @@
+// Single-server operations: one request, one reply, on a pooled connection, under the
+// server's deadlines. Each reports its outcome to the server's health.
+#ifndef MMC_ENGINE_OPERATIONS_H
+#define MMC_ENGINE_OPERATIONS_H
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/outcome.h"
+#include "engine/server.h"
+#include "proto/text_codec.h"
+
+namespace mmc::engine {
+
+struct ValueView {
+    std::string_view key;
+    std::string_view data;  // valid only during the callback
+    std::uint32_t flags = 0;
+    std::uint64_t cas = 0;
+    bool has_cas = false;
+};
+
+// Plain function + context rather than std::function: called per value on the hot path.
+using ValueFn = void (*)(void* ctx, const ValueView& value);
+using StatFn = void (*)(void* ctx, std::string_view name, std::string_view value);
+
+// ok (fn called once) or not_found.
+Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx);
+
+// ok, or not_stored for an add/replace that did not apply.
+Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
+              std::string_view data, std::uint32_t flags, std::uint32_t exptime);
+
+// ok (deleted) or not_found.
+Outcome remove(Server& server, std::string_view key);
+
+// ok with the new value, not_found, or client_error for a non-numeric value.
+Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key,
+              std::uint64_t delta, std::uint64_t& value);
+
+Outcome version(Server& server, std::string& out);
+
+Outcome stats(Server& server, StatFn fn, void* ctx);
+
+}  // namespace mmc::engine
+
+#endif

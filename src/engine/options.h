@@ -1,0 +1,50 @@
+// Per-server settings: where it is, how its pool is sized, and every deadline.
+#ifndef MMC_ENGINE_OPTIONS_H
+#define MMC_ENGINE_OPTIONS_H
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "proto/text_codec.h"
+
+namespace mmc::engine {
+
+using Clock = std::chrono::steady_clock;
+using Duration = Clock::duration;
+
+struct Endpoint {
+    std::string host;  // name or address (IPv6 without brackets); empty for a unix socket
+    std::uint16_t port = 0;
+    std::string socket_path;  // set for a unix socket
+
+    bool is_unix() const { return !socket_path.empty(); }
+    // "host:port", "[v6]:port" or the socket path, for messages.
+    std::string describe() const;
+};
+
+struct PoolLimits {
+    std::uint32_t min = 0;   // kept open once opened
+    std::uint32_t smax = 1;  // idle connections above this are closed after ttl
+    std::uint32_t max = 1;   // never more open than this
+    Duration ttl = std::chrono::seconds(15);
+};
+
+struct Timeouts {
+    Duration connect = std::chrono::seconds(1);
+    Duration io = std::chrono::seconds(1);       // whole exchange of one operation
+    Duration acquire = std::chrono::seconds(1);  // waiting for a pooled connection
+    Duration retry = std::chrono::seconds(5);    // a dead server stays out this long
+};
+
+struct ServerOptions {
+    Endpoint endpoint;
+    PoolLimits limits;
+    Timeouts timeouts;
+    std::size_t max_value_size = proto::kDefaultMaxValueSize;
+};
+
+}  // namespace mmc::engine
+
+#endif

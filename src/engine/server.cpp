@@ -1,0 +1,55 @@
+#include "engine/server.h"
+
+#include <cstring>
+
+namespace mmc::engine {
+
+Server::Server(ServerOptions options)
+    : options_(std::move(options)), name_(options_.endpoint.describe()), pool_(options_) {}
+
+Clock::time_point Server::dead_since() const noexcept {
+    return Clock::time_point(Clock::duration(dead_since_.load(std::memory_order_relaxed)));
+}
+
+bool Server::usable() noexcept {
+    if (live()) return true;
+    const auto now = Clock::now();
+    if (now - dead_since() < options_.timeouts.retry) return false;
+    Clock::rep claimed = probe_claimed_.load(std::memory_order_acquire);
+    if (claimed != 0 && now - Clock::time_point(Clock::duration(claimed)) < options_.timeouts.retry) {
+        return false;
+    }
+    return probe_claimed_.compare_exchange_strong(claimed, now.time_since_epoch().count(),
+                                                  std::memory_order_acq_rel);
+}
+
+void Server::report(const Outcome& outcome) {
+    if (is_transport_failure(outcome.result)) {
+        mark_dead(outcome);
+    } else if (is_server_reply(outcome.result) && !live()) {
+        mark_live();
+    }
+    probe_claimed_.store(0, std::memory_order_release);
+}
+
+void Server::mark_dead(const Outcome& why) {
+    dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
+    probe_claimed_.store(0, std::memory_order_release);
+    // Connections opened before the failure are suspect too.
+    pool_.drop_idle();
+    if (!was_dead) {
+        std::string msg = "memcached server " + name_ + " marked dead: " +
+                          (why.ok() ? "disabled by the application" : to_string(why.result));
+        if (why.sys_error) msg += " (" + system_error_text(why.sys_error) + ")";
+        log(3, why, msg);
+    }
+}
+
+void Server::mark_live() {
+    bool was_dead = dead_.exchange(false, std::memory_order_acq_rel);
+    probe_claimed_.store(0, std::memory_order_release);
+    if (was_dead) log(6, Outcome{}, "memcached server " + name_ + " is back");
+}
+
+}  // namespace mmc::engine

@@ -1,0 +1,66 @@
+// One memcached server as this process sees it: where it is, its connection pool, and
+// whether it is live. Health changes are lock-free; no lock is held during I/O.
+#ifndef MMC_ENGINE_SERVER_H
+#define MMC_ENGINE_SERVER_H
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "engine/options.h"
+#include "engine/outcome.h"
+#include "engine/server_pool.h"
+
+namespace mmc::engine {
+
+// Diagnostics go out through this; the engine never logs by itself. level uses the
+// syslog numbers (3 error, 4 warning, 6 info, 7 debug).
+using LogFn = std::function<void(int level, const Outcome& outcome, const std::string& msg)>;
+
+class Server {
+public:
+    explicit Server(ServerOptions options);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    const ServerOptions& options() const noexcept { return options_; }
+    ServerPool& pool() noexcept { return pool_; }
+    const std::string& name() const noexcept { return name_; }
+
+    bool live() const noexcept { return !dead_.load(std::memory_order_acquire); }
+    // Steady-clock time when the server was last marked dead.
+    Clock::time_point dead_since() const noexcept;
+
+    // For picking a server: true when it is live, or when it is dead, its retry period
+    // has passed and this caller won the right to probe it (only one caller at a time).
+    bool usable() noexcept;
+
+    // Records how an operation ended: transport failures mark the server dead, any
+    // well-formed reply marks it live again; a probe claim is released either way.
+    void report(const Outcome& outcome);
+
+    void mark_dead(const Outcome& why);
+    void mark_live();
+
+    void set_logger(LogFn fn) { log_ = std::move(fn); }
+    void log(int level, const Outcome& outcome, const std::string& msg) const {
+        if (log_) log_(level, outcome, msg);
+    }
+
+private:
+    ServerOptions options_;
+    std::string name_;
+    ServerPool pool_;
+    std::atomic<bool> dead_{false};
+    // When a caller claimed the probe of a dead server (0: nobody). A claim older than
+    // the retry period is void, so a caller that picked the server and then never used
+    // it cannot keep the server out forever.
+    std::atomic<Clock::rep> probe_claimed_{0};
+    std::atomic<Clock::rep> dead_since_{0};
+    LogFn log_;
+};
+
+}  // namespace mmc::engine
+
+#endif

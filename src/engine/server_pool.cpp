@@ -1,0 +1,120 @@
+#include "engine/server_pool.h"
+
+#include <algorithm>
+
+namespace mmc::engine {
+
+ServerPool::ServerPool(const ServerOptions& options) : options_(options) {}
+
+ServerPool::~ServerPool() = default;
+
+Outcome ServerPool::connect(std::unique_ptr<Connection>& out) {
+    return Connection::open(options_.endpoint, Clock::now() + options_.timeouts.connect,
+                            options_.timeouts.io, options_.max_value_size, out);
+}
+
+void ServerPool::trim_locked(Clock::time_point now,
+                             std::vector<std::unique_ptr<Connection>>& doomed) {
+    const auto& lim = options_.limits;
+    std::size_t expired = 0;
+    // idle_ is ordered by the time each connection came back, so the expired ones are
+    // a prefix.
+    while (expired < idle_.size() && idle_.size() - expired > lim.smax &&
+           open_ - expired > lim.min && now - idle_[expired]->idle_since >= lim.ttl) {
+        ++expired;
+    }
+    if (expired == 0) return;
+    for (std::size_t i = 0; i < expired; ++i) doomed.push_back(std::move(idle_[i]));
+    idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(expired));
+    open_ -= static_cast<std::uint32_t>(expired);
+}
+
+Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connection>& out,
+                            bool& fresh, bool* waited) {
+    if (waited) *waited = false;
+    std::vector<std::unique_ptr<Connection>> doomed;  // closed after the lock is gone
+    std::unique_lock<std::mutex> lock(mu_);
+    trim_locked(Clock::now(), doomed);
+    for (;;) {
+        if (!idle_.empty()) {
+            // The most recently used one: warm, and it lets the others age out.
+            out = std::move(idle_.back());
+            idle_.pop_back();
+            fresh = false;
+            return {};
+        }
+        if (open_ < options_.limits.max) {
+            ++open_;
+            lock.unlock();
+            doomed.clear();
+            Outcome r = connect(out);
+            if (!r.ok()) {
+                lock.lock();
+                --open_;
+                // Someone waiting may now try to connect (or get a returned one).
+                if (waiters_) returned_.notify_one();
+            }
+            fresh = true;
+            return r;
+        }
+        if (waited) *waited = true;
+        ++waiters_;
+        bool woke = returned_.wait_until(lock, deadline, [this] {
+            return !idle_.empty() || open_ < options_.limits.max;
+        });
+        --waiters_;
+        if (!woke) return {Result::pool_timeout};
+    }
+}
+
+void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
+    if (!conn) return;
+    std::vector<std::unique_ptr<Connection>> doomed;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto now = Clock::now();
+        if (reusable) {
+            conn->idle_since = now;
+            idle_.push_back(std::move(conn));
+        } else {
+            --open_;
+            doomed.push_back(std::move(conn));
+        }
+        trim_locked(now, doomed);
+        if (waiters_) returned_.notify_one();
+    }
+}
+
+Outcome ServerPool::warm() {
+    for (;;) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (open_ >= options_.limits.min) return {};
+            ++open_;
+        }
+        std::unique_ptr<Connection> conn;
+        Outcome r = connect(conn);
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!r.ok()) {
+            --open_;
+            return r;
+        }
+        conn->idle_since = Clock::now();
+        idle_.push_back(std::move(conn));
+        if (waiters_) returned_.notify_one();
+    }
+}
+
+void ServerPool::drop_idle() {
+    std::vector<std::unique_ptr<Connection>> doomed;
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ -= static_cast<std::uint32_t>(idle_.size());
+    doomed.swap(idle_);
+}
+
+ServerPool::Counts ServerPool::counts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {open_, static_cast<std::uint32_t>(idle_.size())};
+}
+
+}  // namespace mmc::engine
