@@ -23,9 +23,11 @@ public:
     // Starts memcached and waits until it accepts connections. Returns false with
     // error() set when it cannot (binary missing, did not come up in time).
     bool start();
-    // Starts again on the same port (after stop()).
+    // Starts memcached listening on a unix socket at `path` only (no TCP).
+    bool start_unix(const std::string& path);
+    // Starts again on the same port or socket (after stop()).
     bool restart();
-    // SIGTERM, then SIGKILL after a grace period; waits for the PID.
+    // Kills the server (SIGKILL) and waits for its PID.
     void stop();
     // SIGSTOP / SIGCONT: the server keeps its socket but stops answering.
     void pause();
@@ -37,11 +39,13 @@ public:
     const std::string& error() const { return error_; }
     // "127.0.0.1:<port>"
     std::string address() const;
+    const std::string& socket_path() const { return socket_path_; }
 
 private:
     bool launch();
     std::vector<std::string> extra_args_;
     unsigned short port_ = 0;
+    std::string socket_path_;
     pid_t pid_ = -1;
     bool paused_ = false;
     std::string error_;

@@ -1,0 +1,92 @@
+// Shared set-up for live tests: an APR pool, memcached servers on free loopback ports,
+// and a client built through the public API exactly as a consumer would.
+#ifndef MMC_TEST_LIVE_FIXTURE_H
+#define MMC_TEST_LIVE_FIXTURE_H
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memcached_process.h"
+#include "mod_memcache.h"
+#include "raw_client.h"
+
+namespace mmc::test {
+
+struct PoolSpec {
+    apr_uint32_t min = 0, smax = 4, max = 4;
+    apr_uint32_t ttl_us = 60 * 1000 * 1000;
+};
+
+class Live : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_EQ(apr_pool_create(&pool_, nullptr), APR_SUCCESS);
+        start_servers(1);
+    }
+    void TearDown() override {
+        if (pool_) apr_pool_destroy(pool_);
+        pool_ = nullptr;
+    }
+
+    // Replaces the servers with n fresh ones and builds mc over them.
+    void start_servers(std::size_t n, PoolSpec spec = {}) {
+        servers_.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            servers_.push_back(std::make_unique<MemcachedProcess>());
+            ASSERT_TRUE(servers_.back()->start()) << servers_.back()->error();
+        }
+        mc_ = make_client(spec);
+    }
+
+    apr_memcache_t* make_client(PoolSpec spec = {}) {
+        apr_memcache_t* mc = nullptr;
+        EXPECT_EQ(apr_memcache_create(pool_, static_cast<apr_uint16_t>(servers_.size() + 2), 0, &mc),
+                  APR_SUCCESS);
+        for (auto& s : servers_) {
+            apr_memcache_server_t* ms = nullptr;
+            EXPECT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", s->port(), spec.min, spec.smax,
+                                                 spec.max, spec.ttl_us, &ms),
+                      APR_SUCCESS);
+            EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+        }
+        return mc;
+    }
+
+    MemcachedProcess& server(std::size_t i = 0) { return *servers_.at(i); }
+
+    std::string get(const std::string& key, apr_status_t* rv_out = nullptr, apr_uint16_t* flags = nullptr) {
+        char* data = nullptr;
+        apr_size_t len = 0;
+        apr_status_t rv = apr_memcache_getp(mc_, pool_, key.c_str(), &data, &len, flags);
+        if (rv_out) *rv_out = rv;
+        return rv == APR_SUCCESS ? std::string(data, len) : std::string();
+    }
+    apr_status_t set(const std::string& key, const std::string& value, apr_uint16_t flags = 0) {
+        return apr_memcache_set(mc_, key.c_str(), const_cast<char*>(value.data()), value.size(), 0, flags);
+    }
+
+    apr_pool_t* pool_ = nullptr;
+    std::vector<std::unique_ptr<MemcachedProcess>> servers_;
+    apr_memcache_t* mc_ = nullptr;
+};
+
+inline long long elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+        .count();
+}
+
+inline long long stat_number(RawClient& raw, const std::string& name) {
+    auto v = raw.stat(name);
+    return v ? std::stoll(*v) : -1;
+}
+
+}  // namespace mmc::test
+
+#endif

@@ -1,0 +1,164 @@
+// Failures cost a bounded delay: refused connects, silent servers, a server killed
+// under load and restarted.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "live_fixture.h"
+
+namespace mmc::test {
+namespace {
+
+using Failures = Live;
+
+// A TCP listener that completes handshakes (through the backlog) but never reads or
+// answers: the worst kind of hung server.
+class SilentServer {
+public:
+    SilentServer() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 64);
+        socklen_t len = sizeof sa;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+    }
+    ~SilentServer() { ::close(fd_); }
+    unsigned short port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    unsigned short port_ = 0;
+};
+
+apr_memcache_t* client_for(apr_pool_t* pool, unsigned short port, apr_uint32_t max = 4) {
+    apr_memcache_t* mc = nullptr;
+    apr_memcache_server_t* ms = nullptr;
+    apr_memcache_create(pool, 1, 0, &mc);
+    apr_memcache_server_create(pool, "127.0.0.1", port, 0, max, max, 60000000, &ms);
+    apr_memcache_add_server(mc, ms);
+    return mc;
+}
+
+TEST_F(Failures, RefusedConnectFailsFastAndMarksServerDead) {
+    apr_memcache_t* mc = client_for(pool_, free_loopback_port());
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(apr_memcache_set(mc, "k", const_cast<char*>("v"), 1, 0, 0), APR_ECONNREFUSED);
+    EXPECT_LT(elapsed_ms(t0), 200);
+    EXPECT_EQ(mc->live_servers[0]->status, APR_MC_SERVER_DEAD);
+    EXPECT_NE(mc->live_servers[0]->btime, 0);
+    // While dead (retry period), calls fail at once without touching the network.
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(apr_memcache_set(mc, "k", const_cast<char*>("v"), 1, 0, 0), AP_MEMCACHE_ENOSERVER);
+    EXPECT_LT(elapsed_ms(t0), 5);
+}
+
+TEST_F(Failures, SilentServerTimesOutWithinTheDeadline) {
+    SilentServer silent;
+    apr_memcache_t* mc = client_for(pool_, silent.port());
+    char* d = nullptr;
+    apr_size_t len = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &d, &len, nullptr), APR_TIMEUP);
+    long long ms = elapsed_ms(t0);
+    EXPECT_GE(ms, 900);
+    EXPECT_LE(ms, 1000 + 100);
+}
+
+TEST_F(Failures, SixteenThreadsOnASilentServerAllReturnInTime) {
+    SilentServer silent;
+    apr_memcache_t* mc = client_for(pool_, silent.port(), 16);
+    std::atomic<long long> slowest{0};
+    std::atomic<int> timeups{0}, others{0};
+    std::vector<std::thread> threads;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 16; ++i) {
+        threads.emplace_back([&] {
+            apr_pool_t* p = nullptr;
+            apr_pool_create(&p, nullptr);
+            char* d = nullptr;
+            apr_size_t len = 0;
+            apr_status_t rv = apr_memcache_getp(mc, p, "k", &d, &len, nullptr);
+            if (rv == APR_TIMEUP) ++timeups;
+            else if (rv != AP_MEMCACHE_ENOSERVER) ++others;
+            long long e = elapsed_ms(t0);
+            if (e > slowest) slowest = e;
+            apr_pool_destroy(p);
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_GT(timeups.load(), 0);
+    EXPECT_EQ(others.load(), 0);
+    EXPECT_LE(slowest.load(), 2000);
+}
+
+TEST_F(Failures, ReadAfterRestartSucceedsOnStalePooledConnection) {
+    ASSERT_EQ(set("before", "x"), APR_SUCCESS);
+    ASSERT_TRUE(server().restart()) << server().error();
+    apr_status_t rv;
+    get("before", &rv);
+    EXPECT_EQ(rv, APR_NOTFOUND);  // a miss (the restart lost the data), not an error
+    EXPECT_EQ(mc_->live_servers[0]->status, APR_MC_SERVER_LIVE);
+}
+
+TEST_F(Failures, WriteAfterRestartOnIdleConnectionSucceeds) {
+    ASSERT_EQ(set("before", "x"), APR_SUCCESS);
+    ASSERT_TRUE(server().restart()) << server().error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(set("after", "y"), APR_SUCCESS);
+    EXPECT_EQ(get("after"), "y");
+}
+
+TEST_F(Failures, KilledServerFailsBoundedThenWorksAgainAfterRestart) {
+    std::atomic<bool> stop{false};
+    std::atomic<long long> slowest_call{0};
+    std::atomic<int> ok_after_restart{0};
+    std::atomic<bool> restarted{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            apr_pool_t* p = nullptr;
+            apr_pool_create(&p, nullptr);
+            int i = 0;
+            while (!stop) {
+                std::string k = "kill" + std::to_string(t) + "-" + std::to_string(i++ % 10);
+                auto c0 = std::chrono::steady_clock::now();
+                apr_status_t rv = apr_memcache_set(mc_, k.c_str(), const_cast<char*>("v"), 1, 0, 0);
+                long long e = elapsed_ms(c0);
+                if (e > slowest_call) slowest_call = e;
+                if (rv == APR_SUCCESS && restarted) ++ok_after_restart;
+                if (rv != APR_SUCCESS) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                apr_pool_clear(p);
+            }
+            apr_pool_destroy(p);
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    server().stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_TRUE(server().restart()) << server().error();
+    restarted = true;
+    auto t0 = std::chrono::steady_clock::now();
+    // Back within the retry period (5 s) plus a margin.
+    while (ok_after_restart < 100 && elapsed_ms(t0) < 7000) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    long long recovered_after = elapsed_ms(t0);
+    stop = true;
+    for (auto& th : threads) th.join();
+    EXPECT_GE(ok_after_restart.load(), 100);
+    EXPECT_LE(recovered_after, 6500);
+    EXPECT_LE(slowest_call.load(), 1000 + 100);
+    EXPECT_EQ(mc_->live_servers[0]->status, APR_MC_SERVER_LIVE);
+    std::printf("[ measured ] recovered %lld ms after the restart; slowest call %lld ms\n",
+                recovered_after, slowest_call.load());
+}
+
+}  // namespace
+}  // namespace mmc::test
