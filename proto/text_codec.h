@@ -16,7 +16,8 @@ namespace mmc::proto {
 // not check them again.
 
 void encode_get(std::string& out, std::string_view key);
-// "get k1 k2 ...\r\n" for n >= 1 keys.
+// "get k1 k2 ...\r\n" for n >= 1 keys. Appends nothing when n == 0: a get without
+// keys only earns an ERROR from the server.
 void encode_get_multi(std::string& out, const std::string_view* keys, std::size_t n);
 
 enum class StoreCommand : std::uint8_t { set, add, replace };
@@ -89,6 +90,13 @@ enum class ParseResult : std::uint8_t {
 
 inline constexpr std::size_t kDefaultMaxValueSize = 64u * 1024u * 1024u;
 
+// Longest reply line accepted, "\r\n" included (VALUE data is not a line and is bounded
+// by max_value_size instead). The longest line memcached sends to our requests is
+// "VALUE <250-byte key> <u32> <u64> <u64>", 311 bytes; stats lines are far shorter.
+// Input that reaches this length without a line end is an error, so a peer that
+// never sends "\r\n" cannot make the caller buffer without bound.
+inline constexpr std::size_t kMaxLineLength = 1024;
+
 class TextReplyParser {
 public:
     // Values longer than max_value_size are a parse error, so a hostile length is
@@ -96,25 +104,42 @@ public:
     explicit TextReplyParser(std::size_t max_value_size = kDefaultMaxValueSize) noexcept;
 
     // Starts a reply: the bytes that follow answer a request of this kind. Also clears
-    // an earlier error.
+    // an earlier error, and drops any reply still in progress (the caller decides when
+    // one reply ends and the next begins, e.g. after a final event when pipelining).
     void expect(ReplyKind kind) noexcept;
 
     // Parses at most one event from the front of `in`. Feeding a reply one byte at a
     // time (always passing all unconsumed bytes) gives the same events as feeding it
     // whole. ERROR / CLIENT_ERROR / SERVER_ERROR end any reply (final). After a final
-    // event, any further bytes before the next expect() are an error.
+    // event, any further bytes before the next expect() are an error (empty input
+    // then is need_more: nothing is wrong yet). Calling parse() before any expect()
+    // is an error. `consumed` is 0 unless the result is event; `ev` is written only
+    // for event. An error is sticky: every later parse() returns error until expect().
+    // Lines must end in "\r\n"; a bare "\n" or a "\r" not followed by "\n" is an error.
     ParseResult parse(std::string_view in, TextEvent& ev, std::size_t& consumed) noexcept;
 
     // Why the last parse() returned error (a static string).
     const char* error_message() const noexcept { return error_; }
 
     // True between expect() and the final event of that reply.
-    bool in_reply() const noexcept { return active_; }
+    bool in_reply() const noexcept { return state_ == State::reading; }
 
 private:
+    // The parser keeps no partial-input state: each parse() starts again at the front
+    // of `in`, which is what makes every way of splitting the input give the same
+    // events. Only where we are between replies is remembered.
+    enum class State : std::uint8_t {
+        idle,     // no expect() yet
+        reading,  // between expect() and the final event
+        done,     // the final event was returned; waiting for expect()
+        failed,   // an error was returned; waiting for expect()
+    };
+
+    ParseResult fail(const char* why) noexcept;
+
     std::size_t max_value_size_;
     ReplyKind kind_ = ReplyKind::retrieval;
-    bool active_ = false;
+    State state_ = State::idle;
     const char* error_ = "";
 };
 

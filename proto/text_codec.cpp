@@ -1,0 +1,411 @@
+#include "proto/text_codec.h"
+
+#include <charconv>
+#include <limits>
+#include <system_error>
+
+#include "proto/key.h"
+
+namespace mmc::proto {
+
+namespace {
+
+constexpr std::string_view kCrlf = "\r\n";
+
+// ---- encoding helpers ---------------------------------------------------------------
+
+void append_number(std::string& out, std::uint64_t n) {
+    char buf[std::numeric_limits<std::uint64_t>::digits10 + 1];
+    const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
+std::string_view store_verb(StoreCommand cmd) {
+    switch (cmd) {
+        case StoreCommand::set: return "set";
+        case StoreCommand::add: return "add";
+        case StoreCommand::replace: return "replace";
+    }
+    return "set";
+}
+
+std::string_view arith_verb(ArithCommand cmd) {
+    return cmd == ArithCommand::incr ? "incr" : "decr";
+}
+
+// ---- parsing helpers ----------------------------------------------------------------
+
+// Where the first line of the input stands.
+struct LineScan {
+    enum Status : std::uint8_t { complete, incomplete, malformed } status;
+    std::string_view text;    // without "\r\n" (complete only)
+    std::size_t size = 0;     // with "\r\n" (complete only)
+    const char* error = "";   // (malformed only)
+};
+
+// Only the first kMaxLineLength bytes are ever looked at, so how long the input is
+// cannot change the answer for a line that is already too long, and a prefix of the
+// input never gives an answer other than incomplete or the one the whole input gives.
+LineScan scan_line(std::string_view in) noexcept {
+    // A "\r" at index kMaxLineLength - 2 is the last one that still fits with its "\n".
+    const std::size_t limit = in.size() < kMaxLineLength - 1 ? in.size() : kMaxLineLength - 1;
+    for (std::size_t i = 0; i < limit; ++i) {
+        const char c = in[i];
+        if (c == '\n') return {LineScan::malformed, {}, 0, "bare LF without CR"};
+        if (c != '\r') continue;
+        if (i + 1 == in.size()) return {LineScan::incomplete, {}, 0, ""};
+        if (in[i + 1] != '\n') return {LineScan::malformed, {}, 0, "CR not followed by LF"};
+        return {LineScan::complete, in.substr(0, i), i + 2, ""};
+    }
+    if (limit == kMaxLineLength - 1) return {LineScan::malformed, {}, 0, "reply line too long"};
+    return {LineScan::incomplete, {}, 0, ""};
+}
+
+enum class NumberStatus : std::uint8_t { ok, malformed, overflow };
+
+// Plain decimal digits only: no sign, no spaces, at least one digit.
+NumberStatus parse_u64(std::string_view s, std::uint64_t& out) noexcept {
+    if (s.empty() || s.front() < '0' || s.front() > '9') return NumberStatus::malformed;
+    const char* end = s.data() + s.size();
+    const std::from_chars_result r = std::from_chars(s.data(), end, out);
+    if (r.ec == std::errc::result_out_of_range) return NumberStatus::overflow;
+    if (r.ec != std::errc() || r.ptr != end) return NumberStatus::malformed;
+    return NumberStatus::ok;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+// Splits on single spaces, as memcached writes them. An empty word (two spaces in a
+// row, or a leading or trailing space) or more than `max` words is malformed.
+bool split_words(std::string_view s, std::string_view* words, std::size_t max,
+                 std::size_t& count) noexcept {
+    count = 0;
+    for (;;) {
+        const std::size_t space = s.find(' ');
+        const std::string_view word = s.substr(0, space);
+        if (word.empty() || count == max) return false;
+        words[count++] = word;
+        if (space == std::string_view::npos) return true;
+        s.remove_prefix(space + 1);
+    }
+}
+
+// What one reply line (plus, for VALUE, its data) amounts to.
+struct Step {
+    ParseResult result = ParseResult::event;
+    std::size_t consumed = 0;
+    const char* error = "";
+};
+
+Step event_of(std::size_t size) noexcept { return {ParseResult::event, size, ""}; }
+Step need_more() noexcept { return {ParseResult::need_more, 0, ""}; }
+Step failure(const char* why) noexcept { return {ParseResult::error, 0, why}; }
+
+void set_final(TextEvent& ev, EventType type) noexcept {
+    ev.type = type;
+    ev.final = true;
+}
+
+// "NAME" alone or "NAME <message>": data is the message, possibly empty.
+bool match_with_message(std::string_view line, std::string_view name,
+                        std::string_view& message) noexcept {
+    if (!starts_with(line, name)) return false;
+    const std::string_view rest = line.substr(name.size());
+    if (rest.empty()) {
+        message = rest;
+        return true;
+    }
+    if (rest.front() != ' ') return false;
+    message = rest.substr(1);
+    return true;
+}
+
+// ERROR, CLIENT_ERROR and SERVER_ERROR can answer any request.
+bool parse_error_line(std::string_view line, TextEvent& ev) noexcept {
+    struct Kind {
+        std::string_view name;
+        EventType type;
+    };
+    static constexpr Kind kinds[] = {
+        {"ERROR", EventType::error},
+        {"CLIENT_ERROR", EventType::client_error},
+        {"SERVER_ERROR", EventType::server_error},
+    };
+    for (const Kind& k : kinds) {
+        if (match_with_message(line, k.name, ev.data)) {
+            set_final(ev, k.type);
+            return true;
+        }
+    }
+    return false;
+}
+
+// A reply that is one fixed word, e.g. STORED.
+struct Word {
+    std::string_view text;
+    EventType type;
+};
+
+template <std::size_t N>
+Step parse_word(std::string_view line, std::size_t size, const Word (&words)[N],
+                TextEvent& ev) noexcept {
+    for (const Word& w : words) {
+        if (line == w.text) {
+            set_final(ev, w.type);
+            return event_of(size);
+        }
+    }
+    return failure("unexpected reply line for this request");
+}
+
+const char* number_error(NumberStatus status, const char* malformed,
+                         const char* overflow) noexcept {
+    return status == NumberStatus::overflow ? overflow : malformed;
+}
+
+// "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n". The header alone decides whether
+// the value is acceptable, so an oversized length fails before any data arrives.
+Step parse_value(std::string_view in, std::string_view line, std::size_t line_size,
+                 std::size_t max_value_size, TextEvent& ev) noexcept {
+    std::string_view words[4];
+    std::size_t count = 0;
+    if (!split_words(line.substr(6), words, 4, count) || count < 3) {
+        return failure("malformed VALUE line");
+    }
+    if (!valid_key(words[0])) return failure("invalid key in VALUE line");
+
+    std::uint64_t flags = 0;
+    NumberStatus st = parse_u64(words[1], flags);
+    if (st != NumberStatus::ok || flags > std::numeric_limits<std::uint32_t>::max()) {
+        return failure(st == NumberStatus::malformed ? "malformed flags in VALUE line"
+                                                     : "flags in VALUE line exceed 32 bits");
+    }
+    std::uint64_t bytes = 0;
+    st = parse_u64(words[2], bytes);
+    if (st != NumberStatus::ok) {
+        return failure(number_error(st, "malformed length in VALUE line",
+                                    "length in VALUE line exceeds 64 bits"));
+    }
+    if (bytes > max_value_size) return failure("value larger than max_value_size");
+    if (count == 4) {
+        st = parse_u64(words[3], ev.cas);
+        if (st != NumberStatus::ok) {
+            return failure(number_error(st, "malformed cas in VALUE line",
+                                        "cas in VALUE line exceeds 64 bits"));
+        }
+        ev.has_cas = true;
+    }
+
+    // Written to avoid line_size + bytes + 2 overflowing when max_value_size is huge.
+    const std::size_t len = static_cast<std::size_t>(bytes);
+    const std::size_t avail = in.size() - line_size;
+    if (avail < len) return need_more();
+    const std::size_t after = avail - len;  // bytes present past the data
+    const std::size_t data_end = line_size + len;
+    if ((after >= 1 && in[data_end] != '\r') || (after >= 2 && in[data_end + 1] != '\n')) {
+        return failure("value data not followed by CRLF");
+    }
+    if (after < 2) return need_more();
+
+    ev.type = EventType::value;
+    ev.key = words[0];
+    ev.flags = static_cast<std::uint32_t>(flags);
+    ev.data = in.substr(line_size, len);
+    return event_of(data_end + kCrlf.size());
+}
+
+Step parse_retrieval(std::string_view in, std::string_view line, std::size_t size,
+                     std::size_t max_value_size, TextEvent& ev) noexcept {
+    if (line == "END") {
+        set_final(ev, EventType::end);
+        return event_of(size);
+    }
+    if (starts_with(line, "VALUE ")) return parse_value(in, line, size, max_value_size, ev);
+    return failure("unexpected reply line for this request");
+}
+
+// Old memcached versions overwrite the number in place and pad it with spaces.
+Step parse_arithmetic(std::string_view line, std::size_t size, TextEvent& ev) noexcept {
+    if (line == "NOT_FOUND") {
+        set_final(ev, EventType::not_found);
+        return event_of(size);
+    }
+    const std::size_t last = line.find_last_not_of(' ');
+    const std::string_view digits =
+        last == std::string_view::npos ? std::string_view{} : line.substr(0, last + 1);
+    const NumberStatus st = parse_u64(digits, ev.number);
+    if (st == NumberStatus::overflow) return failure("incr/decr result exceeds 64 bits");
+    if (st != NumberStatus::ok) {
+        // A line that starts like a number is a broken number; anything else is some
+        // other reply that does not belong here.
+        const bool numeric = !line.empty() && line.front() >= '0' && line.front() <= '9';
+        return failure(numeric ? "malformed incr/decr result"
+                               : "unexpected reply line for this request");
+    }
+    set_final(ev, EventType::number);
+    return event_of(size);
+}
+
+Step parse_version(std::string_view line, std::size_t size, TextEvent& ev) noexcept {
+    if (!starts_with(line, "VERSION ") || line.size() == 8) {
+        return failure("unexpected reply line for this request");
+    }
+    ev.data = line.substr(8);
+    set_final(ev, EventType::version);
+    return event_of(size);
+}
+
+// "STAT <name> <value>": the value is the rest of the line and may hold spaces.
+Step parse_stats(std::string_view line, std::size_t size, TextEvent& ev) noexcept {
+    if (line == "END") {
+        set_final(ev, EventType::end);
+        return event_of(size);
+    }
+    if (!starts_with(line, "STAT ")) return failure("unexpected reply line for this request");
+    const std::string_view rest = line.substr(5);
+    const std::size_t space = rest.find(' ');
+    if (space == 0 || space == std::string_view::npos) return failure("malformed STAT line");
+    ev.type = EventType::stat;
+    ev.key = rest.substr(0, space);
+    ev.data = rest.substr(space + 1);
+    return event_of(size);
+}
+
+Step parse_line(ReplyKind kind, std::string_view in, std::string_view line,
+                std::size_t size, std::size_t max_value_size, TextEvent& ev) noexcept {
+    if (parse_error_line(line, ev)) return event_of(size);
+    switch (kind) {
+        case ReplyKind::retrieval: return parse_retrieval(in, line, size, max_value_size, ev);
+        case ReplyKind::storage: {
+            static constexpr Word words[] = {{"STORED", EventType::stored},
+                                             {"NOT_STORED", EventType::not_stored},
+                                             {"EXISTS", EventType::exists},
+                                             {"NOT_FOUND", EventType::not_found}};
+            return parse_word(line, size, words, ev);
+        }
+        case ReplyKind::deletion: {
+            static constexpr Word words[] = {{"DELETED", EventType::deleted},
+                                             {"NOT_FOUND", EventType::not_found}};
+            return parse_word(line, size, words, ev);
+        }
+        case ReplyKind::arithmetic: return parse_arithmetic(line, size, ev);
+        case ReplyKind::version: return parse_version(line, size, ev);
+        case ReplyKind::stats: return parse_stats(line, size, ev);
+    }
+    return failure("unknown reply kind");
+}
+
+}  // namespace
+
+// ---- requests -----------------------------------------------------------------------
+
+void encode_get(std::string& out, std::string_view key) { encode_get_multi(out, &key, 1); }
+
+void encode_get_multi(std::string& out, const std::string_view* keys, std::size_t n) {
+    if (n == 0) return;
+    out.append("get");
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(' ');
+        out.append(keys[i]);
+    }
+    out.append(kCrlf);
+}
+
+void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
+                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes) {
+    out.append(store_verb(cmd));
+    out.push_back(' ');
+    out.append(key);
+    out.push_back(' ');
+    append_number(out, flags);
+    out.push_back(' ');
+    append_number(out, exptime);
+    out.push_back(' ');
+    append_number(out, bytes);
+    out.append(kCrlf);
+}
+
+void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
+                  std::uint32_t flags, std::uint32_t exptime, std::string_view data) {
+    encode_store_header(out, cmd, key, flags, exptime, data.size());
+    out.append(data);
+    out.append(kCrlf);
+}
+
+void encode_delete(std::string& out, std::string_view key) {
+    out.append("delete ");
+    out.append(key);
+    out.append(kCrlf);
+}
+
+void encode_arith(std::string& out, ArithCommand cmd, std::string_view key,
+                  std::uint64_t delta) {
+    out.append(arith_verb(cmd));
+    out.push_back(' ');
+    out.append(key);
+    out.push_back(' ');
+    append_number(out, delta);
+    out.append(kCrlf);
+}
+
+void encode_version(std::string& out) { out.append("version\r\n"); }
+
+void encode_stats(std::string& out, std::string_view group) {
+    out.append("stats");
+    if (!group.empty()) {
+        out.push_back(' ');
+        out.append(group);
+    }
+    out.append(kCrlf);
+}
+
+void encode_quit(std::string& out) { out.append("quit\r\n"); }
+
+// ---- replies ------------------------------------------------------------------------
+
+TextReplyParser::TextReplyParser(std::size_t max_value_size) noexcept
+    : max_value_size_(max_value_size) {}
+
+void TextReplyParser::expect(ReplyKind kind) noexcept {
+    kind_ = kind;
+    state_ = State::reading;
+    error_ = "";
+}
+
+ParseResult TextReplyParser::fail(const char* why) noexcept {
+    state_ = State::failed;
+    error_ = why;
+    return ParseResult::error;
+}
+
+ParseResult TextReplyParser::parse(std::string_view in, TextEvent& ev,
+                                   std::size_t& consumed) noexcept {
+    consumed = 0;
+    switch (state_) {
+        case State::idle: return fail("parse() called before expect()");
+        case State::failed: return ParseResult::error;
+        case State::done:
+            if (in.empty()) return ParseResult::need_more;
+            return fail("bytes after the end of a reply");
+        case State::reading: break;
+    }
+
+    const LineScan line = scan_line(in);
+    if (line.status == LineScan::incomplete) return ParseResult::need_more;
+    if (line.status == LineScan::malformed) return fail(line.error);
+
+    // Built aside so that `ev` is untouched unless an event is returned.
+    TextEvent next;
+    const Step step = parse_line(kind_, in, line.text, line.size, max_value_size_, next);
+    if (step.result == ParseResult::error) return fail(step.error);
+    if (step.result == ParseResult::need_more) return ParseResult::need_more;
+
+    ev = next;
+    consumed = step.consumed;
+    if (ev.final) state_ = State::done;
+    return ParseResult::event;
+}
+
+}  // namespace mmc::proto
