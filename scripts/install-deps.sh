@@ -8,6 +8,7 @@ packages=(
   apache2 apache2-dev libapr1-dev libaprutil1-dev
   libboost-dev googletest libgtest-dev
   memcached curl binutils
+  libmemcached-dev
   "$@"
 )
 
