@@ -299,6 +299,54 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t *m
  *  call it in a process that will fork afterwards. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t *ms);
 
+/** Settings of a server beyond those of apr_memcache_server_create. Times are in
+ *  microseconds (apr_interval_time_t). */
+typedef struct {
+    apr_uint32_t weight;                 /**< share of keys under ketama; default 1 */
+    apr_interval_time_t connect_timeout; /**< opening a connection; default 1 s */
+    apr_interval_time_t io_timeout;      /**< one operation's whole exchange; default 1 s */
+    apr_interval_time_t acquire_timeout; /**< waiting while all max connections are busy;
+                                              default 1 s */
+    apr_interval_time_t retry_period;    /**< how long a dead server is skipped before one
+                                              caller probes it; default 5 s */
+    apr_uint32_t failure_limit;          /**< consecutive transport failures (refused,
+                                              reset, timed out) that mark a server dead;
+                                              default 2 */
+} ap_memcache_server_options_t;
+
+/** Fills opts with the defaults above. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_options_init(ap_memcache_server_options_t *opts);
+
+/** Reads a server's settings. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
+    apr_memcache_server_t *ms, ap_memcache_server_options_t *opts);
+
+/** Changes a server's settings. Call it before the server is used and before it is
+ *  added to a client that uses ketama (weights are read when the ring is built); it is
+ *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight or a zero
+ *  failure_limit; nothing is changed then. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
+    apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
+
+/** How keys are placed on servers. */
+typedef enum {
+    /** apr-util's: apr_memcache_hash_default(key) % ntotal, a dead server's keys going to
+     *  the next server in the list. The default of apr_memcache_create. */
+    AP_MEMCACHE_DIST_MODULA = 0,
+    /** Consistent hashing exactly as libmemcached's weighted ketama (MD5): a key lands on
+     *  the server libmemcached-based clients put it on; removing a server moves only its
+     *  keys; a dead server's keys go to the next server on the ring and come back when it
+     *  recovers. The default of clients built from httpd.conf. */
+    AP_MEMCACHE_DIST_KETAMA = 1
+} ap_memcache_distribution_e;
+
+/** Chooses the key placement of mc by setting mc->hash_func / mc->server_func (ketama)
+ *  or clearing them (modula). For ketama the ring is built from the servers added so
+ *  far and rebuilt by each later apr_memcache_add_server. Not thread-safe: call it
+ *  while setting the client up. APR_EINVAL for an unknown distribution. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *mc,
+                                                               ap_memcache_distribution_e d);
+
 /* ---- the module API ------------------------------------------------------------- */
 
 struct server_rec;

@@ -32,6 +32,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add_server(apr_memcache_t* mc,
     }
     if (mc->ntotal >= mc->nalloc) return APR_ENOMEM;
     mc->live_servers[mc->ntotal++] = ms;
+    if (mmc::compat::uses_ketama(mc)) {
+        return mmc::compat::guarded([&] { return mmc::compat::build_ketama(mc); });
+    }
     return APR_SUCCESS;
 }
 

@@ -26,6 +26,11 @@ inline engine::Server& engine_of(apr_memcache_server_t* ms) noexcept { return *m
 // ms->btime). Atomic stores: several threads may do this at once.
 void publish_status(apr_memcache_server_t* ms) noexcept;
 
+// Ketama placement (distribution.cpp): whether mc uses it, and (re)building its ring
+// from mc's servers.
+bool uses_ketama(const apr_memcache_t* mc) noexcept;
+apr_status_t build_ketama(apr_memcache_t* mc);
+
 // Runs f, turning an escaping exception into an APR status: nothing may unwind into C.
 template <class F>
 apr_status_t guarded(F&& f) noexcept {

@@ -75,6 +75,20 @@ void on_stat(void* vctx, std::string_view name, std::string_view value) {
     else if (name == "threads") st.threads = stat_u32(value);
 }
 
+apr_interval_time_t to_usec(mmc::engine::Duration d) {
+    return static_cast<apr_interval_time_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_options_t& out) {
+    out.weight = o.weight;
+    out.connect_timeout = to_usec(o.timeouts.connect);
+    out.io_timeout = to_usec(o.timeouts.io);
+    out.acquire_timeout = to_usec(o.timeouts.acquire);
+    out.retry_period = to_usec(o.timeouts.retry);
+    out.failure_limit = o.health.failure_limit;
+}
+
 }  // namespace
 
 extern "C" {
@@ -128,6 +142,34 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t* m
         }
         return APR_SUCCESS;
     });
+}
+
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_options_init(ap_memcache_server_options_t* opts) {
+    if (opts) export_options(mmc::engine::ServerOptions{}, *opts);
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(apr_memcache_server_t* ms,
+                                                                 ap_memcache_server_options_t* opts) {
+    if (!ms || !ms->impl || !opts) return APR_EINVAL;
+    export_options(engine_of(ms).options(), *opts);
+    return APR_SUCCESS;
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
+    apr_memcache_server_t* ms, const ap_memcache_server_options_t* opts) {
+    if (!ms || !ms->impl || !opts) return APR_EINVAL;
+    if (opts->weight == 0 || opts->failure_limit == 0 || opts->connect_timeout <= 0 ||
+        opts->io_timeout <= 0 || opts->acquire_timeout <= 0 || opts->retry_period <= 0) {
+        return APR_EINVAL;
+    }
+    auto& o = engine_of(ms).mutable_options();
+    o.weight = opts->weight;
+    o.timeouts.connect = std::chrono::microseconds(opts->connect_timeout);
+    o.timeouts.io = std::chrono::microseconds(opts->io_timeout);
+    o.timeouts.acquire = std::chrono::microseconds(opts->acquire_timeout);
+    o.timeouts.retry = std::chrono::microseconds(opts->retry_period);
+    o.health.failure_limit = opts->failure_limit;
+    return APR_SUCCESS;
 }
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t* ms) {

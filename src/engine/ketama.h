@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/options.h"
@@ -79,7 +80,14 @@ public:
     // once per run of consecutive points of the same server, and the walk stops after
     // one turn: npos when no server is usable (or the ring is empty). Never allocates.
     template <typename Usable>
-    std::size_t server_for(std::string_view key, Usable&& usable) const;
+    std::size_t server_for(std::string_view key, Usable&& usable) const {
+        return server_for_hash(ketama_key_hash(key), std::forward<Usable>(usable));
+    }
+
+    // The same for a key whose ketama_key_hash is already known (apr_memcache's
+    // server_func receives the hash, not the key).
+    template <typename Usable>
+    std::size_t server_for_hash(std::uint32_t hash, Usable&& usable) const;
 
     std::size_t server_count() const noexcept { return points_per_server_.size(); }
     // Points of server `index` on the ring (a multiple of 4; 0 for an unknown index).
@@ -98,10 +106,10 @@ private:
 };
 
 template <typename Usable>
-std::size_t KetamaRing::server_for(std::string_view key, Usable&& usable) const {
+std::size_t KetamaRing::server_for_hash(std::uint32_t hash, Usable&& usable) const {
     const std::size_t count = points_.size();
     if (count == 0) return npos;
-    const std::size_t start = first_at_or_after(ketama_key_hash(key));
+    const std::size_t start = first_at_or_after(hash);
     // Points of one server often sit next to each other; asking again about the server
     // just refused would only cost the caller another health check.
     std::uint32_t refused = UINT32_MAX;

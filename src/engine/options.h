@@ -38,10 +38,19 @@ struct Timeouts {
     Duration retry = std::chrono::seconds(5);    // a dead server stays out this long
 };
 
+struct Health {
+    // Consecutive transport failures (refused, reset, timed out) that mark the server
+    // dead. 1 is apr-util's behaviour; 2 lets one lost connection pass without moving
+    // the server's keys elsewhere.
+    std::uint32_t failure_limit = 2;
+};
+
 struct ServerOptions {
     Endpoint endpoint;
     PoolLimits limits;
     Timeouts timeouts;
+    Health health;
+    std::uint32_t weight = 1;  // share of keys under ketama
     std::size_t max_value_size = proto::kDefaultMaxValueSize;
 };
 

@@ -25,9 +25,17 @@ bool Server::usable() noexcept {
 
 void Server::report(const Outcome& outcome) {
     if (is_transport_failure(outcome.result)) {
-        mark_dead(outcome);
-    } else if (is_server_reply(outcome.result) && !live()) {
-        mark_live();
+        std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
+        if (!live() || n >= options_.health.failure_limit) {
+            mark_dead(outcome);
+        } else {
+            // Not dead yet, but its idle connections are as suspect as the one that
+            // just failed.
+            pool_.drop_idle();
+        }
+    } else if (is_server_reply(outcome.result)) {
+        if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
+        if (!live()) mark_live();
     }
     probe_claimed_.store(0, std::memory_order_release);
 }
@@ -47,6 +55,7 @@ void Server::mark_dead(const Outcome& why) {
 }
 
 void Server::mark_live() {
+    failures_.store(0, std::memory_order_relaxed);
     bool was_dead = dead_.exchange(false, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
     if (was_dead) log(6, Outcome{}, "memcached server " + name_ + " is back");

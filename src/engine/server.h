@@ -25,6 +25,8 @@ public:
     Server& operator=(const Server&) = delete;
 
     const ServerOptions& options() const noexcept { return options_; }
+    // Changes settings before first use; not thread-safe (the pool reads them).
+    ServerOptions& mutable_options() noexcept { return options_; }
     ServerPool& pool() noexcept { return pool_; }
     const std::string& name() const noexcept { return name_; }
 
@@ -36,7 +38,8 @@ public:
     // has passed and this caller won the right to probe it (only one caller at a time).
     bool usable() noexcept;
 
-    // Records how an operation ended: transport failures mark the server dead, any
+    // Records how an operation ended: failure_limit transport failures in a row mark
+    // the server dead (one is enough while it is dead and being probed), any
     // well-formed reply marks it live again; a probe claim is released either way.
     void report(const Outcome& outcome);
 
@@ -58,6 +61,7 @@ private:
     // it cannot keep the server out forever.
     std::atomic<Clock::rep> probe_claimed_{0};
     std::atomic<Clock::rep> dead_since_{0};
+    std::atomic<std::uint32_t> failures_{0};  // consecutive transport failures
     LogFn log_;
 };
 

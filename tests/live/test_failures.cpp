@@ -46,9 +46,11 @@ apr_memcache_t* client_for(apr_pool_t* pool, unsigned short port, apr_uint32_t m
     return mc;
 }
 
-TEST_F(Failures, RefusedConnectFailsFastAndMarksServerDead) {
+TEST_F(Failures, RefusedConnectFailsFastAndMarksServerDeadAtTheFailureLimit) {
     apr_memcache_t* mc = client_for(pool_, free_loopback_port());
     auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(apr_memcache_set(mc, "k", const_cast<char*>("v"), 1, 0, 0), APR_ECONNREFUSED);
+    EXPECT_EQ(mc->live_servers[0]->status, APR_MC_SERVER_LIVE);  // one failure of two
     EXPECT_EQ(apr_memcache_set(mc, "k", const_cast<char*>("v"), 1, 0, 0), APR_ECONNREFUSED);
     EXPECT_LT(elapsed_ms(t0), 200);
     EXPECT_EQ(mc->live_servers[0]->status, APR_MC_SERVER_DEAD);

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -151,9 +152,30 @@ void MemcachedProcess::stop() {
     pid_ = -1;
 }
 
+namespace {
+
+// kill() returns before the target has stopped; a test that pauses a server must not
+// race its last replies. Waits until /proc shows the process stopped ('T').
+void wait_until_stopped(pid_t pid) {
+    std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    for (int i = 0; i < 1000; ++i) {
+        if (FILE* f = std::fopen(path.c_str(), "r")) {
+            char buf[512] = {};
+            std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+            std::fclose(f);
+            const char* close = std::strrchr(buf, ')');
+            if (n > 0 && close && close[1] == ' ' && close[2] == 'T') return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+}  // namespace
+
 void MemcachedProcess::pause() {
     if (pid_ > 0 && !paused_) {
         ::kill(pid_, SIGSTOP);
+        wait_until_stopped(pid_);
         paused_ = true;
     }
 }

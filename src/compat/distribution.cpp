@@ -1,0 +1,81 @@
+// Key placement: apr-util's modula is the built-in default (hash_func and server_func
+// unset); ketama is installed through the same two hooks apr_memcache offers to
+// applications, so code that reads or replaces them keeps working.
+#include <memory>
+#include <vector>
+
+#include "compat/facade.h"
+#include "engine/ketama.h"
+
+using mmc::compat::engine_of;
+using mmc::compat::publish_status;
+using mmc::engine::KetamaRing;
+
+namespace mmc::compat {
+
+namespace {
+
+apr_status_t destroy_ring(void* data) {
+    std::unique_ptr<KetamaRing> ring(static_cast<KetamaRing*>(data));
+    return APR_SUCCESS;
+}
+
+apr_uint32_t ketama_hash(void*, const char* data, const apr_size_t len) {
+    return engine::ketama_key_hash(std::string_view(data, len));
+}
+
+apr_memcache_server_t* ketama_server(void* baton, apr_memcache_t* mc, const apr_uint32_t hash) {
+    const auto* ring = static_cast<const KetamaRing*>(baton);
+    std::size_t i = ring->server_for_hash(hash, [mc](std::size_t index) {
+        apr_memcache_server_t* ms = mc->live_servers[index];
+        bool usable = engine_of(ms).usable();
+        publish_status(ms);
+        return usable;
+    });
+    return i == KetamaRing::npos ? nullptr : mc->live_servers[i];
+}
+
+}  // namespace
+
+bool uses_ketama(const apr_memcache_t* mc) noexcept { return mc->server_func == ketama_server; }
+
+apr_status_t build_ketama(apr_memcache_t* mc) {
+    std::vector<engine::KetamaServer> servers;
+    servers.reserve(mc->ntotal);
+    for (apr_uint16_t i = 0; i < mc->ntotal; ++i) {
+        const auto& opt = engine_of(mc->live_servers[i]).options();
+        servers.push_back({engine::ketama_name(opt.endpoint), opt.weight});
+    }
+    auto ring = std::make_unique<KetamaRing>(servers);
+    if (uses_ketama(mc) && mc->server_baton) {
+        // Replacing the ring: free the old one now rather than with the pool.
+        apr_pool_cleanup_run(mc->p, mc->server_baton, destroy_ring);
+    }
+    mc->server_baton = ring.release();
+    apr_pool_cleanup_register(mc->p, mc->server_baton, destroy_ring, apr_pool_cleanup_null);
+    mc->server_func = ketama_server;
+    mc->hash_baton = nullptr;
+    mc->hash_func = ketama_hash;
+    return APR_SUCCESS;
+}
+
+}  // namespace mmc::compat
+
+extern "C" AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t* mc,
+                                                                     ap_memcache_distribution_e d) {
+    if (!mc) return APR_EINVAL;
+    switch (d) {
+        case AP_MEMCACHE_DIST_MODULA:
+            if (mmc::compat::uses_ketama(mc) && mc->server_baton) {
+                apr_pool_cleanup_run(mc->p, mc->server_baton, mmc::compat::destroy_ring);
+            }
+            mc->hash_func = nullptr;
+            mc->hash_baton = nullptr;
+            mc->server_func = nullptr;
+            mc->server_baton = nullptr;
+            return APR_SUCCESS;
+        case AP_MEMCACHE_DIST_KETAMA:
+            return mmc::compat::guarded([&] { return mmc::compat::build_ketama(mc); });
+    }
+    return APR_EINVAL;
+}
