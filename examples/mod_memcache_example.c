@@ -1,0 +1,157 @@
+/*
+ * mod_memcache_example - a module that uses the memcached servers of mod_memcache.
+ *
+ *   LoadModule memcache_module         modules/mod_memcache.so
+ *   LoadModule memcache_example_module modules/mod_memcache_example.so
+ *   MemcacheServer 127.0.0.1:11211
+ *   <Location /mc>
+ *       SetHandler memcache-example
+ *   </Location>
+ *
+ *   /mc?op=set&key=cow&value=moo   STORED
+ *   /mc?op=get&key=cow             moo               (404 NOT_FOUND on a miss)
+ *   /mc?op=delete&key=cow          DELETED           (404 NOT_FOUND)
+ *   /mc?op=incr&key=hits&n=1       the new value     (404 NOT_FOUND)
+ *   /mc?op=servers                 one "host:port live|dead" line per server
+ *
+ * It calls ap_memcache_* directly, so mod_memcache must be loaded first.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_protocol.h"
+
+#include "mod_memcache.h"
+
+static int reply(request_rec *r, int status, const char *body)
+{
+    r->status = status;
+    ap_set_content_type(r, "text/plain");
+    ap_rputs(body, r);
+    return OK;
+}
+
+static int reply_error(request_rec *r, apr_status_t rv)
+{
+    char buf[256];
+
+    if (rv == APR_NOTFOUND) {
+        return reply(r, HTTP_NOT_FOUND, "NOT_FOUND\n");
+    }
+    if (rv == APR_EINVAL) {  /* a key memcached would not accept */
+        return reply(r, HTTP_BAD_REQUEST, "invalid key\n");
+    }
+    return reply(r, HTTP_SERVICE_UNAVAILABLE,
+                 apr_pstrcat(r->pool, ap_memcache_strerror(rv, buf, sizeof buf), "\n", NULL));
+}
+
+/* The URL-decoded value of name in the query string, or NULL. */
+static char *query_arg(request_rec *r, const char *name)
+{
+    char *args = apr_pstrdup(r->pool, r->args ? r->args : "");
+    char *last, *pair;
+
+    for (pair = apr_strtok(args, "&", &last); pair; pair = apr_strtok(NULL, "&", &last)) {
+        char *value = strchr(pair, '=');
+
+        if (value) {
+            *value++ = '\0';
+        }
+        if (value && strcmp(pair, name) == 0 && ap_unescape_urlencoded(value) == OK) {
+            return value;
+        }
+    }
+    return NULL;
+}
+
+static int list_servers(request_rec *r)
+{
+    apr_hash_index_t *hi;
+
+    ap_set_content_type(r, "text/plain");
+    for (hi = apr_hash_first(r->pool, ap_memcache_serverhash(r->server)); hi;
+         hi = apr_hash_next(hi)) {
+        const char *name = apr_hash_this_key(hi);
+        apr_memcache_server_t *ms = apr_hash_this_val(hi);
+
+        ap_rprintf(r, "%s %s\n", name, ms->status == APR_MC_SERVER_LIVE ? "live" : "dead");
+    }
+    return OK;
+}
+
+static int memcache_example_handler(request_rec *r)
+{
+    apr_memcache_t *mc;
+    const char *op;
+    char *key, *value, *end;
+    apr_size_t len;
+    apr_int64_t by;
+    apr_uint32_t n;
+    apr_status_t rv;
+
+    if (!r->handler || strcmp(r->handler, "memcache-example") != 0) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    mc = ap_memcache_client(r->server);
+    if (mc == NULL) {
+        return reply(r, HTTP_SERVICE_UNAVAILABLE, "no MemcacheServer for this server\n");
+    }
+
+    op = query_arg(r, "op");
+    key = query_arg(r, "key");
+    if (op && strcmp(op, "servers") == 0) {
+        return list_servers(r);
+    }
+    if (!op || !key) {
+        return reply(r, HTTP_BAD_REQUEST, "need op and key\n");
+    }
+
+    if (strcmp(op, "set") == 0) {
+        if (!(value = query_arg(r, "value"))) {
+            return reply(r, HTTP_BAD_REQUEST, "need value\n");
+        }
+        rv = apr_memcache_set(mc, key, value, strlen(value), 0, 0);
+        return rv == APR_SUCCESS ? reply(r, HTTP_OK, "STORED\n") : reply_error(r, rv);
+    }
+    if (strcmp(op, "get") == 0) {
+        rv = apr_memcache_getp(mc, r->pool, key, &value, &len, NULL);
+        if (rv != APR_SUCCESS) {
+            return reply_error(r, rv);
+        }
+        ap_set_content_type(r, "application/octet-stream");
+        ap_rwrite(value, (int)len, r);
+        return OK;
+    }
+    if (strcmp(op, "delete") == 0) {
+        rv = apr_memcache_delete(mc, key, 0);
+        return rv == APR_SUCCESS ? reply(r, HTTP_OK, "DELETED\n") : reply_error(r, rv);
+    }
+    if (strcmp(op, "incr") == 0) {
+        if (!(value = query_arg(r, "n"))) {
+            return reply(r, HTTP_BAD_REQUEST, "need n\n");
+        }
+        by = apr_strtoi64(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || by < 0 || by > APR_INT32_MAX) {
+            return reply(r, HTTP_BAD_REQUEST, "n must be a number from 0 to 2147483647\n");
+        }
+        rv = apr_memcache_incr(mc, key, (apr_int32_t)by, &n);
+        return rv == APR_SUCCESS ? reply(r, HTTP_OK, apr_psprintf(r->pool, "%u\n", n))
+                                 : reply_error(r, rv);
+    }
+    return reply(r, HTTP_BAD_REQUEST, "op must be set, get, delete, incr or servers\n");
+}
+
+static void memcache_example_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_handler(memcache_example_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA memcache_example_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL, NULL, NULL, NULL, NULL,
+    memcache_example_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

@@ -1,0 +1,138 @@
+/*
+ * client.c - per-child clients and the functions that hand them to other modules.
+ *
+ * Clients are built in child_init, never in the parent: connections opened before the
+ * fork would be shared by every child, and their replies interleaved.
+ */
+#include "client.h"
+#include "config.h"
+
+#include "http_log.h"
+
+APLOG_USE_MODULE(memcache);
+
+/* The engine reports with syslog levels, which are httpd's APLOG_* levels. */
+static void log_to_httpd(void *baton, int level, apr_status_t status, const char *msg)
+{
+    const server_rec *s = baton;
+
+    ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, status, s, "%s", msg);
+}
+
+static const char *describe_server(apr_pool_t *p, const server_rec *s)
+{
+    if (s->is_virtual) {
+        return apr_psprintf(p, "virtual host %s (%s:%d)",
+                            s->server_hostname ? s->server_hostname : "(no name)",
+                            s->defn_name ? s->defn_name : "?", (int)s->defn_line_number);
+    }
+    return "main server";
+}
+
+/* A server that cannot be created is left out and logged: better a client with the
+ * other servers than a child that refuses to start. */
+static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
+                       const mmc_server_spec *spec)
+{
+    const mmc_pool_limits *lim = &spec->limits;
+    apr_memcache_server_t *ms = NULL;
+    apr_status_t rv;
+
+    rv = ap_memcache_server_create(pchild, spec->host, spec->port, lim->min, lim->smax,
+                                   lim->max, lim->ttl_us, &ms);
+    if (rv == APR_SUCCESS) {
+        ap_memcache_server_set_logger(ms, log_to_httpd, s);
+        rv = ap_memcache_add_server(conf->client, ms);
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "MemcacheServer %s: cannot create the server for %s", spec->name,
+                     describe_server(pchild, s));
+        return;
+    }
+    apr_hash_set(conf->serverhash, spec->name, APR_HASH_KEY_STRING, ms);
+
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 "MemcacheServer %s for %s: min=%u smax=%u max=%u ttl=%ums", spec->name,
+                 describe_server(pchild, s), lim->min, lim->smax, lim->max,
+                 lim->ttl_us / 1000);
+
+    /* Opening min connections now keeps that latency out of the first requests; a
+     * server that is down must not stop the child, the client retries it later. */
+    rv = ap_memcache_server_warm(ms);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                     "MemcacheServer %s: could not open its %u connection(s) at child "
+                     "start; will connect on demand", spec->name, lim->min);
+    }
+}
+
+static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf)
+{
+    const apr_array_header_t *specs = conf->servers;
+    apr_status_t rv;
+    int i;
+
+    rv = ap_memcache_create(pchild, (apr_uint16_t)specs->nelts, 0, &conf->client);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot create the memcache client for %s",
+                     describe_server(pchild, s));
+        conf->client = NULL;
+        return;
+    }
+    conf->serverhash = apr_hash_make(pchild);
+    for (i = 0; i < specs->nelts; ++i) {
+        add_server(pchild, s, conf, &APR_ARRAY_IDX(specs, i, mmc_server_spec));
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s)",
+                 describe_server(pchild, s), conf->client->ntotal);
+}
+
+void mmc_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mmc_server_conf *main_conf = mmc_get_server_conf(s);
+    server_rec *vs;
+
+    if (main_conf->servers) {
+        build_client(pchild, s, main_conf);
+    }
+    for (vs = s->next; vs; vs = vs->next) {
+        mmc_server_conf *conf = mmc_get_server_conf(vs);
+
+        if (conf->servers == NULL) {
+            continue;
+        }
+        if (conf->servers == main_conf->servers) {
+            /* Inherited: one pool of connections per process, not one per vhost. */
+            conf->client = main_conf->client;
+            conf->serverhash = main_conf->serverhash;
+            continue;
+        }
+        build_client(pchild, vs, conf);
+    }
+}
+
+AP_MEMCACHE_DECLARE(apr_memcache_t *) ap_memcache_client(server_rec *s)
+{
+    const mmc_server_conf *conf = s ? mmc_get_server_conf(s) : NULL;
+
+    return conf ? conf->client : NULL;
+}
+
+AP_MEMCACHE_DECLARE(apr_hash_t *) ap_memcache_serverhash(server_rec *s)
+{
+    const mmc_server_conf *conf = s ? mmc_get_server_conf(s) : NULL;
+
+    return conf && conf->client ? conf->serverhash : NULL;
+}
+
+AP_MEMCACHE_DECLARE(apr_hash_t *) ap_memcace_serverhash(server_rec *s)
+{
+    return ap_memcache_serverhash(s);
+}
+
+void mmc_register_optional_functions(void)
+{
+    APR_REGISTER_OPTIONAL_FN(ap_memcache_client);
+    APR_REGISTER_OPTIONAL_FN(ap_memcache_serverhash);
+}

@@ -1,0 +1,122 @@
+/*
+ * config.c - per-server configuration: creation, merge, the MemcacheServer directive
+ * and the defaults that depend on the MPM.
+ */
+#include "config.h"
+
+#include "ap_mpm.h"
+#include "http_core.h"
+#include "http_log.h"
+
+#include <string.h>
+
+APLOG_USE_MODULE(memcache);
+
+mmc_server_conf *mmc_get_server_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &memcache_module);
+}
+
+void *mmc_create_server_conf(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(mmc_server_conf));
+}
+
+void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const mmc_server_conf *base = basev;
+    const mmc_server_conf *add = addv;
+    mmc_server_conf *conf = apr_pcalloc(p, sizeof *conf);
+
+    /* A list replaces, never extends, the main server's: a virtual host naming its own
+     * servers should not also spread its keys over the main server's. */
+    conf->servers = add->servers ? add->servers : base->servers;
+    return conf;
+}
+
+const char *mmc_cmd_memcache_server(cmd_parms *cmd, void *dconf, int argc,
+                                    char *const argv[])
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    mmc_server_spec spec;
+    const char *err;
+    int i;
+
+    (void)dconf;
+    err = mmc_server_spec_parse(cmd->pool, cmd->cmd->name, argc, argv, &spec);
+    if (err) {
+        return err;
+    }
+    if (conf->servers == NULL) {
+        conf->servers = apr_array_make(cmd->pool, 4, sizeof(mmc_server_spec));
+    }
+    for (i = 0; i < conf->servers->nelts; ++i) {
+        const mmc_server_spec *other = &APR_ARRAY_IDX(conf->servers, i, mmc_server_spec);
+
+        /* Twice the same server would double its share of the keys: surely a mistake. */
+        if (mmc_server_spec_same_server(other, &spec)) {
+            return apr_psprintf(cmd->pool, "%s: '%s' is already declared here as '%s'",
+                                cmd->cmd->name, spec.name, other->name);
+        }
+    }
+    /* ap_memcache_create counts servers in an apr_uint16_t. */
+    if (conf->servers->nelts >= 0xFFFF) {
+        return apr_psprintf(cmd->pool, "%s: '%s': too many servers in one context",
+                            cmd->cmd->name, spec.name);
+    }
+    APR_ARRAY_PUSH(conf->servers, mmc_server_spec) = spec;
+    return NULL;
+}
+
+/* The default pool size: one connection per thread of a child. Known only once the
+ * MPM has read its directives, hence post_config. */
+static int mpm_threads(void)
+{
+    int threads = 0;
+
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1) {
+        threads = 1;
+    }
+    return threads;
+}
+
+static void resolve_servers(server_rec *s, mmc_server_conf *conf, int threads)
+{
+    int i;
+
+    for (i = 0; i < conf->servers->nelts; ++i) {
+        mmc_server_spec *spec = &APR_ARRAY_IDX(conf->servers, i, mmc_server_spec);
+
+        spec->limits = mmc_server_spec_resolve(spec, threads);
+        if (spec->limits.max_raised) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                         "MemcacheServer %s: max raised from the MPM's %d threads to %u "
+                         "to fit min/smax", spec->name, threads, spec->limits.max);
+        }
+    }
+}
+
+int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    const mmc_server_conf *main_conf = mmc_get_server_conf(s);
+    int threads = mpm_threads();
+    server_rec *vs;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    /* httpd reads its configuration twice at start; the first is discarded. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    for (vs = s; vs; vs = vs->next) {
+        mmc_server_conf *conf = mmc_get_server_conf(vs);
+
+        /* An inherited list is the main server's array, resolved with it. */
+        if (conf->servers && (vs == s || conf->servers != main_conf->servers)) {
+            resolve_servers(vs, conf, threads);
+        }
+    }
+    return OK;
+}

@@ -1,0 +1,37 @@
+/*
+ * config.h - per-server configuration of mod_memcache: the MemcacheServer lines of a
+ * server (main or <VirtualHost>) and, in each child, the client built from them.
+ */
+#ifndef MMC_MODULE_CONFIG_H
+#define MMC_MODULE_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "mod_memcache.h"
+#include "server_spec.h"
+
+typedef struct {
+    /* mmc_server_spec, in directive order; NULL when this server declares none. After
+     * the merge a virtual host that declares none points at the main server's array,
+     * which is how child_init knows to share the main server's client. */
+    apr_array_header_t *servers;
+    /* Filled from the pool of the child process (child_init); NULL in the parent. */
+    apr_memcache_t *client;
+    apr_hash_t *serverhash;
+} mmc_server_conf;
+
+mmc_server_conf *mmc_get_server_conf(const server_rec *s);
+
+void *mmc_create_server_conf(apr_pool_t *p, server_rec *s);
+void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
+
+/** The MemcacheServer directive (TAKE_ARGV). */
+const char *mmc_cmd_memcache_server(cmd_parms *cmd, void *dconf, int argc,
+                                    char *const argv[]);
+
+/** post_config: fits the defaults of every MemcacheServer line to the MPM (the MPM's
+ *  directives are known only now). Opens nothing: sockets belong to the children. */
+int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+
+#endif

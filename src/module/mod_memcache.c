@@ -1,0 +1,38 @@
+/*
+ * mod_memcache.c - the module: its directive and its hooks. The work is done in
+ * config.c (directives, merge, defaults) and client.c (per-child clients, exported API).
+ */
+#include "client.h"
+#include "config.h"
+
+#include "http_config.h"
+
+/* Everything is built with hidden visibility; httpd looks up the module by this name. */
+#define MMC_EXPORT __attribute__((visibility("default")))
+
+static const command_rec memcache_cmds[] = {
+    AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
+                      "host:port, [IPv6]:port or /path/to/socket, then optionally "
+                      "min=N smax=N max=N ttl=TIME (60, 500ms, 2min)"),
+    { 0 }
+};
+
+static void memcache_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(mmc_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* First, so that other modules' child_init can already use the clients. */
+    ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    mmc_register_optional_functions();
+}
+
+MMC_EXPORT module AP_MODULE_DECLARE_DATA memcache_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                    /* per-directory config: none, servers are per host */
+    NULL,
+    mmc_create_server_conf,
+    mmc_merge_server_conf,
+    memcache_cmds,
+    memcache_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

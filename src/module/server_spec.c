@@ -1,0 +1,294 @@
+/*
+ * server_spec.c - parsing and validation of one MemcacheServer line.
+ *
+ * Strict on purpose: every argument is checked in full (no atoi, no trailing junk), so
+ * a typo fails `apachectl configtest` instead of silently becoming a default.
+ */
+#include "server_spec.h"
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+
+#define USAGE "host:port, [IPv6]:port or /path/to/socket"
+
+typedef enum { NUM_OK, NUM_BAD, NUM_TOO_LARGE } num_result;
+
+/* Plain decimal digits only: a sign, blank or suffix is an error, not ignored. */
+static num_result parse_digits(const char *s, apr_int64_t limit, apr_int64_t *out)
+{
+    apr_int64_t v = 0;
+
+    if (*s == '\0') {
+        return NUM_BAD;
+    }
+    for (; *s; ++s) {
+        if (!apr_isdigit(*s)) {
+            return NUM_BAD;
+        }
+        v = v * 10 + (*s - '0');
+        if (v > limit) {
+            return NUM_TOO_LARGE;
+        }
+    }
+    *out = v;
+    return NUM_OK;
+}
+
+static const char *parse_port(apr_pool_t *p, const char *directive, const char *arg,
+                              const char *digits, apr_port_t *port)
+{
+    apr_int64_t v;
+
+    if (parse_digits(digits, 65535, &v) != NUM_OK || v == 0) {
+        return apr_psprintf(p, "%s: bad port in '%s': expected a number from 1 to 65535",
+                            directive, arg);
+    }
+    *port = (apr_port_t)v;
+    return NULL;
+}
+
+/* Checks the shape only (the name is resolved when connecting): enough to catch a
+ * typo such as a stray bracket, without rejecting zone ids like fe80::1%eth0. */
+static int looks_like_ipv6(const char *addr)
+{
+    size_t n = strspn(addr, "0123456789abcdefABCDEF:.");
+
+    return n > 0 && strchr(addr, ':') != NULL && (addr[n] == '\0' || addr[n] == '%');
+}
+
+static const char *parse_address(apr_pool_t *p, const char *directive, const char *arg,
+                                 mmc_server_spec *spec)
+{
+    const char *colon;
+
+    if (*arg == '\0') {
+        return apr_psprintf(p, "%s: empty server address '': expected " USAGE, directive);
+    }
+    spec->name = apr_pstrdup(p, arg);
+
+    if (*arg == '/') {
+        if (strlen(arg) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            return apr_psprintf(p, "%s: unix socket path '%s' is longer than %d bytes",
+                                directive, arg,
+                                (int)sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        }
+        spec->host = spec->name;
+        spec->port = 0;
+        return NULL;
+    }
+
+    if (*arg == '[') {
+        const char *close = strchr(arg, ']');
+        const char *addr;
+
+        if (close == NULL) {
+            return apr_psprintf(p, "%s: missing ']' after the IPv6 address in '%s'",
+                                directive, arg);
+        }
+        addr = apr_pstrmemdup(p, arg + 1, (apr_size_t)(close - arg - 1));
+        if (!looks_like_ipv6(addr)) {
+            return apr_psprintf(p, "%s: '%s' does not hold an IPv6 address between "
+                                "the brackets", directive, arg);
+        }
+        if (close[1] != ':') {
+            return apr_psprintf(p, "%s: expected ':port' after ']' in '%s'", directive, arg);
+        }
+        spec->host = addr;
+        return parse_port(p, directive, arg, close + 2, &spec->port);
+    }
+
+    /* The last colon, so that a mistyped unbracketed IPv6 address is caught below
+     * rather than split somewhere in the middle. */
+    colon = strrchr(arg, ':');
+    if (colon == NULL) {
+        return apr_psprintf(p, "%s: '%s' has no port: expected " USAGE, directive, arg);
+    }
+    if (colon == arg) {
+        return apr_psprintf(p, "%s: empty host in '%s'", directive, arg);
+    }
+    spec->host = apr_pstrmemdup(p, arg, (apr_size_t)(colon - arg));
+    if (strchr(spec->host, ':') != NULL) {
+        return apr_psprintf(p, "%s: '%s': write an IPv6 address in brackets, as "
+                            "[::1]:11211", directive, arg);
+    }
+    if (strpbrk(spec->host, "[]/") != NULL) {
+        return apr_psprintf(p, "%s: bad host name in '%s'", directive, arg);
+    }
+    return parse_port(p, directive, arg, colon + 1, &spec->port);
+}
+
+static const struct {
+    const char *suffix;
+    apr_int64_t us;
+} ttl_units[] = {
+    { "",    1000000 },  /* a plain number is seconds */
+    { "s",   1000000 },
+    { "ms",  1000 },
+    { "min", 60 * (apr_int64_t)1000000 },
+    { "h",   3600 * (apr_int64_t)1000000 },
+};
+
+static const char *parse_ttl(apr_pool_t *p, const char *directive, const char *opt,
+                             const char *value, apr_int64_t *ttl_us)
+{
+    const char *unit = value;
+    apr_int64_t n;
+    size_t i;
+
+    while (apr_isdigit(*unit)) {
+        ++unit;
+    }
+    for (i = 0; i < sizeof ttl_units / sizeof ttl_units[0]; ++i) {
+        if (strcasecmp(unit, ttl_units[i].suffix) == 0) {
+            break;
+        }
+    }
+    if (unit == value || i == sizeof ttl_units / sizeof ttl_units[0]) {
+        return apr_psprintf(p, "%s: bad time '%s': expected a number with an optional "
+                            "unit ms, s, min or h (60, 500ms, 2min)", directive, opt);
+    }
+    /* Any count above the limit in microseconds is too long in every unit. */
+    if (parse_digits(apr_pstrmemdup(p, value, (apr_size_t)(unit - value)), MMC_TTL_MAX_US,
+                     &n) != NUM_OK
+        || n > MMC_TTL_MAX_US / ttl_units[i].us) {
+        return apr_psprintf(p, "%s: '%s' is too long: the connection TTL is at most "
+                            "%" APR_INT64_T_FMT "s", directive, opt,
+                            MMC_TTL_MAX_US / 1000000);
+    }
+    *ttl_us = n * ttl_units[i].us;
+    return NULL;
+}
+
+static const char *parse_count(apr_pool_t *p, const char *directive, const char *opt,
+                               const char *value, int *count)
+{
+    apr_int64_t v;
+
+    switch (parse_digits(value, MMC_CONNS_LIMIT, &v)) {
+    case NUM_OK:
+        *count = (int)v;
+        return NULL;
+    case NUM_TOO_LARGE:
+        return apr_psprintf(p, "%s: '%s' is too large: at most %d connections", directive,
+                            opt, MMC_CONNS_LIMIT);
+    default:
+        return apr_psprintf(p, "%s: '%s': expected a whole number of connections",
+                            directive, opt);
+    }
+}
+
+/* The order of the pool options when the directive reports a conflict. */
+enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_COUNT };
+static const char *const option_names[OPT_COUNT] = { "min", "smax", "max", "ttl" };
+
+static const char *check_order(apr_pool_t *p, const char *directive,
+                               const mmc_server_spec *spec, const char *const given[])
+{
+    const int values[3] = { spec->min, spec->smax, spec->max };
+    int lo, hi;
+
+    if (spec->max == 0) {
+        return apr_psprintf(p, "%s: '%s': max must be at least 1", directive, given[OPT_MAX]);
+    }
+    /* Only values given on the line: the defaults are fitted later (post_config). */
+    for (lo = OPT_MIN; lo < OPT_MAX; ++lo) {
+        for (hi = lo + 1; hi <= OPT_MAX; ++hi) {
+            if (given[lo] && given[hi] && values[lo] > values[hi]) {
+                return apr_psprintf(p, "%s %s: '%s' is greater than '%s' (need "
+                                    "min <= smax <= max)", directive, spec->name, given[lo],
+                                    given[hi]);
+            }
+        }
+    }
+    return NULL;
+}
+
+const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc,
+                                  char *const argv[], mmc_server_spec *spec)
+{
+    const char *given[OPT_COUNT] = { NULL, NULL, NULL, NULL };
+    const char *err;
+    int i;
+
+    memset(spec, 0, sizeof *spec);
+    spec->min = spec->smax = spec->max = MMC_UNSET;
+    spec->ttl_us = MMC_UNSET;
+
+    if (argc < 1) {
+        return apr_psprintf(p, "%s: needs " USAGE ", then optionally min=N smax=N max=N "
+                            "ttl=TIME", directive);
+    }
+    if ((err = parse_address(p, directive, argv[0], spec)) != NULL) {
+        return err;
+    }
+
+    for (i = 1; i < argc; ++i) {
+        const char *opt = argv[i];
+        const char *eq = strchr(opt, '=');
+        const char *name = eq ? apr_pstrmemdup(p, opt, (apr_size_t)(eq - opt)) : opt;
+        int which;
+
+        for (which = 0; which < OPT_COUNT; ++which) {
+            if (strcasecmp(name, option_names[which]) == 0) {
+                break;
+            }
+        }
+        if (which == OPT_COUNT) {
+            return apr_psprintf(p, "%s: unknown option '%s' (expected min=, smax=, max= "
+                                "or ttl=)", directive, opt);
+        }
+        if (eq == NULL) {
+            return apr_psprintf(p, "%s: '%s' needs a value, as in %s=N", directive, opt,
+                                option_names[which]);
+        }
+        if (given[which]) {
+            return apr_psprintf(p, "%s: '%s' repeats '%s'", directive, opt, given[which]);
+        }
+        given[which] = apr_pstrdup(p, opt);
+
+        switch (which) {
+        case OPT_MIN:  err = parse_count(p, directive, opt, eq + 1, &spec->min); break;
+        case OPT_SMAX: err = parse_count(p, directive, opt, eq + 1, &spec->smax); break;
+        case OPT_MAX:  err = parse_count(p, directive, opt, eq + 1, &spec->max); break;
+        default:       err = parse_ttl(p, directive, opt, eq + 1, &spec->ttl_us); break;
+        }
+        if (err) {
+            return err;
+        }
+    }
+    return check_order(p, directive, spec, given);
+}
+
+mmc_pool_limits mmc_server_spec_resolve(const mmc_server_spec *spec, int mpm_threads)
+{
+    mmc_pool_limits r;
+    int max = spec->max;
+
+    r.max_raised = 0;
+    if (max == MMC_UNSET) {
+        /* One connection per thread: a thread never waits for a connection unless
+         * the operator asked for fewer. */
+        max = mpm_threads < 1 ? 1 : mpm_threads;
+        if (max > MMC_CONNS_LIMIT) {
+            max = MMC_CONNS_LIMIT;
+        }
+        if (spec->smax > max || spec->min > max) {
+            max = spec->smax > spec->min ? spec->smax : spec->min;
+            r.max_raised = 1;
+        }
+    }
+    r.max = (apr_uint32_t)max;
+    r.smax = spec->smax == MMC_UNSET ? r.max : (apr_uint32_t)spec->smax;
+    r.min = spec->min == MMC_UNSET ? 0 : (apr_uint32_t)spec->min;
+    r.ttl_us = (apr_uint32_t)(spec->ttl_us == MMC_UNSET ? MMC_TTL_DEFAULT_US : spec->ttl_us);
+    return r;
+}
+
+int mmc_server_spec_same_server(const mmc_server_spec *a, const mmc_server_spec *b)
+{
+    return a->port == b->port && strcasecmp(a->host, b->host) == 0;
+}

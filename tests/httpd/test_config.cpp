@@ -1,0 +1,119 @@
+// `apache2 -t` with MemcacheServer lines: every bad argument fails the configuration
+// test with a message naming the directive and the argument; good ones pass.
+#include "httpd_test_options.h"
+
+#include <gtest/gtest.h>
+
+namespace mmc::test {
+namespace {
+
+struct BadLine {
+    std::string args;     // what follows "MemcacheServer"
+    std::string message;  // a fragment the error must contain (the offending value)
+};
+
+std::ostream& operator<<(std::ostream& os, const BadLine& b) {
+    return os << "MemcacheServer " << b.args;
+}
+
+// One directory (and no server) for all the configuration tests.
+HttpdProcess& config_checker() {
+    static HttpdProcess httpd(module_options());
+    return httpd;
+}
+
+class BadMemcacheServerLine : public ::testing::TestWithParam<BadLine> {};
+
+TEST_P(BadMemcacheServerLine, FailsTheConfigTestNamingTheValue) {
+    CommandResult r = config_checker().config_test("MemcacheServer " + GetParam().args + "\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("MemcacheServer"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Args, BadMemcacheServerLine,
+    ::testing::Values(BadLine{"", "needs host:port"},
+                      BadLine{"\"\"", "needs host:port"},  // httpd drops a last empty word
+                      BadLine{"\"\" min=1", "empty server address"},
+                      BadLine{"127.0.0.1:0", "'127.0.0.1:0'"},
+                      BadLine{"127.0.0.1:65536", "'127.0.0.1:65536'"},
+                      BadLine{"127.0.0.1:11211x", "'127.0.0.1:11211x'"},
+                      BadLine{"127.0.0.1:", "'127.0.0.1:'"},
+                      BadLine{"127.0.0.1", "'127.0.0.1' has no port"},
+                      BadLine{":11211", "':11211'"},
+                      BadLine{"::1:11211", "'::1:11211'"},
+                      BadLine{"[::1", "'[::1'"},
+                      BadLine{"[::1]", "'[::1]'"},
+                      BadLine{"[::1]11211", "'[::1]11211'"},
+                      BadLine{"[]:11211", "'[]:11211'"},
+                      BadLine{"[not-v6]:11211", "'[not-v6]:11211'"},
+                      BadLine{"127.0.0.1:11211 foo=1", "'foo=1'"},
+                      BadLine{"127.0.0.1:11211 min", "'min'"},
+                      BadLine{"127.0.0.1:11211 min=", "'min='"},
+                      BadLine{"127.0.0.1:11211 min=-1", "'min=-1'"},
+                      BadLine{"127.0.0.1:11211 max=abc", "'max=abc'"},
+                      BadLine{"127.0.0.1:11211 max=0", "'max=0'"},
+                      BadLine{"127.0.0.1:11211 max=99999", "'max=99999'"},
+                      BadLine{"127.0.0.1:11211 min=5 smax=4", "'min=5' is greater than 'smax=4'"},
+                      BadLine{"127.0.0.1:11211 smax=6 max=5", "'smax=6' is greater than 'max=5'"},
+                      BadLine{"127.0.0.1:11211 min=6 max=5", "'min=6' is greater than 'max=5'"},
+                      BadLine{"127.0.0.1:11211 min=1 MIN=2", "'MIN=2'"},
+                      BadLine{"127.0.0.1:11211 ttl=abc", "'ttl=abc'"},
+                      BadLine{"127.0.0.1:11211 ttl=10x", "'ttl=10x'"},
+                      BadLine{"127.0.0.1:11211 ttl=ms", "'ttl=ms'"},
+                      BadLine{"127.0.0.1:11211 ttl=1.5s", "'ttl=1.5s'"},
+                      BadLine{"127.0.0.1:11211 ttl=5000s", "'ttl=5000s' is too long"},
+                      BadLine{"127.0.0.1:11211 ttl=2h", "'ttl=2h' is too long"},
+                      BadLine{"127.0.0.1:11211 ttl=99999999999999999999", "is too long"}));
+
+TEST(MemcacheServerDirective, RejectsTheSameServerTwiceInOneContext) {
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211\nMemcacheServer 127.0.0.1:11211 max=2\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("MemcacheServer: '127.0.0.1:11211' is already declared"),
+              std::string::npos)
+        << r.output;
+}
+
+TEST(MemcacheServerDirective, AcceptsTheSameServerInTwoContexts) {
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211\n"
+        "<VirtualHost 127.0.0.1:8080>\n  MemcacheServer 127.0.0.1:11211\n</VirtualHost>\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+TEST(MemcacheServerDirective, IsNotAllowedInDirectoryContext) {
+    CommandResult r = config_checker().config_test(
+        "<Location /x>\n  MemcacheServer 127.0.0.1:11211\n</Location>\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("MemcacheServer not allowed"), std::string::npos) << r.output;
+}
+
+class GoodMemcacheServerLine : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoodMemcacheServerLine, PassesTheConfigTest) {
+    CommandResult r = config_checker().config_test("MemcacheServer " + GetParam() + "\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("Syntax OK"), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Args, GoodMemcacheServerLine,
+                         ::testing::Values("127.0.0.1:11211",
+                                           "memcache.example.com:11211",
+                                           "[::1]:11211",
+                                           "[fe80::1%eth0]:11211",
+                                           "/tmp/x.sock",
+                                           "127.0.0.1:11211 TTL=500ms",
+                                           "127.0.0.1:11211 Max=3",
+                                           "127.0.0.1:11211 min=2 smax=4 max=5 ttl=60",
+                                           "127.0.0.1:11211 min=0 smax=0 max=1 ttl=0",
+                                           "127.0.0.1:11211 ttl=2min",
+                                           "127.0.0.1:11211 ttl=1h",
+                                           "127.0.0.1:11211 ttl=4294s",
+                                           "127.0.0.1:11211 ttl=4294967ms",
+                                           "127.0.0.1:11211 min=8",  // max raised to fit
+                                           "127.0.0.1:11211 smax=100"));
+
+}  // namespace
+}  // namespace mmc::test

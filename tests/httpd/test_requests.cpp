@@ -1,0 +1,336 @@
+// mod_memcache in a real apache2, for each MPM: the example module reaches memcached
+// through ap_memcache_client(), virtual hosts get the right servers, and apr-util's own
+// apr_memcache (mod_socache_memcache) works in the same process.
+#include "httpd_test_options.h"
+#include "memcached_process.h"
+#include "raw_client.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <thread>
+
+namespace mmc::test {
+namespace {
+
+// "alice" with password "secret", and the header that logs her in.
+const char kHtpasswd[] = "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n";
+const char kAliceAuth[] = "Authorization: Basic YWxpY2U6c2VjcmV0";
+
+std::string join(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+// Everything one MPM's tests talk to. One httpd per MPM for the whole test program:
+// starting one per test would be most of the run time.
+struct MpmServers {
+    MemcachedProcess main_mc;     // MemcacheServer of the main server
+    MemcachedProcess vhost_mc;    // MemcacheServer of the virtual host own.test
+    MemcachedProcess socache_mc;  // apr-util's apr_memcache, via mod_authn_socache
+    MemcachedProcess unix_mc;     // MemcacheServer of unix.test, on a unix socket
+    unsigned short dead_port = 0; // MemcacheServer of down.test: nothing listens there
+    std::unique_ptr<HttpdProcess> httpd;
+    std::string error;
+    std::size_t reported_log_lines = 0;
+};
+
+std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::string& htpasswd) {
+    const std::string vhost_addr = "127.0.0.1:" + std::to_string(h.port(1));
+    return "MemcacheServer " + s.main_mc.address() + " min=2 smax=4 max=5 ttl=60\n"
+           "<Location /mc>\n"
+           "    SetHandler memcache-example\n"
+           "</Location>\n"
+           "AuthnCacheSOCache memcache:" + s.socache_mc.address() + "\n"
+           "<Location /private>\n"
+           "    SetHandler memcache-example\n"
+           "    AuthType Basic\n"
+           "    AuthName private\n"
+           "    AuthBasicProvider socache file\n"
+           "    AuthUserFile \"" + htpasswd + "\"\n"
+           "    AuthnCacheProvideFor file\n"
+           "    Require valid-user\n"
+           "</Location>\n"
+           "Listen " + vhost_addr + "\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName inherit.test\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName own.test\n"
+           "    MemcacheServer " + s.vhost_mc.address() + " min=1\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName unix.test\n"
+           "    MemcacheServer " + s.unix_mc.socket_path() + " min=1\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName down.test\n"
+           "    MemcacheServer 127.0.0.1:" + std::to_string(s.dead_port) + "\n"
+           "</VirtualHost>\n";
+}
+
+std::map<std::string, std::unique_ptr<MpmServers>>& servers_by_mpm() {
+    static std::map<std::string, std::unique_ptr<MpmServers>> servers;
+    return servers;
+}
+
+MpmServers& servers_for(const std::string& mpm) {
+    auto& slot = servers_by_mpm()[mpm];
+    if (slot) return *slot;
+    slot = std::make_unique<MpmServers>();
+    MpmServers& s = *slot;
+    HttpdOptions options = module_options(mpm);
+    options.system_modules = {"authn_core", "authn_file", "auth_basic", "authz_user",
+                              "socache_memcache", "authn_socache"};
+    s.httpd = std::make_unique<HttpdProcess>(options);
+    for (auto* mc : {&s.main_mc, &s.vhost_mc, &s.socache_mc}) {
+        if (!mc->start()) {
+            s.error = "memcached: " + mc->error();
+            return s;
+        }
+    }
+    // memcached drops to nobody before it creates its socket.
+    const std::string socket_dir = s.httpd->dir() + "/sockets";
+    ::mkdir(socket_dir.c_str(), 0755);
+    ::chmod(socket_dir.c_str(), 01777);
+    if (!s.unix_mc.start_unix(socket_dir + "/memcached.sock")) {
+        s.error = "memcached: " + s.unix_mc.error();
+        return s;
+    }
+    s.dead_port = free_loopback_port();
+    std::string htpasswd = s.httpd->write_file("htpasswd", kHtpasswd);
+    if (!s.httpd->start([&](const HttpdProcess& h) { return config_body(h, s, htpasswd); }, 1)) {
+        s.error = "httpd (" + mpm + "): " + s.httpd->error();
+    }
+    return s;
+}
+
+// [error]/[crit]/... lines logged since the last call; down.test's server is down on
+// purpose, so what is said about it is expected.
+std::vector<std::string> new_unexpected_lines(MpmServers& s) {
+    auto lines = s.httpd->unexpected_log_lines({"127.0.0.1:" + std::to_string(s.dead_port)});
+    auto seen = std::min(s.reported_log_lines, lines.size());
+    s.reported_log_lines = lines.size();
+    return {lines.begin() + static_cast<std::ptrdiff_t>(seen), lines.end()};
+}
+
+// Stops every httpd at the end and checks what it logged while shutting down.
+class StopServers : public ::testing::Environment {
+public:
+    void TearDown() override {
+        for (auto& [mpm, s] : servers_by_mpm()) {
+            if (!s->httpd || !s->httpd->running()) continue;
+            s->httpd->stop();
+            auto lines = new_unexpected_lines(*s);
+            EXPECT_TRUE(lines.empty()) << mpm << ", at shutdown:\n" << join(lines);
+        }
+        servers_by_mpm().clear();
+    }
+};
+[[maybe_unused]] ::testing::Environment* const kStopServers =
+    ::testing::AddGlobalTestEnvironment(new StopServers);
+
+class HttpdTest : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        s_ = &servers_for(GetParam());
+        ASSERT_TRUE(s_->error.empty()) << s_->error;
+    }
+
+    // Every test fails on a new [error]/[crit]/... line, so the culprit is named.
+    void TearDown() override {
+        if (!s_ || !s_->httpd) return;
+        auto lines = new_unexpected_lines(*s_);
+        EXPECT_TRUE(lines.empty()) << "unexpected lines in the error log:\n" << join(lines);
+    }
+
+    HttpResponse get(const std::string& target, const std::vector<std::string>& headers = {}) {
+        return http_get(s_->httpd->port(0), target, "localhost", headers);
+    }
+    HttpResponse get_vhost(const std::string& host, const std::string& target) {
+        return http_get(s_->httpd->port(1), target, host);
+    }
+    std::string key(const std::string& name) const { return GetParam() + "-" + name; }
+
+    // The error log once it contains needle (children log while tests run), or after 2 s.
+    std::string log_with(const std::string& needle) const {
+        std::string log = s_->httpd->error_log();
+        for (int i = 0; i < 200 && log.find(needle) == std::string::npos; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            log = s_->httpd->error_log();
+        }
+        return log;
+    }
+
+    MpmServers* s_ = nullptr;
+};
+
+TEST_P(HttpdTest, ChildBuildsTheClientFromTheDirective) {
+    // The debug line is written when a child builds its client: options reached the engine.
+    std::string expected = "MemcacheServer " + s_->main_mc.address() +
+                           " for main server: min=2 smax=4 max=5 ttl=60000ms";
+    std::string log = log_with(expected);
+    EXPECT_NE(log.find(expected), std::string::npos) << log;
+}
+
+TEST_P(HttpdTest, PoolDefaultsFollowTheMpmThreadsPerChild) {
+    // own.test says only min=1: max and smax default to the threads of a child (the
+    // configuration gives threaded MPMs 4), the TTL to 15 s.
+    std::string threads = GetParam() == "prefork" ? "1" : "4";
+    std::string expected = "MemcacheServer " + s_->vhost_mc.address() + " for virtual host own.test";
+    std::string settings = "min=1 smax=" + threads + " max=" + threads + " ttl=15000ms";
+    std::string log = log_with(expected);
+    auto line = log.find(expected);
+    ASSERT_NE(line, std::string::npos) << log;
+    EXPECT_NE(log.substr(line, log.find('\n', line) - line).find(settings), std::string::npos)
+        << log;
+}
+
+TEST_P(HttpdTest, SetThenGetReturnsTheValue) {
+    auto set = get("/mc?op=set&key=" + key("cow") + "&value=moo");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(set.body, "STORED\n");
+    auto got = get("/mc?op=get&key=" + key("cow"));
+    EXPECT_EQ(got.status, 200) << got.error << got.body;
+    EXPECT_EQ(got.body, "moo");
+}
+
+TEST_P(HttpdTest, GetOfAMissingKeyIsNotFound) {
+    auto got = get("/mc?op=get&key=" + key("never-set"));
+    EXPECT_EQ(got.status, 404) << got.error << got.body;
+    EXPECT_EQ(got.body, "NOT_FOUND\n");
+}
+
+TEST_P(HttpdTest, QueryValuesAreUrlDecoded) {
+    ASSERT_EQ(get("/mc?op=set&key=" + key("enc") + "&value=a%20b%26c+d").status, 200);
+    EXPECT_EQ(get("/mc?op=get&key=" + key("enc")).body, "a b&c d");
+}
+
+TEST_P(HttpdTest, ValueSetThroughHttpIsInMemcached) {
+    ASSERT_EQ(get("/mc?op=set&key=" + key("raw") + "&value=seen").status, 200);
+    RawClient raw(s_->main_mc.port());
+    EXPECT_EQ(raw.get(key("raw")), std::optional<std::string>("seen"));
+}
+
+TEST_P(HttpdTest, ValueSetInMemcachedIsReadThroughHttp) {
+    RawClient raw(s_->main_mc.port());
+    ASSERT_TRUE(raw.set(key("from-raw"), "hello"));
+    auto got = get("/mc?op=get&key=" + key("from-raw"));
+    EXPECT_EQ(got.status, 200) << got.error;
+    EXPECT_EQ(got.body, "hello");
+}
+
+TEST_P(HttpdTest, IncrAddsToACounter) {
+    EXPECT_EQ(get("/mc?op=incr&key=" + key("n") + "&n=1").status, 404);
+    ASSERT_EQ(get("/mc?op=set&key=" + key("n") + "&value=40").status, 200);
+    auto incr = get("/mc?op=incr&key=" + key("n") + "&n=2");
+    EXPECT_EQ(incr.status, 200) << incr.error << incr.body;
+    EXPECT_EQ(incr.body, "42\n");
+}
+
+TEST_P(HttpdTest, DeleteRemovesTheKey) {
+    ASSERT_EQ(get("/mc?op=set&key=" + key("del") + "&value=x").status, 200);
+    EXPECT_EQ(get("/mc?op=delete&key=" + key("del")).body, "DELETED\n");
+    EXPECT_EQ(get("/mc?op=get&key=" + key("del")).status, 404);
+    EXPECT_EQ(get("/mc?op=delete&key=" + key("del")).status, 404);
+}
+
+TEST_P(HttpdTest, BadRequestsAreRejected) {
+    EXPECT_EQ(get("/mc?op=get").status, 400);
+    EXPECT_EQ(get("/mc?op=frobnicate&key=k").status, 400);
+    EXPECT_EQ(get("/mc?op=set&key=k").status, 400);
+    EXPECT_EQ(get("/mc?op=incr&key=k&n=abc").status, 400);
+    EXPECT_EQ(get("/mc?op=get&key=two%20words").status, 400);  // not a valid memcached key
+}
+
+TEST_P(HttpdTest, ServerHashListsTheServerLive) {
+    auto servers = get("/mc?op=servers");
+    EXPECT_EQ(servers.status, 200) << servers.error;
+    EXPECT_EQ(servers.body, s_->main_mc.address() + " live\n");
+}
+
+TEST_P(HttpdTest, VirtualHostWithoutServersUsesTheMainServers) {
+    auto set = get_vhost("inherit.test", "/mc?op=set&key=" + key("inherit") + "&value=main");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("inherit")), std::optional<std::string>("main"));
+    EXPECT_EQ(RawClient(s_->vhost_mc.port()).get(key("inherit")), std::nullopt);
+    EXPECT_EQ(get_vhost("inherit.test", "/mc?op=servers").body, s_->main_mc.address() + " live\n");
+}
+
+TEST_P(HttpdTest, VirtualHostWithItsOwnServersUsesThem) {
+    auto set = get_vhost("own.test", "/mc?op=set&key=" + key("own") + "&value=vhost");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(RawClient(s_->vhost_mc.port()).get(key("own")), std::optional<std::string>("vhost"));
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("own")), std::nullopt);
+    EXPECT_EQ(get_vhost("own.test", "/mc?op=servers").body, s_->vhost_mc.address() + " live\n");
+}
+
+TEST_P(HttpdTest, VirtualHostCanUseAUnixSocket) {
+    auto set = get_vhost("unix.test", "/mc?op=set&key=" + key("unix") + "&value=local");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(get_vhost("unix.test", "/mc?op=get&key=" + key("unix")).body, "local");
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("unix")), std::nullopt);
+    // A unix socket is keyed by its path in ap_memcache_serverhash.
+    EXPECT_EQ(get_vhost("unix.test", "/mc?op=servers").body, s_->unix_mc.socket_path() + " live\n");
+}
+
+TEST_P(HttpdTest, ServerThatIsDownGives503WithTheError) {
+    auto got = get_vhost("down.test", "/mc?op=get&key=" + key("down"));
+    EXPECT_EQ(got.status, 503) << got.error << got.body;
+    EXPECT_FALSE(got.body.empty());
+    // When a failing server is marked dead is the engine's policy, not the module's.
+    EXPECT_EQ(get_vhost("down.test", "/mc?op=servers").body.rfind(
+                  "127.0.0.1:" + std::to_string(s_->dead_port) + " ", 0),
+              0u);
+}
+
+TEST_P(HttpdTest, AprUtilMemcacheWorksInTheSameProcess) {
+    // mod_authn_socache keeps alice's login in memcached through apr-util's apr_memcache;
+    // the handler behind it stores through ours. Both must reach their own server.
+    EXPECT_EQ(get("/private?op=servers").status, 401);
+    auto first = get("/private?op=set&key=" + key("socache") + "&value=both", {kAliceAuth});
+    ASSERT_EQ(first.status, 200) << first.error << first.body;
+    auto second = get("/private?op=get&key=" + key("socache"), {kAliceAuth});
+    EXPECT_EQ(second.status, 200) << second.error << second.body;
+    EXPECT_EQ(second.body, "both");
+
+    RawClient socache(s_->socache_mc.port());
+    EXPECT_NE(socache.stat("cmd_set"), std::optional<std::string>("0"));
+    EXPECT_NE(socache.stat("get_hits"), std::optional<std::string>("0"));
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("socache")), std::optional<std::string>("both"));
+}
+
+TEST_P(HttpdTest, ClientsAreRebuiltAfterAGracefulRestart) {
+    // Served by a child: the first generation is up before the restart is asked for.
+    ASSERT_EQ(get("/mc?op=servers").status, 200);
+    const std::size_t offset = s_->httpd->error_log().size();
+    ASSERT_EQ(::kill(s_->httpd->pid(), SIGUSR1), 0);
+    // The module is unloaded and loaded again, then the new generation's children
+    // build their clients after the parent says it is resuming.
+    bool rebuilt = false;
+    std::string log;
+    for (int i = 0; i < 500 && !rebuilt; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        log = s_->httpd->error_log();
+        auto resumed = log.find("resuming normal operations", offset);
+        rebuilt = resumed != std::string::npos &&
+                  log.find("memcache client for main server", resumed) != std::string::npos;
+    }
+    ASSERT_TRUE(rebuilt) << log.substr(offset);
+    ASSERT_EQ(get("/mc?op=set&key=" + key("restart") + "&value=again").status, 200);
+    EXPECT_EQ(get("/mc?op=get&key=" + key("restart")).body, "again");
+}
+
+INSTANTIATE_TEST_SUITE_P(Mpm, HttpdTest, ::testing::Values("prefork", "worker", "event"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace mmc::test
