@@ -148,7 +148,8 @@ Connection::Connection(std::unique_ptr<Socket> sock, Duration io_timeout,
       fd_(sock_->socket.native_handle()),
       io_timeout_(io_timeout),
       rcv_timeout_(io_timeout),
-      parser_(max_value_size) {
+      parser_(max_value_size),
+      binary_parser_(max_value_size) {
     out_.reserve(512);
 }
 

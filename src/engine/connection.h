@@ -14,6 +14,7 @@
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
+#include "proto/binary_codec.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
@@ -44,6 +45,14 @@ public:
     ReadBuffer& in() noexcept { return in_; }
     std::string& out() noexcept { return out_; }
     proto::TextReplyParser& parser() noexcept { return parser_; }
+    proto::BinaryReplyParser& binary_parser() noexcept { return binary_parser_; }
+    // Opaque values for binary requests: distinct per request on this connection, so a
+    // response can be matched to the request it answers.
+    std::uint32_t next_opaque(std::uint32_t count = 1) noexcept {
+        std::uint32_t first = opaque_;
+        opaque_ += count;
+        return first;
+    }
 
     Clock::time_point idle_since;
 
@@ -61,6 +70,8 @@ private:
     ReadBuffer in_;
     std::string out_;
     proto::TextReplyParser parser_;
+    proto::BinaryReplyParser binary_parser_;
+    std::uint32_t opaque_ = 1;
 };
 
 }  // namespace mmc::engine

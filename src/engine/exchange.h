@@ -1,7 +1,7 @@
-// The request/reply skeleton every single-server operation shares: acquire a
-// connection, send, parse events until the reply is complete, give the connection back
-// (or discard it after any trouble), and report the outcome to the server's health.
-// Internal to the engine.
+// The request/reply skeleton every single-server operation shares, whatever the
+// protocol: acquire a connection, send, read replies until the one asked for is
+// complete, give the connection back (or discard it after any trouble), and report the
+// outcome to the server's health. Internal to the engine.
 #ifndef MMC_ENGINE_EXCHANGE_H
 #define MMC_ENGINE_EXCHANGE_H
 
@@ -9,6 +9,7 @@
 
 #include "engine/connection.h"
 #include "engine/server.h"
+#include "proto/binary_codec.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine::detail {
@@ -20,12 +21,68 @@ enum class Retry : bool { never, if_stale };
 // direction on the hot path.
 inline constexpr auto kStaleCheckAfter = std::chrono::milliseconds(250);
 
+// What a reader made of the bytes received so far.
+enum class Read : bool { need_more, done };
+
+// Text protocol: parses events and hands each to on_event(const TextEvent&) -> Result.
+// done at the final event (result = what on_event returned for it), at a parse error,
+// or when on_event returns protocol_error (a well-formed reply that does not answer
+// the request).
+template <class OnEvent>
+Read read_text(Server& server, Connection& conn, OnEvent& on_event, Result& result) {
+    proto::TextReplyParser& parser = conn.parser();
+    for (;;) {
+        proto::TextEvent ev;
+        std::size_t consumed = 0;
+        auto pr = parser.parse(conn.in().view(), ev, consumed);
+        if (pr == proto::ParseResult::need_more) return Read::need_more;
+        if (pr == proto::ParseResult::error) {
+            result = Result::protocol_error;
+            server.log(3, Outcome{result},
+                       "memcached server " + server.name() + ": unusable reply: " + parser.error_message());
+            return Read::done;
+        }
+        Result r = on_event(ev);
+        conn.in().consume(consumed);
+        if (r == Result::protocol_error || ev.final) {
+            result = r;
+            return Read::done;
+        }
+    }
+}
+
+// Binary protocol: as read_text for the responses to the request with this opaque; any
+// other opaque is out of step.
+template <class OnEvent>
+Read read_binary(Server& server, Connection& conn, std::uint32_t opaque, OnEvent& on_event,
+                 Result& result) {
+    proto::BinaryReplyParser& parser = conn.binary_parser();
+    for (;;) {
+        proto::BinaryEvent ev;
+        std::size_t consumed = 0;
+        auto pr = parser.parse(conn.in().view(), ev, consumed);
+        if (pr == proto::ParseResult::need_more) return Read::need_more;
+        if (pr == proto::ParseResult::error) {
+            result = Result::protocol_error;
+            server.log(3, Outcome{result},
+                       "memcached server " + server.name() + ": unusable reply: " + parser.error_message());
+            return Read::done;
+        }
+        Result r = ev.opaque == opaque ? on_event(ev) : Result::protocol_error;
+        conn.in().consume(consumed);
+        if (r == Result::protocol_error || ev.final) {
+            result = r;
+            return Read::done;
+        }
+    }
+}
+
 // encode(Connection&) writes the request into conn.out() and returns a payload to send
-// after it (followed by "\r\n"), or an empty view. on_event(const TextEvent&) returns
-// the Result the reply stands for; the one returned for the final event is the outcome.
-template <class Encode, class OnEvent>
-Outcome exchange(Server& server, proto::ReplyKind kind, Retry retry, Encode&& encode,
-                 OnEvent&& on_event) {
+// after it (followed by `trailer`), or an empty view. read(Connection&, Result&) -> Read
+// consumes what has arrived (read_text / read_binary).
+template <class Encode, class Reader>
+Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&& encode,
+                 Reader&& read) {
     const Timeouts& t = server.options().timeouts;
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Connection> conn;
@@ -61,41 +118,19 @@ Outcome exchange(Server& server, proto::ReplyKind kind, Retry retry, Encode&& en
         if (payload.empty()) {
             sent = conn->send_all(conn->out(), deadline);
         } else {
-            static const char kCrlf[] = "\r\n";
             iovec iov[3] = {{conn->out().data(), conn->out().size()},
                             {const_cast<char*>(payload.data()), payload.size()},
-                            {const_cast<char*>(kCrlf), 2}};
-            sent = conn->send_all(iov, 3, deadline);
+                            {const_cast<char*>(trailer.data()), trailer.size()}};
+            sent = conn->send_all(iov, trailer.empty() ? 2 : 3, deadline);
         }
 
         Outcome outcome = sent;
         bool got_bytes = false;
         if (sent.ok()) {
-            proto::TextReplyParser& parser = conn->parser();
-            parser.expect(kind);
             for (;;) {
-                proto::TextEvent ev;
-                std::size_t consumed = 0;
-                auto pr = parser.parse(conn->in().view(), ev, consumed);
-                if (pr == proto::ParseResult::event) {
-                    Result r = on_event(ev);
-                    conn->in().consume(consumed);
-                    if (r == Result::protocol_error) {
-                        // Well-formed, but not an answer to what was asked.
-                        outcome = Outcome{r};
-                        break;
-                    }
-                    if (ev.final) {
-                        outcome = Outcome{r};
-                        break;
-                    }
-                    continue;
-                }
-                if (pr == proto::ParseResult::error) {
-                    outcome = Outcome{Result::protocol_error};
-                    server.log(3, outcome,
-                               "memcached server " + server.name() +
-                                   ": unusable reply: " + parser.error_message());
+                Result r = Result::ok;
+                if (read(*conn, r) == Read::done) {
+                    outcome = Outcome{r};
                     break;
                 }
                 outcome = conn->receive(deadline);
@@ -105,8 +140,7 @@ Outcome exchange(Server& server, proto::ReplyKind kind, Retry retry, Encode&& en
         }
 
         // Reusable only after a complete reply with nothing left over.
-        bool clean = is_server_reply(outcome.result) && conn->in().empty() &&
-                     !conn->parser().in_reply();
+        bool clean = is_server_reply(outcome.result) && conn->in().empty();
         server.pool().release(std::move(conn), clean);
 
         // A reused connection that failed before any reply byte: for a request that

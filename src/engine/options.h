@@ -45,12 +45,15 @@ struct Health {
     std::uint32_t failure_limit = 2;
 };
 
+enum class Protocol : std::uint8_t { text, binary };
+
 struct ServerOptions {
     Endpoint endpoint;
     PoolLimits limits;
     Timeouts timeouts;
     Health health;
     std::uint32_t weight = 1;  // share of keys under ketama
+    Protocol protocol = Protocol::text;
     std::size_t max_value_size = proto::kDefaultMaxValueSize;
 };
 

@@ -1,10 +1,11 @@
-#include "engine/operations.h"
-
+// The operations over the text protocol.
 #include "engine/exchange.h"
+#include "engine/protocol_operations.h"
 
-namespace mmc::engine {
+namespace mmc::engine::text {
 
 using detail::exchange;
+using detail::Read;
 using detail::Retry;
 using proto::EventType;
 using proto::ReplyKind;
@@ -17,11 +18,24 @@ Result error_result(EventType t) {
     return t == EventType::client_error ? Result::client_error : Result::server_error;
 }
 
+// One request of `kind`: encode writes it (and returns a payload to send after it,
+// followed by CRLF), on_event interprets each event of the reply.
+template <class Encode, class OnEvent>
+Outcome text_exchange(Server& server, ReplyKind kind, Retry retry, Encode&& encode, OnEvent&& on_event) {
+    return exchange(
+        server, retry, "\r\n",
+        [&](Connection& c) {
+            c.parser().expect(kind);
+            return encode(c);
+        },
+        [&](Connection& c, Result& r) { return detail::read_text(server, c, on_event, r); });
+}
+
 }  // namespace
 
 Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
     bool found = false;
-    return exchange(
+    return text_exchange(
         server, ReplyKind::retrieval, Retry::if_stale,
         [&](Connection& c) {
             proto::encode_get(c.out(), key);
@@ -42,7 +56,7 @@ Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
 
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
               std::string_view data, std::uint32_t flags, std::uint32_t exptime) {
-    return exchange(
+    return text_exchange(
         server, ReplyKind::storage, Retry::never,
         [&](Connection& c) -> std::string_view {
             proto::encode_store_header(c.out(), cmd, key, flags, exptime, data.size());
@@ -64,7 +78,7 @@ Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
 }
 
 Outcome remove(Server& server, std::string_view key) {
-    return exchange(
+    return text_exchange(
         server, ReplyKind::deletion, Retry::never,
         [&](Connection& c) {
             proto::encode_delete(c.out(), key);
@@ -81,7 +95,7 @@ Outcome remove(Server& server, std::string_view key) {
 
 Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key,
               std::uint64_t delta, std::uint64_t& value) {
-    return exchange(
+    return text_exchange(
         server, ReplyKind::arithmetic, Retry::never,
         [&](Connection& c) {
             proto::encode_arith(c.out(), cmd, key, delta);
@@ -97,7 +111,7 @@ Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key,
 }
 
 Outcome version(Server& server, std::string& out) {
-    return exchange(
+    return text_exchange(
         server, ReplyKind::version, Retry::if_stale,
         [&](Connection& c) {
             proto::encode_version(c.out());
@@ -111,7 +125,7 @@ Outcome version(Server& server, std::string& out) {
 }
 
 Outcome stats(Server& server, StatFn fn, void* ctx) {
-    return exchange(
+    return text_exchange(
         server, ReplyKind::stats, Retry::if_stale,
         [&](Connection& c) {
             proto::encode_stats(c.out());
@@ -126,4 +140,4 @@ Outcome stats(Server& server, StatFn fn, void* ctx) {
         });
 }
 
-}  // namespace mmc::engine
+}  // namespace mmc::engine::text

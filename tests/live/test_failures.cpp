@@ -2,7 +2,6 @@
 // under load and restarted.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <dirent.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -117,21 +116,6 @@ TEST_F(Failures, WriteAfterRestartOnIdleConnectionSucceeds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_EQ(set("after", "y"), APR_SUCCESS);
     EXPECT_EQ(get("after"), "y");
-}
-
-// Sockets this process has open (the pool's connections, plus whatever the test holds).
-int open_sockets() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d)) {
-            char target[64] = {};
-            std::string link = std::string("/proc/self/fd/") + e->d_name;
-            ssize_t len = ::readlink(link.c_str(), target, sizeof target - 1);
-            if (len > 0 && std::strncmp(target, "socket:", 7) == 0) ++n;
-        }
-        ::closedir(d);
-    }
-    return n;
 }
 
 TEST_F(Failures, KilledServerUnderSixteenThreadsFailsBoundedThenRecoversWithoutLeaks) {

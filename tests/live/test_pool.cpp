@@ -11,11 +11,8 @@ namespace {
 class Pool : public Live {
 protected:
     // Connections the server sees from us: its count minus the raw client's own one.
-    long long ours() {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let closes land
-        return stat_number(raw(), "curr_connections") - baseline_;
-    }
-    void take_baseline() { baseline_ = stat_number(raw(), "curr_connections"); }
+    long long ours() { return settled_stat(raw(), "curr_connections") - baseline_; }
+    void take_baseline() { baseline_ = settled_stat(raw(), "curr_connections"); }
     RawClient& raw() {
         if (!raw_) raw_ = std::make_unique<RawClient>(server().port());
         return *raw_;
@@ -24,6 +21,7 @@ protected:
 
     // Makes n requests overlap on the server: it is paused while they are sent.
     void overlap(apr_memcache_t* mc, int n) {
+        const int sockets_before = open_sockets();
         server().pause();
         std::vector<std::thread> threads;
         for (int i = 0; i < n; ++i) {
@@ -36,7 +34,12 @@ protected:
                 apr_pool_destroy(p);
             });
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Wait until every request is in flight, each on its own connection (or the
+        // pool's max is reached), however slowly the threads start.
+        for (int i = 0; i < 200 && open_sockets() - sockets_before < n; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
         server().resume();
         for (auto& t : threads) t.join();
     }

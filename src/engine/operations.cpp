@@ -1,0 +1,40 @@
+#include "engine/operations.h"
+
+#include "engine/protocol_operations.h"
+
+namespace mmc::engine {
+
+namespace {
+
+bool speaks_binary(const Server& s) noexcept { return s.options().protocol == Protocol::binary; }
+
+}  // namespace
+
+Outcome get(Server& s, std::string_view key, ValueFn fn, void* ctx) {
+    return speaks_binary(s) ? binary::get(s, key, fn, ctx) : text::get(s, key, fn, ctx);
+}
+
+Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::string_view data,
+              std::uint32_t flags, std::uint32_t exptime) {
+    return speaks_binary(s) ? binary::store(s, cmd, key, data, flags, exptime)
+                     : text::store(s, cmd, key, data, flags, exptime);
+}
+
+Outcome remove(Server& s, std::string_view key) {
+    return speaks_binary(s) ? binary::remove(s, key) : text::remove(s, key);
+}
+
+Outcome arith(Server& s, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
+              std::uint64_t& value) {
+    return speaks_binary(s) ? binary::arith(s, cmd, key, delta, value) : text::arith(s, cmd, key, delta, value);
+}
+
+Outcome version(Server& s, std::string& out) {
+    return speaks_binary(s) ? binary::version(s, out) : text::version(s, out);
+}
+
+Outcome stats(Server& s, StatFn fn, void* ctx) {
+    return speaks_binary(s) ? binary::stats(s, fn, ctx) : text::stats(s, fn, ctx);
+}
+
+}  // namespace mmc::engine
