@@ -25,12 +25,38 @@ std::string_view store_verb(StoreCommand cmd) {
         case StoreCommand::set: return "set";
         case StoreCommand::add: return "add";
         case StoreCommand::replace: return "replace";
+        case StoreCommand::append: return "append";
+        case StoreCommand::prepend: return "prepend";
+        case StoreCommand::cas: return "cas";
     }
     return "set";
 }
 
 std::string_view arith_verb(ArithCommand cmd) {
     return cmd == ArithCommand::incr ? "incr" : "decr";
+}
+
+// Ends every command line that may carry noreply, so the word always comes last, where
+// memcached looks for it.
+void append_end(std::string& out, Noreply noreply) {
+    if (noreply == Noreply::yes) out.append(" noreply");
+    out.append(kCrlf);
+}
+
+// "<verb>[ <exptime>] k1 k2 ...\r\n", shared by get, gets, gat and gats.
+void append_retrieval(std::string& out, std::string_view verb, const std::uint32_t* exptime,
+                      const std::string_view* keys, std::size_t n) {
+    if (n == 0) return;
+    out.append(verb);
+    if (exptime != nullptr) {
+        out.push_back(' ');
+        append_number(out, *exptime);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(' ');
+        out.append(keys[i]);
+    }
+    out.append(kCrlf);
 }
 
 // ---- parsing helpers ----------------------------------------------------------------
@@ -293,6 +319,15 @@ Step parse_line(ReplyKind kind, std::string_view in, std::string_view line,
         case ReplyKind::arithmetic: return parse_arithmetic(line, size, ev);
         case ReplyKind::version: return parse_version(line, size, ev);
         case ReplyKind::stats: return parse_stats(line, size, ev);
+        case ReplyKind::touch: {
+            static constexpr Word words[] = {{"TOUCHED", EventType::touched},
+                                             {"NOT_FOUND", EventType::not_found}};
+            return parse_word(line, size, words, ev);
+        }
+        case ReplyKind::ok: {
+            static constexpr Word words[] = {{"OK", EventType::ok}};
+            return parse_word(line, size, words, ev);
+        }
     }
     return failure("unknown reply kind");
 }
@@ -304,17 +339,36 @@ Step parse_line(ReplyKind kind, std::string_view in, std::string_view line,
 void encode_get(std::string& out, std::string_view key) { encode_get_multi(out, &key, 1); }
 
 void encode_get_multi(std::string& out, const std::string_view* keys, std::size_t n) {
-    if (n == 0) return;
-    out.append("get");
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(' ');
-        out.append(keys[i]);
-    }
-    out.append(kCrlf);
+    append_retrieval(out, "get", nullptr, keys, n);
+}
+
+void encode_gets(std::string& out, std::string_view key) { encode_gets_multi(out, &key, 1); }
+
+void encode_gets_multi(std::string& out, const std::string_view* keys, std::size_t n) {
+    append_retrieval(out, "gets", nullptr, keys, n);
+}
+
+void encode_gat(std::string& out, std::uint32_t exptime, std::string_view key) {
+    encode_gat_multi(out, exptime, &key, 1);
+}
+
+void encode_gat_multi(std::string& out, std::uint32_t exptime, const std::string_view* keys,
+                      std::size_t n) {
+    append_retrieval(out, "gat", &exptime, keys, n);
+}
+
+void encode_gats(std::string& out, std::uint32_t exptime, std::string_view key) {
+    encode_gats_multi(out, exptime, &key, 1);
+}
+
+void encode_gats_multi(std::string& out, std::uint32_t exptime, const std::string_view* keys,
+                       std::size_t n) {
+    append_retrieval(out, "gats", &exptime, keys, n);
 }
 
 void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
-                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes) {
+                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes,
+                         std::uint64_t cas_unique, Noreply noreply) {
     out.append(store_verb(cmd));
     out.push_back(' ');
     out.append(key);
@@ -324,30 +378,59 @@ void encode_store_header(std::string& out, StoreCommand cmd, std::string_view ke
     append_number(out, exptime);
     out.push_back(' ');
     append_number(out, bytes);
-    out.append(kCrlf);
+    if (cmd == StoreCommand::cas) {
+        out.push_back(' ');
+        append_number(out, cas_unique);
+    }
+    append_end(out, noreply);
 }
 
 void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
-                  std::uint32_t flags, std::uint32_t exptime, std::string_view data) {
-    encode_store_header(out, cmd, key, flags, exptime, data.size());
+                  std::uint32_t flags, std::uint32_t exptime, std::string_view data,
+                  std::uint64_t cas_unique, Noreply noreply) {
+    encode_store_header(out, cmd, key, flags, exptime, data.size(), cas_unique, noreply);
     out.append(data);
     out.append(kCrlf);
 }
 
-void encode_delete(std::string& out, std::string_view key) {
+void encode_delete(std::string& out, std::string_view key, Noreply noreply) {
     out.append("delete ");
     out.append(key);
-    out.append(kCrlf);
+    append_end(out, noreply);
 }
 
 void encode_arith(std::string& out, ArithCommand cmd, std::string_view key,
-                  std::uint64_t delta) {
+                  std::uint64_t delta, Noreply noreply) {
     out.append(arith_verb(cmd));
     out.push_back(' ');
     out.append(key);
     out.push_back(' ');
     append_number(out, delta);
-    out.append(kCrlf);
+    append_end(out, noreply);
+}
+
+void encode_touch(std::string& out, std::string_view key, std::uint32_t exptime,
+                  Noreply noreply) {
+    out.append("touch ");
+    out.append(key);
+    out.push_back(' ');
+    append_number(out, exptime);
+    append_end(out, noreply);
+}
+
+void encode_flush_all(std::string& out, std::uint32_t delay, Noreply noreply) {
+    out.append("flush_all");
+    if (delay != 0) {
+        out.push_back(' ');
+        append_number(out, delay);
+    }
+    append_end(out, noreply);
+}
+
+void encode_verbosity(std::string& out, std::uint32_t level, Noreply noreply) {
+    out.append("verbosity ");
+    append_number(out, level);
+    append_end(out, noreply);
 }
 
 void encode_version(std::string& out) { out.append("version\r\n"); }

@@ -15,26 +15,91 @@ namespace mmc::proto {
 // pipeline several requests). Keys must already have passed valid_key(); encoders do
 // not check them again.
 
+// Asks the server to send nothing back. Taken by the commands memcached accepts it on:
+// storage (set, add, replace, append, prepend, cas), delete, incr/decr, touch,
+// flush_all and verbosity; the encoders append " noreply" to the command line.
+//
+// Contract: no reply comes for such a request, whatever its outcome. memcached 1.6
+// suppresses even the CLIENT_ERROR and SERVER_ERROR it would have sent (a refused or
+// oversized value, a non-numeric incr), so the caller must not expect() a reply for it:
+// the next expect() belongs to the next request that does answer. Use it only when the
+// caller does not need the outcome: a failed store, a missing key or a refused value all
+// go unseen. One hole remains: a request the server cannot frame (a data block whose
+// length differs from the header's) makes it read the leftover bytes as commands and
+// answer them with ERROR, which the parser would then hand to the next expected reply.
+// encode_store() cannot produce one; encode_store_header() callers must send exactly
+// `bytes` bytes of data.
+//
+// An enum rather than a bool, so that a stray bool or integer cannot slide into the
+// cas or exptime argument next to it without a compile error.
+enum class Noreply : bool { no, yes };
+
 void encode_get(std::string& out, std::string_view key);
 // "get k1 k2 ...\r\n" for n >= 1 keys. Appends nothing when n == 0: a get without
 // keys only earns an ERROR from the server.
 void encode_get_multi(std::string& out, const std::string_view* keys, std::size_t n);
 
-enum class StoreCommand : std::uint8_t { set, add, replace };
+// "gets <key>\r\n" and "gets k1 k2 ...\r\n": get, but every VALUE line of the reply
+// carries the item's cas unique, the token a later cas request must quote. Reply:
+// ReplyKind::retrieval. Appends nothing when n == 0, as encode_get_multi().
+void encode_gets(std::string& out, std::string_view key);
+void encode_gets_multi(std::string& out, const std::string_view* keys, std::size_t n);
+
+// "gat <exptime> k1 k2 ...\r\n" (get and touch): fetches the items and gives each a new
+// expiry in one round trip. gats is the same with cas uniques in the VALUE lines, as
+// gets. Reply: ReplyKind::retrieval. Appends nothing when n == 0 (nothing to fetch).
+// Keep the whole line within kMaxGatLineLength: see there.
+void encode_gat(std::string& out, std::uint32_t exptime, std::string_view key);
+void encode_gat_multi(std::string& out, std::uint32_t exptime, const std::string_view* keys,
+                      std::size_t n);
+void encode_gats(std::string& out, std::uint32_t exptime, std::string_view key);
+void encode_gats_multi(std::string& out, std::uint32_t exptime, const std::string_view* keys,
+                       std::size_t n);
+
+// Longest gat/gats request line, "\r\n" included, that memcached reliably accepts. Once
+// more than 2048 bytes of a line have arrived without its "\n", memcached (1.6.18,
+// checked) closes the connection unless the line starts with "get " or "gets ": only
+// those may be longer. Whether that happens depends on how TCP splits the line, so a
+// longer gat works in tests and fails under load. Callers batch keys to stay within it.
+inline constexpr std::size_t kMaxGatLineLength = 2048;
+
+// New values appended at the end, so existing values keep their numbers.
+enum class StoreCommand : std::uint8_t { set, add, replace, append, prepend, cas };
 // Only the command line "set <key> <flags> <exptime> <bytes>\r\n": the caller sends the
 // data and the trailing "\r\n" after it, so large values are never copied.
+// For StoreCommand::cas the line is "cas <key> <flags> <exptime> <bytes> <cas_unique>",
+// cas_unique being the value a gets/gats reply carried; other commands ignore it.
+// append and prepend add the data to an existing item, whose flags and exptime the
+// server keeps: it reads and ignores the ones on this line, which must still be there.
+// Reply (unless noreply): ReplyKind::storage; for cas, STORED, EXISTS (the item changed
+// since the gets) or NOT_FOUND.
 void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
-                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes);
+                         std::uint32_t flags, std::uint32_t exptime, std::size_t bytes,
+                         std::uint64_t cas_unique = 0, Noreply noreply = Noreply::no);
 // The whole request: header, data and "\r\n".
 void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
-                  std::uint32_t flags, std::uint32_t exptime, std::string_view data);
+                  std::uint32_t flags, std::uint32_t exptime, std::string_view data,
+                  std::uint64_t cas_unique = 0, Noreply noreply = Noreply::no);
 
 // "delete <key>\r\n" (no time: memcached >= 1.4 rejects one).
-void encode_delete(std::string& out, std::string_view key);
+void encode_delete(std::string& out, std::string_view key, Noreply noreply = Noreply::no);
 
 enum class ArithCommand : std::uint8_t { incr, decr };
 void encode_arith(std::string& out, ArithCommand cmd, std::string_view key,
-                  std::uint64_t delta);
+                  std::uint64_t delta, Noreply noreply = Noreply::no);
+
+// "touch <key> <exptime>\r\n": a new expiry without fetching the value. Reply:
+// ReplyKind::touch.
+void encode_touch(std::string& out, std::string_view key, std::uint32_t exptime,
+                  Noreply noreply = Noreply::no);
+
+// "flush_all\r\n", or "flush_all <delay>\r\n": invalidates every item on the server,
+// now or in `delay` seconds. A delay of 0 is sent as no delay at all, which memcached
+// treats the same way. Reply: ReplyKind::ok.
+void encode_flush_all(std::string& out, std::uint32_t delay = 0, Noreply noreply = Noreply::no);
+
+// "verbosity <level>\r\n": the server's logging level. Reply: ReplyKind::ok.
+void encode_verbosity(std::string& out, std::uint32_t level, Noreply noreply = Noreply::no);
 
 void encode_version(std::string& out);
 // "stats\r\n", or "stats <group>\r\n" when group is not empty.
@@ -43,16 +108,21 @@ void encode_quit(std::string& out);
 
 // ---- replies ------------------------------------------------------------------------
 
-// What the reply that comes next answers; it decides which lines are valid.
+// What the reply that comes next answers; it decides which lines are valid. New kinds
+// are appended at the end, so existing values keep their numbers.
 enum class ReplyKind : std::uint8_t {
-    retrieval,   // get: VALUE* END
-    storage,     // set/add/replace: STORED | NOT_STORED | EXISTS | NOT_FOUND
+    retrieval,   // get/gets/gat/gats: VALUE* END (gets and gats VALUE lines carry a cas)
+    storage,     // set/add/replace/append/prepend/cas: STORED | NOT_STORED | EXISTS |
+                 // NOT_FOUND
     deletion,    // delete: DELETED | NOT_FOUND
     arithmetic,  // incr/decr: <number> | NOT_FOUND
     version,     // version: VERSION <string>
     stats,       // stats: STAT <name> <value>* END
+    touch,       // touch: TOUCHED | NOT_FOUND
+    ok,          // flush_all, verbosity: OK
 };
 
+// New types are appended at the end, so existing values keep their numbers.
 enum class EventType : std::uint8_t {
     value,         // key, flags, data, cas (has_cas when the line carried one)
     end,           // END
@@ -67,6 +137,8 @@ enum class EventType : std::uint8_t {
     error,         // ERROR (data = message after "ERROR ", usually empty)
     client_error,  // CLIENT_ERROR <data>
     server_error,  // SERVER_ERROR <data>
+    touched,       // TOUCHED
+    ok,            // OK
 };
 
 // One parsed item. Views point into the buffer passed to parse(); they stay valid

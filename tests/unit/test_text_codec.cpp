@@ -72,7 +72,7 @@ const char* type_name(EventType t) {
     static const char* const names[] = {
         "value",     "end",     "stored", "not_stored", "exists",       "not_found",
         "deleted",   "number",  "version", "stat",      "error",        "client_error",
-        "server_error"};
+        "server_error", "touched", "ok"};
     return names[static_cast<int>(t)];
 }
 
@@ -252,7 +252,19 @@ Outcome completed(std::vector<Event> events) {
 
 constexpr ReplyKind kAllKinds[] = {ReplyKind::retrieval,  ReplyKind::storage,
                                    ReplyKind::deletion,   ReplyKind::arithmetic,
-                                   ReplyKind::version,    ReplyKind::stats};
+                                   ReplyKind::version,    ReplyKind::stats,
+                                   ReplyKind::touch,      ReplyKind::ok};
+
+// The enums only grow at the end: code built against the earlier set (the engine, type
+// names above, anything that stored a number) keeps meaning the same thing.
+static_assert(static_cast<int>(EventType::server_error) == 12);
+static_assert(static_cast<int>(EventType::touched) == 13);
+static_assert(static_cast<int>(EventType::ok) == 14);
+static_assert(static_cast<int>(ReplyKind::stats) == 5);
+static_assert(static_cast<int>(ReplyKind::touch) == 6);
+static_assert(static_cast<int>(ReplyKind::ok) == 7);
+static_assert(static_cast<int>(StoreCommand::replace) == 2);
+static_assert(static_cast<int>(StoreCommand::cas) == 5);
 
 // ==== encoders ==========================================================================
 
@@ -374,6 +386,243 @@ TEST(EncodeQuit, WritesQuitCommand) {
     std::string out;
     encode_quit(out);
     EXPECT_EQ(out, "quit\r\n");
+}
+
+TEST(EncodeGets, WritesGetsKeyCrlf) {
+    std::string out;
+    encode_gets(out, "user:42");
+    EXPECT_EQ(out, "gets user:42\r\n");
+}
+
+TEST(EncodeGetsMulti, SeparatesKeysWithSingleSpaces) {
+    const std::string_view keys[] = {"a", "bb", "ccc"};
+    std::string out;
+    encode_gets_multi(out, keys, 3);
+    EXPECT_EQ(out, "gets a bb ccc\r\n");
+}
+
+TEST(EncodeGetsMulti, WithOneKeyMatchesEncodeGets) {
+    const std::string_view key = "k";
+    std::string multi;
+    std::string single;
+    encode_gets_multi(multi, &key, 1);
+    encode_gets(single, key);
+    EXPECT_EQ(multi, single);
+}
+
+TEST(EncodeGetsMulti, WithNoKeysAppendsNothing) {
+    std::string out = "x";
+    encode_gets_multi(out, nullptr, 0);
+    EXPECT_EQ(out, "x");
+}
+
+TEST(EncodeGat, WritesExptimeBeforeTheKey) {
+    std::string out;
+    encode_gat(out, 300, "cow");
+    EXPECT_EQ(out, "gat 300 cow\r\n");
+}
+
+TEST(EncodeGatMulti, WritesExptimeThenKeys) {
+    const std::string_view keys[] = {"a", "bb", "ccc"};
+    std::string out;
+    encode_gat_multi(out, 0, keys, 3);
+    EXPECT_EQ(out, "gat 0 a bb ccc\r\n");
+}
+
+TEST(EncodeGatMulti, WithNoKeysAppendsNothing) {
+    std::string out = "x";
+    encode_gat_multi(out, 10, nullptr, 0);
+    EXPECT_EQ(out, "x");
+}
+
+TEST(EncodeGats, WritesExptimeBeforeTheKey) {
+    std::string out;
+    encode_gats(out, 4294967295u, "cow");
+    EXPECT_EQ(out, "gats 4294967295 cow\r\n");
+}
+
+TEST(EncodeGatsMulti, WritesExptimeThenKeys) {
+    const std::string_view keys[] = {"a", "bb"};
+    std::string out;
+    encode_gats_multi(out, 60, keys, 2);
+    EXPECT_EQ(out, "gats 60 a bb\r\n");
+}
+
+TEST(EncodeGatsMulti, WithNoKeysAppendsNothing) {
+    std::string out = "x";
+    encode_gats_multi(out, 10, nullptr, 0);
+    EXPECT_EQ(out, "x");
+}
+
+TEST(EncodeStoreHeader, WritesAppendLine) {
+    std::string out;
+    encode_store_header(out, StoreCommand::append, "k", 0, 0, 4);
+    EXPECT_EQ(out, "append k 0 0 4\r\n");
+}
+
+TEST(EncodeStoreHeader, WritesPrependLine) {
+    std::string out;
+    encode_store_header(out, StoreCommand::prepend, "k", 3, 9, 1);
+    EXPECT_EQ(out, "prepend k 3 9 1\r\n");
+}
+
+TEST(EncodeStoreHeader, WritesCasLineWithCasUniqueLast) {
+    std::string out;
+    encode_store_header(out, StoreCommand::cas, "cow", 7, 60, 3, 12345);
+    EXPECT_EQ(out, "cas cow 7 60 3 12345\r\n");
+}
+
+TEST(EncodeStoreHeader, WritesFull64BitCasUnique) {
+    std::string out;
+    encode_store_header(out, StoreCommand::cas, "k", 0, 0, 1, 18446744073709551615u);
+    EXPECT_EQ(out, "cas k 0 0 1 18446744073709551615\r\n");
+}
+
+TEST(EncodeStoreHeader, WritesCasUniqueOfZero) {
+    std::string out;
+    encode_store_header(out, StoreCommand::cas, "k", 0, 0, 1);
+    EXPECT_EQ(out, "cas k 0 0 1 0\r\n");
+}
+
+TEST(EncodeStoreHeader, IgnoresCasUniqueForOtherCommands) {
+    for (StoreCommand cmd : {StoreCommand::set, StoreCommand::add, StoreCommand::replace,
+                             StoreCommand::append, StoreCommand::prepend}) {
+        std::string with_cas;
+        std::string without;
+        encode_store_header(with_cas, cmd, "k", 1, 2, 3, 99);
+        encode_store_header(without, cmd, "k", 1, 2, 3);
+        EXPECT_EQ(with_cas, without) << "command " << static_cast<int>(cmd);
+    }
+}
+
+TEST(EncodeStoreHeader, WritesNoreplyLast) {
+    std::string out;
+    encode_store_header(out, StoreCommand::set, "k", 1, 2, 3, 0, Noreply::yes);
+    EXPECT_EQ(out, "set k 1 2 3 noreply\r\n");
+}
+
+TEST(EncodeStoreHeader, WritesNoreplyAfterCasUnique) {
+    std::string out;
+    encode_store_header(out, StoreCommand::cas, "k", 1, 2, 3, 4, Noreply::yes);
+    EXPECT_EQ(out, "cas k 1 2 3 4 noreply\r\n");
+}
+
+TEST(EncodeStoreHeader, NoreplyNoWritesNothingExtra) {
+    std::string out;
+    encode_store_header(out, StoreCommand::add, "k", 1, 2, 3, 0, Noreply::no);
+    EXPECT_EQ(out, "add k 1 2 3\r\n");
+}
+
+TEST(EncodeStore, WritesCasRequestWithData) {
+    std::string out;
+    encode_store(out, StoreCommand::cas, "cow", 0, 0, "moo", 991);
+    EXPECT_EQ(out, "cas cow 0 0 3 991\r\nmoo\r\n");
+}
+
+TEST(EncodeStore, WritesAppendAndPrependRequests) {
+    std::string out;
+    encode_store(out, StoreCommand::append, "k", 0, 0, "tail");
+    encode_store(out, StoreCommand::prepend, "k", 0, 0, "head");
+    EXPECT_EQ(out, "append k 0 0 4\r\ntail\r\nprepend k 0 0 4\r\nhead\r\n");
+}
+
+TEST(EncodeStore, PutsNoreplyOnTheCommandLineNotAfterTheData) {
+    std::string out;
+    encode_store(out, StoreCommand::set, "k", 0, 0, "x", 0, Noreply::yes);
+    EXPECT_EQ(out, "set k 0 0 1 noreply\r\nx\r\n");
+}
+
+TEST(EncodeStore, WritesCasWithNoreply) {
+    std::string out;
+    encode_store(out, StoreCommand::cas, "k", 5, 6, "xy", 7, Noreply::yes);
+    EXPECT_EQ(out, "cas k 5 6 2 7 noreply\r\nxy\r\n");
+}
+
+TEST(EncodeDelete, WritesNoreplyAfterTheKey) {
+    std::string out;
+    encode_delete(out, "cow", Noreply::yes);
+    EXPECT_EQ(out, "delete cow noreply\r\n");
+}
+
+TEST(EncodeArith, WritesNoreplyAfterTheDelta) {
+    std::string out;
+    encode_arith(out, ArithCommand::incr, "n", 5, Noreply::yes);
+    encode_arith(out, ArithCommand::decr, "n", 1, Noreply::yes);
+    EXPECT_EQ(out, "incr n 5 noreply\r\ndecr n 1 noreply\r\n");
+}
+
+TEST(EncodeTouch, WritesKeyThenExptime) {
+    std::string out;
+    encode_touch(out, "cow", 60);
+    EXPECT_EQ(out, "touch cow 60\r\n");
+}
+
+TEST(EncodeTouch, WritesLargestExptimeInFull) {
+    std::string out;
+    encode_touch(out, "k", 4294967295u);
+    EXPECT_EQ(out, "touch k 4294967295\r\n");
+}
+
+TEST(EncodeTouch, WritesNoreplyAfterTheExptime) {
+    std::string out;
+    encode_touch(out, "k", 0, Noreply::yes);
+    EXPECT_EQ(out, "touch k 0 noreply\r\n");
+}
+
+TEST(EncodeFlushAll, WritesNoDelayByDefault) {
+    std::string out;
+    encode_flush_all(out);
+    EXPECT_EQ(out, "flush_all\r\n");
+}
+
+TEST(EncodeFlushAll, SendsZeroDelayAsNoDelay) {
+    std::string out;
+    encode_flush_all(out, 0);
+    EXPECT_EQ(out, "flush_all\r\n");
+}
+
+TEST(EncodeFlushAll, WritesDelay) {
+    std::string out;
+    encode_flush_all(out, 4294967295u);
+    EXPECT_EQ(out, "flush_all 4294967295\r\n");
+}
+
+TEST(EncodeFlushAll, WritesNoreplyWithoutDelay) {
+    std::string out;
+    encode_flush_all(out, 0, Noreply::yes);
+    EXPECT_EQ(out, "flush_all noreply\r\n");
+}
+
+TEST(EncodeFlushAll, WritesNoreplyAfterDelay) {
+    std::string out;
+    encode_flush_all(out, 10, Noreply::yes);
+    EXPECT_EQ(out, "flush_all 10 noreply\r\n");
+}
+
+TEST(EncodeVerbosity, WritesLevel) {
+    std::string out;
+    encode_verbosity(out, 1);
+    EXPECT_EQ(out, "verbosity 1\r\n");
+}
+
+TEST(EncodeVerbosity, WritesNoreplyAfterLevel) {
+    std::string out;
+    encode_verbosity(out, 0, Noreply::yes);
+    EXPECT_EQ(out, "verbosity 0 noreply\r\n");
+}
+
+TEST(Encoders, NewCommandsAppendAfterExistingBytesForPipelining) {
+    const std::string_view keys[] = {"b", "c"};
+    std::string out = "get a\r\n";
+    encode_gets_multi(out, keys, 2);
+    encode_store(out, StoreCommand::cas, "b", 0, 0, "x", 8);
+    encode_touch(out, "c", 5);
+    encode_gats(out, 9, "c");
+    encode_flush_all(out, 0, Noreply::yes);
+    encode_verbosity(out, 1);
+    EXPECT_EQ(out,
+              "get a\r\ngets b c\r\ncas b 0 0 1 8\r\nx\r\ntouch c 5\r\ngats 9 c\r\n"
+              "flush_all noreply\r\nverbosity 1\r\n");
 }
 
 TEST(Encoders, AppendAfterExistingBytesForPipelining) {
@@ -569,6 +818,50 @@ TEST(StatsReply, ValueMayBeEmpty) {
 
 TEST(StatsReply, EndAloneIsAnEmptyReply) {
     EXPECT_EQ(parse_all(ReplyKind::stats, "END\r\n"), completed({end()}));
+}
+
+TEST(TouchReply, TouchedIsFinal) {
+    EXPECT_EQ(parse_all(ReplyKind::touch, "TOUCHED\r\n"),
+              completed({final_event(EventType::touched)}));
+}
+
+TEST(TouchReply, NotFoundIsFinal) {
+    EXPECT_EQ(parse_all(ReplyKind::touch, "NOT_FOUND\r\n"),
+              completed({final_event(EventType::not_found)}));
+}
+
+TEST(OkReply, OkIsFinal) {
+    EXPECT_EQ(parse_all(ReplyKind::ok, "OK\r\n"), completed({final_event(EventType::ok)}));
+}
+
+TEST(OkReply, FlushAllRefusedIsAClientError) {
+    // What memcached -F (flush_all disabled) answers.
+    EXPECT_EQ(parse_all(ReplyKind::ok, "CLIENT_ERROR flush_all not allowed\r\n"),
+              completed({final_event(EventType::client_error, "flush_all not allowed")}));
+}
+
+TEST(RetrievalReply, GetsReplyCarriesCasOnEveryValue) {
+    EXPECT_EQ(parse_all(ReplyKind::retrieval,
+                        "VALUE a 0 1 10\r\nx\r\n"
+                        "VALUE b 2 0 18446744073709551615\r\n\r\nEND\r\n"),
+              completed({value_cas("a", 0, "x", 10),
+                         value_cas("b", 2, "", 18446744073709551615u), end()}));
+}
+
+TEST(RetrievalReply, GetsReplyWithCasOfZeroStillHasCas) {
+    EXPECT_EQ(parse_all(ReplyKind::retrieval, "VALUE a 0 1 0\r\nx\r\nEND\r\n"),
+              completed({value_cas("a", 0, "x", 0), end()}));
+}
+
+// gat answers as get (no cas), gats as gets: both are retrieval replies.
+TEST(RetrievalReply, GatReplyIsAGetReply) {
+    EXPECT_EQ(parse_all(ReplyKind::retrieval, "VALUE k 1 2\r\nab\r\nEND\r\n"),
+              completed({value("k", 1, "ab"), end()}));
+}
+
+TEST(RetrievalReply, GatsReplyIsAGetsReply) {
+    EXPECT_EQ(parse_all(ReplyKind::retrieval, "VALUE k 1 2 77\r\nab\r\nEND\r\n"),
+              completed({value_cas("k", 1, "ab", 77), end()}));
 }
 
 // ==== error replies, valid for every kind ===============================================
@@ -777,21 +1070,60 @@ const std::vector<Replay>& replays() {
                      {stat("pid", "1"), stat("version", "1.6.18"),
                       stat("rusage_user", "0.1 0.2"), end()}});
         t.push_back({"padded_number", {ReplyKind::arithmetic}, "12   \r\n", {number(12)}});
+        t.push_back({"touched", {ReplyKind::touch}, "TOUCHED\r\n",
+                     {final_event(EventType::touched)}});
+        t.push_back({"touch_miss", {ReplyKind::touch}, "NOT_FOUND\r\n",
+                     {final_event(EventType::not_found)}});
+        t.push_back({"flush_all_ok", {ReplyKind::ok}, "OK\r\n", {final_event(EventType::ok)}});
+        t.push_back({"gets_with_cas_empty_and_binary_values",
+                     {ReplyKind::retrieval},
+                     "VALUE a 0 0 0\r\n\r\nVALUE b 7 9 18446744073709551615\r\n" + tricky +
+                         "\r\nEND\r\n",
+                     {value_cas("a", 0, "", 0),
+                      value_cas("b", 7, tricky, 18446744073709551615u), end()}});
+        t.push_back({"gat_hit_then_miss",
+                     {ReplyKind::retrieval, ReplyKind::retrieval},
+                     "VALUE k 0 1\r\nv\r\nEND\r\nEND\r\n",
+                     {value("k", 0, "v"), end(), end()}});
+        t.push_back({"error_instead_of_touched",
+                     {ReplyKind::touch},
+                     "CLIENT_ERROR invalid exptime argument\r\n",
+                     {final_event(EventType::client_error, "invalid exptime argument")}});
+        // Every kind, old and new, back to back: each reply must end exactly where the
+        // next begins, since a reply of one kind can hold words of another.
         t.push_back({"pipeline_of_every_kind",
                      {ReplyKind::storage, ReplyKind::storage, ReplyKind::retrieval,
                       ReplyKind::deletion, ReplyKind::arithmetic, ReplyKind::arithmetic,
                       ReplyKind::version, ReplyKind::stats, ReplyKind::storage,
-                      ReplyKind::deletion, ReplyKind::storage},
+                      ReplyKind::deletion, ReplyKind::storage, ReplyKind::touch,
+                      ReplyKind::touch, ReplyKind::ok, ReplyKind::retrieval, ReplyKind::storage,
+                      ReplyKind::ok, ReplyKind::touch},
                      "STORED\r\nEXISTS\r\nVALUE k 1 2 3\r\nab\r\nEND\r\nDELETED\r\n"
                      "18446744073709551615\r\nNOT_FOUND\r\nVERSION 1.4.5\r\n"
                      "STAT a b\r\nEND\r\nCLIENT_ERROR bad command line format\r\n"
-                     "ERROR\r\nNOT_STORED\r\n",
+                     "ERROR\r\nNOT_STORED\r\nTOUCHED\r\nNOT_FOUND\r\nOK\r\n"
+                     "VALUE k 0 2 4\r\nOK\r\nEND\r\nEXISTS\r\nSERVER_ERROR busy\r\n"
+                     "TOUCHED\r\n",
                      {final_event(EventType::stored), final_event(EventType::exists),
                       value_cas("k", 1, "ab", 3), end(), final_event(EventType::deleted),
                       number(18446744073709551615u), final_event(EventType::not_found),
                       final_event(EventType::version, "1.4.5"), stat("a", "b"), end(),
                       final_event(EventType::client_error, "bad command line format"),
-                      final_event(EventType::error), final_event(EventType::not_stored)}});
+                      final_event(EventType::error), final_event(EventType::not_stored),
+                      final_event(EventType::touched), final_event(EventType::not_found),
+                      final_event(EventType::ok), value_cas("k", 0, "OK", 4), end(),
+                      final_event(EventType::exists),
+                      final_event(EventType::server_error, "busy"),
+                      final_event(EventType::touched)}});
+        // What a client sends after gets: cas, then gats to read the result back.
+        t.push_back({"gets_cas_gats_pipeline",
+                     {ReplyKind::retrieval, ReplyKind::storage, ReplyKind::storage,
+                      ReplyKind::retrieval, ReplyKind::touch, ReplyKind::ok},
+                     "VALUE k 0 1 41\r\na\r\nEND\r\nSTORED\r\nEXISTS\r\n"
+                     "VALUE k 0 1 42\r\nb\r\nEND\r\nTOUCHED\r\nOK\r\n",
+                     {value_cas("k", 0, "a", 41), end(), final_event(EventType::stored),
+                      final_event(EventType::exists), value_cas("k", 0, "b", 42), end(),
+                      final_event(EventType::touched), final_event(EventType::ok)}});
         return t;
     }();
     return table;
@@ -854,6 +1186,8 @@ const ReplyKind D = ReplyKind::deletion;
 const ReplyKind A = ReplyKind::arithmetic;
 const ReplyKind V = ReplyKind::version;
 const ReplyKind T = ReplyKind::stats;
+const ReplyKind Tch = ReplyKind::touch;  // T is taken by stats
+const ReplyKind Ok = ReplyKind::ok;
 
 const Malformed kMalformed[] = {
     // VALUE line numbers
@@ -911,6 +1245,35 @@ const Malformed kMalformed[] = {
     {"VersionWhileExpectingStats", T, "VERSION 1.6\r\n"},
     {"ErrorGluedToNextWord", S, "ERRORS\r\n"},
     {"ClientErrorGluedToMessage", S, "CLIENT_ERRORbad\r\n"},
+    // unexpected lines for the touch and ok kinds, and their words where they do not belong
+    {"TouchedWhileExpectingRetrieval", R, "TOUCHED\r\n"},
+    {"TouchedAfterAValue", R, "VALUE k 0 1\r\na\r\nTOUCHED\r\n", 1},
+    {"OkWhileExpectingRetrieval", R, "OK\r\n"},
+    {"TouchedWhileExpectingStorage", S, "TOUCHED\r\n"},
+    {"OkWhileExpectingStorage", S, "OK\r\n"},
+    {"TouchedWhileExpectingDeletion", D, "TOUCHED\r\n"},
+    {"TouchedWhileExpectingArithmetic", A, "TOUCHED\r\n"},
+    {"OkWhileExpectingArithmetic", A, "OK\r\n"},
+    {"OkWhileExpectingVersion", V, "OK\r\n"},
+    {"OkWhileExpectingStats", T, "OK\r\n"},
+    {"OkWhileExpectingTouch", Tch, "OK\r\n"},
+    {"StoredWhileExpectingTouch", Tch, "STORED\r\n"},
+    {"DeletedWhileExpectingTouch", Tch, "DELETED\r\n"},
+    {"EndWhileExpectingTouch", Tch, "END\r\n"},
+    {"ValueWhileExpectingTouch", Tch, "VALUE k 0 1\r\na\r\nEND\r\n"},
+    {"NumberWhileExpectingTouch", Tch, "1\r\n"},
+    {"LowercaseTouched", Tch, "touched\r\n"},
+    {"TouchedWithTrailingSpace", Tch, "TOUCHED \r\n"},
+    {"TouchedGluedToNextWord", Tch, "TOUCHEDX\r\n"},
+    {"TouchedWhileExpectingOk", Ok, "TOUCHED\r\n"},
+    {"NotFoundWhileExpectingOk", Ok, "NOT_FOUND\r\n"},
+    {"EndWhileExpectingOk", Ok, "END\r\n"},
+    {"StoredWhileExpectingOk", Ok, "STORED\r\n"},
+    {"LowercaseOk", Ok, "ok\r\n"},
+    {"OkWithTrailingSpace", Ok, "OK \r\n"},
+    {"OkWithMessage", Ok, "OK done\r\n"},
+    {"OkGluedToNextWord", Ok, "OKAY\r\n"},
+    {"OkWithBareLf", Ok, "OK\n"},
     // arithmetic numbers
     {"EmptyNumber", A, "\r\n"},
     {"OnlySpacesAsNumber", A, "   \r\n"},
@@ -929,6 +1292,8 @@ const Malformed kMalformed[] = {
     {"SecondReplyWithoutExpect", S, "STORED\r\nSTORED\r\n", 1},
     {"GarbageAfterError", T, "ERROR\r\n\r\n", 1},
     {"GarbageAfterStatsEnd", T, "STAT a 1\r\nEND\r\nEND\r\n", 2},
+    {"SecondTouchedWithoutExpect", Tch, "TOUCHED\r\nTOUCHED\r\n", 1},
+    {"SecondOkWithoutExpect", Ok, "OK\r\nOK\r\n", 1},
 };
 
 INSTANTIATE_TEST_SUITE_P(TextReplyParser, MalformedReply, ::testing::ValuesIn(kMalformed),
@@ -944,7 +1309,7 @@ TEST(TextReplyParser, RandomFragmentsAgreeWholeAndByteByByte) {
     static const char* const fragments[] = {
         "VALUE ", "k", " ", "0", "1", "3", "\r\n", "\r", "\n", "END", "STAT ",
         "STORED", "NOT_FOUND", "DELETED", "ERROR", "SERVER_ERROR ", "VERSION ",
-        "18446744073709551616", "4294967296", "abc", "x", "\x7f", "\x80"};
+        "18446744073709551616", "4294967296", "abc", "x", "\x7f", "\x80", "TOUCHED", "OK"};
     std::mt19937 rng(12345);
     std::uniform_int_distribution<std::size_t> pick(0, std::size(fragments) - 1);
     std::uniform_int_distribution<int> length(0, 14);
@@ -1107,6 +1472,78 @@ TEST(TextReplyParser, ByteByByteParsingDoesNotAllocate) {
     EXPECT_FALSE(failed);
     EXPECT_EQ(values, 100u);
     EXPECT_EQ(start, reply.size());
+}
+
+// hundred_value_reply() is a gets (or gats) reply: every VALUE line carries a cas. This
+// checks that each cas is reported, and that reporting it costs no allocation either.
+TEST(TextReplyParser, HundredValueGetsReplyReportsEveryCasWithoutAllocating) {
+    const std::string reply = hundred_value_reply();
+    TextReplyParser p;
+    TextEvent ev;
+    std::size_t values = 0;
+    std::size_t cas_right = 0;
+    bool ended = false;
+    bool failed = false;
+
+    const std::size_t before = g_allocations.load();
+    p.expect(ReplyKind::retrieval);
+    std::string_view in = reply;
+    while (!ended && !failed) {
+        std::size_t consumed = 0;
+        if (p.parse(in, ev, consumed) != ParseResult::event) {
+            failed = true;
+            break;
+        }
+        in.remove_prefix(consumed);
+        if (ev.type == EventType::value) {
+            if (ev.has_cas && ev.cas == 1000 + values) ++cas_right;
+            ++values;
+        }
+        ended = ev.final;
+    }
+    const std::size_t after = g_allocations.load();
+
+    EXPECT_EQ(after - before, 0u);
+    EXPECT_FALSE(failed);
+    EXPECT_TRUE(ended);
+    EXPECT_EQ(values, 100u);
+    EXPECT_EQ(cas_right, 100u);
+}
+
+// Every reply of the replay table, every kind included, parsed without allocating. The
+// table is built (and allocates) before the count starts.
+TEST(TextReplyParser, EveryReplayParsesWithoutAllocating) {
+    const std::vector<Replay>& table = replays();
+    for (const Replay& r : table) {
+        TextReplyParser p;
+        TextEvent ev;
+        std::size_t events = 0;
+        std::size_t next = 0;
+        bool failed = false;
+
+        const std::size_t before = g_allocations.load();
+        std::string_view in = r.input;
+        while (!failed) {
+            if (!p.in_reply()) {
+                if (next == r.kinds.size()) break;
+                p.expect(r.kinds[next++]);
+            }
+            std::size_t consumed = 0;
+            if (p.parse(in, ev, consumed) != ParseResult::event) {
+                failed = true;
+                break;
+            }
+            in.remove_prefix(consumed);
+            ++events;
+        }
+        const std::size_t after = g_allocations.load();
+
+        SCOPED_TRACE(r.name);
+        EXPECT_EQ(after - before, 0u);
+        EXPECT_FALSE(failed);
+        EXPECT_EQ(events, r.events.size());
+        EXPECT_TRUE(in.empty());
+    }
 }
 
 TEST(AllocationCounter, SeesAllocations) {
