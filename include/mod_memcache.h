@@ -299,6 +299,10 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t *m
  *  call it in a process that will fork afterwards. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t *ms);
 
+/** The wire protocols a server can be spoken to in. */
+#define AP_MEMCACHE_PROTOCOL_TEXT   0 /**< memcached's text (ASCII) protocol: the default */
+#define AP_MEMCACHE_PROTOCOL_BINARY 1 /**< memcached's binary protocol */
+
 /** Settings of a server beyond those of apr_memcache_server_create. Times are in
  *  microseconds (apr_interval_time_t). */
 typedef struct {
@@ -312,6 +316,8 @@ typedef struct {
     apr_uint32_t failure_limit;          /**< consecutive transport failures (refused,
                                               reset, timed out) that mark a server dead;
                                               default 2 */
+    int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default) or
+                                              AP_MEMCACHE_PROTOCOL_BINARY */
 } ap_memcache_server_options_t;
 
 /** Fills opts with the defaults above. */
@@ -323,8 +329,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
 
 /** Changes a server's settings. Call it before the server is used and before it is
  *  added to a client that uses ketama (weights are read when the ring is built); it is
- *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight or a zero
- *  failure_limit; nothing is changed then. */
+ *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight, a zero
+ *  failure_limit or an unknown protocol; nothing is changed then. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
 

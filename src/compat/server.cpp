@@ -87,6 +87,8 @@ void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_opti
     out.acquire_timeout = to_usec(o.timeouts.acquire);
     out.retry_period = to_usec(o.timeouts.retry);
     out.failure_limit = o.health.failure_limit;
+    out.protocol = o.protocol == mmc::engine::Protocol::binary ? AP_MEMCACHE_PROTOCOL_BINARY
+                                                               : AP_MEMCACHE_PROTOCOL_TEXT;
 }
 
 }  // namespace
@@ -159,7 +161,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t* ms, const ap_memcache_server_options_t* opts) {
     if (!ms || !ms->impl || !opts) return APR_EINVAL;
     if (opts->weight == 0 || opts->failure_limit == 0 || opts->connect_timeout <= 0 ||
-        opts->io_timeout <= 0 || opts->acquire_timeout <= 0 || opts->retry_period <= 0) {
+        opts->io_timeout <= 0 || opts->acquire_timeout <= 0 || opts->retry_period <= 0 ||
+        (opts->protocol != AP_MEMCACHE_PROTOCOL_TEXT && opts->protocol != AP_MEMCACHE_PROTOCOL_BINARY)) {
         return APR_EINVAL;
     }
     auto& o = engine_of(ms).mutable_options();
@@ -169,6 +172,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     o.timeouts.acquire = std::chrono::microseconds(opts->acquire_timeout);
     o.timeouts.retry = std::chrono::microseconds(opts->retry_period);
     o.health.failure_limit = opts->failure_limit;
+    o.protocol = opts->protocol == AP_MEMCACHE_PROTOCOL_BINARY ? mmc::engine::Protocol::binary
+                                                               : mmc::engine::Protocol::text;
     return APR_SUCCESS;
 }
 

@@ -41,11 +41,14 @@ Outcome binary_exchange(Server& server, Retry retry, Encode&& encode, OnEvent&& 
         [&](Connection& c, Result& r) { return detail::read_binary(server, c, opaque, on_event, r); });
 }
 
-proto::BinaryStoreCommand store_command(proto::StoreCommand cmd) {
+// set/add/replace; false for the text commands that are not stores in the binary
+// protocol's sense (append/prepend/cas take other opcodes or fields).
+bool store_command(proto::StoreCommand cmd, proto::BinaryStoreCommand& out) {
     switch (cmd) {
-        case proto::StoreCommand::add: return proto::BinaryStoreCommand::add;
-        case proto::StoreCommand::replace: return proto::BinaryStoreCommand::replace;
-        default: return proto::BinaryStoreCommand::set;
+        case proto::StoreCommand::set: out = proto::BinaryStoreCommand::set; return true;
+        case proto::StoreCommand::add: out = proto::BinaryStoreCommand::add; return true;
+        case proto::StoreCommand::replace: out = proto::BinaryStoreCommand::replace; return true;
+        default: return false;
     }
 }
 
@@ -69,11 +72,12 @@ Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
 
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key, std::string_view data,
               std::uint32_t flags, std::uint32_t exptime) {
+    proto::BinaryStoreCommand op;
+    if (!store_command(cmd, op)) return {Result::invalid_argument};
     return binary_exchange(
         server, Retry::never,
         [&](Connection& c, std::uint32_t opaque) {
-            proto::encode_binary_store_header(c.out(), store_command(cmd), key, flags, exptime,
-                                              data.size(), opaque);
+            proto::encode_binary_store_header(c.out(), op, key, flags, exptime, data.size(), opaque);
             return data;
         },
         [&](const BinaryEvent& ev) {

@@ -17,31 +17,34 @@ struct InFlight {
     GetBatch* batch;
     std::unique_ptr<Connection> conn;
     bool done = false;
+    std::uint32_t first_opaque = 0;  // binary: getkq i has first_opaque + i, noop + nkeys
+
+    bool binary() const { return batch->server->options().protocol == Protocol::binary; }
 };
 
 void finish(InFlight& f, Outcome outcome) {
     f.batch->outcome = outcome;
     f.done = true;
-    bool clean = outcome.ok() && f.conn && f.conn->in().empty() && !f.conn->parser().in_reply();
+    bool clean = outcome.ok() && f.conn && f.conn->in().empty();
     if (f.conn) f.batch->server->pool().release(std::move(f.conn), clean);
     f.batch->server->report(outcome);
 }
 
-// Parses what has arrived on one connection; finishes the batch on END or trouble.
-void drain(InFlight& f, ValueFn fn, void* ctx) {
+void unusable_reply(InFlight& f, const char* why) {
+    f.batch->server->log(3, Outcome{Result::protocol_error},
+                         "memcached server " + f.batch->server->name() + ": unusable reply: " + why);
+    finish(f, Outcome{Result::protocol_error});
+}
+
+// Parses what has arrived on a text connection; finishes the batch on END or trouble.
+void drain_text(InFlight& f, ValueFn fn, void* ctx) {
     proto::TextReplyParser& parser = f.conn->parser();
     for (;;) {
         proto::TextEvent ev;
         std::size_t consumed = 0;
         auto pr = parser.parse(f.conn->in().view(), ev, consumed);
         if (pr == proto::ParseResult::need_more) return;
-        if (pr == proto::ParseResult::error) {
-            f.batch->server->log(3, Outcome{Result::protocol_error},
-                                 "memcached server " + f.batch->server->name() +
-                                     ": unusable reply: " + parser.error_message());
-            finish(f, Outcome{Result::protocol_error});
-            return;
-        }
+        if (pr == proto::ParseResult::error) return unusable_reply(f, parser.error_message());
         Result r = Result::ok;
         if (ev.type == proto::EventType::value) {
             fn(ctx, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has_cas});
@@ -51,20 +54,55 @@ void drain(InFlight& f, ValueFn fn, void* ctx) {
             r = Result::server_error;
         }
         f.conn->in().consume(consumed);
-        if (ev.final) {
-            finish(f, Outcome{r});
-            return;
-        }
+        if (ev.final) return finish(f, Outcome{r});
     }
 }
 
+// The same for a binary connection: getkq hits in any number, then the noop that says
+// every hit has arrived. Misses send nothing.
+void drain_binary(InFlight& f, ValueFn fn, void* ctx) {
+    proto::BinaryReplyParser& parser = f.conn->binary_parser();
+    const std::uint32_t noop_opaque = f.first_opaque + static_cast<std::uint32_t>(f.batch->nkeys);
+    for (;;) {
+        proto::BinaryEvent ev;
+        std::size_t consumed = 0;
+        auto pr = parser.parse(f.conn->in().view(), ev, consumed);
+        if (pr == proto::ParseResult::need_more) return;
+        if (pr == proto::ParseResult::error) return unusable_reply(f, parser.error_message());
+        if (ev.opcode == proto::BinaryOpcode::noop && ev.opaque == noop_opaque) {
+            f.conn->in().consume(consumed);
+            return finish(f, Outcome{});
+        }
+        if (ev.opcode != proto::BinaryOpcode::getkq || ev.opaque - f.first_opaque >= f.batch->nkeys) {
+            return unusable_reply(f, "response to a request not sent");
+        }
+        // A key with an error other than a miss keeps no value; its siblings are fine.
+        if (ev.status == proto::BinaryStatus::ok) {
+            fn(ctx, ValueView{ev.key, ev.value, ev.flags, ev.cas, true});
+        }
+        f.conn->in().consume(consumed);
+    }
+}
+
+void drain(InFlight& f, ValueFn fn, void* ctx) {
+    if (f.binary()) {
+        drain_binary(f, fn, ctx);
+    } else {
+        drain_text(f, fn, ctx);
+    }
+}
 
 // Sends the request of a batch that holds a connection.
 void send_request(InFlight& f, Clock::time_point deadline) {
     const GetBatch& b = *f.batch;
     f.conn->out().clear();
-    proto::encode_get_multi(f.conn->out(), b.keys, b.nkeys);
-    f.conn->parser().expect(proto::ReplyKind::retrieval);
+    if (f.binary()) {
+        f.first_opaque = f.conn->next_opaque(static_cast<std::uint32_t>(b.nkeys) + 1);
+        proto::encode_binary_get_multi(f.conn->out(), b.keys, b.nkeys, f.first_opaque);
+    } else {
+        proto::encode_get_multi(f.conn->out(), b.keys, b.nkeys);
+        f.conn->parser().expect(proto::ReplyKind::retrieval);
+    }
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);
     if (!sent.ok()) finish(f, sent);
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <memory>
 #include <string>
@@ -21,6 +22,21 @@
 #include "raw_client.h"
 
 namespace mmc::test {
+
+// The protocol the live suite speaks: CTest runs it once as is (text) and once with
+// MMC_TEST_PROTOCOL=binary, and both must give the same results.
+inline int test_protocol() {
+    const char* p = std::getenv("MMC_TEST_PROTOCOL");
+    return p && std::string(p) == "binary" ? AP_MEMCACHE_PROTOCOL_BINARY : AP_MEMCACHE_PROTOCOL_TEXT;
+}
+
+// Puts a server the test created on the suite's protocol.
+inline void use_test_protocol(apr_memcache_server_t* ms) {
+    ap_memcache_server_options_t o;
+    ASSERT_EQ(ap_memcache_server_get_options(ms, &o), APR_SUCCESS);
+    o.protocol = test_protocol();
+    ASSERT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+}
 
 struct PoolSpec {
     apr_uint32_t min = 0, smax = 4, max = 4;
@@ -57,6 +73,7 @@ protected:
             EXPECT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", s->port(), spec.min, spec.smax,
                                                  spec.max, spec.ttl_us, &ms),
                       APR_SUCCESS);
+            use_test_protocol(ms);
             EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
         }
         return mc;

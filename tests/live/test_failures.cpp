@@ -43,6 +43,7 @@ apr_memcache_t* client_for(apr_pool_t* pool, unsigned short port, apr_uint32_t m
     apr_memcache_server_t* ms = nullptr;
     apr_memcache_create(pool, 1, 0, &mc);
     apr_memcache_server_create(pool, "127.0.0.1", port, 0, max, max, 60000000, &ms);
+    use_test_protocol(ms);
     apr_memcache_add_server(mc, ms);
     return mc;
 }
