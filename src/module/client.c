@@ -37,11 +37,16 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
     const mmc_pool_limits *lim = &spec->limits;
     apr_memcache_server_t *ms = NULL;
     apr_status_t rv;
+    ap_memcache_server_options_t opts;
 
+    mmc_server_options(conf, spec, &opts);
     rv = ap_memcache_server_create(pchild, spec->host, spec->port, lim->min, lim->smax,
                                    lim->max, lim->ttl_us, &ms);
     if (rv == APR_SUCCESS) {
         ap_memcache_server_set_logger(ms, log_to_httpd, s);
+        rv = ap_memcache_server_set_options(ms, &opts);
+    }
+    if (rv == APR_SUCCESS) {
         rv = ap_memcache_add_server(conf->client, ms);
     }
     if (rv != APR_SUCCESS) {
@@ -53,9 +58,10 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
     apr_hash_set(conf->serverhash, spec->name, APR_HASH_KEY_STRING, ms);
 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 "MemcacheServer %s for %s: min=%u smax=%u max=%u ttl=%ums", spec->name,
-                 describe_server(pchild, s), lim->min, lim->smax, lim->max,
-                 lim->ttl_us / 1000);
+                 "MemcacheServer %s for %s: min=%u smax=%u max=%u ttl=%ums weight=%u "
+                 "protocol=%s", spec->name, describe_server(pchild, s), lim->min, lim->smax,
+                 lim->max, lim->ttl_us / 1000, opts.weight,
+                 opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text");
 
     /* Opening min connections now keeps that latency out of the first requests; a
      * server that is down must not stop the child, the client retries it later. */
@@ -84,8 +90,15 @@ static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *con
     for (i = 0; i < specs->nelts; ++i) {
         add_server(pchild, s, conf, &APR_ARRAY_IDX(specs, i, mmc_server_spec));
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s)",
-                 describe_server(pchild, s), conf->client->ntotal);
+    /* After the servers, so that a ketama ring is built once, with all their weights. */
+    rv = ap_memcache_set_distribution(conf->client, mmc_distribution(conf));
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot set up key distribution for %s",
+                     describe_server(pchild, s));
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s), %s",
+                 describe_server(pchild, s), conf->client->ntotal,
+                 mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula");
 }
 
 void mmc_child_init(apr_pool_t *pchild, server_rec *s)

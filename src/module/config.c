@@ -8,7 +8,12 @@
 #include "http_core.h"
 #include "http_log.h"
 
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 APLOG_USE_MODULE(memcache);
 
@@ -19,9 +24,20 @@ mmc_server_conf *mmc_get_server_conf(const server_rec *s)
 
 void *mmc_create_server_conf(apr_pool_t *p, server_rec *s)
 {
+    mmc_server_conf *conf = apr_pcalloc(p, sizeof *conf);
+
     (void)s;
-    return apr_pcalloc(p, sizeof(mmc_server_conf));
+    conf->distribution = MMC_UNSET;
+    conf->protocol = MMC_UNSET;
+    conf->connect_timeout_us = MMC_UNSET;
+    conf->io_timeout_us = MMC_UNSET;
+    conf->acquire_timeout_us = MMC_UNSET;
+    conf->retry_period_us = MMC_UNSET;
+    conf->failure_limit = MMC_UNSET;
+    return conf;
 }
+
+#define MERGED(field) (add->field != MMC_UNSET ? add->field : base->field)
 
 void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
 {
@@ -32,7 +48,111 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     /* A list replaces, never extends, the main server's: a virtual host naming its own
      * servers should not also spread its keys over the main server's. */
     conf->servers = add->servers ? add->servers : base->servers;
+    conf->distribution = MERGED(distribution);
+    conf->protocol = MERGED(protocol);
+    conf->connect_timeout_us = MERGED(connect_timeout_us);
+    conf->io_timeout_us = MERGED(io_timeout_us);
+    conf->acquire_timeout_us = MERGED(acquire_timeout_us);
+    conf->retry_period_us = MERGED(retry_period_us);
+    conf->failure_limit = MERGED(failure_limit);
     return conf;
+}
+
+const char *mmc_cmd_distribution(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+
+    (void)dconf;
+    if (strcasecmp(arg, "ketama") == 0) {
+        conf->distribution = AP_MEMCACHE_DIST_KETAMA;
+    }
+    else if (strcasecmp(arg, "modula") == 0) {
+        conf->distribution = AP_MEMCACHE_DIST_MODULA;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected ketama or modula", cmd->cmd->name,
+                            arg);
+    }
+    return NULL;
+}
+
+const char *mmc_cmd_protocol(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+
+    (void)dconf;
+    conf->protocol = mmc_parse_protocol(arg);
+    if (conf->protocol < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected text or binary", cmd->cmd->name,
+                            arg);
+    }
+    return NULL;
+}
+
+/* An hour: far beyond any sensible network wait, and a typo guard. */
+#define MMC_DEADLINE_MAX_US ((apr_int64_t)3600 * 1000 * 1000)
+
+const char *mmc_cmd_duration(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    apr_int64_t *field = (apr_int64_t *)((char *)conf + (apr_size_t)cmd->info);
+
+    (void)dconf;
+    return mmc_parse_duration(cmd->pool, cmd->cmd->name, arg, arg, MMC_DEADLINE_MAX_US, 0,
+                              field);
+}
+
+const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    char *end = NULL;
+    long v;
+
+    (void)dconf;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || v < 1 || v > 1000) {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected a number of failures from 1 to "
+                            "1000", cmd->cmd->name, arg);
+    }
+    conf->failure_limit = (int)v;
+    return NULL;
+}
+
+int mmc_distribution(const mmc_server_conf *conf)
+{
+    /* Ketama for clients built from httpd.conf: adding or removing a server moves only
+     * its share of the keys. (apr_memcache_create keeps apr-util's modula.) */
+    return conf->distribution == MMC_UNSET ? AP_MEMCACHE_DIST_KETAMA : conf->distribution;
+}
+
+void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec,
+                        ap_memcache_server_options_t *opts)
+{
+    ap_memcache_server_options_init(opts);
+    if (spec->weight != MMC_UNSET) {
+        opts->weight = (apr_uint32_t)spec->weight;
+    }
+    if (spec->protocol != MMC_UNSET) {
+        opts->protocol = spec->protocol;
+    }
+    else if (conf->protocol != MMC_UNSET) {
+        opts->protocol = conf->protocol;
+    }
+    if (conf->connect_timeout_us != MMC_UNSET) {
+        opts->connect_timeout = conf->connect_timeout_us;
+    }
+    if (conf->io_timeout_us != MMC_UNSET) {
+        opts->io_timeout = conf->io_timeout_us;
+    }
+    if (conf->acquire_timeout_us != MMC_UNSET) {
+        opts->acquire_timeout = conf->acquire_timeout_us;
+    }
+    if (conf->retry_period_us != MMC_UNSET) {
+        opts->retry_period = conf->retry_period_us;
+    }
+    if (conf->failure_limit != MMC_UNSET) {
+        opts->failure_limit = (apr_uint32_t)conf->failure_limit;
+    }
 }
 
 const char *mmc_cmd_memcache_server(cmd_parms *cmd, void *dconf, int argc,

@@ -16,6 +16,15 @@ typedef struct {
      * the merge a virtual host that declares none points at the main server's array,
      * which is how child_init knows to share the main server's client. */
     apr_array_header_t *servers;
+    /* Client settings of this context, each MMC_UNSET unless given here; merged per
+     * field, so a virtual host overrides only what it names. */
+    int distribution;                    /* AP_MEMCACHE_DIST_* */
+    int protocol;                        /* AP_MEMCACHE_PROTOCOL_*, for lines without one */
+    apr_int64_t connect_timeout_us;
+    apr_int64_t io_timeout_us;
+    apr_int64_t acquire_timeout_us;
+    apr_int64_t retry_period_us;
+    int failure_limit;
     /* Filled from the pool of the child process (child_init); NULL in the parent. */
     apr_memcache_t *client;
     apr_hash_t *serverhash;
@@ -29,6 +38,21 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv);
 /** The MemcacheServer directive (TAKE_ARGV). */
 const char *mmc_cmd_memcache_server(cmd_parms *cmd, void *dconf, int argc,
                                     char *const argv[]);
+
+/** MemcacheDistribution ketama|modula */
+const char *mmc_cmd_distribution(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheProtocol text|binary */
+const char *mmc_cmd_protocol(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheConnectTimeout, MemcacheTimeout, MemcacheAcquireTimeout, MemcacheRetryPeriod:
+ *  a time; cmd->info is the offset of the field in mmc_server_conf. */
+const char *mmc_cmd_duration(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheFailureLimit N */
+const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg);
+
+/** The settings of conf with the defaults filled in, ready for the client. */
+void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec,
+                        ap_memcache_server_options_t *opts);
+int mmc_distribution(const mmc_server_conf *conf);
 
 /** post_config: fits the defaults of every MemcacheServer line to the MPM (the MPM's
  *  directives are known only now). Opens nothing: sockets belong to the children. */

@@ -13,7 +13,26 @@
 static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
                       "host:port, [IPv6]:port or /path/to/socket, then optionally "
-                      "min=N smax=N max=N ttl=TIME (60, 500ms, 2min)"),
+                      "min=N smax=N max=N ttl=TIME (60, 500ms, 2min) weight=N "
+                      "protocol=text|binary"),
+    AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
+                  "ketama (default) or modula: how keys are placed on the servers"),
+    AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,
+                  "text (default) or binary: the protocol of servers without protocol="),
+    AP_INIT_TAKE1("MemcacheConnectTimeout", mmc_cmd_duration,
+                  (void *)APR_OFFSETOF(mmc_server_conf, connect_timeout_us), RSRC_CONF,
+                  "deadline for opening a connection (default 1s)"),
+    AP_INIT_TAKE1("MemcacheTimeout", mmc_cmd_duration,
+                  (void *)APR_OFFSETOF(mmc_server_conf, io_timeout_us), RSRC_CONF,
+                  "deadline for one operation's whole exchange (default 1s)"),
+    AP_INIT_TAKE1("MemcacheAcquireTimeout", mmc_cmd_duration,
+                  (void *)APR_OFFSETOF(mmc_server_conf, acquire_timeout_us), RSRC_CONF,
+                  "how long to wait when all max connections are busy (default 1s)"),
+    AP_INIT_TAKE1("MemcacheRetryPeriod", mmc_cmd_duration,
+                  (void *)APR_OFFSETOF(mmc_server_conf, retry_period_us), RSRC_CONF,
+                  "how long a dead server is skipped before it is probed (default 5s)"),
+    AP_INIT_TAKE1("MemcacheFailureLimit", mmc_cmd_failure_limit, NULL, RSRC_CONF,
+                  "consecutive failures that mark a server dead (default 2)"),
     { 0 }
 };
 

@@ -6,6 +6,8 @@
  */
 #include "server_spec.h"
 
+#include "mod_memcache.h"
+
 #include "apr_lib.h"
 #include "apr_strings.h"
 
@@ -132,8 +134,9 @@ static const struct {
     { "h",   3600 * (apr_int64_t)1000000 },
 };
 
-static const char *parse_ttl(apr_pool_t *p, const char *directive, const char *opt,
-                             const char *value, apr_int64_t *ttl_us)
+const char *mmc_parse_duration(apr_pool_t *p, const char *directive, const char *what,
+                               const char *value, apr_int64_t max_us, int allow_zero,
+                               apr_int64_t *us)
 {
     const char *unit = value;
     apr_int64_t n;
@@ -149,18 +152,31 @@ static const char *parse_ttl(apr_pool_t *p, const char *directive, const char *o
     }
     if (unit == value || i == sizeof ttl_units / sizeof ttl_units[0]) {
         return apr_psprintf(p, "%s: bad time '%s': expected a number with an optional "
-                            "unit ms, s, min or h (60, 500ms, 2min)", directive, opt);
+                            "unit ms, s, min or h (60, 500ms, 2min)", directive, what);
     }
     /* Any count above the limit in microseconds is too long in every unit. */
-    if (parse_digits(apr_pstrmemdup(p, value, (apr_size_t)(unit - value)), MMC_TTL_MAX_US,
+    if (parse_digits(apr_pstrmemdup(p, value, (apr_size_t)(unit - value)), max_us,
                      &n) != NUM_OK
-        || n > MMC_TTL_MAX_US / ttl_units[i].us) {
-        return apr_psprintf(p, "%s: '%s' is too long: the connection TTL is at most "
-                            "%" APR_INT64_T_FMT "s", directive, opt,
-                            MMC_TTL_MAX_US / 1000000);
+        || n > max_us / ttl_units[i].us) {
+        return apr_psprintf(p, "%s: '%s' is too long: at most %" APR_INT64_T_FMT "s",
+                            directive, what, max_us / 1000000);
     }
-    *ttl_us = n * ttl_units[i].us;
+    if (n == 0 && !allow_zero) {
+        return apr_psprintf(p, "%s: '%s': the time must be at least 1ms", directive, what);
+    }
+    *us = n * ttl_units[i].us;
     return NULL;
+}
+
+int mmc_parse_protocol(const char *value)
+{
+    if (strcasecmp(value, "text") == 0) {
+        return AP_MEMCACHE_PROTOCOL_TEXT;
+    }
+    if (strcasecmp(value, "binary") == 0) {
+        return AP_MEMCACHE_PROTOCOL_BINARY;
+    }
+    return -1;
 }
 
 static const char *parse_count(apr_pool_t *p, const char *directive, const char *opt,
@@ -181,9 +197,34 @@ static const char *parse_count(apr_pool_t *p, const char *directive, const char 
     }
 }
 
+static const char *parse_weight(apr_pool_t *p, const char *directive, const char *opt,
+                                const char *value, int *weight)
+{
+    apr_int64_t v;
+
+    if (parse_digits(value, MMC_WEIGHT_LIMIT, &v) != NUM_OK || v == 0) {
+        return apr_psprintf(p, "%s: '%s': expected a weight from 1 to %d", directive, opt,
+                            MMC_WEIGHT_LIMIT);
+    }
+    *weight = (int)v;
+    return NULL;
+}
+
+static const char *parse_protocol_option(apr_pool_t *p, const char *directive,
+                                         const char *opt, const char *value, int *protocol)
+{
+    *protocol = mmc_parse_protocol(value);
+    if (*protocol < 0) {
+        return apr_psprintf(p, "%s: '%s': expected protocol=text or protocol=binary",
+                            directive, opt);
+    }
+    return NULL;
+}
+
 /* The order of the pool options when the directive reports a conflict. */
-enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_COUNT };
-static const char *const option_names[OPT_COUNT] = { "min", "smax", "max", "ttl" };
+enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_WEIGHT, OPT_PROTOCOL, OPT_COUNT };
+static const char *const option_names[OPT_COUNT] = { "min", "smax", "max", "ttl", "weight",
+                                                     "protocol" };
 
 static const char *check_order(apr_pool_t *p, const char *directive,
                                const mmc_server_spec *spec, const char *const given[])
@@ -210,17 +251,19 @@ static const char *check_order(apr_pool_t *p, const char *directive,
 const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc,
                                   char *const argv[], mmc_server_spec *spec)
 {
-    const char *given[OPT_COUNT] = { NULL, NULL, NULL, NULL };
+    const char *given[OPT_COUNT] = { NULL };
     const char *err;
     int i;
 
     memset(spec, 0, sizeof *spec);
     spec->min = spec->smax = spec->max = MMC_UNSET;
     spec->ttl_us = MMC_UNSET;
+    spec->weight = MMC_UNSET;
+    spec->protocol = MMC_UNSET;
 
     if (argc < 1) {
         return apr_psprintf(p, "%s: needs " USAGE ", then optionally min=N smax=N max=N "
-                            "ttl=TIME", directive);
+                            "ttl=TIME weight=N protocol=text|binary", directive);
     }
     if ((err = parse_address(p, directive, argv[0], spec)) != NULL) {
         return err;
@@ -238,8 +281,8 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
             }
         }
         if (which == OPT_COUNT) {
-            return apr_psprintf(p, "%s: unknown option '%s' (expected min=, smax=, max= "
-                                "or ttl=)", directive, opt);
+            return apr_psprintf(p, "%s: unknown option '%s' (expected min=, smax=, max=, "
+                                "ttl=, weight= or protocol=)", directive, opt);
         }
         if (eq == NULL) {
             return apr_psprintf(p, "%s: '%s' needs a value, as in %s=N", directive, opt,
@@ -254,7 +297,14 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
         case OPT_MIN:  err = parse_count(p, directive, opt, eq + 1, &spec->min); break;
         case OPT_SMAX: err = parse_count(p, directive, opt, eq + 1, &spec->smax); break;
         case OPT_MAX:  err = parse_count(p, directive, opt, eq + 1, &spec->max); break;
-        default:       err = parse_ttl(p, directive, opt, eq + 1, &spec->ttl_us); break;
+        case OPT_TTL:
+            err = mmc_parse_duration(p, directive, opt, eq + 1, MMC_TTL_MAX_US, 1,
+                                     &spec->ttl_us);
+            break;
+        case OPT_WEIGHT: err = parse_weight(p, directive, opt, eq + 1, &spec->weight); break;
+        default:
+            err = parse_protocol_option(p, directive, opt, eq + 1, &spec->protocol);
+            break;
         }
         if (err) {
             return err;

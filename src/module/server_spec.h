@@ -20,6 +20,8 @@
 #define MMC_TTL_DEFAULT_US ((apr_int64_t)15 * 1000 * 1000)
 /** Upper bound for min, smax and max: more connections than ports makes no sense. */
 #define MMC_CONNS_LIMIT 65535
+/** Upper bound for weight=: shares are relative, so large numbers add nothing. */
+#define MMC_WEIGHT_LIMIT 65535
 
 /** Pool sizes and TTL ready for ap_memcache_server_create. */
 typedef struct {
@@ -38,12 +40,15 @@ typedef struct {
     int smax;           /* as given, or MMC_UNSET */
     int max;            /* as given, or MMC_UNSET */
     apr_int64_t ttl_us; /* as given, or MMC_UNSET */
+    int weight;         /* as given, or MMC_UNSET (1) */
+    int protocol;       /* AP_MEMCACHE_PROTOCOL_*, or MMC_UNSET (the context's default) */
     mmc_pool_limits limits; /* what the server is created with; set in post_config */
 } mmc_server_spec;
 
 /**
  * Parses the arguments of one line: argv[0] is "host:port", "[v6addr]:port" or
- * "/path/to/socket", the rest are min=N smax=N max=N ttl=TIME (names case-insensitive).
+ * "/path/to/socket", the rest are min=N smax=N max=N ttl=TIME weight=N
+ * protocol=text|binary (names and the protocol value case-insensitive).
  * Returns NULL on success, else a message from p naming directive and the offending
  * argument, ready to be returned from a directive handler.
  */
@@ -55,6 +60,18 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
  * of them was given larger), smax = max, min = 0, ttl = 15 s.
  */
 mmc_pool_limits mmc_server_spec_resolve(const mmc_server_spec *spec, int mpm_threads);
+
+/**
+ * Parses a time with an optional unit (a plain number is seconds; ms, s, min, h) into
+ * microseconds, at most max_us and at least 1 ms unless allow_zero. Returns NULL, or a
+ * message from p naming directive and what (the argument as written).
+ */
+const char *mmc_parse_duration(apr_pool_t *p, const char *directive, const char *what,
+                               const char *value, apr_int64_t max_us, int allow_zero,
+                               apr_int64_t *us);
+
+/** "text" or "binary" (any case) as AP_MEMCACHE_PROTOCOL_*; -1 for anything else. */
+int mmc_parse_protocol(const char *value);
 
 /** True when a and b name the same server (host compared case-insensitively). */
 int mmc_server_spec_same_server(const mmc_server_spec *a, const mmc_server_spec *b);

@@ -65,7 +65,59 @@ INSTANTIATE_TEST_SUITE_P(
                       BadLine{"127.0.0.1:11211 ttl=1.5s", "'ttl=1.5s'"},
                       BadLine{"127.0.0.1:11211 ttl=5000s", "'ttl=5000s' is too long"},
                       BadLine{"127.0.0.1:11211 ttl=2h", "'ttl=2h' is too long"},
-                      BadLine{"127.0.0.1:11211 ttl=99999999999999999999", "is too long"}));
+                      BadLine{"127.0.0.1:11211 ttl=99999999999999999999", "is too long"},
+                      BadLine{"127.0.0.1:11211 weight=0", "'weight=0'"},
+                      BadLine{"127.0.0.1:11211 weight=x", "'weight=x'"},
+                      BadLine{"127.0.0.1:11211 weight=70000", "'weight=70000'"},
+                      BadLine{"127.0.0.1:11211 protocol=udp", "'protocol=udp'"},
+                      BadLine{"127.0.0.1:11211 protocol=", "'protocol='"}));
+
+struct BadSetting {
+    std::string line;     // a whole directive line
+    std::string message;  // a fragment the error must contain
+};
+
+std::ostream& operator<<(std::ostream& os, const BadSetting& b) { return os << b.line; }
+
+class BadClientSetting : public ::testing::TestWithParam<BadSetting> {};
+
+TEST_P(BadClientSetting, FailsTheConfigTestNamingDirectiveAndValue) {
+    CommandResult r = config_checker().config_test("MemcacheServer 127.0.0.1:11211\n" +
+                                                   GetParam().line + "\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    const std::string directive = GetParam().line.substr(0, GetParam().line.find(' '));
+    EXPECT_NE(r.output.find(directive), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Args, BadClientSetting,
+    ::testing::Values(BadSetting{"MemcacheDistribution consistent", "'consistent'"},
+                      BadSetting{"MemcacheProtocol udp", "'udp'"},
+                      BadSetting{"MemcacheTimeout 0", "'0'"},
+                      BadSetting{"MemcacheTimeout abc", "'abc'"},
+                      BadSetting{"MemcacheTimeout 2h", "'2h' is too long"},
+                      BadSetting{"MemcacheConnectTimeout -1", "'-1'"},
+                      BadSetting{"MemcacheAcquireTimeout 1.5s", "'1.5s'"},
+                      BadSetting{"MemcacheRetryPeriod 5x", "'5x'"},
+                      BadSetting{"MemcacheFailureLimit 0", "'0'"},
+                      BadSetting{"MemcacheFailureLimit many", "'many'"}));
+
+class GoodClientSetting : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoodClientSetting, PassesTheConfigTest) {
+    CommandResult r = config_checker().config_test("MemcacheServer 127.0.0.1:11211\n" + GetParam() + "\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+INSTANTIATE_TEST_SUITE_P(Args, GoodClientSetting,
+                         ::testing::Values("MemcacheDistribution ketama", "MemcacheDistribution Modula",
+                                           "MemcacheProtocol binary", "MemcacheProtocol TEXT",
+                                           "MemcacheTimeout 250ms", "MemcacheConnectTimeout 2",
+                                           "MemcacheAcquireTimeout 1s", "MemcacheRetryPeriod 1min",
+                                           "MemcacheFailureLimit 1",
+                                           "<VirtualHost 127.0.0.1:8080>\n MemcacheTimeout 100ms\n"
+                                           " MemcacheServer 127.0.0.1:11212\n</VirtualHost>"));
 
 TEST(MemcacheServerDirective, RejectsTheSameServerTwiceInOneContext) {
     CommandResult r = config_checker().config_test(
@@ -113,7 +165,9 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodMemcacheServerLine,
                                            "127.0.0.1:11211 ttl=4294s",
                                            "127.0.0.1:11211 ttl=4294967ms",
                                            "127.0.0.1:11211 min=8",  // max raised to fit
-                                           "127.0.0.1:11211 smax=100"));
+                                           "127.0.0.1:11211 smax=100",
+                                           "127.0.0.1:11211 weight=3 protocol=binary",
+                                           "127.0.0.1:11211 Weight=1 PROTOCOL=Text"));
 
 }  // namespace
 }  // namespace mmc::test

@@ -7,18 +7,85 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
 #include <thread>
 
+#include "engine/ketama.h"
+
 namespace mmc::test {
 namespace {
+
+// A TCP listener that completes handshakes (through the backlog) but never reads or
+// answers: a hung memcached.
+class SilentListener {
+public:
+    SilentListener() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 128);
+        socklen_t len = sizeof sa;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+    }
+    ~SilentListener() { ::close(fd_); }
+    unsigned short port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int fd_ = -1;
+    unsigned short port_ = 0;
+};
+
+// Child processes of pid (httpd's children), from /proc.
+int child_count(pid_t pid) {
+    int n = 0;
+    if (DIR* d = ::opendir("/proc")) {
+        while (dirent* e = ::readdir(d)) {
+            std::string stat_path = std::string("/proc/") + e->d_name + "/stat";
+            if (FILE* f = std::fopen(stat_path.c_str(), "r")) {
+                char buf[512] = {};
+                std::size_t len = std::fread(buf, 1, sizeof buf - 1, f);
+                std::fclose(f);
+                // pid (comm) state ppid ...: comm may hold spaces, so start after ')'.
+                const char* close = len ? std::strrchr(buf, ')') : nullptr;
+                int ppid = 0;
+                char state = 0;
+                if (close && std::sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == pid) ++n;
+            }
+        }
+        ::closedir(d);
+    }
+    return n;
+}
+
+// Where ketama puts key among servers given as (address, weight), as the module's
+// clients do by default: the index of the owner.
+std::size_t ketama_owner(const std::vector<std::pair<const MemcachedProcess*, std::uint32_t>>& servers,
+                         const std::string& key) {
+    std::vector<engine::KetamaServer> ring_servers;
+    for (const auto& [mc, weight] : servers) {
+        ring_servers.push_back({engine::ketama_tcp_name("127.0.0.1", mc->port()), weight});
+    }
+    return engine::KetamaRing(ring_servers).server_for(key);
+}
 
 // "alice" with password "secret", and the header that logs her in.
 const char kHtpasswd[] = "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n";
@@ -38,6 +105,7 @@ struct MpmServers {
     MemcachedProcess socache_mc;  // apr-util's apr_memcache, via mod_authn_socache
     MemcachedProcess unix_mc;     // MemcacheServer of unix.test, on a unix socket
     unsigned short dead_port = 0; // MemcacheServer of down.test: nothing listens there
+    SilentListener silent;        // second MemcacheServer of slow.test: never answers
     std::unique_ptr<HttpdProcess> httpd;
     std::string error;
     std::size_t reported_log_lines = 0;
@@ -74,6 +142,23 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "<VirtualHost " + vhost_addr + ">\n"
            "    ServerName down.test\n"
            "    MemcacheServer 127.0.0.1:" + std::to_string(s.dead_port) + "\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName cluster.test\n"
+           "    MemcacheServer " + s.main_mc.address() + " weight=1\n"
+           "    MemcacheServer " + s.vhost_mc.address() + " weight=3\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName binary.test\n"
+           "    MemcacheProtocol binary\n"
+           "    MemcacheServer " + s.main_mc.address() + "\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName slow.test\n"
+           "    MemcacheTimeout 300ms\n"
+           "    MemcacheRetryPeriod 60s\n"
+           "    MemcacheServer " + s.vhost_mc.address() + "\n"
+           "    MemcacheServer " + s.silent.address() + "\n"
            "</VirtualHost>\n";
 }
 
@@ -116,7 +201,8 @@ MpmServers& servers_for(const std::string& mpm) {
 // [error]/[crit]/... lines logged since the last call; down.test's server is down on
 // purpose, so what is said about it is expected.
 std::vector<std::string> new_unexpected_lines(MpmServers& s) {
-    auto lines = s.httpd->unexpected_log_lines({"127.0.0.1:" + std::to_string(s.dead_port)});
+    auto lines = s.httpd->unexpected_log_lines({"127.0.0.1:" + std::to_string(s.dead_port),
+                                                s.silent.address()});
     auto seen = std::min(s.reported_log_lines, lines.size());
     s.reported_log_lines = lines.size();
     return {lines.begin() + static_cast<std::ptrdiff_t>(seen), lines.end()};
@@ -308,6 +394,91 @@ TEST_P(HttpdTest, AprUtilMemcacheWorksInTheSameProcess) {
     EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("socache")), std::optional<std::string>("both"));
 }
 
+TEST_P(HttpdTest, KeysArePlacedByWeightedKetamaByDefault) {
+    const std::vector<std::pair<const MemcachedProcess*, std::uint32_t>> cluster = {
+        {&s_->main_mc, 1}, {&s_->vhost_mc, 3}};
+    int on_each[2] = {0, 0};
+    for (int i = 0; i < 40; ++i) {
+        std::string k = key("ring" + std::to_string(i));
+        auto set = get_vhost("cluster.test", "/mc?op=set&key=" + k + "&value=v");
+        ASSERT_EQ(set.status, 200) << set.error << set.body;
+        std::size_t owner = ketama_owner(cluster, k);
+        ASSERT_LT(owner, 2u);
+        EXPECT_TRUE(RawClient(cluster[owner].first->port()).get(k).has_value()) << k;
+        EXPECT_FALSE(RawClient(cluster[1 - owner].first->port()).get(k).has_value()) << k;
+        ++on_each[owner];
+    }
+    EXPECT_GT(on_each[1], on_each[0]);  // weight 3 against 1
+}
+
+TEST_P(HttpdTest, BinaryProtocolServesTheSameRequests) {
+    std::string log = log_with("protocol=binary");
+    EXPECT_NE(log.find("protocol=binary"), std::string::npos) << log;
+    auto set = get_vhost("binary.test", "/mc?op=set&key=" + key("bin") + "&value=over%20binary");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(get_vhost("binary.test", "/mc?op=get&key=" + key("bin")).body, "over binary");
+    EXPECT_EQ(get_vhost("binary.test", "/mc?op=get&key=" + key("bin-missing")).status, 404);
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("bin")), std::optional<std::string>("over binary"));
+}
+
+TEST_P(HttpdTest, SilentServerDoesNotSlowKeysOnTheOtherServer) {
+    // slow.test: the live vhost_mc and a listener that never answers, 300 ms deadline.
+    auto owner_is_silent = [&](const std::string& k) {
+        std::vector<engine::KetamaServer> ring = {
+            {engine::ketama_tcp_name("127.0.0.1", s_->vhost_mc.port()), 1},
+            {engine::ketama_tcp_name("127.0.0.1", s_->silent.port()), 1}};
+        return engine::KetamaRing(ring).server_for(k) == 1;
+    };
+    std::vector<std::string> silent_keys, live_keys;
+    for (int i = 0; silent_keys.size() < 20 || live_keys.size() < 20; ++i) {
+        std::string k = key("slow" + std::to_string(i));
+        (owner_is_silent(k) ? silent_keys : live_keys).push_back(k);
+    }
+    // After the graceful-restart test prefork brings its children back one by one; a
+    // request queued for a child that does not exist yet would measure the MPM.
+    if (GetParam() == "prefork") {
+        for (int i = 0; i < 500 && child_count(s_->httpd->pid()) < 4; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ASSERT_GE(child_count(s_->httpd->pid()), 4);
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<long long> slowest_silent{0};
+    std::vector<std::thread> hammer;
+    for (int t = 0; t < 2; ++t) {
+        hammer.emplace_back([&, t] {
+            for (std::size_t i = static_cast<std::size_t>(t); !stop; i += 2) {
+                auto t0 = std::chrono::steady_clock::now();
+                get_vhost("slow.test", "/mc?op=get&key=" + silent_keys[i % silent_keys.size()]);
+                long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - t0).count();
+                if (ms > slowest_silent) slowest_silent = ms;
+            }
+        });
+    }
+    long long slowest_live = 0;
+    int live_ok = 0;
+    for (int round = 0; round < 3; ++round) {
+        for (const auto& k : live_keys) {
+            auto t0 = std::chrono::steady_clock::now();
+            auto r = get_vhost("slow.test", "/mc?op=get&key=" + k);
+            long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - t0).count();
+            slowest_live = std::max(slowest_live, ms);
+            if (r.status == 404 || r.status == 200) ++live_ok;
+        }
+    }
+    stop = true;
+    for (auto& th : hammer) th.join();
+    EXPECT_EQ(live_ok, 3 * static_cast<int>(live_keys.size()));
+    EXPECT_LT(slowest_live, 150) << "a key on the live server waited for the silent one";
+    EXPECT_LE(slowest_silent.load(), 300 + 300 + 200) << "a request on the silent server hung";
+    std::printf("[ measured ] %s: slowest live-key request %lld ms, slowest silent-key request %lld ms\n",
+                GetParam().c_str(), slowest_live, slowest_silent.load());
+}
+
+// Last: after it prefork brings its children back one at a time, which would slow the
+// tests that follow for reasons of the MPM, not of the module.
 TEST_P(HttpdTest, ClientsAreRebuiltAfterAGracefulRestart) {
     // Served by a child: the first generation is up before the restart is asked for.
     ASSERT_EQ(get("/mc?op=servers").status, 200);

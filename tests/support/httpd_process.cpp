@@ -184,6 +184,7 @@ std::string HttpdProcess::base_config(unsigned short listen_port) const {
       << "DefaultRuntimeDir \"" << dir_ << "/run\"\n"
       << "ErrorLog \"" << dir_ << "/error.log\"\n"
       << "LogLevel " << options_.log_level << "\n"
+      << "GracefulShutdownTimeout 5\n"
       << "DocumentRoot \"" << dir_ << "/htdocs\"\n"
       << "KeepAlive Off\n"
       << "LoadModule mpm_" << options_.mpm << "_module " << m << "/mod_mpm_" << options_.mpm
@@ -199,9 +200,12 @@ std::string HttpdProcess::base_config(unsigned short listen_port) const {
         c << "LoadModule memcache_example_module \"" << options_.mod_memcache_example << "\"\n";
     if (::geteuid() == 0) c << "User nobody\nGroup " << unprivileged_group() << "\n";
     // Few processes and threads: start-up and shutdown stay fast, and the thread count
-    // is known (the module's default pool size).
+    // is known (the module's default pool size). Prefork starts all four children at
+    // once, so a request stuck on a slow server never queues the others behind a child
+    // that httpd has not spawned yet.
     c << "<IfModule mpm_prefork_module>\n"
-         "  StartServers 1\n  MinSpareServers 1\n  MaxSpareServers 2\n  MaxRequestWorkers 4\n"
+         "  StartServers 4\n  MinSpareServers 4\n  MaxSpareServers 8\n  ServerLimit 8\n"
+         "  MaxRequestWorkers 8\n"
          "</IfModule>\n"
          "<IfModule !mpm_prefork_module>\n"
          "  StartServers 1\n  ServerLimit 2\n  ThreadLimit 4\n  ThreadsPerChild 4\n"
@@ -298,11 +302,21 @@ bool HttpdProcess::wait_until_up() {
 
 void HttpdProcess::stop() {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    auto until = Clock::now() + std::chrono::seconds(10);
+    // graceful-stop (SIGWINCH), as operators stop httpd: children finish what they
+    // serve, bounded by GracefulShutdownTimeout. The ungraceful path (SIGTERM) races in
+    // httpd's event MPM itself: its main thread closes sockets that worker threads are
+    // still releasing, and a child now and then dies of SIGSEGV in apr_os_sock_get,
+    // with no module code on any thread's stack. SIGTERM and SIGKILL stay as fallbacks.
+    ::kill(pid_, SIGWINCH);
+    const auto start = Clock::now();
+    bool termed = false;
     int status = 0;
     while (::waitpid(pid_, &status, WNOHANG) == 0) {
-        if (Clock::now() > until) {
+        if (!termed && Clock::now() > start + std::chrono::seconds(10)) {
+            ::kill(pid_, SIGTERM);
+            termed = true;
+        }
+        if (Clock::now() > start + std::chrono::seconds(20)) {
             ::kill(-pid_, SIGKILL);
             ::waitpid(pid_, &status, 0);
             break;
