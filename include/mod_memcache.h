@@ -353,6 +353,90 @@ typedef enum {
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *mc,
                                                                ap_memcache_distribution_e d);
 
+/* ---- the extended command set ---------------------------------------------------- */
+/* What apr_memcache lacks, in its style: apr_status_t results, data from APR pools,
+ * keys checked before anything is sent (APR_EINVAL), AP_MEMCACHE_ENOSERVER when no
+ * server is live, APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
+ * compatible API keeps apr-util's 16 bits). Both protocols give the same results. */
+
+/** An item as the server keeps it. */
+typedef struct {
+    apr_status_t status; /**< per key in ap_memcache_multigets; else as returned */
+    const char *key;
+    apr_size_t len;
+    char *data;          /**< NUL-terminated at data[len] */
+    apr_uint32_t flags;
+    apr_uint64_t cas;    /**< the CAS unique, for ap_memcache_cas */
+} ap_memcache_item_t;
+
+/** The stores of ap_memcache_store. */
+typedef enum {
+    AP_MEMCACHE_SET,     /**< store */
+    AP_MEMCACHE_ADD,     /**< store only if absent; APR_EEXIST when present */
+    AP_MEMCACHE_REPLACE, /**< store only if present; APR_EEXIST when absent (as apr-util) */
+    AP_MEMCACHE_APPEND,  /**< add data after the value; APR_NOTFOUND when absent */
+    AP_MEMCACHE_PREPEND  /**< add data before the value; APR_NOTFOUND when absent */
+} ap_memcache_store_e;
+
+/** Stores with 32-bit flags (ignored by APPEND/PREPEND, which keep the item's flags and
+ *  expiry). exptime: seconds, or a unix time. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t *mc, ap_memcache_store_e op,
+                                                    const char *key, const char *data,
+                                                    apr_size_t len, apr_uint32_t exptime,
+                                                    apr_uint32_t flags);
+
+/** Gets key with its flags and CAS unique into *item (data from p). APR_NOTFOUND on a
+ *  miss. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gets(apr_memcache_t *mc, apr_pool_t *p,
+                                                   const char *key, ap_memcache_item_t *item);
+
+/** Stores only if the item is unchanged since its CAS unique `cas` was read:
+ *  APR_SUCCESS, APR_EEXIST when it changed since (conflict), APR_NOTFOUND when it is
+ *  gone. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t *mc, const char *key,
+                                                  const char *data, apr_size_t len,
+                                                  apr_uint32_t exptime, apr_uint32_t flags,
+                                                  apr_uint64_t cas);
+
+/** Sets a new expiry on key without fetching it; APR_NOTFOUND when absent. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t *mc, const char *key,
+                                                    apr_uint32_t exptime);
+
+/** Gets key (as ap_memcache_gets) and sets its expiry to exptime in one request. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gat(apr_memcache_t *mc, apr_pool_t *p,
+                                                  const char *key, apr_uint32_t exptime,
+                                                  ap_memcache_item_t *item);
+
+/** Invalidates every item on every server of mc, after delay seconds (0: now). Every
+ *  server is asked, live or not; the first error is returned. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_flush(apr_memcache_t *mc, apr_uint32_t delay);
+
+/** 64-bit counters. Adds (incr64) or subtracts (decr64, stopping at 0) delta; incr wraps
+ *  at 2^64 as memcached does. initial NULL: a missing counter is APR_NOTFOUND. initial
+ *  non-NULL: a missing counter is created as *initial with expiry exptime, and *nv is
+ *  *initial. *nv (may be NULL) gets the new value. AP_MEMCACHE_EPROTO when the value
+ *  is not a number. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_incr64(apr_memcache_t *mc, const char *key,
+                                                     apr_uint64_t delta,
+                                                     const apr_uint64_t *initial,
+                                                     apr_uint32_t exptime, apr_uint64_t *nv);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_decr64(apr_memcache_t *mc, const char *key,
+                                                     apr_uint64_t delta,
+                                                     const apr_uint64_t *initial,
+                                                     apr_uint32_t exptime, apr_uint64_t *nv);
+
+/** Adds key to *items (created from data_pool when NULL) as an ap_memcache_item_t with
+ *  status APR_NOTFOUND. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_add_multigets_key(apr_pool_t *data_pool, const char *key,
+                                                        apr_hash_t **items);
+
+/** As apr_memcache_multgetp, for ap_memcache_item_t values: each also gets its 32-bit
+ *  flags and CAS unique. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multigets(apr_memcache_t *mc,
+                                                        apr_pool_t *temp_pool,
+                                                        apr_pool_t *data_pool,
+                                                        apr_hash_t *items);
+
 /* ---- the module API ------------------------------------------------------------- */
 
 struct server_rec;

@@ -5,6 +5,7 @@
 #define MMC_COMPAT_FACADE_H
 
 #include <memory>
+#include <string_view>
 #include <new>
 
 #include "engine/outcome.h"
@@ -30,6 +31,15 @@ void publish_status(apr_memcache_server_t* ms) noexcept;
 // from mc's servers.
 bool uses_ketama(const apr_memcache_t* mc) noexcept;
 apr_status_t build_ketama(apr_memcache_t* mc);
+
+// Checks the key and picks its server (the caller's hash and server hooks honoured):
+// APR_SUCCESS with *ms and the key as a view, else APR_EINVAL (bad key, nothing sent)
+// or AP_MEMCACHE_ENOSERVER.
+apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
+                   apr_memcache_server_t*& ms);
+
+// Copies a value into pool memory, NUL-terminated as apr-util's are.
+char* copy_value(apr_pool_t* p, std::string_view data);
 
 // Runs f, turning an escaping exception into an APR status: nothing may unwind into C.
 template <class F>

@@ -12,9 +12,8 @@ using mmc::compat::to_apr_status;
 using mmc::engine::Outcome;
 using mmc::engine::Result;
 
-namespace {
+namespace mmc::compat {
 
-// Validates the key and picks its server; *ms is NULL with the reason returned.
 apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
                    apr_memcache_server_t*& ms) {
     if (!mc || !key) return APR_EINVAL;
@@ -25,6 +24,19 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
     return APR_SUCCESS;
 }
 
+char* copy_value(apr_pool_t* p, std::string_view data) {
+    char* d = static_cast<char*>(apr_palloc(p, data.size() + 1));
+    if (!data.empty()) std::memcpy(d, data.data(), data.size());
+    d[data.size()] = '\0';
+    return d;
+}
+
+}  // namespace mmc::compat
+
+using mmc::compat::route;
+
+namespace {
+
 struct GetCtx {
     apr_pool_t* p;
     char** data;
@@ -32,12 +44,9 @@ struct GetCtx {
     apr_uint16_t* flags;
 };
 
-void copy_value(void* vctx, const mmc::engine::ValueView& v) {
+void take_value(void* vctx, const mmc::engine::ValueView& v) {
     auto& c = *static_cast<GetCtx*>(vctx);
-    char* d = static_cast<char*>(apr_palloc(c.p, v.data.size() + 1));
-    if (!v.data.empty()) std::memcpy(d, v.data.data(), v.data.size());
-    d[v.data.size()] = '\0';
-    *c.data = d;
+    *c.data = mmc::compat::copy_value(c.p, v.data);
     if (c.len) *c.len = v.data.size();
     // The compatible API carries 16-bit flags; the upper bits cannot be represented.
     if (c.flags) *c.flags = static_cast<apr_uint16_t>(v.flags);
@@ -93,7 +102,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;
     return guarded([&] {
         GetCtx ctx{p, baton, len, flags};
-        Outcome o = mmc::engine::get(*ms->impl->server, k, copy_value, &ctx);
+        Outcome o = mmc::engine::get(*ms->impl->server, k, take_value, &ctx);
         publish_status(ms);
         return to_apr_status(o);
     });

@@ -41,28 +41,48 @@ Outcome binary_exchange(Server& server, Retry retry, Encode&& encode, OnEvent&& 
         [&](Connection& c, Result& r) { return detail::read_binary(server, c, opaque, on_event, r); });
 }
 
-// set/add/replace; false for the text commands that are not stores in the binary
-// protocol's sense (append/prepend/cas take other opcodes or fields).
-bool store_command(proto::StoreCommand cmd, proto::BinaryStoreCommand& out) {
+// The binary request for a store. A text "cas" is a binary set carrying the CAS
+// unique; append and prepend are their own (concat) requests.
+void encode_store(std::string& out, proto::StoreCommand cmd, std::string_view key,
+                  std::size_t bytes, std::uint32_t flags, std::uint32_t exptime,
+                  std::uint32_t opaque, std::uint64_t cas) {
     switch (cmd) {
-        case proto::StoreCommand::set: out = proto::BinaryStoreCommand::set; return true;
-        case proto::StoreCommand::add: out = proto::BinaryStoreCommand::add; return true;
-        case proto::StoreCommand::replace: out = proto::BinaryStoreCommand::replace; return true;
-        default: return false;
+        case proto::StoreCommand::append:
+        case proto::StoreCommand::prepend:
+            proto::encode_binary_concat_header(out,
+                                               cmd == proto::StoreCommand::append
+                                                   ? proto::BinaryConcatCommand::append
+                                                   : proto::BinaryConcatCommand::prepend,
+                                               key, bytes, opaque, cas);
+            return;
+        case proto::StoreCommand::add:
+            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::add, key, flags,
+                                              exptime, bytes, opaque, cas);
+            return;
+        case proto::StoreCommand::replace:
+            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::replace, key, flags,
+                                              exptime, bytes, opaque, cas);
+            return;
+        case proto::StoreCommand::set:
+        case proto::StoreCommand::cas:
+            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::set, key, flags,
+                                              exptime, bytes, opaque, cas);
+            return;
     }
 }
 
-}  // namespace
-
-Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
+// One key's retrieval (get, gat): a value or a miss, flags and CAS in the response.
+template <class Encode>
+Outcome retrieve_one(Server& server, std::string_view key, ValueFn fn, void* ctx,
+                     BinaryOpcode opcode, Encode&& encode) {
     return binary_exchange(
         server, Retry::if_stale,
         [&](Connection& c, std::uint32_t opaque) {
-            proto::encode_binary_get(c.out(), proto::BinaryGetCommand::get, key, opaque);
+            encode(c.out(), opaque);
             return std::string_view{};
         },
         [&](const BinaryEvent& ev) {
-            if (ev.opcode != BinaryOpcode::get) return Result::protocol_error;
+            if (ev.opcode != opcode) return Result::protocol_error;
             if (ev.status == BinaryStatus::ok) {
                 fn(ctx, ValueView{key, ev.value, ev.flags, ev.cas, true});
             }
@@ -70,18 +90,53 @@ Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
         });
 }
 
-Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key, std::string_view data,
-              std::uint32_t flags, std::uint32_t exptime) {
-    proto::BinaryStoreCommand op;
-    if (!store_command(cmd, op)) return {Result::invalid_argument};
+}  // namespace
+
+Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool /*with_cas*/) {
+    // Binary get responses always carry the CAS unique.
+    return retrieve_one(server, key, fn, ctx, BinaryOpcode::get, [&](std::string& out, std::uint32_t opaque) {
+        proto::encode_binary_get(out, proto::BinaryGetCommand::get, key, opaque);
+    });
+}
+
+Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime, ValueFn fn,
+                      void* ctx) {
+    return retrieve_one(server, key, fn, ctx, BinaryOpcode::gat, [&](std::string& out, std::uint32_t opaque) {
+        proto::encode_binary_gat(out, proto::BinaryGatCommand::gat, key, exptime, opaque);
+    });
+}
+
+Outcome touch(Server& server, std::string_view key, std::uint32_t exptime) {
     return binary_exchange(
         server, Retry::never,
         [&](Connection& c, std::uint32_t opaque) {
-            proto::encode_binary_store_header(c.out(), op, key, flags, exptime, data.size(), opaque);
+            proto::encode_binary_touch(c.out(), key, exptime, opaque);
+            return std::string_view{};
+        },
+        [&](const BinaryEvent& ev) { return status_result(ev); });
+}
+
+Outcome flush(Server& server, std::uint32_t delay) {
+    return binary_exchange(
+        server, Retry::never,
+        [&](Connection& c, std::uint32_t opaque) {
+            proto::encode_binary_flush(c.out(), opaque, delay);
+            return std::string_view{};
+        },
+        [&](const BinaryEvent& ev) { return status_result(ev); });
+}
+
+Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key, std::string_view data,
+              std::uint32_t flags, std::uint32_t exptime, std::uint64_t cas) {
+    return binary_exchange(
+        server, Retry::never,
+        [&](Connection& c, std::uint32_t opaque) {
+            encode_store(c.out(), cmd, key, data.size(), flags, exptime, opaque, cas);
             return data;
         },
         [&](const BinaryEvent& ev) {
             Result r = status_result(ev);
+            // Say it as the text protocol does, so both protocols give one answer.
             if ((cmd == proto::StoreCommand::add && r == Result::exists) ||
                 (cmd == proto::StoreCommand::replace && r == Result::not_found)) {
                 return Result::not_stored;
@@ -100,22 +155,28 @@ Outcome remove(Server& server, std::string_view key) {
         [&](const BinaryEvent& ev) { return status_result(ev); });
 }
 
-Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
-              std::uint64_t& value) {
+Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view key,
+                     std::uint64_t delta, std::uint64_t initial, std::uint32_t exptime,
+                     std::uint64_t& value) {
     return binary_exchange(
         server, Retry::never,
         [&](Connection& c, std::uint32_t opaque) {
-            // No initial value: a missing counter is a miss, as in the text protocol.
             proto::encode_binary_arith(c.out(),
                                        cmd == proto::ArithCommand::incr ? proto::BinaryArithCommand::increment
                                                                         : proto::BinaryArithCommand::decrement,
-                                       key, delta, 0, proto::kBinaryArithNoCreate, opaque);
+                                       key, delta, initial, exptime, opaque);
             return std::string_view{};
         },
         [&](const BinaryEvent& ev) {
             if (ev.status == BinaryStatus::ok) value = ev.number;
             return status_result(ev);
         });
+}
+
+Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
+              std::uint64_t& value) {
+    // kBinaryArithNoCreate: a missing counter is a miss, as in the text protocol.
+    return binary::arith_create(server, cmd, key, delta, 0, proto::kBinaryArithNoCreate, value);
 }
 
 Outcome version(Server& server, std::string& out) {

@@ -100,7 +100,11 @@ void send_request(InFlight& f, Clock::time_point deadline) {
         f.first_opaque = f.conn->next_opaque(static_cast<std::uint32_t>(b.nkeys) + 1);
         proto::encode_binary_get_multi(f.conn->out(), b.keys, b.nkeys, f.first_opaque);
     } else {
-        proto::encode_get_multi(f.conn->out(), b.keys, b.nkeys);
+        if (b.with_cas) {
+            proto::encode_gets_multi(f.conn->out(), b.keys, b.nkeys);
+        } else {
+            proto::encode_get_multi(f.conn->out(), b.keys, b.nkeys);
+        }
         f.conn->parser().expect(proto::ReplyKind::retrieval);
     }
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);

@@ -16,6 +16,7 @@ struct GetBatch {
     Server* server = nullptr;
     const std::string_view* keys = nullptr;  // valid keys, distinct within the batch
     std::size_t nkeys = 0;
+    bool with_cas = false;  // text: "gets" (binary replies always carry the CAS unique)
     // Out: ok when the server answered completely (keys it did not return are misses),
     // otherwise why the keys it did not return have no answer.
     Outcome outcome;

@@ -25,12 +25,33 @@ struct ValueView {
 using ValueFn = void (*)(void* ctx, const ValueView& value);
 using StatFn = void (*)(void* ctx, std::string_view name, std::string_view value);
 
-// ok (fn called once) or not_found.
-Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx);
+// ok (fn called once) or not_found. with_cas: the value carries its CAS unique (text:
+// "gets"; binary replies always carry it).
+Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool with_cas = false);
 
-// ok, or not_stored for an add/replace that did not apply.
+// ok; not_stored for an add/replace/append/prepend that did not apply; for cas, exists
+// when the item changed since `cas` was read and not_found when it is gone. flags and
+// exptime are ignored by append/prepend.
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
-              std::string_view data, std::uint32_t flags, std::uint32_t exptime);
+              std::string_view data, std::uint32_t flags, std::uint32_t exptime,
+              std::uint64_t cas = 0);
+
+// ok or not_found: the item's expiry becomes exptime.
+Outcome touch(Server& server, std::string_view key, std::uint32_t exptime);
+
+// As get (with cas), and the item's expiry becomes exptime.
+Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime, ValueFn fn,
+                      void* ctx);
+
+// Invalidates every item, after delay seconds (0: now).
+Outcome flush(Server& server, std::uint32_t delay);
+
+// As arith, but a missing counter is created with `initial` (and exptime) and `value`
+// is initial. Over text, where the command has no initial value, this is incr, then add
+// when it missed, then incr once more if another client's add won.
+Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view key,
+                     std::uint64_t delta, std::uint64_t initial, std::uint32_t exptime,
+                     std::uint64_t& value);
 
 // ok (deleted) or not_found.
 Outcome remove(Server& server, std::string_view key);

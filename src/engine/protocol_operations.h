@@ -6,9 +6,17 @@
 #include "engine/operations.h"
 
 #define MMC_ENGINE_DECLARE_OPERATIONS                                                          \
-    Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx);                  \
+    Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool with_cas);   \
     Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,               \
-                  std::string_view data, std::uint32_t flags, std::uint32_t exptime);          \
+                  std::string_view data, std::uint32_t flags, std::uint32_t exptime,           \
+                  std::uint64_t cas);                                                          \
+    Outcome touch(Server& server, std::string_view key, std::uint32_t exptime);                \
+    Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime,         \
+                          ValueFn fn, void* ctx);                                              \
+    Outcome flush(Server& server, std::uint32_t delay);                                        \
+    Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view key,        \
+                         std::uint64_t delta, std::uint64_t initial, std::uint32_t exptime,    \
+                         std::uint64_t& value);                                                \
     Outcome remove(Server& server, std::string_view key);                                      \
     Outcome arith(Server& server, proto::ArithCommand cmd, std::string_view key,               \
                   std::uint64_t delta, std::uint64_t& value);                                  \

@@ -1,4 +1,6 @@
 // The operations over the text protocol.
+#include <charconv>
+
 #include "engine/exchange.h"
 #include "engine/protocol_operations.h"
 
@@ -31,14 +33,15 @@ Outcome text_exchange(Server& server, ReplyKind kind, Retry retry, Encode&& enco
         [&](Connection& c, Result& r) { return detail::read_text(server, c, on_event, r); });
 }
 
-}  // namespace
-
-Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
+// One key's retrieval (get, gets, gat, gats): encode writes the request; the reply is
+// at most one VALUE for exactly that key, then END.
+template <class Encode>
+Outcome retrieve_one(Server& server, std::string_view key, ValueFn fn, void* ctx, Encode&& encode) {
     bool found = false;
     return text_exchange(
         server, ReplyKind::retrieval, Retry::if_stale,
         [&](Connection& c) {
-            proto::encode_get(c.out(), key);
+            encode(c.out());
             return std::string_view{};
         },
         [&](const TextEvent& ev) {
@@ -54,12 +57,79 @@ Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx) {
         });
 }
 
+}  // namespace
+
+Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool with_cas) {
+    return retrieve_one(server, key, fn, ctx, [&](std::string& out) {
+        if (with_cas) {
+            proto::encode_gets(out, key);
+        } else {
+            proto::encode_get(out, key);
+        }
+    });
+}
+
+Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime, ValueFn fn,
+                      void* ctx) {
+    // gats rather than gat: the caller gets the CAS unique as well.
+    return retrieve_one(server, key, fn, ctx,
+                        [&](std::string& out) { proto::encode_gats(out, exptime, key); });
+}
+
+Outcome touch(Server& server, std::string_view key, std::uint32_t exptime) {
+    return text_exchange(
+        server, ReplyKind::touch, Retry::never,
+        [&](Connection& c) {
+            proto::encode_touch(c.out(), key, exptime);
+            return std::string_view{};
+        },
+        [&](const TextEvent& ev) {
+            switch (ev.type) {
+                case EventType::touched: return Result::ok;
+                case EventType::not_found: return Result::not_found;
+                default: return error_result(ev.type);
+            }
+        });
+}
+
+Outcome flush(Server& server, std::uint32_t delay) {
+    return text_exchange(
+        server, ReplyKind::ok, Retry::never,
+        [&](Connection& c) {
+            proto::encode_flush_all(c.out(), delay);
+            return std::string_view{};
+        },
+        [&](const TextEvent& ev) { return ev.type == EventType::ok ? Result::ok : error_result(ev.type); });
+}
+
+Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view key,
+                     std::uint64_t delta, std::uint64_t initial, std::uint32_t exptime,
+                     std::uint64_t& value) {
+    // Qualified calls: argument-dependent lookup would also find the dispatching
+    // mmc::engine versions. Two rounds at most: if another client creates the counter between our miss and
+    // our add, the add is not stored and the second incr finds it.
+    for (int round = 0; round < 2; ++round) {
+        Outcome o = text::arith(server, cmd, key, delta, value);
+        if (o.result != Result::not_found) return o;
+        char digits[24];
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, initial);
+        (void)ec;
+        o = text::store(server, proto::StoreCommand::add, key,
+                  std::string_view(digits, static_cast<std::size_t>(end - digits)), 0, exptime, 0);
+        if (o.result != Result::not_stored) {
+            if (o.ok()) value = initial;
+            return o;
+        }
+    }
+    return text::arith(server, cmd, key, delta, value);
+}
+
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
-              std::string_view data, std::uint32_t flags, std::uint32_t exptime) {
+              std::string_view data, std::uint32_t flags, std::uint32_t exptime, std::uint64_t cas) {
     return text_exchange(
         server, ReplyKind::storage, Retry::never,
         [&](Connection& c) -> std::string_view {
-            proto::encode_store_header(c.out(), cmd, key, flags, exptime, data.size());
+            proto::encode_store_header(c.out(), cmd, key, flags, exptime, data.size(), cas);
             if (data.empty()) {
                 c.out().append("\r\n");
                 return {};
