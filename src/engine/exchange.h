@@ -24,15 +24,15 @@ inline constexpr auto kStaleCheckAfter = std::chrono::milliseconds(250);
 // What a reader made of the bytes received so far.
 enum class Read : bool { need_more, done };
 
-// Text protocol: parses events and hands each to on_event(const TextEvent&) -> Result.
-// done at the final event (result = what on_event returned for it), at a parse error,
-// or when on_event returns protocol_error (a well-formed reply that does not answer
-// the request).
-template <class OnEvent>
-Read read_text(Server& server, Connection& conn, OnEvent& on_event, Result& result) {
-    proto::TextReplyParser& parser = conn.parser();
+// Parses the events that have arrived and hands each to on_event(const Event&) ->
+// Result. done at the final event (result = what on_event returned for it), at a parse
+// error, or when on_event returns protocol_error (a well-formed reply that does not
+// answer the request).
+template <class Event, class Parser, class OnEvent>
+Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_event,
+                 Result& result) {
     for (;;) {
-        proto::TextEvent ev;
+        Event ev;
         std::size_t consumed = 0;
         auto pr = parser.parse(conn.in().view(), ev, consumed);
         if (pr == proto::ParseResult::need_more) return Read::need_more;
@@ -51,30 +51,19 @@ Read read_text(Server& server, Connection& conn, OnEvent& on_event, Result& resu
     }
 }
 
-// Binary protocol: as read_text for the responses to the request with this opaque; any
-// other opaque is out of step.
+template <class OnEvent>
+Read read_text(Server& server, Connection& conn, OnEvent& on_event, Result& result) {
+    return read_events<proto::TextEvent>(server, conn, conn.parser(), on_event, result);
+}
+
+// Binary responses must carry the opaque of the request; any other is out of step.
 template <class OnEvent>
 Read read_binary(Server& server, Connection& conn, std::uint32_t opaque, OnEvent& on_event,
                  Result& result) {
-    proto::BinaryReplyParser& parser = conn.binary_parser();
-    for (;;) {
-        proto::BinaryEvent ev;
-        std::size_t consumed = 0;
-        auto pr = parser.parse(conn.in().view(), ev, consumed);
-        if (pr == proto::ParseResult::need_more) return Read::need_more;
-        if (pr == proto::ParseResult::error) {
-            result = Result::protocol_error;
-            server.log(3, Outcome{result},
-                       "memcached server " + server.name() + ": unusable reply: " + parser.error_message());
-            return Read::done;
-        }
-        Result r = ev.opaque == opaque ? on_event(ev) : Result::protocol_error;
-        conn.in().consume(consumed);
-        if (r == Result::protocol_error || ev.final) {
-            result = r;
-            return Read::done;
-        }
-    }
+    return read_events<proto::BinaryEvent>(
+        server, conn, conn.binary_parser(),
+        [&](const proto::BinaryEvent& ev) { return ev.opaque == opaque ? on_event(ev) : Result::protocol_error; },
+        result);
 }
 
 // encode(Connection&) writes the request into conn.out() and returns a payload to send

@@ -4,6 +4,7 @@
 #include "httpd_test_options.h"
 #include "memcached_process.h"
 #include "raw_client.h"
+#include "silent_server.h"
 
 #include <gtest/gtest.h>
 
@@ -30,30 +31,6 @@
 namespace mmc::test {
 namespace {
 
-// A TCP listener that completes handshakes (through the backlog) but never reads or
-// answers: a hung memcached.
-class SilentListener {
-public:
-    SilentListener() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd_, 128);
-        socklen_t len = sizeof sa;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-        port_ = ntohs(sa.sin_port);
-    }
-    ~SilentListener() { ::close(fd_); }
-    unsigned short port() const { return port_; }
-    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-private:
-    int fd_ = -1;
-    unsigned short port_ = 0;
-};
-
 // Child processes of pid (httpd's children), from /proc.
 int child_count(pid_t pid) {
     int n = 0;
@@ -74,22 +51,6 @@ int child_count(pid_t pid) {
         ::closedir(d);
     }
     return n;
-}
-
-// memcached's curr_connections once it stops changing (closes land asynchronously).
-long long settled_connections(RawClient& raw) {
-    auto read = [&] {
-        auto v = raw.stat("curr_connections");
-        return v ? std::stoll(*v) : -1;
-    };
-    long long last = read();
-    for (int i = 0; i < 50; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        long long now = read();
-        if (now == last) return now;
-        last = now;
-    }
-    return last;
 }
 
 // Where ketama puts key among servers given as (address, weight), as the module's
@@ -122,7 +83,7 @@ struct MpmServers {
     MemcachedProcess unix_mc;     // MemcacheServer of unix.test, on a unix socket
     MemcachedProcess restart_mc;  // MemcacheServer of restart.test: killed and restarted
     unsigned short dead_port = 0; // MemcacheServer of down.test: nothing listens there
-    SilentListener silent;        // second MemcacheServer of slow.test: never answers
+    SilentServer silent;        // second MemcacheServer of slow.test: never answers
     std::unique_ptr<HttpdProcess> httpd;
     std::string error;
     std::size_t reported_log_lines = 0;
@@ -546,7 +507,7 @@ TEST_P(HttpdTest, KilledMemcachedIsBackWithoutRestartingHttpd) {
     EXPECT_EQ(after.status, 200) << after.error << after.body;
     // No leak: at most max=2 connections per child process reach the restarted server.
     RawClient raw(s_->restart_mc.port());
-    const long long ours = settled_connections(raw) - 1;  // minus the raw client itself
+    const long long ours = raw.settled_number("curr_connections") - 1;  // minus the raw client itself
     EXPECT_LE(ours, 2 * std::max(1, child_count(s_->httpd->pid())));
     std::printf("[ measured ] %s: failures ended %lld ms after the restart; slowest request %lld ms; "
                 "%lld connections from httpd afterwards\n",

@@ -102,24 +102,6 @@ inline long long elapsed_ms(std::chrono::steady_clock::time_point since) {
         .count();
 }
 
-inline long long stat_number(RawClient& raw, const std::string& name) {
-    auto v = raw.stat(name);
-    return v ? std::stoll(*v) : -1;
-}
-
-// A server statistic once it has stopped changing (e.g. curr_connections while the
-// server still tears down a connection that just closed).
-inline long long settled_stat(RawClient& raw, const std::string& name) {
-    long long last = stat_number(raw, name);
-    for (int i = 0; i < 50; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        long long now = stat_number(raw, name);
-        if (now == last) return now;
-        last = now;
-    }
-    return last;
-}
-
 // Sockets this process has open (the pools' connections, plus whatever the test holds).
 inline int open_sockets() {
     int n = 0;

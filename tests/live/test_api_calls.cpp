@@ -314,7 +314,7 @@ TEST_F(ApiCalls, ThreeThousandKeysSetGetDelete) {
         ASSERT_EQ(apr_memcache_delete(mc_, ("key:" + std::to_string(i)).c_str(), 0), APR_SUCCESS);
     }
     RawClient raw(server().port());
-    EXPECT_EQ(stat_number(raw, "curr_items"), 0);
+    EXPECT_EQ(raw.number("curr_items"), 0);
 }
 
 TEST_F(ApiCalls, ModulaPlacementFollowsAprUtilFormula) {

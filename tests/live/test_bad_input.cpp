@@ -8,7 +8,7 @@ class BadInput : public Live {
 protected:
     // bytes_read grows by exactly the raw client's own "stats\r\n" (7 bytes) per look
     // when nothing else reached the server.
-    long long bytes_read() { return stat_number(raw(), "bytes_read"); }
+    long long bytes_read() { return raw().number("bytes_read"); }
     RawClient& raw() {
         if (!raw_) raw_ = std::make_unique<RawClient>(server().port());
         return *raw_;

@@ -83,7 +83,7 @@ TEST_F(Distribution, KetamaPlacesEveryKeyWhereLibmemcachedDoes) {
                 agree, kKeys, per_server[0], per_server[1], per_server[2], per_server[3]);
     // Nothing stored twice: the servers hold exactly the keys.
     long long items = 0;
-    for (auto& r : raws) items += stat_number(*r, "curr_items");
+    for (auto& r : raws) items += r->number("curr_items");
     EXPECT_EQ(items, kKeys);
 }
 

@@ -9,34 +9,12 @@
 #include <thread>
 
 #include "live_fixture.h"
+#include "silent_server.h"
 
 namespace mmc::test {
 namespace {
 
 using Failures = Live;
-
-// A TCP listener that completes handshakes (through the backlog) but never reads or
-// answers: the worst kind of hung server.
-class SilentServer {
-public:
-    SilentServer() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd_, 64);
-        socklen_t len = sizeof sa;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-        port_ = ntohs(sa.sin_port);
-    }
-    ~SilentServer() { ::close(fd_); }
-    unsigned short port() const { return port_; }
-
-private:
-    int fd_ = -1;
-    unsigned short port_ = 0;
-};
 
 apr_memcache_t* client_for(apr_pool_t* pool, unsigned short port, apr_uint32_t max = 4) {
     apr_memcache_t* mc = nullptr;

@@ -11,8 +11,8 @@ namespace {
 class Pool : public Live {
 protected:
     // Connections the server sees from us: its count minus the raw client's own one.
-    long long ours() { return settled_stat(raw(), "curr_connections") - baseline_; }
-    void take_baseline() { baseline_ = settled_stat(raw(), "curr_connections"); }
+    long long ours() { return raw().settled_number("curr_connections") - baseline_; }
+    void take_baseline() { baseline_ = raw().settled_number("curr_connections"); }
     RawClient& raw() {
         if (!raw_) raw_ = std::make_unique<RawClient>(server().port());
         return *raw_;
@@ -93,10 +93,10 @@ TEST_F(Pool, NeverMoreThanMaxConnections) {
     spec.smax = 2;
     spec.max = 2;
     apr_memcache_t* mc = client(spec);
-    long long before = stat_number(raw(), "total_connections");
+    long long before = raw().number("total_connections");
     overlap(mc, 6);
     EXPECT_LE(ours(), 2);
-    EXPECT_LE(stat_number(raw(), "total_connections") - before, 2 + 1);  // + the stats look
+    EXPECT_LE(raw().number("total_connections") - before, 2 + 1);  // + the stats look
 }
 
 TEST_F(Pool, IdleConnectionsAboveSmaxCloseAfterTtl) {

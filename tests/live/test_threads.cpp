@@ -16,8 +16,8 @@ TEST_F(Threads, SixteenThreadsShareOneClientWithFourConnections) {
     spec.max = 4;
     start_servers(1, spec);
     RawClient raw(server().port());
-    long long base = stat_number(raw, "curr_connections");
-    long long total_before = stat_number(raw, "total_connections");
+    long long base = raw.number("curr_connections");
+    long long total_before = raw.number("total_connections");
 
     constexpr int kThreads = 16, kOps = 500;
     std::atomic<int> failures{0}, wrong{0};
@@ -48,9 +48,9 @@ TEST_F(Threads, SixteenThreadsShareOneClientWithFourConnections) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(wrong.load(), 0);
-    EXPECT_LE(stat_number(raw, "curr_connections") - base, 4);
+    EXPECT_LE(raw.number("curr_connections") - base, 4);
     // No churn: the pool opened at most max connections (plus the stats look itself).
-    EXPECT_LE(stat_number(raw, "total_connections") - total_before, 4 + 2);
+    EXPECT_LE(raw.number("total_connections") - total_before, 4 + 2);
 }
 
 TEST_F(Threads, MultiGetFromManyThreadsAtOnce) {

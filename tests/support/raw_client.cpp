@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 namespace mmc::test {
 
@@ -100,6 +101,26 @@ std::optional<std::string> RawClient::stat(const std::string& name) {
     if (pos == std::string::npos) return std::nullopt;
     auto end = r.find("\r\n", pos);
     return r.substr(pos + needle.size(), end - pos - needle.size());
+}
+
+}  // namespace mmc::test
+
+namespace mmc::test {
+
+long long RawClient::number(const std::string& name) {
+    auto v = stat(name);
+    return v ? std::stoll(*v) : -1;
+}
+
+long long RawClient::settled_number(const std::string& name) {
+    long long last = number(name);
+    for (int i = 0; i < 50; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        long long now = number(name);
+        if (now == last) return now;
+        last = now;
+    }
+    return last;
 }
 
 }  // namespace mmc::test

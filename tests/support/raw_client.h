@@ -24,6 +24,11 @@ public:
     bool set(const std::string& key, const std::string& value, unsigned flags = 0);
     // "STAT <name> <value>" of the general stats.
     std::optional<std::string> stat(const std::string& name);
+    // A numeric statistic, -1 when absent.
+    long long number(const std::string& name);
+    // The same once it has stopped changing (e.g. curr_connections while the server
+    // still tears down connections that just closed), or after about a second.
+    long long settled_number(const std::string& name);
 
 private:
     int fd_ = -1;

@@ -2,6 +2,8 @@
 // memcached binary protocol document, byte for byte), and response parsing that gives
 // the same events however the bytes arrive, fails cleanly on anything malformed, never
 // reads past its input and never allocates.
+#include "allocation_counter.h"
+#include "guard_page.h"
 #include "proto/binary_codec.h"
 
 #include <gtest/gtest.h>
@@ -22,24 +24,6 @@
 #include <utility>
 #include <vector>
 
-// ---- allocation counting ---------------------------------------------------------------
-// Counted as in test_text_codec.cpp (see there for why a replaced global operator new is
-// enough and why these stay out of line); a replacement is per executable, hence this
-// test's own binary.
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();  // what a replacement operator new must do on failure
-}
-[[gnu::noinline]] void* operator new[](std::size_t size) { return ::operator new(size); }
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -1308,44 +1292,8 @@ TEST(BinaryReplyParser, RandomHeadersAgreeWholeAndByteByByte) {
 
 // ==== no over-read ======================================================================
 
-// Two pages, the second one inaccessible: input placed so that it ends exactly at the
-// boundary makes any read past its end fault.
-class GuardPage {
-public:
-    GuardPage() {
-        page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-        void* p = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
-        if (p == MAP_FAILED) return;
-        base_ = static_cast<char*>(p);
-        if (mprotect(base_ + page_, page_, PROT_NONE) != 0) {
-            munmap(base_, 2 * page_);
-            base_ = nullptr;
-        }
-    }
-    ~GuardPage() {
-        if (base_ != nullptr) munmap(base_, 2 * page_);
-    }
-    GuardPage(const GuardPage&) = delete;
-    GuardPage& operator=(const GuardPage&) = delete;
-
-    bool ok() const { return base_ != nullptr; }
-    std::size_t capacity() const { return page_; }
-
-    // Copies bytes so that they end right at the guard page.
-    std::string_view place(std::string_view in) {
-        char* at = base_ + page_ - in.size();
-        std::memcpy(at, in.data(), in.size());
-        return {at, in.size()};
-    }
-
-private:
-    std::size_t page_ = 0;
-    char* base_ = nullptr;
-};
-
 TEST(BinaryReplyParser, NeverReadsPastTheEndOfItsInput) {
-    GuardPage guard;
+    mmc::test::GuardPage guard;
     ASSERT_TRUE(guard.ok());
     std::vector<std::pair<std::string, std::size_t>> inputs;
     for (const Replay& r : replays()) inputs.emplace_back(r.input, kDefaultMaxValueSize);
@@ -1380,7 +1328,7 @@ TEST(BinaryReplyParser, HundredValueStreamParsesWithoutAllocating) {
     bool ended = false;
     bool failed = false;
 
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     std::string_view in = stream;
     while (!ended && !failed) {
         std::size_t consumed = 0;
@@ -1392,7 +1340,7 @@ TEST(BinaryReplyParser, HundredValueStreamParsesWithoutAllocating) {
         if (ev.opcode == BinaryOpcode::getkq) ++values;
         ended = ev.opcode == BinaryOpcode::noop;
     }
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
     EXPECT_FALSE(failed);
@@ -1409,7 +1357,7 @@ TEST(BinaryReplyParser, ByteByByteParsingDoesNotAllocate) {
     std::size_t start = 0;
     bool failed = false;
 
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     for (std::size_t arrived = 1; arrived <= stream.size() && !failed; ++arrived) {
         for (;;) {
             std::size_t consumed = 0;
@@ -1424,7 +1372,7 @@ TEST(BinaryReplyParser, ByteByByteParsingDoesNotAllocate) {
             if (ev.opcode == BinaryOpcode::getkq) ++values;
         }
     }
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
     EXPECT_FALSE(failed);
@@ -1435,9 +1383,9 @@ TEST(BinaryReplyParser, ByteByByteParsingDoesNotAllocate) {
 TEST(BinaryAllocationCounter, SeesAllocations) {
     // Guards the zero-allocation tests against a counter that silently counts nothing.
     // A direct call, unlike a new-expression, may not be optimised away.
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     void* volatile p = ::operator new(100);
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
     ::operator delete(p);
     EXPECT_EQ(after - before, 1u);
 }

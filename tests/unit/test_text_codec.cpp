@@ -1,6 +1,8 @@
 // The text protocol codec: exact request bytes, and reply parsing that gives the same
 // events however the bytes arrive, fails cleanly on anything malformed, never reads
 // past its input and never allocates.
+#include "allocation_counter.h"
+#include "guard_page.h"
 #include "proto/text_codec.h"
 
 #include <gtest/gtest.h>
@@ -18,31 +20,6 @@
 #include <string_view>
 #include <vector>
 
-// ---- allocation counting ---------------------------------------------------------------
-// The zero-allocation test needs to see every heap allocation the parser might make.
-// Replacing the global operator new is the portable way to do that: it is the only
-// allocation path C++ code uses without calling malloc by hand, and proto never calls
-// malloc (grep it). The replacement counts and forwards to malloc; new[] and the
-// nothrow forms route through it (the standard library implements them on top of the
-// plain form), and the aligned forms stay untouched and pair with their own deletes.
-// The count covers the whole test binary, so tests read it just before and just after
-// the code under test with no gtest assertion in between. All of them stay out of line:
-// once inlined, GCC sees malloc/free where it expects new/delete and warns
-// (-Wmismatched-new-delete) about pairs that are matched by construction.
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();  // what a replacement operator new must do on failure
-}
-[[gnu::noinline]] void* operator new[](std::size_t size) { return ::operator new(size); }
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -1337,44 +1314,8 @@ TEST(TextReplyParser, RandomBytesNeverCrash) {
 
 // ==== no over-read ======================================================================
 
-// Two pages, the second one inaccessible: input placed so that it ends exactly at the
-// boundary makes any read past its end fault.
-class GuardPage {
-public:
-    GuardPage() {
-        page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-        void* p = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
-        if (p == MAP_FAILED) return;
-        base_ = static_cast<char*>(p);
-        if (mprotect(base_ + page_, page_, PROT_NONE) != 0) {
-            munmap(base_, 2 * page_);
-            base_ = nullptr;
-        }
-    }
-    ~GuardPage() {
-        if (base_ != nullptr) munmap(base_, 2 * page_);
-    }
-    GuardPage(const GuardPage&) = delete;
-    GuardPage& operator=(const GuardPage&) = delete;
-
-    bool ok() const { return base_ != nullptr; }
-    std::size_t capacity() const { return page_; }
-
-    // Copies bytes so that they end right at the guard page.
-    std::string_view place(std::string_view bytes) {
-        char* at = base_ + page_ - bytes.size();
-        std::memcpy(at, bytes.data(), bytes.size());
-        return {at, bytes.size()};
-    }
-
-private:
-    std::size_t page_ = 0;
-    char* base_ = nullptr;
-};
-
 TEST(TextReplyParser, NeverReadsPastTheEndOfItsInput) {
-    GuardPage guard;
+    mmc::test::GuardPage guard;
     ASSERT_TRUE(guard.ok());
     std::vector<std::pair<std::vector<ReplyKind>, std::string>> inputs;
     for (const Replay& r : replays()) inputs.emplace_back(r.kinds, r.input);
@@ -1390,7 +1331,7 @@ TEST(TextReplyParser, NeverReadsPastTheEndOfItsInput) {
 }
 
 TEST(TextReplyParser, NeverReadsPastTheEndOfAnOverlongLine) {
-    GuardPage guard;
+    mmc::test::GuardPage guard;
     ASSERT_TRUE(guard.ok());
     const std::string line(kMaxLineLength - 2, 'x');
     for (const std::string& in : {line, line + "\r", std::string(kMaxLineLength, 'x')}) {
@@ -1420,7 +1361,7 @@ TEST(TextReplyParser, HundredValueReplyParsesWithoutAllocating) {
     bool ended = false;
     bool failed = false;
 
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     p.expect(ReplyKind::retrieval);
     std::string_view in = reply;
     while (!ended && !failed) {
@@ -1434,7 +1375,7 @@ TEST(TextReplyParser, HundredValueReplyParsesWithoutAllocating) {
         if (ev.type == EventType::value) ++values;
         ended = ev.final;
     }
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
     EXPECT_FALSE(failed);
@@ -1450,7 +1391,7 @@ TEST(TextReplyParser, ByteByByteParsingDoesNotAllocate) {
     std::size_t start = 0;
     bool failed = false;
 
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     p.expect(ReplyKind::retrieval);
     for (std::size_t arrived = 1; arrived <= reply.size() && !failed; ++arrived) {
         for (;;) {
@@ -1466,7 +1407,7 @@ TEST(TextReplyParser, ByteByByteParsingDoesNotAllocate) {
             if (ev.type == EventType::value) ++values;
         }
     }
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
     EXPECT_FALSE(failed);
@@ -1485,7 +1426,7 @@ TEST(TextReplyParser, HundredValueGetsReplyReportsEveryCasWithoutAllocating) {
     bool ended = false;
     bool failed = false;
 
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     p.expect(ReplyKind::retrieval);
     std::string_view in = reply;
     while (!ended && !failed) {
@@ -1501,7 +1442,7 @@ TEST(TextReplyParser, HundredValueGetsReplyReportsEveryCasWithoutAllocating) {
         }
         ended = ev.final;
     }
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
     EXPECT_FALSE(failed);
@@ -1521,7 +1462,7 @@ TEST(TextReplyParser, EveryReplayParsesWithoutAllocating) {
         std::size_t next = 0;
         bool failed = false;
 
-        const std::size_t before = g_allocations.load();
+        const std::size_t before = mmc::test::allocations();
         std::string_view in = r.input;
         while (!failed) {
             if (!p.in_reply()) {
@@ -1536,7 +1477,7 @@ TEST(TextReplyParser, EveryReplayParsesWithoutAllocating) {
             in.remove_prefix(consumed);
             ++events;
         }
-        const std::size_t after = g_allocations.load();
+        const std::size_t after = mmc::test::allocations();
 
         SCOPED_TRACE(r.name);
         EXPECT_EQ(after - before, 0u);
@@ -1549,9 +1490,9 @@ TEST(TextReplyParser, EveryReplayParsesWithoutAllocating) {
 TEST(AllocationCounter, SeesAllocations) {
     // Guards the zero-allocation tests against a counter that silently counts nothing.
     // A direct call, unlike a new-expression, may not be optimised away.
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = mmc::test::allocations();
     void* volatile p = ::operator new(100);
-    const std::size_t after = g_allocations.load();
+    const std::size_t after = mmc::test::allocations();
     ::operator delete(p);
     EXPECT_EQ(after - before, 1u);
 }

@@ -1,0 +1,43 @@
+// A TCP listener on loopback that completes handshakes (through its backlog) but never
+// reads or answers: the worst kind of hung memcached. Tests point clients at it to
+// prove that every wait has a deadline.
+#ifndef MMC_TEST_SILENT_SERVER_H
+#define MMC_TEST_SILENT_SERVER_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace mmc::test {
+
+class SilentServer {
+public:
+    SilentServer() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 128);
+        socklen_t len = sizeof sa;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+    }
+    ~SilentServer() { ::close(fd_); }
+    SilentServer(const SilentServer&) = delete;
+    SilentServer& operator=(const SilentServer&) = delete;
+
+    unsigned short port() const { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int fd_ = -1;
+    unsigned short port_ = 0;
+};
+
+}  // namespace mmc::test
+
+#endif
