@@ -76,7 +76,6 @@ ErrorLog "$work/error.log"
 LogLevel warn memcache:debug
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule unixd_module $mods/mod_unixd.so
 $user_directives
 LoadModule memcache_module $module
 LoadModule memcache_example_module $example
@@ -100,7 +99,8 @@ echo "config: $work/httpd.conf   error log: $work/error.log"
 echo
 show "$base?op=set&key=cow&value=moo"
 show "$base?op=get&key=cow"
-show "$base?op=incr&key=visits&n=1" || true
+show "$base?op=set&key=visits&value=41"
+show "$base?op=incr&key=visits&n=1"
 show "$base?op=servers"
 echo "The value as memcached holds it:"
 printf 'get cow\r\nquit\r\n' | (exec 3<>"/dev/tcp/127.0.0.1/$mc_port"; cat >&3; timeout 1 cat <&3) || true
