@@ -334,6 +334,18 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
 
+/** What a server looks like from this process right now. */
+typedef struct {
+    int live;                /**< 1 live, 0 marked dead */
+    apr_uint32_t open;       /**< connections open: idle, in use or being opened */
+    apr_uint32_t idle;       /**< of which idle in the pool */
+    apr_uint32_t failures;   /**< consecutive transport failures so far */
+} ap_memcache_server_state_t;
+
+/** Fills *state for ms (for status pages and monitoring); thread-safe. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t *ms,
+                                                           ap_memcache_server_state_t *state);
+
 /** How keys are placed on servers. */
 typedef enum {
     /** apr-util's: apr_memcache_hash_default(key) % ntotal, a dead server's keys going to

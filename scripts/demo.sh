@@ -76,6 +76,7 @@ ErrorLog "$work/error.log"
 LogLevel warn memcache:debug
 LoadModule mpm_event_module $mods/mod_mpm_event.so
 LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule status_module $mods/mod_status.so
 $user_directives
 LoadModule memcache_module $module
 LoadModule memcache_example_module $example
@@ -84,6 +85,9 @@ MemcacheServer 127.0.0.1:$mc_port min=2 smax=4 max=5 ttl=60
 
 <Location "/mc">
     SetHandler memcache-example
+</Location>
+<Location "/server-status">
+    SetHandler server-status
 </Location>
 CONF
 
@@ -102,6 +106,9 @@ show "$base?op=get&key=cow"
 show "$base?op=set&key=visits&value=41"
 show "$base?op=incr&key=visits&n=1"
 show "$base?op=servers"
+echo "mod_status (this child's pools):"
+curl -sS "http://127.0.0.1:$http_port/server-status?auto" | grep '^Memcache'
+echo
 echo "The value as memcached holds it:"
 printf 'get cow\r\nquit\r\n' | (exec 3<>"/dev/tcp/127.0.0.1/$mc_port"; cat >&3; timeout 1 cat <&3) || true
 echo

@@ -177,6 +177,20 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     return APR_SUCCESS;
 }
 
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t* ms,
+                                                           ap_memcache_server_state_t* state) {
+    if (!ms || !ms->impl || !state) return APR_EINVAL;
+    return guarded([&] {
+        mmc::engine::Server& server = engine_of(ms);
+        auto counts = server.pool().counts();
+        state->live = server.live() ? 1 : 0;
+        state->open = counts.open;
+        state->idle = counts.idle;
+        state->failures = server.consecutive_failures();
+        return APR_SUCCESS;
+    });
+}
+
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t* ms) {
     if (!ms || !ms->impl) return APR_EINVAL;
     return guarded([&] { return to_apr_status(engine_of(ms).pool().warm()); });

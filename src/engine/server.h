@@ -31,6 +31,9 @@ public:
     const std::string& name() const noexcept { return name_; }
 
     bool live() const noexcept { return !dead_.load(std::memory_order_acquire); }
+    std::uint32_t consecutive_failures() const noexcept {
+        return failures_.load(std::memory_order_relaxed);
+    }
     // Steady-clock time when the server was last marked dead.
     Clock::time_point dead_since() const noexcept;
 

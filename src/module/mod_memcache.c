@@ -4,6 +4,7 @@
  */
 #include "client.h"
 #include "config.h"
+#include "status.h"
 
 #include "http_config.h"
 
@@ -43,6 +44,7 @@ static void memcache_register_hooks(apr_pool_t *p)
     /* First, so that other modules' child_init can already use the clients. */
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     mmc_register_optional_functions();
+    mmc_register_status_hook();
 }
 
 MMC_EXPORT module AP_MODULE_DECLARE_DATA memcache_module = {

@@ -95,6 +95,9 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "<Location /mc>\n"
            "    SetHandler memcache-example\n"
            "</Location>\n"
+           "<Location /server-status>\n"
+           "    SetHandler server-status\n"
+           "</Location>\n"
            "AuthnCacheSOCache memcache:" + s.socache_mc.address() + "\n"
            "<Location /private>\n"
            "    SetHandler memcache-example\n"
@@ -157,7 +160,7 @@ MpmServers& servers_for(const std::string& mpm) {
     MpmServers& s = *slot;
     HttpdOptions options = module_options(mpm);
     options.system_modules = {"authn_core", "authn_file", "auth_basic", "authz_user",
-                              "socache_memcache", "authn_socache"};
+                              "socache_memcache", "authn_socache", "status"};
     s.httpd = std::make_unique<HttpdProcess>(options);
     for (auto* mc : {&s.main_mc, &s.vhost_mc, &s.socache_mc, &s.restart_mc}) {
         if (!mc->start()) {
@@ -512,6 +515,22 @@ TEST_P(HttpdTest, KilledMemcachedIsBackWithoutRestartingHttpd) {
     std::printf("[ measured ] %s: failures ended %lld ms after the restart; slowest request %lld ms; "
                 "%lld connections from httpd afterwards\n",
                 GetParam().c_str(), failing_after_restart, slowest.load(), ours);
+}
+
+TEST_P(HttpdTest, StatusPageShowsEveryClientAndServer) {
+    ASSERT_EQ(get("/mc?op=set&key=" + key("status") + "&value=1").status, 200);
+    auto status = get("/server-status?auto");
+    ASSERT_EQ(status.status, 200) << status.error;
+    EXPECT_NE(status.body.find("Memcache client: main server, 1 server(s), ketama"), std::string::npos)
+        << status.body;
+    EXPECT_NE(status.body.find("Memcache " + s_->main_mc.address() + ": live open="), std::string::npos)
+        << status.body;
+    EXPECT_NE(status.body.find("Memcache client: binary.test"), std::string::npos) << status.body;
+    EXPECT_NE(status.body.find("protocol=binary"), std::string::npos) << status.body;
+    EXPECT_NE(status.body.find("Memcache " + s_->vhost_mc.address() + ": live"), std::string::npos)
+        << status.body;
+    auto html = get("/server-status");
+    EXPECT_NE(html.body.find("<h2>mod_memcache (pid"), std::string::npos) << html.body;
 }
 
 // Last: after it prefork brings its children back one at a time, which would slow the
