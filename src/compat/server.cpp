@@ -1,5 +1,7 @@
 // Servers: creation (no connection is opened here), logging, warm-up, version, stats.
-#include <cstdlib>
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -26,21 +28,42 @@ std::string bare_host(const char* host) {
     return host;
 }
 
-apr_uint32_t stat_u32(std::string_view v) { return static_cast<apr_uint32_t>(std::strtoul(std::string(v).c_str(), nullptr, 10)); }
-apr_uint64_t stat_u64(std::string_view v) { return std::strtoull(std::string(v).c_str(), nullptr, 10); }
+// The server's figures are input like any other: a value that is not a number counts
+// as 0, and one too large for its field saturates rather than overflowing (a hostile
+// "STAT time 9223372036854775807" once made the seconds-to-microseconds product
+// overflow).
+apr_uint64_t stat_u64(std::string_view v) {
+    apr_uint64_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec == std::errc::result_out_of_range) return UINT64_MAX;
+    return r.ec == std::errc() ? n : 0;
+}
+
+apr_uint32_t stat_u32(std::string_view v) {
+    return static_cast<apr_uint32_t>(std::min<apr_uint64_t>(stat_u64(v), UINT32_MAX));
+}
+
+// Seconds as apr_time_t (microseconds), saturating where the product would overflow.
+apr_time_t stat_seconds(apr_uint64_t sec) {
+    constexpr apr_uint64_t kMax = static_cast<apr_uint64_t>(INT64_MAX / APR_USEC_PER_SEC) - 1;
+    return apr_time_from_sec(static_cast<apr_time_t>(std::min(sec, kMax)));
+}
 
 // "seconds.microseconds" as memcached prints rusage.
 apr_time_t stat_time(std::string_view v) {
-    std::string s(v);
-    char* end = nullptr;
-    apr_time_t sec = std::strtoll(s.c_str(), &end, 10);
-    apr_time_t usec = 0;
-    if (end && *end == '.') {
-        std::string frac = std::string(end + 1).substr(0, 6);
-        frac.append(6 - frac.size(), '0');
-        usec = std::strtoll(frac.c_str(), nullptr, 10);
+    std::size_t dot = v.find('.');
+    apr_time_t t = stat_seconds(stat_u64(v.substr(0, dot)));
+    if (dot != std::string_view::npos) {
+        // The first six digits of the fraction are the microseconds.
+        apr_time_t usec = 0;
+        std::string_view frac = v.substr(dot + 1, 6);
+        for (std::size_t i = 0; i < 6; ++i) {
+            char c = i < frac.size() ? frac[i] : '0';
+            usec = usec * 10 + (c >= '0' && c <= '9' ? c - '0' : 0);
+        }
+        t += usec;
     }
-    return sec * APR_USEC_PER_SEC + usec;
+    return t;
 }
 
 struct StatsCtx {
@@ -54,7 +77,7 @@ void on_stat(void* vctx, std::string_view name, std::string_view value) {
     if (name == "version") st.version = apr_pstrmemdup(c.p, value.data(), value.size());
     else if (name == "pid") st.pid = stat_u32(value);
     else if (name == "uptime") st.uptime = stat_u32(value);
-    else if (name == "time") st.time = apr_time_from_sec(static_cast<apr_time_t>(stat_u64(value)));
+    else if (name == "time") st.time = stat_seconds(stat_u64(value));
     else if (name == "pointer_size") st.pointer_size = stat_u32(value);
     else if (name == "rusage_user") st.rusage_user = stat_time(value);
     else if (name == "rusage_system") st.rusage_system = stat_time(value);

@@ -28,17 +28,27 @@ Result status_result(const BinaryEvent& ev) {
 }
 
 // One request: encode(Connection&, opaque) writes it and returns a payload to send
-// after it; on_event interprets each response carrying that opaque.
+// after it; on_event interprets each response carrying that opaque. A response must
+// also echo the request's opcode: a server answering a delete with a get response is
+// out of step, whatever its opaque says.
 template <class Encode, class OnEvent>
 Outcome binary_exchange(Server& server, Retry retry, Encode&& encode, OnEvent&& on_event) {
     std::uint32_t opaque = 0;
+    BinaryOpcode opcode = BinaryOpcode::noop;
+    auto checked = [&](const BinaryEvent& ev) {
+        return ev.opcode == opcode ? on_event(ev) : Result::protocol_error;
+    };
     return exchange(
         server, retry, std::string_view{},
         [&](Connection& c) {
             opaque = c.next_opaque();
-            return encode(c, opaque);
+            std::string_view payload = encode(c, opaque);
+            // The request header was just written at the start of out(); its second
+            // byte is the opcode.
+            opcode = static_cast<BinaryOpcode>(static_cast<unsigned char>(c.out()[1]));
+            return payload;
         },
-        [&](Connection& c, Result& r) { return detail::read_binary(server, c, opaque, on_event, r); });
+        [&](Connection& c, Result& r) { return detail::read_binary(server, c, opaque, checked, r); });
 }
 
 // The binary request for a store. A text "cas" is a binary set carrying the CAS
@@ -74,7 +84,7 @@ void encode_store(std::string& out, proto::StoreCommand cmd, std::string_view ke
 // One key's retrieval (get, gat): a value or a miss, flags and CAS in the response.
 template <class Encode>
 Outcome retrieve_one(Server& server, std::string_view key, ValueFn fn, void* ctx,
-                     BinaryOpcode opcode, Encode&& encode) {
+                     Encode&& encode) {
     return binary_exchange(
         server, Retry::if_stale,
         [&](Connection& c, std::uint32_t opaque) {
@@ -82,7 +92,6 @@ Outcome retrieve_one(Server& server, std::string_view key, ValueFn fn, void* ctx
             return std::string_view{};
         },
         [&](const BinaryEvent& ev) {
-            if (ev.opcode != opcode) return Result::protocol_error;
             if (ev.status == BinaryStatus::ok) {
                 fn(ctx, ValueView{key, ev.value, ev.flags, ev.cas, true});
             }
@@ -94,14 +103,14 @@ Outcome retrieve_one(Server& server, std::string_view key, ValueFn fn, void* ctx
 
 Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool /*with_cas*/) {
     // Binary get responses always carry the CAS unique.
-    return retrieve_one(server, key, fn, ctx, BinaryOpcode::get, [&](std::string& out, std::uint32_t opaque) {
+    return retrieve_one(server, key, fn, ctx, [&](std::string& out, std::uint32_t opaque) {
         proto::encode_binary_get(out, proto::BinaryGetCommand::get, key, opaque);
     });
 }
 
 Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime, ValueFn fn,
                       void* ctx) {
-    return retrieve_one(server, key, fn, ctx, BinaryOpcode::gat, [&](std::string& out, std::uint32_t opaque) {
+    return retrieve_one(server, key, fn, ctx, [&](std::string& out, std::uint32_t opaque) {
         proto::encode_binary_gat(out, proto::BinaryGatCommand::gat, key, exptime, opaque);
     });
 }

@@ -1,0 +1,320 @@
+// Fuzz target: the engine's reply handling end to end, through the public C API
+// (include/mod_memcache.h) against an in-process fake server (fake_server.h) that
+// answers each request with bytes from the input. The input format is in
+// engine_input.h: a protocol, then operations (get, set, add, delete, incr, multi-get,
+// version, stats) each with its reply.
+//
+// Invariants: no crash and no sanitizer report; every call returns, and within a bound
+// (the deadlines are 20 ms, so a call that takes seconds is a hang in the making); a
+// call with an invalid key sends nothing; a value returned with APR_SUCCESS (getp,
+// multgetp, version) is NUL-terminated at its length and is exactly a value the server
+// sent, with the length the reply declared for it.
+//
+// Determinism: every input starts with no pooled connection and the server live (see
+// start_input), and the client never marks the server dead (failure_limit is huge), so
+// an input replays the same way except where a deadline races the scheduler.
+#include <apr_general.h>
+#include <apr_hash.h>
+#include <apr_pools.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "engine_input.h"
+#include "fake_server.h"
+#include "fuzz_support.h"
+#include "mod_memcache.h"
+
+namespace {
+
+using mmc_fuzz::FakeServer;
+using mmc_fuzz::InputReader;
+using mmc_fuzz::kInvalidKey;
+using mmc_fuzz::kKeys;
+using mmc_fuzz::OpKind;
+using mmc_fuzz::OpSpec;
+using mmc_fuzz::Reply;
+
+// Short, so that a reply the input cut short costs little: every such operation waits
+// out the I/O deadline, and mutated inputs are full of them. The fake server answers
+// in well under a millisecond, so 20 ms is still rarely missed on a loaded machine
+// (and a miss costs only coverage stability, never a false report).
+constexpr apr_interval_time_t kDeadline = 20 * 1000;  // microseconds
+// Far above what any operation may take with the deadline above (connect + I/O, and
+// one retry on a fresh connection), yet below libFuzzer's -timeout, so that a call
+// that stops honouring its deadlines is reported here, by name.
+constexpr auto kCallBound = std::chrono::seconds(10);
+
+constexpr std::string_view kStoreValue = "fuzz-value";
+
+constexpr std::uint8_t kOpcodeGet = 0x00;
+constexpr std::uint8_t kOpcodeGetkq = 0x0d;
+
+struct Client {
+    apr_memcache_t* mc = nullptr;
+    apr_memcache_server_t* ms = nullptr;
+    // A copy of ms->impl, kept for LeakSanitizer only: APR's allocator takes its memory
+    // with mmap, which LeakSanitizer does not scan, so the engine objects would look
+    // leaked with their only pointer held in pool memory.
+    const void* impl = nullptr;
+};
+
+struct Engine {
+    apr_pool_t* root = nullptr;
+    FakeServer* server = nullptr;
+    Client text;
+    Client binary;
+};
+
+// The engine logs every unusable reply; formatting and passing the message is part of
+// the path under test, so a logger is installed and reads the whole message.
+void read_log(void*, int, apr_status_t, const char* msg) {
+    volatile std::size_t n = std::strlen(msg);
+    (void)n;
+}
+
+Client make_client(apr_pool_t* p, const std::string& path, int protocol) {
+    Client c;
+    FUZZ_CHECK(ap_memcache_create(p, 1, 0, &c.mc) == APR_SUCCESS, "apr_memcache_create failed");
+    // One connection at most: the fake server answers one request at a time.
+    FUZZ_CHECK(ap_memcache_server_create(p, path.c_str(), 0, 0, 1, 1, 60u * 1000 * 1000, &c.ms) ==
+                   APR_SUCCESS,
+               "apr_memcache_server_create failed");
+    ap_memcache_server_options_t o;
+    ap_memcache_server_options_init(&o);
+    o.connect_timeout = kDeadline;
+    o.io_timeout = kDeadline;
+    o.acquire_timeout = kDeadline;
+    // Never marked dead by failures: a dead server answers every later operation with
+    // AP_MEMCACHE_ENOSERVER without sending anything, which would hide the replies of
+    // the rest of the input from the engine.
+    o.failure_limit = 1u << 30;
+    o.protocol = protocol;
+    FUZZ_CHECK(ap_memcache_server_set_options(c.ms, &o) == APR_SUCCESS, "set_options failed");
+    ap_memcache_server_set_logger(c.ms, read_log, nullptr);
+    FUZZ_CHECK(ap_memcache_add_server(c.mc, c.ms) == APR_SUCCESS, "apr_memcache_add_server failed");
+    c.impl = c.ms->impl;
+    return c;
+}
+
+Engine& engine() {
+    // Built once per process and reused by every input (connecting and building a
+    // client per input would dominate the run time). Never torn down: see fake_server.h.
+    static Engine* e = [] {
+        FUZZ_CHECK(apr_initialize() == APR_SUCCESS, "apr_initialize failed");
+        auto* en = new Engine;
+        FUZZ_CHECK(apr_pool_create(&en->root, nullptr) == APR_SUCCESS, "apr_pool_create failed");
+        en->server = &FakeServer::instance();
+        en->text = make_client(en->root, en->server->path(), AP_MEMCACHE_PROTOCOL_TEXT);
+        en->binary = make_client(en->root, en->server->path(), AP_MEMCACHE_PROTOCOL_BINARY);
+        return en;
+    }();
+    return *e;
+}
+
+void start_input(Engine& e, Client& c) {
+    // Disabling drops the pooled connections, enabling clears the failure count: the
+    // only public way to put a client back into its initial state.
+    ap_memcache_disable_server(c.mc, c.ms);
+    ap_memcache_enable_server(c.mc, c.ms);
+    e.server->reset();
+}
+
+void check_value(const FakeServer& server, bool binary, std::uint8_t opcode, bool check_key,
+                 std::string_view key, const char* data, apr_size_t len) {
+    FUZZ_CHECK(data != nullptr, "APR_SUCCESS without data");
+    FUZZ_CHECK(data[len] == '\0', "value not NUL-terminated at its length");
+    const std::string_view value(data, len);
+    const bool sent = binary ? server.sent_binary_value(opcode, !check_key, key, value)
+                             : server.sent_text_value(key, value);
+    FUZZ_CHECK(sent, "a value (or value length) the server never sent");
+}
+
+// MMC_FUZZ_TRACE=1 prints every operation's outcome: what an input does, when reading
+// a reproducer or checking that seeds reach the paths they were written for.
+bool trace() {
+    static const bool on = [] {
+        const char* v = std::getenv("MMC_FUZZ_TRACE");
+        return v && *v && *v != '0';
+    }();
+    return on;
+}
+
+constexpr const char* kOpNames[] = {"get", "set", "add", "delete", "incr", "multiget", "version", "stats"};
+
+class Op {
+public:
+    Op(Engine& e, Client& c, apr_pool_t* pool, bool binary, const OpSpec& spec)
+        : e_(e), c_(c), pool_(pool), binary_(binary), spec_(spec) {}
+
+    // False when the operation ran into a deadline.
+    bool run() {
+        e_.server->arm(Reply{std::string(spec_.reply), spec_.cuts, spec_.close_after, spec_.patch_opaque});
+        const auto start = std::chrono::steady_clock::now();
+        call();
+        const auto took = std::chrono::steady_clock::now() - start;
+        requested_ = e_.server->disarm();
+        FUZZ_CHECK(took < kCallBound, "a call did not return within its deadlines");
+        if (trace()) {
+            char buf[128];
+            std::fprintf(stderr, "  op %s key %u%s: %s (%d)%s, %lld us\n", kOpNames[static_cast<int>(spec_.kind)],
+                         spec_.key, spec_.variant ? " variant" : "", ap_memcache_strerror(rv_, buf, sizeof buf),
+                         rv_, requested_ ? "" : ", nothing sent",
+                         static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+        }
+        check();
+        return !timed_out();
+    }
+
+private:
+    const char* key() const { return kKeys[spec_.key].data(); }
+
+    void call() {
+        switch (spec_.kind) {
+            case OpKind::get:
+                rv_ = ap_memcache_getp(c_.mc, pool_, spec_.variant ? kInvalidKey.data() : key(), &data_,
+                                       &len_, &flags_);
+                break;
+            case OpKind::set:
+                rv_ = spec_.variant ? ap_memcache_replace(c_.mc, key(), const_cast<char*>(kStoreValue.data()),
+                                                          kStoreValue.size(), 0, 7)
+                                    : ap_memcache_set(c_.mc, key(), const_cast<char*>(kStoreValue.data()),
+                                                      kStoreValue.size(), 0, 7);
+                break;
+            case OpKind::add:
+                rv_ = ap_memcache_add(c_.mc, key(), const_cast<char*>(kStoreValue.data()),
+                                      spec_.variant ? 0 : kStoreValue.size(), 0, 0);
+                break;
+            case OpKind::del: rv_ = ap_memcache_delete(c_.mc, key(), 0); break;
+            case OpKind::incr: {
+                apr_uint32_t nv = 0;
+                const auto n = static_cast<apr_int32_t>(1 + spec_.key);
+                rv_ = spec_.variant ? ap_memcache_decr(c_.mc, key(), n, &nv)
+                                    : ap_memcache_incr(c_.mc, key(), n, &nv);
+                break;
+            }
+            case OpKind::multiget: multiget(); break;
+            case OpKind::version: rv_ = ap_memcache_version(c_.ms, pool_, &data_); break;
+            case OpKind::stats: rv_ = ap_memcache_stats(c_.ms, pool_, &stats_); break;
+        }
+    }
+
+    bool timed_out() const {
+        if (rv_ == APR_TIMEUP) return true;
+        if (spec_.kind != OpKind::multiget) return false;
+        for (apr_hash_index_t* hi = apr_hash_first(pool_, values_); hi; hi = apr_hash_next(hi)) {
+            void* vp = nullptr;
+            apr_hash_this(hi, nullptr, nullptr, &vp);
+            if (static_cast<const apr_memcache_value_t*>(vp)->status == APR_TIMEUP) return true;
+        }
+        return false;
+    }
+
+    void multiget() {
+        values_ = nullptr;
+        for (unsigned i = 0; i < spec_.nkeys; ++i) {
+            ap_memcache_add_multget_key(pool_, kKeys[(spec_.key + i) % mmc_fuzz::kKeyCount].data(), &values_);
+        }
+        if (spec_.variant) ap_memcache_add_multget_key(pool_, kInvalidKey.data(), &values_);
+        apr_pool_t* temp = nullptr;
+        FUZZ_CHECK(apr_pool_create(&temp, pool_) == APR_SUCCESS, "apr_pool_create failed");
+        rv_ = ap_memcache_multgetp(c_.mc, temp, pool_, values_);
+        apr_pool_destroy(temp);
+    }
+
+    void check() {
+        const FakeServer& server = *e_.server;
+        switch (spec_.kind) {
+            case OpKind::get:
+                if (spec_.variant) {
+                    FUZZ_CHECK(rv_ == APR_EINVAL, "getp of an invalid key is not APR_EINVAL");
+                    FUZZ_CHECK(!requested_, "getp of an invalid key sent a request");
+                } else if (rv_ == APR_SUCCESS) {
+                    check_value(server, binary_, kOpcodeGet, false, key(), data_, len_);
+                }
+                break;
+            case OpKind::multiget: {
+                FUZZ_CHECK(rv_ == APR_SUCCESS, "multgetp failed with usable arguments");
+                for (apr_hash_index_t* hi = apr_hash_first(pool_, values_); hi; hi = apr_hash_next(hi)) {
+                    void* vp = nullptr;
+                    apr_hash_this(hi, nullptr, nullptr, &vp);
+                    const auto* v = static_cast<const apr_memcache_value_t*>(vp);
+                    if (trace()) {
+                        std::fprintf(stderr, "    %s: %d, %zu bytes\n", v->key, v->status,
+                                     v->status == APR_SUCCESS ? static_cast<std::size_t>(v->len) : 0);
+                    }
+                    if (kInvalidKey == v->key) {
+                        FUZZ_CHECK(v->status == APR_EINVAL, "an invalid multget key is not APR_EINVAL");
+                    } else if (v->status == APR_SUCCESS) {
+                        check_value(server, binary_, kOpcodeGetkq, true, v->key, v->data, v->len);
+                    }
+                }
+                break;
+            }
+            case OpKind::version:
+                if (rv_ == APR_SUCCESS) {
+                    FUZZ_CHECK(data_ != nullptr, "version: APR_SUCCESS without a string");
+                    const std::string_view v(data_);
+                    // The engine takes the value of any successful response carrying the
+                    // request's opaque, whatever its opcode.
+                    FUZZ_CHECK(binary_ ? server.sent_binary_value(-1, true, {}, v, true)
+                                       : server.sent_text_version(v),
+                               "version: a string the server never sent");
+                }
+                break;
+            case OpKind::stats:
+                if (rv_ == APR_SUCCESS) {
+                    FUZZ_CHECK(stats_ != nullptr, "stats: APR_SUCCESS without a struct");
+                    if (stats_->version) {
+                        volatile std::size_t n = std::strlen(stats_->version);
+                        (void)n;
+                    }
+                }
+                break;
+            default: break;
+        }
+    }
+
+    Engine& e_;
+    Client& c_;
+    apr_pool_t* pool_;
+    bool binary_;
+    const OpSpec& spec_;
+    bool requested_ = false;
+    apr_status_t rv_ = APR_EGENERAL;
+    char* data_ = nullptr;
+    apr_size_t len_ = 0;
+    apr_uint16_t flags_ = 0;
+    apr_hash_t* values_ = nullptr;
+    apr_memcache_stats_t* stats_ = nullptr;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    InputReader in(std::string_view(reinterpret_cast<const char*>(data), size));
+    Engine& e = engine();
+    const bool binary = in.binary();
+    Client& c = binary ? e.binary : e.text;
+    start_input(e, c);
+
+    apr_pool_t* pool = nullptr;
+    FUZZ_CHECK(apr_pool_create(&pool, e.root) == APR_SUCCESS, "apr_pool_create failed");
+    OpSpec spec;
+    // The rest of an input is skipped once an operation has waited out its deadline:
+    // the operations behind it would mostly pay the same price again (mutations leave
+    // many replies short), which dominated the run time, and what follows a timeout (a
+    // discarded connection, then a fresh one) is reached as well through close_after
+    // and unusable replies.
+    while (in.next(spec)) {
+        if (!Op(e, c, pool, binary, spec).run()) break;
+    }
+    apr_pool_destroy(pool);
+    return 0;
+}

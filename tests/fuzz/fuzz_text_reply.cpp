@@ -1,0 +1,158 @@
+// Fuzz target: the text protocol's reply parser (proto/text_codec.h).
+//
+// Input: byte 0 picks the ReplyKind (bits 0-2) and, when bit 7 is set, a tiny
+// max_value_size of 0..15 bytes (bits 3-6) so the size limit is reachable with short
+// inputs; bytes 1-2 pick the chunk sizes (see ChunkPlan); the rest is the byte stream
+// from the server. After each final event the parser is told to expect the same kind
+// again, as a connection pipelining requests would, so one input can hold many replies.
+//
+// The stream is parsed twice, once whole and once in chunks, and the two runs must give
+// the same events (same fields, views at the same stream offsets) and end the same way
+// (need_more at the end of the stream, or the same error). Every parse() call sees a
+// copy of its bytes that ends at an inaccessible page, so a read past them faults.
+// Further contract checks: consumed is within the input and non-zero for an event and
+// zero otherwise, an event's views lie within the bytes it consumed, `ev` is untouched
+// unless an event is returned, and an error is sticky.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "fuzz_support.h"
+#include "proto/text_codec.h"
+
+namespace {
+
+using mmc::proto::EventType;
+using mmc::proto::ParseResult;
+using mmc::proto::ReplyKind;
+using mmc::proto::TextEvent;
+using mmc::proto::TextReplyParser;
+using mmc_fuzz::ChunkPlan;
+using mmc_fuzz::GuardedBuffer;
+using mmc_fuzz::Span;
+using mmc_fuzz::span_of;
+
+struct Record {
+    EventType type;
+    bool final;
+    bool has_cas;
+    std::uint32_t flags;
+    std::uint64_t cas;
+    std::uint64_t number;
+    Span key;
+    Span data;
+    std::size_t end;  // stream offset just past the event
+
+    bool operator==(const Record& o) const noexcept {
+        return type == o.type && final == o.final && has_cas == o.has_cas && flags == o.flags &&
+               cas == o.cas && number == o.number && key == o.key && data == o.data &&
+               end == o.end;
+    }
+};
+
+struct Trace {
+    std::vector<Record> events;
+    ParseResult last = ParseResult::need_more;
+    std::string_view error;
+};
+
+// Values no parser would produce together, so that a write to `ev` on a non-event
+// result shows.
+TextEvent sentinel() {
+    TextEvent ev;
+    ev.type = EventType::ok;
+    ev.final = true;
+    ev.has_cas = true;
+    ev.flags = 0xa5a5a5a5u;
+    ev.cas = 0x0123456789abcdefull;
+    ev.number = 0xfedcba9876543210ull;
+    ev.key = "sentinel-key";
+    ev.data = "sentinel-data";
+    return ev;
+}
+
+bool same(const TextEvent& a, const TextEvent& b) {
+    return a.type == b.type && a.final == b.final && a.has_cas == b.has_cas &&
+           a.flags == b.flags && a.cas == b.cas && a.number == b.number &&
+           a.key.data() == b.key.data() && a.key.size() == b.key.size() &&
+           a.data.data() == b.data.data() && a.data.size() == b.data.size();
+}
+
+// plan == nullptr: the whole stream at once.
+Trace run(ReplyKind kind, std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) {
+    TextReplyParser parser(max_value_size);
+    parser.expect(kind);
+    static GuardedBuffer guarded;
+    Trace t;
+    std::size_t pos = 0;  // bytes consumed so far
+    std::size_t fed = plan ? std::min(stream.size(), plan->next()) : stream.size();
+    for (;;) {
+        const std::string_view buf = guarded.place(stream.substr(pos, fed - pos));
+        const TextEvent before = sentinel();
+        TextEvent ev = before;
+        std::size_t consumed = 12345;  // must be overwritten on every path
+        const ParseResult r = parser.parse(buf, ev, consumed);
+
+        if (r == ParseResult::event) {
+            FUZZ_CHECK(consumed > 0, "an event consumed no bytes");
+            FUZZ_CHECK(consumed <= buf.size(), "consumed exceeds the input");
+            Record rec{ev.type, ev.final, ev.has_cas, ev.flags, ev.cas, ev.number,
+                       span_of(ev.key, buf.data(), consumed, pos, "key view outside the event"),
+                       span_of(ev.data, buf.data(), consumed, pos, "data view outside the event"),
+                       pos + consumed};
+            t.events.push_back(rec);
+            pos += consumed;
+            if (ev.final) {
+                FUZZ_CHECK(!parser.in_reply(), "in_reply() after a final event");
+                parser.expect(kind);  // pipelining: the next reply answers the same kind
+            } else {
+                FUZZ_CHECK(parser.in_reply(), "not in_reply() after a non-final event");
+            }
+            continue;
+        }
+
+        FUZZ_CHECK(consumed == 0, "consumed set without an event");
+        FUZZ_CHECK(same(ev, before), "ev written without an event");
+        if (r == ParseResult::error) {
+            t.last = r;
+            t.error = parser.error_message();
+            FUZZ_CHECK(!t.error.empty(), "error without a message");
+            FUZZ_CHECK(!parser.in_reply(), "in_reply() after an error");
+            // Sticky: the same bytes (and any others) keep failing until expect().
+            FUZZ_CHECK(parser.parse(buf, ev, consumed) == ParseResult::error && consumed == 0,
+                       "error not sticky");
+            return t;
+        }
+        FUZZ_CHECK(r == ParseResult::need_more, "unknown ParseResult");
+        if (fed == stream.size()) {
+            t.last = r;
+            return t;
+        }
+        fed = std::min(stream.size(), fed + plan->next());
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size < 3) return 0;
+    const auto kind = static_cast<ReplyKind>(data[0] & 0x07);
+    const std::size_t max_value_size =
+        (data[0] & 0x80) ? static_cast<std::size_t>((data[0] >> 3) & 0x0f) : mmc::proto::kDefaultMaxValueSize;
+    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
+
+    const Trace whole = run(kind, max_value_size, stream, nullptr);
+    ChunkPlan plan(data[1], data[2]);
+    const Trace chunked = run(kind, max_value_size, stream, &plan);
+
+    FUZZ_CHECK(whole.events.size() == chunked.events.size(),
+               "whole and chunked input give different numbers of events");
+    for (std::size_t i = 0; i < whole.events.size(); ++i) {
+        FUZZ_CHECK(whole.events[i] == chunked.events[i], "whole and chunked input give different events");
+    }
+    FUZZ_CHECK(whole.last == chunked.last, "whole and chunked input end differently");
+    FUZZ_CHECK(whole.error == chunked.error, "whole and chunked input fail for different reasons");
+    return 0;
+}

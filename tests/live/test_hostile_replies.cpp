@@ -1,0 +1,111 @@
+// Replies a broken or hostile server could send: they give a clear error or a bounded
+// value, never a crash, an overflow or a wrong success. (The parsers themselves are
+// fuzzed: tests/fuzz.)
+#include <climits>
+
+#include "canned_server.h"
+#include "live_fixture.h"
+
+namespace mmc::test {
+namespace {
+
+class HostileReplies : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_EQ(apr_pool_create(&pool_, nullptr), APR_SUCCESS); }
+    void TearDown() override { apr_pool_destroy(pool_); }
+
+    apr_memcache_t* client_of(const CannedServer& server, int protocol) {
+        apr_memcache_t* mc = nullptr;
+        apr_memcache_server_t* ms = nullptr;
+        EXPECT_EQ(apr_memcache_create(pool_, 1, 0, &mc), APR_SUCCESS);
+        EXPECT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", server.port(), 0, 1, 1, 0, &ms), APR_SUCCESS);
+        ap_memcache_server_options_t o;
+        ap_memcache_server_get_options(ms, &o);
+        o.protocol = protocol;
+        o.io_timeout = 300 * 1000;
+        EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+        EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+        return mc;
+    }
+
+    apr_pool_t* pool_ = nullptr;
+};
+
+// A binary response header: magic 0x81, the opcode, no key or extras, status 0, the
+// given body, opaque 1 (the first request on a connection carries opaque 1).
+std::string binary_response(unsigned char opcode, const std::string& body = {}) {
+    std::string h(24, '\0');
+    h[0] = static_cast<char>(0x81);
+    h[1] = static_cast<char>(opcode);
+    h[11] = static_cast<char>(body.size());
+    h[15] = 1;
+    return h + body;
+}
+
+TEST_F(HostileReplies, HugeStatisticsSaturateInsteadOfOverflowing) {
+    CannedServer server(
+        "STAT pid 99999999999\r\nSTAT time 9223372036854775807\r\n"
+        "STAT rusage_user 9223372036854775807.123456\r\nSTAT rusage_system 1.5\r\n"
+        "STAT bytes 99999999999999999999999\r\nSTAT curr_items x\r\nEND\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    apr_memcache_stats_t* st = nullptr;
+    ASSERT_EQ(apr_memcache_stats(mc->live_servers[0], pool_, &st), APR_SUCCESS);
+    EXPECT_EQ(st->pid, UINT32_MAX);
+    EXPECT_GT(st->time, 0);
+    EXPECT_GT(st->rusage_user, 0);
+    EXPECT_EQ(st->rusage_system, 1500000);
+    EXPECT_EQ(st->bytes, UINT64_MAX);
+    EXPECT_EQ(st->curr_items, 0u);
+}
+
+TEST_F(HostileReplies, BinaryResponseWithAnotherOpcodeIsAProtocolError) {
+    // A delete answered by a successful get response (same opaque).
+    CannedServer server(binary_response(0x00));
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_BINARY);
+    EXPECT_EQ(apr_memcache_delete(mc, "k", 0), AP_MEMCACHE_EPROTO);
+}
+
+TEST_F(HostileReplies, BinaryIncrAnsweredByNoopIsNotASuccess) {
+    CannedServer server(binary_response(0x0a));
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_BINARY);
+    apr_uint32_t nv = 123;
+    EXPECT_EQ(apr_memcache_incr(mc, "k", 1, &nv), AP_MEMCACHE_EPROTO);
+    EXPECT_EQ(nv, 123u);
+}
+
+TEST_F(HostileReplies, TextReplyForAnotherCommandIsAProtocolError) {
+    CannedServer server("STORED\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
+}
+
+TEST_F(HostileReplies, ValueForAnotherKeyIsAProtocolError) {
+    CannedServer server("VALUE other 0 1\r\nx\r\nEND\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
+}
+
+TEST_F(HostileReplies, HugeValueLengthIsRefusedWithoutWaitingForTheData) {
+    CannedServer server("VALUE k 0 18446744073709551615\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
+    EXPECT_LT(elapsed_ms(t0), 250);  // not the 300 ms deadline: refused on the header
+}
+
+TEST_F(HostileReplies, TruncatedReplyTimesOut) {
+    CannedServer server("VALUE k 0 10\r\nabc");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), APR_TIMEUP);
+}
+
+}  // namespace
+}  // namespace mmc::test

@@ -1,0 +1,71 @@
+// A loopback server that answers whatever it is sent with fixed bytes: one reply per
+// read on each connection. Tests use it to play a hostile or broken memcached.
+#ifndef MMC_TEST_CANNED_SERVER_H
+#define MMC_TEST_CANNED_SERVER_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mmc::test {
+
+class CannedServer {
+public:
+    explicit CannedServer(std::string reply) : reply_(std::move(reply)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+        ::listen(fd_, 16);
+        socklen_t len = sizeof sa;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+        port_ = ntohs(sa.sin_port);
+        thread_ = std::thread([this] { serve(); });
+    }
+    ~CannedServer() {
+        stop_ = true;
+        thread_.join();
+        for (int c : conns_) ::close(c);
+        ::close(fd_);
+    }
+    CannedServer(const CannedServer&) = delete;
+    CannedServer& operator=(const CannedServer&) = delete;
+
+    unsigned short port() const { return port_; }
+
+private:
+    void serve() {
+        while (!stop_) {
+            std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+            for (int c : conns_) fds.push_back({c, POLLIN, 0});
+            if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+            if (fds[0].revents) conns_.push_back(::accept(fd_, nullptr, nullptr));
+            for (std::size_t i = 1; i < fds.size(); ++i) {
+                if (!fds[i].revents) continue;
+                char buf[4096];
+                if (::recv(fds[i].fd, buf, sizeof buf, 0) > 0) {
+                    ::send(fds[i].fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+                }
+            }
+        }
+    }
+
+    std::string reply_;
+    int fd_ = -1;
+    unsigned short port_ = 0;
+    std::vector<int> conns_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace mmc::test
+
+#endif
