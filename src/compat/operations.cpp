@@ -6,6 +6,7 @@
 #include "engine/operations.h"
 #include "proto/key.h"
 
+using mmc::compat::engine_of;
 using mmc::compat::guarded;
 using mmc::compat::publish_status;
 using mmc::compat::to_apr_status;
@@ -19,7 +20,18 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
     if (!mc || !key) return APR_EINVAL;
     k = std::string_view(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
-    ms = ap_memcache_find_server_hash(mc, ap_memcache_hash(mc, key, k.size()));
+    if (mc->ntotal == 1 && (!mc->server_func || uses_ketama(mc))) {
+        // One server: modula and ketama both place every key on it, so hashing the
+        // key (MD5 under ketama, most of a get's client-side cost) would decide
+        // nothing. As libmemcached does. A server_func of the application's own still
+        // gets its hash.
+        ms = mc->live_servers[0];
+        bool usable = engine_of(ms).usable();
+        publish_status(ms);
+        if (!usable) ms = nullptr;
+    } else {
+        ms = ap_memcache_find_server_hash(mc, ap_memcache_hash(mc, key, k.size()));
+    }
     if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
     return APR_SUCCESS;
 }
