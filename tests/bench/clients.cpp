@@ -1,0 +1,146 @@
+// The apr_memcache-API clients (ours and apr-util) behind the common interface; they
+// are C function tables (apr_api_client.h), this file only adapts them.
+#include "bench_client.h"
+
+#include "apr_api_client.h"
+
+namespace mmc::bench {
+
+std::string ClientKind::label() const {
+    switch (library) {
+    case Library::ours:
+        return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
+    case Library::aprutil:
+        return "apr-util";
+    case Library::libmemcached:
+        return binary ? "libmc-bin" : "libmc";
+    case Library::none:
+        return "none";
+    }
+    return "?";
+}
+
+bool ClientKind::parse(const std::string& label, ClientKind& out) {
+    for (ClientKind k : {ClientKind{Library::ours, false, true}, ClientKind{Library::ours, true, true},
+                         ClientKind{Library::ours, false, false},
+                         ClientKind{Library::aprutil, false, false},
+                         ClientKind{Library::libmemcached, false, true},
+                         ClientKind{Library::libmemcached, true, true},
+                         ClientKind{Library::none, false, false}}) {
+        if (k.label() == label) {
+            out = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+namespace {
+
+class AprSession final : public Session {
+public:
+    AprSession(const bench_apr_ops& ops, bench_apr_session* s) : ops_(ops), s_(s) {}
+    ~AprSession() override { ops_.session_destroy(s_); }
+
+    GetResult get(const std::string& key, std::size_t& len) override {
+        int r = ops_.get(s_, key.c_str(), &len);
+        return r > 0 ? GetResult::hit : r == 0 ? GetResult::miss : GetResult::error;
+    }
+    bool set(const std::string& key, const std::string& value) override {
+        return ops_.set(s_, key.c_str(), value.data(), value.size()) == 0;
+    }
+    long multi_get(const std::vector<const char*>& keys,
+                   const std::vector<std::size_t>& /*lens*/) override {
+        return ops_.multi_get(s_, keys.data(), keys.size());
+    }
+    std::string last_error() override { return ops_.last_error(s_); }
+
+private:
+    const bench_apr_ops& ops_;
+    bench_apr_session* s_;
+};
+
+class AprClient final : public Client {
+public:
+    AprClient(const bench_apr_ops& ops, bench_apr_client* c) : ops_(ops), c_(c) {}
+    ~AprClient() override { ops_.destroy(c_); }
+
+    std::unique_ptr<Session> session() override {
+        bench_apr_session* s = ops_.session_create(c_);
+        if (!s) return nullptr;
+        return std::make_unique<AprSession>(ops_, s);
+    }
+
+private:
+    const bench_apr_ops& ops_;
+    bench_apr_client* c_;
+};
+
+std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKind& kind,
+                                        const ClientConfig& config, std::string& error) {
+    std::vector<bench_server> servers;
+    for (const auto& e : config.servers) servers.push_back({e.host.c_str(), e.port});
+    bench_apr_config c{};
+    c.servers = servers.data();
+    c.nservers = servers.size();
+    c.max_per_server = config.max_per_server;
+    c.ttl_us = config.ttl_us;
+    c.binary = kind.binary;
+    c.ketama = kind.library == ClientKind::Library::ours && kind.ketama;
+    char err[200] = "";
+    bench_apr_client* client = ops.create(&c, err, sizeof err);
+    if (!client) {
+        error = err;
+        return nullptr;
+    }
+    return std::make_unique<AprClient>(ops, client);
+}
+
+// Answers every call at once without a server: the harness's own cost per operation.
+class NoneSession final : public Session {
+public:
+    explicit NoneSession(std::size_t value_size) : value_size_(value_size) {}
+    GetResult get(const std::string&, std::size_t& len) override {
+        len = value_size_;
+        return GetResult::hit;
+    }
+    bool set(const std::string&, const std::string&) override { return true; }
+    long multi_get(const std::vector<const char*>& keys, const std::vector<std::size_t>&) override {
+        return static_cast<long>(keys.size());
+    }
+    std::string last_error() override { return ""; }
+
+private:
+    std::size_t value_size_;
+};
+
+class NoneClient final : public Client {
+public:
+    explicit NoneClient(std::size_t value_size) : value_size_(value_size) {}
+    std::unique_ptr<Session> session() override { return std::make_unique<NoneSession>(value_size_); }
+
+private:
+    std::size_t value_size_;
+};
+
+}  // namespace
+
+std::unique_ptr<Client> make_client(const ClientKind& kind, const ClientConfig& config,
+                                    std::string& error) {
+    switch (kind.library) {
+    case ClientKind::Library::ours:
+        return make_apr_client(bench_ours_ops, kind, config, error);
+    case ClientKind::Library::aprutil:
+        return make_apr_client(bench_aprutil_ops, kind, config, error);
+    case ClientKind::Library::libmemcached:
+        return make_libmemcached_client(kind, config, error);
+    case ClientKind::Library::none:
+        return std::make_unique<NoneClient>(config.none_value_size);
+    }
+    error = "unknown library";
+    return nullptr;
+}
+
+void initialize_clients() { bench_apr_initialize(); }
+
+}  // namespace mmc::bench

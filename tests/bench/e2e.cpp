@@ -1,0 +1,212 @@
+#include "e2e.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "httpd_process.h"
+#include "tools.h"
+
+namespace mmc::bench {
+
+namespace {
+
+const char* const kKey = "mmcbench:e2e";
+
+// User + system CPU seconds of every process in process group pgrp (httpd and its
+// children: HttpdProcess starts httpd as a group leader).
+double group_cpu_seconds(pid_t pgrp) {
+    double total = 0;
+    long hz = ::sysconf(_SC_CLK_TCK);
+    DIR* d = ::opendir("/proc");
+    if (!d) return 0;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0') continue;
+        std::ifstream in("/proc/" + std::string(e->d_name) + "/stat");
+        std::string stat;
+        if (!std::getline(in, stat)) continue;
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(stat.substr(close + 2));
+        // state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+        std::string f[13];
+        for (auto& x : f) fields >> x;
+        if (std::atol(f[2].c_str()) != pgrp) continue;
+        total += static_cast<double>(std::atoll(f[11].c_str()) + std::atoll(f[12].c_str())) / hz;
+    }
+    ::closedir(d);
+    return total;
+}
+
+double to_us(const std::string& v) {
+    double x = std::atof(v.c_str());
+    if (v.find("us") != std::string::npos) return x;
+    if (v.find("ms") != std::string::npos) return x * 1e3;
+    if (v.find('m') != std::string::npos) return x * 60e6;
+    if (v.find('s') != std::string::npos) return x * 1e6;
+    return x;
+}
+
+void parse_wrk(const std::string& out, WrkRun& run) {
+    std::istringstream in(out);
+    std::string line;
+    bool rps = false;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string a, b;
+        ls >> a >> b;
+        if (a == "50%") run.latency_us[0] = to_us(b);
+        if (a == "75%") run.latency_us[1] = to_us(b);
+        if (a == "90%") run.latency_us[2] = to_us(b);
+        if (a == "99%") run.latency_us[3] = to_us(b);
+        if (a == "Requests/sec:") {
+            run.requests_per_second = std::atof(b.c_str());
+            rps = true;
+        }
+        if (b == "requests") run.requests = std::atol(a.c_str());
+        if (line.find("Non-2xx or 3xx responses:") != std::string::npos)
+            run.non_2xx = std::atol(line.substr(line.find(':') + 1).c_str());
+        if (line.find("Socket errors:") != std::string::npos) {
+            // "Socket errors: connect 0, read 0, write 0, timeout 0"
+            std::istringstream es(line.substr(line.find(':') + 1));
+            std::string word;
+            while (es >> word) {
+                long n = std::atol(word.c_str());
+                if (n > 0) run.socket_errors += n;
+            }
+        }
+    }
+    run.ok = rps && run.requests > 0;
+    if (!run.ok) run.error = "could not read wrk's output:\n" + out;
+}
+
+WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds) {
+    std::string url = "http://127.0.0.1:" + std::to_string(httpd.port()) +
+                      "/mc?op=get&key=" + kKey;
+    double cpu0 = group_cpu_seconds(httpd.pid());
+    ProcessResult r = run_process({c.wrk, "-t", std::to_string(c.wrk_threads), "-c",
+                                   std::to_string(c.connections), "-d", std::to_string(seconds) + "s",
+                                   "--latency", url},
+                                  seconds + 30);
+    double cpu1 = group_cpu_seconds(httpd.pid());
+    WrkRun run;
+    if (r.exit_code != 0) {
+        run.error = "wrk failed: " + r.output;
+        return run;
+    }
+    parse_wrk(r.output, run);
+    if (run.ok && (run.non_2xx > 0 || run.socket_errors > 0)) {
+        run.ok = false;
+        run.error = "wrk saw " + std::to_string(run.non_2xx) + " non-2xx responses and " +
+                    std::to_string(run.socket_errors) + " socket errors:\n" + r.output;
+    }
+    if (run.requests > 0) run.httpd_cpu_us_per_request = (cpu1 - cpu0) * 1e6 / run.requests;
+    return run;
+}
+
+std::string common_config(const E2eConfig& c) {
+    std::ostringstream b;
+    int t = c.threads_per_child;
+    // One child with a fixed thread count: the same pool size for both builds, and no
+    // process spawning during a run. Overrides the harness's small defaults.
+    b << "KeepAlive On\nMaxKeepAliveRequests 0\nKeepAliveTimeout 10\n"
+      << "ServerLimit 1\nStartServers 1\nThreadLimit " << t << "\nThreadsPerChild " << t
+      << "\nMaxRequestWorkers " << t << "\nMinSpareThreads 1\nMaxSpareThreads " << 2 * t
+      << "\n<Location /mc>\n  SetHandler memcache-example\n</Location>\n";
+    return b.str();
+}
+
+}  // namespace
+
+E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
+    E2eResult result;
+
+    // The key every request gets, stored through our client (100 bytes).
+    {
+        std::string err;
+        ClientConfig cc;
+        cc.servers = {memcached};
+        auto client = make_client(ClientKind{}, cc, err);
+        auto session = client ? client->session() : nullptr;
+        if (!session || !session->set(kKey, std::string(100, 'v'))) {
+            result.error = "could not store the e2e key: " + (session ? session->last_error() : err);
+            return result;
+        }
+    }
+
+    std::string server = memcached.host + ":" + std::to_string(memcached.port);
+    test::HttpdOptions ours_opts;
+    ours_opts.httpd_bin = c.httpd_bin;
+    ours_opts.modules_dir = c.modules_dir;
+    ours_opts.mpm = "event";
+    ours_opts.log_level = "warn";
+    ours_opts.mod_memcache = c.mod_memcache;
+    ours_opts.mod_memcache_example = c.mod_example;
+    test::HttpdOptions apr_opts = ours_opts;
+    apr_opts.mod_memcache.clear();
+    apr_opts.mod_memcache_example = c.mod_example_aprutil;
+
+    // The apr-util build reads its server from the environment in child_init, with the
+    // same pool settings as MemcacheServer gives ours: min 0, smax = max, ttl 15 s.
+    ::setenv("MMC_BENCH_APRUTIL_SERVER", server.c_str(), 1);
+    ::setenv("MMC_BENCH_APRUTIL_MAX", std::to_string(c.threads_per_child).c_str(), 1);
+
+    auto ours = std::make_unique<test::HttpdProcess>(ours_opts);
+    auto apr = std::make_unique<test::HttpdProcess>(apr_opts);
+    std::string base = common_config(c);
+    if (!ours->start([&](const test::HttpdProcess&) {
+            return base + "MemcacheServer " + server + " min=0 max=" +
+                   std::to_string(c.threads_per_child) + " ttl=15\n";
+        })) {
+        result.error = "httpd with mod_memcache did not start: " + ours->error();
+        return result;
+    }
+    if (!apr->start([&](const test::HttpdProcess&) { return base; })) {
+        result.error = "httpd with the apr-util build did not start: " + apr->error();
+        return result;
+    }
+    for (auto* h : {ours.get(), apr.get()}) {
+        auto r = test::http_get(h->port(), std::string("/mc?op=get&key=") + kKey);
+        if (r.status != 200) {
+            result.error = "a get through httpd returned " + std::to_string(r.status) + ": " +
+                           r.body + r.error + "\n" + h->error_log();
+            return result;
+        }
+        // Warm-up: threads started, pool connections open.
+        WrkRun w = wrk_run(c, *h, c.warmup_seconds);
+        if (!w.ok) {
+            result.error = "warm-up: " + w.error;
+            return result;
+        }
+    }
+    for (int rep = 0; rep < c.reps; ++rep) {
+        // Alternate which goes first, so that neither always follows the other.
+        bool ours_first = rep % 2 == 0;
+        for (int i = 0; i < 2; ++i) {
+            bool is_ours = (i == 0) == ours_first;
+            WrkRun run = wrk_run(c, is_ours ? *ours : *apr, c.seconds);
+            if (!run.ok) {
+                result.error = std::string(is_ours ? "ours" : "apr-util") + ": " + run.error;
+                return result;
+            }
+            (is_ours ? result.ours : result.aprutil).push_back(run);
+        }
+    }
+    for (auto* h : {ours.get(), apr.get()}) {
+        auto bad = h->unexpected_log_lines();
+        if (!bad.empty()) {
+            result.error = "httpd logged errors: " + bad.front();
+            return result;
+        }
+    }
+    return result;
+}
+
+}  // namespace mmc::bench

@@ -1,0 +1,54 @@
+// End to end: a real httpd (event MPM) on loopback serving one memcached get per
+// request through the example consumer handler, loaded with wrk; once with our module,
+// once with the same handler source built against apr-util's apr_memcache.
+#ifndef MMC_BENCH_E2E_H
+#define MMC_BENCH_E2E_H
+
+#include <string>
+#include <vector>
+
+#include "bench_client.h"
+
+namespace mmc::bench {
+
+struct E2eConfig {
+    std::string httpd_bin;
+    std::string modules_dir;
+    std::string mod_memcache;          // our module
+    std::string mod_example;           // examples/mod_memcache_example.c against it
+    std::string mod_example_aprutil;   // the same source against apr_memcache.h
+    std::string wrk;
+    int seconds = 5;                   // per wrk run
+    int warmup_seconds = 1;
+    int reps = 5;
+    int connections = 16;
+    int wrk_threads = 2;
+    // Also the memcached pool max of both builds. More threads than connections: the
+    // event MPM closes keep-alive connections when every worker is busy, which wrk
+    // counts as read errors.
+    int threads_per_child = 32;
+};
+
+struct WrkRun {
+    bool ok = false;
+    std::string error;
+    double requests_per_second = 0;
+    long requests = 0;
+    double latency_us[4] = {0, 0, 0, 0};  // p50, p75, p90, p99
+    long non_2xx = 0;
+    long socket_errors = 0;
+    double httpd_cpu_us_per_request = 0;  // user+sys of all httpd processes / requests
+};
+
+struct E2eResult {
+    std::string error;  // set when the runs could not be made
+    std::vector<WrkRun> ours;
+    std::vector<WrkRun> aprutil;
+};
+
+// Runs reps rounds, each one wrk run against our build then one against apr-util's.
+E2eResult run_e2e(const E2eConfig& config, const Endpoint& memcached);
+
+}  // namespace mmc::bench
+
+#endif

@@ -1,0 +1,292 @@
+// The Markdown report: headline tables, details per workload, thread scaling, end to
+// end, the targets of issue #5 checked against the numbers, and profiles of our client.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "stats.h"
+#include "suite.h"
+
+namespace mmc::bench {
+
+namespace {
+
+bool known(double x) { return !std::isnan(x); }
+
+// 12345.6 -> "12,346"; small numbers keep `decimals` digits.
+std::string num(double x, int decimals = 0) {
+    if (!known(x)) return "–";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
+    std::string s = buf;
+    std::size_t dot = s.find('.');
+    std::size_t int_end = dot == std::string::npos ? s.size() : dot;
+    std::size_t start = s[0] == '-' ? 1 : 0;
+    for (std::size_t i = int_end; i > start + 3; i -= 3) s.insert(i - 3, ",");
+    return s;
+}
+
+std::string ratio(double a, double b) {
+    if (!known(a) || !known(b) || b == 0) return "–";
+    return num(a / b, 2) + "×";
+}
+
+double median_of(const std::vector<double>& v) { return summarize(v).median; }
+
+std::string with_spread(const std::vector<double>& v, int decimals = 0) {
+    Summary s = summarize(v);
+    if (!known(s.median)) return "–";
+    return num(s.median, decimals) + " ±" + num(s.spread() * 100, 1) + "%";
+}
+
+double ops(const WorkloadResult* w, const std::string& client) {
+    const ClientResult* c = w ? w->find(client) : nullptr;
+    return c ? median_of(c->ops_per_s) : std::nan("");
+}
+double instr(const WorkloadResult* w, const std::string& client) {
+    const ClientResult* c = w ? w->find(client) : nullptr;
+    return c ? c->instr_per_op : std::nan("");
+}
+double syscalls(const WorkloadResult* w, const std::string& client) {
+    const ClientResult* c = w ? w->find(client) : nullptr;
+    return c ? c->syscalls_per_op : std::nan("");
+}
+
+const WorkloadResult* find(const SuiteResult& r, const std::string& name) {
+    for (const auto& w : r.workloads)
+        if (w.workload.name == name) return &w;
+    return nullptr;
+}
+
+std::string syscall_breakdown(const ClientResult& c) {
+    std::string s;
+    for (const auto& [name, per_op] : c.syscalls_by_name) {
+        if (!s.empty()) s += ", ";
+        s += name + " " + num(per_op, 2);
+    }
+    return s.empty() ? "–" : s;
+}
+
+void headline(std::ostringstream& md, const SuiteResult& r, const std::string& a,
+              const std::string& b, const std::string& c) {
+    md << "| workload | ops/s " << a << " | " << b << " | " << c << " | " << a << " ÷ " << b
+       << " | " << a << " ÷ " << c << " | instr/op " << a << " | " << b << " | " << c
+       << " | syscalls/op " << a << " | " << b << " | " << c << " |\n"
+       << "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    for (const auto& w : r.workloads) {
+        if (!w.find(a) || (!w.find(b) && !w.find(c))) continue;
+        std::string name = w.workload.name + (w.workload.per_key() ? " (per call)" : "");
+        md << "| " << name << " | " << num(ops(&w, a)) << " | " << num(ops(&w, b)) << " | "
+           << num(ops(&w, c)) << " | " << ratio(ops(&w, a), ops(&w, b)) << " | "
+           << ratio(ops(&w, a), ops(&w, c)) << " | " << num(instr(&w, a)) << " | "
+           << num(instr(&w, b)) << " | " << num(instr(&w, c)) << " | "
+           << num(syscalls(&w, a), 2) << " | " << num(syscalls(&w, b), 2) << " | "
+           << num(syscalls(&w, c), 2) << " |\n";
+    }
+    md << "\n";
+}
+
+struct Target {
+    std::string what;
+    std::string measured;
+    double value;
+    double limit;
+    bool at_most;  // value <= limit (else >=)
+};
+
+void target_table(std::ostringstream& md, const SuiteOptions& o, const SuiteResult& r) {
+    std::vector<Target> t;
+    const WorkloadResult* get = find(r, "get-hit-100");
+    const WorkloadResult* mget = find(r, "mget-100x4");
+    const WorkloadResult* mixed = find(r, "mixed-16t");
+    t.push_back({"single get: instructions/op ≤ 1,500", num(instr(get, "ours")), instr(get, "ours"), 1500, true});
+    t.push_back({"single get: syscalls/op ≤ 2", num(syscalls(get, "ours"), 2), syscalls(get, "ours"), 2.0, true});
+    t.push_back({"multi-get 100 keys / 4 servers: syscalls/call ≤ 9", num(syscalls(mget, "ours"), 2),
+                 syscalls(mget, "ours"), 9.0, true});
+    double ipk = instr(mget, "ours") / 100;
+    t.push_back({"multi-get: instructions/key ≤ 800", num(ipk), ipk, 800, true});
+    double ma = ops(mget, "ours") / ops(mget, "apr-util");
+    t.push_back({"multi-get: ours ≥ 1.3× apr-util (calls/s)", ratio(ops(mget, "ours"), ops(mget, "apr-util")), ma, 1.3, false});
+    double ml = ops(mget, "ours") / ops(mget, "libmc");
+    t.push_back({"multi-get: ours ≥ 1.1× libmemcached (calls/s)", ratio(ops(mget, "ours"), ops(mget, "libmc")), ml, 1.1, false});
+    double xa = ops(mixed, "ours") / ops(mixed, "apr-util");
+    t.push_back({"16 threads: ours ≥ 1.0× apr-util (ops/s)", ratio(ops(mixed, "ours"), ops(mixed, "apr-util")), xa, 1.0, false});
+    double xl = ops(mixed, "ours") / ops(mixed, "libmc");
+    t.push_back({"16 threads: ours ≥ 1.0× libmemcached (ops/s)", ratio(ops(mixed, "ours"), ops(mixed, "libmc")), xl, 1.0, false});
+    double e = std::nan("");
+    if (r.e2e_ran && r.e2e.error.empty()) {
+        std::vector<double> a, b;
+        for (const auto& x : r.e2e.ours) a.push_back(x.requests_per_second);
+        for (const auto& x : r.e2e.aprutil) b.push_back(x.requests_per_second);
+        e = median_of(a) / median_of(b);
+    }
+    t.push_back({"httpd end to end: ≥ 1.05× the apr_memcache build (requests/s)",
+                 known(e) ? num(e, 2) + "×" : "–", e, 1.05, false});
+    (void)o;
+    md << "| target | measured | |\n|---|--:|---|\n";
+    for (const auto& x : t) {
+        std::string verdict = !known(x.value) ? "not measured"
+                              : (x.at_most ? x.value <= x.limit : x.value >= x.limit) ? "met"
+                                                                                       : "**missed**";
+        md << "| " << x.what << " | " << x.measured << " | " << verdict << " |\n";
+    }
+    md << "\n";
+}
+
+}  // namespace
+
+std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
+    std::ostringstream md;
+    md << "## Results\n\n"
+       << "Medians of " << o.reps << " interleaved repetitions (± is half the range, as a "
+       << "share of the median); scale " << o.scale << ". Latency per operation measured "
+       << "in the client; CPU is user+sys of the client process; syscalls/op from `strace "
+       << "-c -f` and instr/op from callgrind, each the difference of two run lengths. "
+       << "For the multi-get one operation is one call of 100 keys. "
+       << (o.pin_single_thread ? "Single-thread workloads ran with the client and the memcached "
+                                 "servers on one CPU; threaded ones and httpd on all. "
+                               : "No CPU pinning. ")
+       << "Whole run: " << num(r.seconds) << " s.\n\n";
+
+    if (!r.workloads.empty()) {
+        md << "### Headline: text protocol (ours and libmemcached with ketama; apr-util modula)\n\n";
+        headline(md, r, "ours", "apr-util", "libmc");
+        md << "### Binary protocol\n\n";
+        md << "| workload | ops/s ours-bin | libmc-bin | ours-bin ÷ libmc-bin | instr/op ours-bin | "
+              "libmc-bin | syscalls/op ours-bin | libmc-bin |\n|---|--:|--:|--:|--:|--:|--:|--:|\n";
+        for (const auto& w : r.workloads) {
+            if (!w.find("ours-bin") || !w.find("libmc-bin")) continue;
+            md << "| " << w.workload.name << " | " << num(ops(&w, "ours-bin")) << " | "
+               << num(ops(&w, "libmc-bin")) << " | " << ratio(ops(&w, "ours-bin"), ops(&w, "libmc-bin"))
+               << " | " << num(instr(&w, "ours-bin")) << " | " << num(instr(&w, "libmc-bin"))
+               << " | " << num(syscalls(&w, "ours-bin"), 2) << " | "
+               << num(syscalls(&w, "libmc-bin"), 2) << " |\n";
+        }
+        md << "\n";
+        if (const WorkloadResult* m = find(r, "mget-100x4"); m && m->find("ours-modula")) {
+            md << "### Multi-get with modula placement (ours) vs apr-util (modula)\n\n"
+               << "| | calls/s | instr/call | instr/key | syscalls/call |\n|---|--:|--:|--:|--:|\n";
+            for (const char* c : {"ours-modula", "apr-util", "ours", "libmc"}) {
+                if (!m->find(c)) continue;
+                md << "| " << c << " | " << num(ops(m, c)) << " | " << num(instr(m, c)) << " | "
+                   << num(instr(m, c) / 100) << " | " << num(syscalls(m, c), 2) << " |\n";
+            }
+            md << "\nours-modula ÷ apr-util: " << ratio(ops(m, "ours-modula"), ops(m, "apr-util"))
+               << " calls/s.\n\n";
+        }
+        md << "### Targets (issue #5)\n\n";
+        target_table(md, o, r);
+
+        md << "### Details per workload\n\n";
+        for (const auto& w : r.workloads) {
+            md << "#### " << w.workload.name << ": " << w.workload.title << "\n\n"
+               << w.workload.ops << " " << (w.workload.per_key() ? "calls" : "operations")
+               << " per repetition.\n\n"
+               << "| client | ops/s | p50 µs | p99 µs | CPU µs/op | vol. switches/op | syscalls/op | "
+                  "instr/op | ours ÷ this (ops/s) |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+            double mine = ops(&w, "ours");
+            for (const auto& c : w.clients) {
+                md << "| " << c.client << " | " << with_spread(c.ops_per_s) << " | "
+                   << num(median_of(c.p50_us), 1) << " | " << num(median_of(c.p99_us), 1) << " | "
+                   << num(median_of(c.cpu_us_per_op), 2) << " | "
+                   << num(median_of(c.switches_per_op), 2) << " | " << num(c.syscalls_per_op, 2)
+                   << " | " << num(c.instr_per_op) << " | " << ratio(mine, median_of(c.ops_per_s))
+                   << " |\n";
+            }
+            if (known(w.harness_instr_per_op))
+                md << "\nThe benchmark's own loop costs " << num(w.harness_instr_per_op)
+                   << " instructions per operation (measured with a client that does "
+                      "nothing); every instr/op above includes it.\n";
+            md << "\nSyscalls per operation by name:\n\n";
+            for (const auto& c : w.clients)
+                md << "- " << c.client << ": " << syscall_breakdown(c) << "\n";
+            md << "\n";
+        }
+    }
+
+    if (!r.scaling.empty()) {
+        md << "### Thread scaling: get/set 90/10, one client shared, max 4 connections, 1 server\n\n"
+           << "Voluntary context switches per operation show threads waiting (for a "
+              "connection, a lock or the network).\n\n";
+        std::vector<std::string> clients;
+        for (const auto& c : r.scaling.front().clients) clients.push_back(c.client);
+        md << "| threads |";
+        for (const auto& c : clients) md << " ops/s " << c << " |";
+        for (const auto& c : clients) md << " p99 µs " << c << " |";
+        for (const auto& c : clients) md << " switches/op " << c << " |";
+        md << "\n|--:|";
+        for (std::size_t i = 0; i < clients.size() * 3; ++i) md << "--:|";
+        md << "\n";
+        for (const auto& w : r.scaling) {
+            md << "| " << w.workload.threads << " |";
+            for (const auto& c : clients) md << " " << num(ops(&w, c)) << " |";
+            for (const auto& c : clients) {
+                const ClientResult* cr = w.find(c);
+                md << " " << (cr ? num(median_of(cr->p99_us), 0) : "–") << " |";
+            }
+            for (const auto& c : clients) {
+                const ClientResult* cr = w.find(c);
+                md << " " << (cr ? num(median_of(cr->switches_per_op), 2) : "–") << " |";
+            }
+            md << "\n";
+        }
+        md << "\n";
+    }
+
+    if (r.e2e_ran) {
+        const E2eConfig& c = o.e2e_config;
+        md << "### End to end: httpd (event MPM, 1 child × " << c.threads_per_child
+           << " threads) + the example handler, one get of 100 B per request\n\n"
+           << "`wrk -t" << c.wrk_threads << " -c" << c.connections << " -d" << c.seconds
+           << "s --latency`, keep-alive, " << c.reps << " interleaved rounds. httpd CPU is "
+           << "user+sys of all httpd processes per request.\n\n";
+        if (!r.e2e.error.empty()) {
+            md << "Not measured: " << r.e2e.error << "\n\n";
+        } else {
+            md << "| build | requests/s | p50 µs | p75 µs | p90 µs | p99 µs | httpd CPU µs/request |\n"
+                  "|---|--:|--:|--:|--:|--:|--:|\n";
+            double rps[2] = {0, 0};
+            int i = 0;
+            for (const auto* runs : {&r.e2e.ours, &r.e2e.aprutil}) {
+                std::vector<double> v, p[4], cpu;
+                for (const auto& x : *runs) {
+                    v.push_back(x.requests_per_second);
+                    for (int k = 0; k < 4; ++k) p[k].push_back(x.latency_us[k]);
+                    cpu.push_back(x.httpd_cpu_us_per_request);
+                }
+                rps[i] = median_of(v);
+                md << "| " << (i == 0 ? "mod_memcache (ours)" : "apr-util apr_memcache") << " | "
+                   << with_spread(v) << " | " << num(median_of(p[0]), 0) << " | "
+                   << num(median_of(p[1]), 0) << " | " << num(median_of(p[2]), 0) << " | "
+                   << num(median_of(p[3]), 0) << " | " << num(median_of(cpu), 1) << " |\n";
+                ++i;
+            }
+            md << "\nours ÷ apr-util: " << ratio(rps[0], rps[1]) << " requests/s.\n\n";
+        }
+    }
+
+    if (!r.profiles.empty()) {
+        md << "### Where our client spends its instructions (callgrind, self cost)\n\n"
+ << "Instructions per operation (a multi-get call is one operation) and share of "
+              "the total, top 15 functions; the full self and inclusive annotations (totals "
+              "over the longer run) are in `" << o.out_dir << "/profile.<workload>.ours.*.txt`.\n\n";
+        for (const auto& [name, lines] : r.profiles) {
+            md << "#### " << name << " (ours)\n\n```\n";
+            for (const auto& l : lines) md << l << "\n";
+            md << "```\n\n";
+        }
+    }
+    if (!r.errors.empty()) {
+        md << "### Failed measurements\n\n";
+        for (const auto& n : r.errors) md << "- " << n << "\n";
+        md << "\n";
+    }
+    if (!r.notes.empty()) {
+        md << "### Not measured\n\n";
+        for (const auto& n : r.notes) md << "- " << n << "\n";
+        md << "\n";
+    }
+    return md.str();
+}
+
+}  // namespace mmc::bench

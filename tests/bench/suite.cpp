@@ -1,0 +1,399 @@
+#include "suite.h"
+
+#include <dirent.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include <valgrind/callgrind.h>
+
+#include "memcached_process.h"
+#include "stats.h"
+#include "tools.h"
+
+namespace mmc::bench {
+
+namespace {
+
+// memcached drops its privileges (-u nobody) when the bench runs as root, which clears
+// the parent-death signal the harness sets; so a bench that crashes or is interrupted
+// kills its servers itself.
+volatile sig_atomic_t g_server_count = 0;
+volatile pid_t g_server_pids[8];
+
+void kill_servers_and_reraise(int sig) {
+    for (sig_atomic_t i = 0; i < g_server_count; ++i)
+        if (g_server_pids[i] > 0) ::kill(g_server_pids[i], SIGKILL);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
+
+void guard_servers(const std::vector<std::unique_ptr<test::MemcachedProcess>>& servers) {
+    g_server_count = 0;
+    for (const auto& m : servers) {
+        if (g_server_count < 8) g_server_pids[g_server_count] = m->pid();
+        g_server_count = g_server_count + 1;
+    }
+    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGHUP})
+        ::signal(sig, kill_servers_and_reraise);
+}
+
+// Sets the CPUs of every thread of pid (0: the calling thread only).
+void set_cpus(pid_t pid, const cpu_set_t& cpus) {
+    if (pid == 0) {
+        ::sched_setaffinity(0, sizeof cpus, &cpus);
+        return;
+    }
+    std::string dir = "/proc/" + std::to_string(pid) + "/task";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (dirent* e = ::readdir(d)) {
+        pid_t tid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (tid > 0) ::sched_setaffinity(tid, sizeof cpus, &cpus);
+    }
+    ::closedir(d);
+}
+
+// Puts this thread and the servers on the first CPU of `all` (one_cpu) or on all of them.
+class Placement {
+public:
+    Placement() { ::sched_getaffinity(0, sizeof all_, &all_); }
+    void apply(bool one_cpu, const std::vector<std::unique_ptr<test::MemcachedProcess>>& servers) {
+        cpu_set_t cpus = all_;
+        if (one_cpu) {
+            CPU_ZERO(&cpus);
+            for (int c = 0; c < CPU_SETSIZE; ++c)
+                if (CPU_ISSET(c, &all_)) {
+                    CPU_SET(c, &cpus);
+                    break;
+                }
+        }
+        set_cpus(0, cpus);
+        for (const auto& m : servers) set_cpus(m->pid(), cpus);
+    }
+
+private:
+    cpu_set_t all_;
+};
+
+bool selected(const std::vector<std::string>& only, const std::string& name) {
+    return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+}
+
+std::string join_servers(const std::vector<Endpoint>& servers) {
+    std::string s;
+    for (const auto& e : servers) {
+        if (!s.empty()) s += ",";
+        s += e.host + ":" + std::to_string(e.port);
+    }
+    return s;
+}
+
+void log(const char* fmt, const std::string& a = "", const std::string& b = "") {
+    std::fprintf(stderr, fmt, a.c_str(), b.c_str());
+    std::fflush(stderr);
+}
+
+std::size_t probe_len(std::size_t n, double scale) {
+    return std::max<std::size_t>(2, static_cast<std::size_t>(n * scale));
+}
+
+// Throughput repetitions of one workload, all its clients interleaved.
+void measure_throughput(const SuiteOptions& o, const std::vector<Endpoint>& servers,
+                        WorkloadResult& wr) {
+    const Workload& w = wr.workload;
+    std::vector<std::unique_ptr<Bench>> benches;
+    for (auto& cr : wr.clients) {
+        ClientKind kind;
+        ClientKind::parse(cr.client, kind);
+        auto b = std::make_unique<Bench>(w, kind, servers);
+        if (b->ok() && b->preload()) {
+            // Warm-up: connections opened, caches and branch predictors filled.
+            RunResult warm = b->run(std::max<std::size_t>(w.threads, std::min<std::size_t>(w.ops / 10, 500)), false);
+            if (warm.unexpected) cr.error = "warm-up: " + warm.first_error;
+        } else {
+            cr.error = b->error();
+        }
+        benches.push_back(std::move(b));
+    }
+    for (int rep = 0; rep < o.reps; ++rep) {
+        // A different client goes first in each repetition.
+        for (std::size_t j = 0; j < benches.size(); ++j) {
+            std::size_t i = (j + static_cast<std::size_t>(rep)) % benches.size();
+            ClientResult& cr = wr.clients[i];
+            if (!cr.error.empty()) continue;
+            RunResult r = benches[i]->run(w.ops, true);
+            if (r.unexpected) {
+                cr.error = std::to_string(r.unexpected) + " unexpected results, first: " + r.first_error;
+                continue;
+            }
+            double ops = static_cast<double>(r.ops);
+            cr.ops_per_s.push_back(ops / r.seconds);
+            cr.cpu_us_per_op.push_back(r.cpu_seconds * 1e6 / ops);
+            cr.switches_per_op.push_back(static_cast<double>(r.voluntary_switches) / ops);
+            cr.p50_us.push_back(quantile(r.latency_ns, 0.50) / 1e3);
+            cr.p99_us.push_back(quantile(r.latency_ns, 0.99) / 1e3);
+        }
+    }
+}
+
+std::vector<std::string> probe_args(const std::string& exe, const Workload& w,
+                                    const std::string& client, const std::vector<Endpoint>& servers,
+                                    std::size_t ops, std::size_t ops2, bool callgrind) {
+    std::vector<std::string> a = {exe,      "--probe",  "--workload",          w.name,
+                                  "--client", client,   "--servers",           join_servers(servers),
+                                  "--ops",    std::to_string(ops)};
+    if (callgrind) {
+        a.push_back("--ops2");
+        a.push_back(std::to_string(ops2));
+        a.push_back("--callgrind");
+    }
+    return a;
+}
+
+void measure_syscalls(const SuiteOptions& o, const std::string& strace,
+                      const std::vector<Endpoint>& servers, WorkloadResult& wr) {
+    const Workload& w = wr.workload;
+    std::size_t n[2] = {probe_len(w.strace_ops[0], o.probe_scale),
+                        probe_len(w.strace_ops[1], o.probe_scale)};
+    if (n[1] <= n[0]) n[1] = n[0] + 1;
+    for (auto& cr : wr.clients) {
+        if (!cr.error.empty()) continue;
+        SyscallCounts counts[2];
+        for (int i = 0; i < 2; ++i) {
+            std::string file = o.out_dir + "/strace." + w.name + "." + cr.client + "." +
+                               std::to_string(i) + ".txt";
+            std::vector<std::string> argv = {strace, "-f", "-qq", "-c", "-U", "calls,name", "-o", file};
+            auto probe = probe_args(self_exe(), w, cr.client, servers, n[i], 0, false);
+            argv.insert(argv.end(), probe.begin(), probe.end());
+            ProcessResult r = run_process(argv, 300);
+            if (r.exit_code != 0) {
+                cr.strace_error = "probe under strace failed: " + r.output.substr(0, 400);
+                break;
+            }
+            counts[i] = read_strace_summary(file);
+            if (counts[i].total < 0) {
+                cr.strace_error = "no strace summary in " + file;
+                break;
+            }
+        }
+        if (!cr.strace_error.empty()) continue;
+        double d = static_cast<double>(n[1] - n[0]);
+        cr.syscalls_per_op = static_cast<double>(counts[1].total - counts[0].total) / d;
+        for (const auto& [name, calls] : counts[1].by_name) {
+            auto it = counts[0].by_name.find(name);
+            long before = it == counts[0].by_name.end() ? 0 : it->second;
+            double per_op = static_cast<double>(calls - before) / d;
+            if (per_op > 0.005 || per_op < -0.005) cr.syscalls_by_name[name] = per_op;
+        }
+    }
+}
+
+void measure_instructions(const SuiteOptions& o, const std::string& valgrind,
+                          const std::vector<Endpoint>& servers, WorkloadResult& wr) {
+    const Workload& w = wr.workload;
+    std::size_t n1 = probe_len(w.callgrind_ops[0], o.probe_scale);
+    std::size_t n2 = probe_len(w.callgrind_ops[1], o.probe_scale);
+    if (n2 <= n1) n2 = n1 + 1;
+    for (auto& cr : wr.clients) {
+        if (!cr.error.empty()) continue;
+        std::string base = o.out_dir + "/callgrind." + w.name + "." + cr.client;
+        for (const char* suffix : {"", ".1", ".2"}) std::remove((base + suffix).c_str());
+        std::vector<std::string> argv = {valgrind, "--tool=callgrind",
+                                         // Names in full in every dump, so that each
+                                         // dump can be annotated on its own.
+                                         "--compress-strings=no", "--compress-pos=no",
+                                         "--callgrind-out-file=" + base};
+        auto probe = probe_args(self_exe(), w, cr.client, servers, n1, n2, true);
+        argv.insert(argv.end(), probe.begin(), probe.end());
+        ProcessResult r = run_process(argv, 600);
+        if (r.exit_code != 0) {
+            cr.callgrind_error = "probe under callgrind failed: " + r.output.substr(r.output.size() > 600 ? r.output.size() - 600 : 0);
+            continue;
+        }
+        long long i1 = read_callgrind_total(base + ".1");
+        long long i2 = read_callgrind_total(base + ".2");
+        if (i1 < 0 || i2 < 0) {
+            cr.callgrind_error = "no callgrind dumps at " + base + ".1/.2";
+            continue;
+        }
+        // The two dumps cover n1 and then n2 operations; their difference per extra
+        // operation leaves out whatever a run costs once.
+        cr.instr_per_op = static_cast<double>(i2 - i1) / static_cast<double>(n2 - n1);
+        cr.callgrind_file = base + ".2";
+        cr.callgrind_file_ops = n2;
+    }
+}
+
+WorkloadResult make_result(const Workload& w, const SuiteOptions& o) {
+    WorkloadResult wr;
+    wr.workload = w;
+    scale_ops(wr.workload, o.scale);
+    for (const auto& c : w.clients)
+        if (selected(o.only_clients, c)) {
+            ClientResult cr;
+            cr.client = c;
+            wr.clients.push_back(cr);
+        }
+    return wr;
+}
+
+}  // namespace
+
+bool run_suite(const SuiteOptions& o, SuiteResult& result) {
+    auto started = std::chrono::steady_clock::now();
+    initialize_clients();
+    ::mkdir(o.out_dir.c_str(), 0755);
+
+    std::vector<std::unique_ptr<test::MemcachedProcess>> memcached;
+    std::vector<Endpoint> servers;
+    for (int i = 0; i < 4; ++i) {
+        // One worker thread: memcached hands connections to its workers in turn, and
+        // which worker (and so which core) a client's connection lands on changed its
+        // latency by 2x on this machine, a difference between clients that is not theirs.
+        auto m = std::make_unique<test::MemcachedProcess>(
+            std::vector<std::string>{"-m", "256", "-t", "1"});
+        if (!m->start()) {
+ result.errors.push_back("memcached did not start: " + m->error());
+            return false;
+        }
+        servers.push_back(Endpoint{"127.0.0.1", m->port()});
+        memcached.push_back(std::move(m));
+    }
+    guard_servers(memcached);
+    Placement placement;
+
+    std::string strace = o.strace ? find_program("strace") : "";
+    std::string valgrind = o.callgrind ? find_program("valgrind") : "";
+    std::string annotate = o.callgrind ? find_program("callgrind_annotate") : "";
+    if (o.strace && strace.empty())
+        result.notes.push_back("strace is not installed: syscalls per operation not measured "
+                               "(scripts/bench.sh installs it)");
+    if (o.callgrind && valgrind.empty())
+        result.notes.push_back("valgrind is not installed: instructions per operation not "
+                               "measured (scripts/bench.sh installs it)");
+
+    for (const auto& w : all_workloads()) {
+        if (!selected(o.only_workloads, w.name)) continue;
+        WorkloadResult wr = make_result(w, o);
+        if (wr.clients.empty()) continue;
+        log("[bench] %s%s\n", w.name);
+        placement.apply(o.pin_single_thread && w.threads == 1, memcached);
+        if (o.micro) measure_throughput(o, servers, wr);
+        bool probe = selected(o.probe_workloads, w.name);
+        if (probe && !strace.empty()) measure_syscalls(o, strace, servers, wr);
+        if (probe && !valgrind.empty()) {
+            measure_instructions(o, valgrind, servers, wr);
+            // The harness's share, with a client that does nothing.
+            WorkloadResult harness;
+            harness.workload = wr.workload;
+            ClientResult none;
+            none.client = "none";
+            harness.clients.push_back(none);
+            measure_instructions(o, valgrind, servers, harness);
+            wr.harness_instr_per_op = harness.clients[0].instr_per_op;
+        }
+        for (const auto& cr : wr.clients) {
+            for (const std::string* e : {&cr.error, &cr.strace_error, &cr.callgrind_error})
+                if (!e->empty()) result.errors.push_back(w.name + " / " + cr.client + ": " + *e);
+            if (cr.client == "ours" && !cr.callgrind_file.empty() && !annotate.empty()) {
+                // The report shows the workloads with instruction targets; every
+                // workload's annotation is written beside it.
+                if (w.name == "get-hit-100" || w.name == "mget-100x4" || w.name == "mixed-16t") {
+                    result.profiles[w.name] = callgrind_top_functions(
+                        annotate, cr.callgrind_file, 15, false,
+                        static_cast<double>(cr.callgrind_file_ops));
+                }
+                for (bool inclusive : {false, true}) {
+                    ProcessResult a = run_process(
+                        {annotate, inclusive ? "--inclusive=yes" : "--inclusive=no", cr.callgrind_file}, 120);
+                    write_text_file(o.out_dir + "/profile." + w.name + ".ours." +
+                                        (inclusive ? "inclusive" : "self") + ".txt",
+                                    a.output);
+                }
+            }
+        }
+        result.workloads.push_back(std::move(wr));
+    }
+
+    placement.apply(false, memcached);
+    if (o.scaling && o.micro) {
+        for (unsigned t : o.scaling_threads) {
+            Workload w = scaling_workload(t);
+            WorkloadResult wr = make_result(w, o);
+            if (wr.clients.empty()) continue;
+            log("[bench] scaling %s%s\n", w.name);
+            measure_throughput(o, servers, wr);
+            for (const auto& cr : wr.clients)
+                if (!cr.error.empty()) result.errors.push_back(w.name + " / " + cr.client + ": " + cr.error);
+            result.scaling.push_back(std::move(wr));
+        }
+    }
+
+    if (o.e2e) {
+        const E2eConfig& c = o.e2e_config;
+        if (c.mod_example_aprutil.empty() || c.mod_memcache.empty()) {
+            result.notes.push_back("end-to-end not run: the modules were not built (MMC_BUILD_MODULE=OFF)");
+        } else if (c.wrk.empty()) {
+            result.notes.push_back("end-to-end not run: wrk is not installed (scripts/bench.sh installs it)");
+        } else {
+            log("[bench] end to end (httpd + wrk)%s%s\n");
+            result.e2e_ran = true;
+            result.e2e = run_e2e(c, servers[0]);
+            if (!result.e2e.error.empty()) result.errors.push_back("end to end: " + result.e2e.error);
+        }
+    }
+    result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return true;
+}
+
+int run_probe(const std::string& workload, const std::string& client,
+              const std::vector<Endpoint>& servers, std::size_t ops, std::size_t ops2,
+              bool callgrind) {
+    initialize_clients();
+    std::vector<Workload> all = all_workloads();
+    for (unsigned t : {1u, 2u, 4u, 8u, 16u}) all.push_back(scaling_workload(t));
+    const Workload* w = find_workload(all, workload);
+    ClientKind kind;
+    if (!w || !ClientKind::parse(client, kind)) {
+        std::fprintf(stderr, "probe: unknown workload %s or client %s\n", workload.c_str(),
+                     client.c_str());
+        return 2;
+    }
+    Bench b(*w, kind, servers);
+    if (!b.ok() || !b.preload()) {
+        std::fprintf(stderr, "probe: %s\n", b.error().c_str());
+        return 1;
+    }
+    RunResult warm = b.run(std::max<std::size_t>(w->threads, 20), false);
+    std::size_t unexpected = warm.unexpected;
+    std::string first = warm.first_error;
+    auto account = [&](const RunResult& r) {
+        if (r.unexpected && !unexpected) first = r.first_error;
+        unexpected += r.unexpected;
+    };
+    if (callgrind) {
+        // Collection stays on (callgrind toggles collection per thread, which would miss
+        // the worker threads); zeroing then dumping counts every thread's instructions.
+        CALLGRIND_ZERO_STATS;
+        account(b.run(ops, false));
+        CALLGRIND_DUMP_STATS_AT("first run");
+        account(b.run(ops2, false));
+        CALLGRIND_DUMP_STATS_AT("second run");
+    } else {
+        account(b.run(ops, false));
+    }
+    if (unexpected) {
+        std::fprintf(stderr, "probe: %zu unexpected results, first: %s\n", unexpected, first.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace mmc::bench

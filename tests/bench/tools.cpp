@@ -1,0 +1,206 @@
+#include "tools.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mmc::bench {
+
+ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s) {
+    ProcessResult result;
+    int fds[2];
+    if (argv.empty() || ::pipe2(fds, O_CLOEXEC) != 0) return result;
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return result;
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        ::dup2(fds[1], STDOUT_FILENO);
+        ::dup2(fds[1], STDERR_FILENO);
+        std::vector<char*> args;
+        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        args.push_back(nullptr);
+        ::execv(args[0], args.data());
+        std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    ::setpgid(pid, pid);
+    ::close(fds[1]);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    char buf[4096];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        until - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) {
+            result.timed_out = true;
+            break;
+        }
+        pollfd p{fds[0], POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(left));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        result.output.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+    if (result.timed_out) ::kill(-pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    return result;
+}
+
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    dirs += ":/usr/sbin:/sbin";
+    std::stringstream ss(dirs);
+    std::string dir;
+    while (std::getline(ss, dir, ':')) {
+        if (dir.empty()) continue;
+        std::string candidate = dir + "/" + name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+std::string self_exe() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    buf[n] = '\0';
+    return buf;
+}
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+bool write_text_file(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    return static_cast<bool>(out);
+}
+
+SyscallCounts read_strace_summary(const std::string& path) {
+    // "    calls syscall" / "--------- ---" / "       12 read" ... / "      144 total"
+    SyscallCounts counts;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string first, name;
+        if (!(ls >> first >> name)) continue;
+        char* end = nullptr;
+        long n = std::strtol(first.c_str(), &end, 10);
+        if (end == first.c_str() || *end != '\0') continue;
+        if (name == "total")
+            counts.total = n;
+        else
+            counts.by_name[name] = n;
+    }
+    return counts;
+}
+
+long long read_callgrind_total(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    long long summary = -1;
+    while (std::getline(in, line)) {
+        if (line.rfind("totals:", 0) == 0) return std::atoll(line.c_str() + 7);
+        if (line.rfind("summary:", 0) == 0) summary = std::atoll(line.c_str() + 8);
+    }
+    return summary;
+}
+
+std::vector<std::string> callgrind_top_functions(const std::string& annotate, const std::string& path,
+                                                 std::size_t top, bool inclusive, double ops,
+                                                 std::size_t width) {
+    std::vector<std::string> lines;
+    ProcessResult r = run_process({annotate, inclusive ? "--inclusive=yes" : "--inclusive=no",
+                                   "--threshold=100", path},
+                                  120);
+    if (r.exit_code != 0) {
+        lines.push_back("(callgrind_annotate failed: " + r.output.substr(0, 200) + ")");
+        return lines;
+    }
+    // The function table follows the line that ends with "file:function", after the
+    // dashed line under it.
+    std::istringstream in(r.output);
+    std::string line;
+    bool in_table = false;
+    while (std::getline(in, line) && lines.size() < top) {
+        if (!in_table) {
+            if (line.find("file:function") != std::string::npos) {
+                in_table = true;
+                std::getline(in, line);  // the dashes
+            }
+            continue;
+        }
+        if (line.empty() || line[0] == '-') break;
+        // The frames still active at a mid-run dump (main, a thread's start) come out at
+        // (nearly) 100%: they say nothing.
+        auto pct = line.find(" (");
+        if (pct != std::string::npos && std::atof(line.c_str() + pct + 2) >= 99.0) continue;
+        // "Ir (pct)  file:function [object]": keep cost and function, drop the object
+        // and the source directory.
+        auto object = line.rfind(" [/");
+        if (object != std::string::npos) line.erase(object);
+#ifdef MMC_SOURCE_DIR
+        for (std::size_t at; (at = line.find(MMC_SOURCE_DIR "/")) != std::string::npos;)
+            line.erase(at, sizeof(MMC_SOURCE_DIR));
+#endif
+        // ...and the parameter list, which for C++ says more than the name.
+        if (!line.empty() && line.back() == ')') {
+            int depth = 0;
+            for (std::size_t i = line.size(); i-- > 0;) {
+                if (line[i] == ')') ++depth;
+                if (line[i] == '(' && --depth == 0) {
+                    line.erase(i);
+                    break;
+                }
+            }
+        }
+        // "1,003,500 (36.69%)  fn" -> "2,007.0 (36.69%)  fn": per operation.
+        if (ops > 1) {
+            std::size_t end = line.find_first_not_of(" 0123456789,");
+            std::string digits;
+            for (std::size_t i = 0; i < end && i < line.size(); ++i)
+                if (std::isdigit(static_cast<unsigned char>(line[i]))) digits += line[i];
+            if (!digits.empty() && end != std::string::npos) {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%9.1f", std::atof(digits.c_str()) / ops);
+                line = buf + line.substr(end - 1);
+            }
+        }
+        if (line.size() > width) line = line.substr(0, width - 3) + "...";
+        lines.push_back(line);
+    }
+    return lines;
+}
+
+}  // namespace mmc::bench
