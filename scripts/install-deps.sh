@@ -9,6 +9,7 @@ packages=(
   libboost-dev googletest libgtest-dev
   memcached curl binutils
   libmemcached-dev
+  valgrind strace wrk
   "$@"
 )
 
