@@ -19,58 +19,6 @@
 
 namespace mmc::bench {
 
-ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s) {
-    ProcessResult result;
-    int fds[2];
-    if (argv.empty() || ::pipe2(fds, O_CLOEXEC) != 0) return result;
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        ::close(fds[0]);
-        ::close(fds[1]);
-        return result;
-    }
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        ::dup2(fds[1], STDOUT_FILENO);
-        ::dup2(fds[1], STDERR_FILENO);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execv(args[0], args.data());
-        std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);
-    ::close(fds[1]);
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-    char buf[4096];
-    for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        until - std::chrono::steady_clock::now())
-                        .count();
-        if (left <= 0) {
-            result.timed_out = true;
-            break;
-        }
-        pollfd p{fds[0], POLLIN, 0};
-        int r = ::poll(&p, 1, static_cast<int>(left));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue;
-        ssize_t n = ::read(fds[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        result.output.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(fds[0]);
-    if (result.timed_out) ::kill(-pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    return result;
-}
-
 std::string find_program(const std::string& name) {
     const char* path = std::getenv("PATH");
     std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";

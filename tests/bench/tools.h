@@ -7,17 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "httpd_process.h"
+
 namespace mmc::bench {
 
-struct ProcessResult {
-    int exit_code = -1;  // -1: did not start, was killed or timed out
-    bool timed_out = false;
-    std::string output;  // stdout and stderr together
-};
-
-// Runs argv (argv[0] a path) with stdout and stderr captured; kills it (and its process
-// group) after timeout_s seconds.
-ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s);
+// Child processes (strace, callgrind, wrk) run through the test harness's runner.
+using ProcessResult = mmc::test::CommandResult;
+inline ProcessResult run_process(const std::vector<std::string>& argv, int timeout_s) {
+    return mmc::test::run_command(argv, timeout_s);
+}
 
 // The full path of a program found on PATH, or "" when there is none.
 std::string find_program(const std::string& name);

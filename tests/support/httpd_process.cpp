@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -92,7 +93,7 @@ bool is_bind_failure(const std::string& text) {
 
 }  // namespace
 
-CommandResult run_command(const std::vector<std::string>& argv) {
+CommandResult run_command(const std::vector<std::string>& argv, int timeout_s) {
     CommandResult result;
     int fds[2];
     if (argv.empty() || ::pipe2(fds, O_CLOEXEC) != 0) return result;
@@ -103,24 +104,30 @@ CommandResult run_command(const std::vector<std::string>& argv) {
         return result;
     }
     if (pid == 0) {
+        ::setpgid(0, 0);
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::dup2(fds[1], STDOUT_FILENO);
         ::dup2(fds[1], STDERR_FILENO);
         std::vector<char*> args;
         for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         ::execv(args[0], args.data());
+        std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
         ::_exit(127);
     }
+    ::setpgid(pid, pid);
     ::close(fds[1]);
-    bool complete = read_to_eof(fds[0], result.output, Clock::now() + std::chrono::seconds(30));
+    bool complete = read_to_eof(fds[0], result.output, Clock::now() + std::chrono::seconds(timeout_s));
     ::close(fds[0]);
-    if (!complete) ::kill(pid, SIGKILL);
+    result.timed_out = !complete;
+    if (!complete) ::kill(-pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (complete && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     return result;
 }
+
 
 HttpResponse http_get(unsigned short port, const std::string& target, const std::string& host,
                       const std::vector<std::string>& extra_headers) {

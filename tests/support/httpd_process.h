@@ -34,8 +34,9 @@ struct HttpResponse {
 };
 
 struct CommandResult {
-    int exit_code = -1;  // -1: did not run or was killed
-    std::string output;  // stdout and stderr together
+    int exit_code = -1;     // -1: did not run, was killed or timed out
+    bool timed_out = false;
+    std::string output;     // stdout and stderr together
 };
 
 // GET target from 127.0.0.1:port over HTTP/1.0 (so the body is never chunked), with
@@ -96,7 +97,10 @@ private:
 };
 
 // Runs argv[0] with arguments, capturing stdout and stderr together.
-CommandResult run_command(const std::vector<std::string>& argv);
+// Runs argv (argv[0] a path) with stdout and stderr captured, in its own process group;
+// kills the group when it is still running after timeout_s seconds, or when the test
+// dies (parent-death signal).
+CommandResult run_command(const std::vector<std::string>& argv, int timeout_s = 30);
 
 }  // namespace mmc::test
 
