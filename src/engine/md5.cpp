@@ -1,6 +1,7 @@
 #include "engine/md5.h"
 
 #include <cstring>
+#include <utility>
 
 namespace mmc::engine {
 
@@ -38,43 +39,40 @@ inline void store_le(std::uint32_t v, std::uint8_t* p) {
     p[3] = static_cast<std::uint8_t>(v >> 24);
 }
 
+// One of the 64 steps, everything but the data decided at compile time: ketama hashes
+// every key, so the round's function, message word and shift must not be looked up or
+// switched on at run time (that cost twice the instructions). The four registers change
+// roles each step: step I updates r[(4 - I % 4) % 4] from the next three in turn.
+template <unsigned I>
+inline void step(std::uint32_t (&r)[4], const std::uint32_t (&x)[16]) {
+    constexpr unsigned round = I / 16;
+    constexpr unsigned ia = (4 - I % 4) % 4, ib = (ia + 1) % 4, ic = (ia + 2) % 4, id = (ia + 3) % 4;
+    constexpr unsigned g = round == 0 ? I : round == 1 ? (5 * I + 1) % 16 : round == 2 ? (3 * I + 5) % 16 : (7 * I) % 16;
+    const std::uint32_t b = r[ib], c = r[ic], d = r[id];
+    std::uint32_t f;
+    if constexpr (round == 0) {
+        f = d ^ (b & (c ^ d));  // (b & c) | (~b & d)
+    } else if constexpr (round == 1) {
+        f = c ^ (d & (b ^ c));  // (b & d) | (c & ~d)
+    } else if constexpr (round == 2) {
+        f = b ^ c ^ d;
+    } else {
+        f = c ^ (b | ~d);
+    }
+    r[ia] = b + rotl(r[ia] + f + kT[I] + x[g], kShift[round][I % 4]);
+}
+
+template <std::size_t... I>
+inline void all_steps(std::uint32_t (&r)[4], const std::uint32_t (&x)[16], std::index_sequence<I...>) {
+    (step<static_cast<unsigned>(I)>(r, x), ...);
+}
+
 void compress(std::uint32_t state[4], const std::uint8_t block[64]) {
     std::uint32_t x[16];
     for (int i = 0; i < 16; ++i) x[i] = load_le(block + 4 * i);
-
-    std::uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
-    for (unsigned i = 0; i < 64; ++i) {
-        const unsigned round = i / 16;
-        std::uint32_t f;
-        unsigned g;
-        switch (round) {
-            case 0:
-                f = (b & c) | (~b & d);
-                g = i;
-                break;
-            case 1:
-                f = (b & d) | (c & ~d);
-                g = (5 * i + 1) % 16;
-                break;
-            case 2:
-                f = b ^ c ^ d;
-                g = (3 * i + 5) % 16;
-                break;
-            default:
-                f = c ^ (b | ~d);
-                g = (7 * i) % 16;
-                break;
-        }
-        const std::uint32_t rotated = rotl(a + f + kT[i] + x[g], kShift[round][i % 4]);
-        a = d;
-        d = c;
-        c = b;
-        b = b + rotated;
-    }
-    state[0] += a;
-    state[1] += b;
-    state[2] += c;
-    state[3] += d;
+    std::uint32_t r[4] = {state[0], state[1], state[2], state[3]};
+    all_steps(r, x, std::make_index_sequence<64>{});
+    for (int i = 0; i < 4; ++i) state[i] += r[i];
 }
 
 }  // namespace
