@@ -124,7 +124,9 @@ enum class ReplyKind : std::uint8_t {
 
 // New types are appended at the end, so existing values keep their numbers.
 enum class EventType : std::uint8_t {
-    value,         // key, flags, data, cas (has_cas when the line carried one)
+    value,         // key, flags, data, cas (has_cas when the line carried one). The key
+                   // is checked for length only (no space, CR or LF can be in it): the
+                   // caller must match it against the keys it asked for.
     end,           // END
     stored,        // STORED
     not_stored,    // NOT_STORED
@@ -185,8 +187,8 @@ public:
     // whole. ERROR / CLIENT_ERROR / SERVER_ERROR end any reply (final). After a final
     // event, any further bytes before the next expect() are an error (empty input
     // then is need_more: nothing is wrong yet). Calling parse() before any expect()
-    // is an error. `consumed` is 0 unless the result is event; `ev` is written only
-    // for event. An error is sticky: every later parse() returns error until expect().
+    // is an error. `consumed` is 0 unless the result is event; `ev` holds the
+    // event only for event (otherwise its contents are unspecified). An error is sticky: every later parse() returns error until expect().
     // Lines must end in "\r\n"; a bare "\n" or a "\r" not followed by "\n" is an error.
     ParseResult parse(std::string_view in, TextEvent& ev, std::size_t& consumed) noexcept;
 

@@ -160,11 +160,52 @@ Connection::~Connection() {
 
 int Connection::fd() const noexcept { return fd_; }
 
-Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point deadline) {
+// A request this small always fits the socket's send buffer at once on a connection used
+// request-reply (nothing unanswered is queued), so a write that takes it all has not
+// waited.
+constexpr std::size_t kQuickSendBytes = 16 * 1024;
+
+Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point deadline,
+                             bool* quick) {
+    if (quick) {
+        *quick = false;
+        std::size_t total = 0;
+        for (int i = 0; i < iovcnt; ++i) total += iov_in[i].iov_len;
+        if (total <= kQuickSendBytes) {
+            msghdr msg{};
+            msg.msg_iov = const_cast<iovec*>(iov_in);
+            msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+            ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+            if (n >= 0 && static_cast<std::size_t>(n) == total) {
+                *quick = true;
+                return {};
+            }
+            // Partly sent or failed: the general path below deals with it, skipping
+            // what went out.
+            if (n > 0) return send_rest(iov_in, iovcnt, static_cast<std::size_t>(n), deadline);
+            if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+                if (errno == EPIPE || errno == ECONNRESET) return {Result::closed, errno};
+                return {Result::io_error, errno};
+            }
+        }
+    }
+    return send_rest(iov_in, iovcnt, 0, deadline);
+}
+
+Outcome Connection::send_rest(const iovec* iov_in, int iovcnt, std::size_t skip,
+                              Clock::time_point deadline) {
     iovec iov[8];
     if (iovcnt > 8) return {Result::invalid_argument};
     std::copy(iov_in, iov_in + iovcnt, iov);
     int first = 0;
+    while (first < iovcnt && skip >= iov[first].iov_len) {
+        skip -= iov[first].iov_len;
+        ++first;
+    }
+    if (first < iovcnt) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + skip;
+        iov[first].iov_len -= skip;
+    }
     while (first < iovcnt) {
         msghdr msg{};
         msg.msg_iov = iov + first;
@@ -193,9 +234,9 @@ Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point 
     return {};
 }
 
-Outcome Connection::send_all(std::string_view bytes, Clock::time_point deadline) {
+Outcome Connection::send_all(std::string_view bytes, Clock::time_point deadline, bool* quick) {
     iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-    return send_all(&iov, 1, deadline);
+    return send_all(&iov, 1, deadline, quick);
 }
 
 bool Connection::set_receive_timeout(Duration d) {
@@ -240,6 +281,13 @@ Outcome Connection::receive(Clock::time_point deadline) {
             return {Result::io_error, errno};
         }
     }
+}
+
+Outcome Connection::receive_soon(Clock::time_point deadline) {
+    if (rcv_timeout_ > io_timeout_) return receive(deadline);
+    Outcome r = receive_into(0);
+    if (r.result != Result::timeout) return r;
+    return receive(deadline);
 }
 
 Outcome Connection::receive_nowait() {

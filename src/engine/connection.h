@@ -29,12 +29,18 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Sends every byte of the iovecs before the deadline.
-    Outcome send_all(const iovec* iov, int iovcnt, Clock::time_point deadline);
-    Outcome send_all(std::string_view bytes, Clock::time_point deadline);
+    // Sends every byte of the iovecs before the deadline. `quick` (optional) is set when
+    // one small write took everything, so hardly any time can have passed.
+    Outcome send_all(const iovec* iov, int iovcnt, Clock::time_point deadline,
+                     bool* quick = nullptr);
+    Outcome send_all(std::string_view bytes, Clock::time_point deadline, bool* quick = nullptr);
 
     // Blocks until at least one byte arrived (appended to in()) or the deadline passed.
     Outcome receive(Clock::time_point deadline);
+    // The same, for a deadline set io_timeout from (nearly) now: the socket's own
+    // receive timeout (never above io_timeout) cannot overshoot it, so the first wait
+    // needs no clock read. Falls back to receive() if that wait runs out.
+    Outcome receive_soon(Clock::time_point deadline);
     // Reads what is there without waiting; Result::ok with nothing read when none is.
     Outcome receive_nowait();
 
@@ -61,6 +67,7 @@ private:
     explicit Connection(std::unique_ptr<Socket> sock, Duration io_timeout,
                         std::size_t max_value_size);
     Outcome receive_into(int flags);
+    Outcome send_rest(const iovec* iov, int iovcnt, std::size_t skip, Clock::time_point deadline);
     bool set_receive_timeout(Duration d);
 
     std::unique_ptr<Socket> sock_;

@@ -77,7 +77,10 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
         std::unique_ptr<Connection> conn;
         bool fresh = false;
         bool waited = false;
-        Outcome got = server.pool().acquire(Clock::now() + t.acquire, conn, fresh, &waited);
+        // One clock read serves the acquire deadline, the stale check and the I/O
+        // deadline, unless the acquire had to wait or connect (then time has moved).
+        auto now = Clock::now();
+        Outcome got = server.pool().acquire(now + t.acquire, conn, fresh, &waited);
         if (!got.ok()) {
             server.report(got);
             return got;
@@ -90,7 +93,8 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             server.report(Outcome{Result::no_server});
             return {Result::no_server};
         }
-        if (!fresh && Clock::now() - conn->idle_since > kStaleCheckAfter && conn->peer_closed()) {
+        if (waited || fresh) now = Clock::now();
+        if (!fresh && now - conn->idle_since > kStaleCheckAfter && conn->peer_closed()) {
             // The server went away while the connection sat idle (e.g. a restart): its
             // siblings are likely dead too. Nothing was sent, so simply start again.
             server.pool().release(std::move(conn), false);
@@ -100,31 +104,35 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             return {Result::closed};
         }
 
-        const auto deadline = Clock::now() + t.io;
+        const auto deadline = now + t.io;
         conn->out().clear();
         std::string_view payload = encode(*conn);
         Outcome sent;
+        bool quick = false;  // sent at once: no time has passed since `now`
         if (payload.empty()) {
-            sent = conn->send_all(conn->out(), deadline);
+            sent = conn->send_all(conn->out(), deadline, &quick);
         } else {
             iovec iov[3] = {{conn->out().data(), conn->out().size()},
                             {const_cast<char*>(payload.data()), payload.size()},
                             {const_cast<char*>(trailer.data()), trailer.size()}};
-            sent = conn->send_all(iov, trailer.empty() ? 2 : 3, deadline);
+            sent = conn->send_all(iov, trailer.empty() ? 2 : 3, deadline, &quick);
         }
 
+        // The request is out and nothing has arrived yet (a reusable connection has an
+        // empty buffer): receive first, then parse.
         Outcome outcome = sent;
         bool got_bytes = false;
         if (sent.ok()) {
             for (;;) {
+                outcome = quick ? conn->receive_soon(deadline) : conn->receive(deadline);
+                quick = false;
+                if (!outcome.ok()) break;
+                got_bytes = true;
                 Result r = Result::ok;
                 if (read(*conn, r) == Read::done) {
                     outcome = Outcome{r};
                     break;
                 }
-                outcome = conn->receive(deadline);
-                if (!outcome.ok()) break;
-                got_bytes = true;
             }
         }
 

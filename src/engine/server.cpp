@@ -37,7 +37,11 @@ void Server::report(const Outcome& outcome) {
         if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
         if (!live()) mark_live();
     }
-    probe_claimed_.store(0, std::memory_order_release);
+    // Written only when set: every operation passes here, and a store would pull the
+    // cache line away from the other threads' cores.
+    if (probe_claimed_.load(std::memory_order_relaxed) != 0) {
+        probe_claimed_.store(0, std::memory_order_release);
+    }
 }
 
 void Server::mark_dead(const Outcome& why) {

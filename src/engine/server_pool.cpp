@@ -16,6 +16,7 @@ Outcome ServerPool::connect(std::unique_ptr<Connection>& out) {
 void ServerPool::trim_locked(Clock::time_point now,
                              std::vector<std::unique_ptr<Connection>>& doomed) {
     const auto& lim = options_.limits;
+    if (idle_.size() <= lim.smax) return;
     std::size_t expired = 0;
     // idle_ is ordered by the time each connection came back, so the expired ones are
     // a prefix.
@@ -32,9 +33,10 @@ void ServerPool::trim_locked(Clock::time_point now,
 Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connection>& out,
                             bool& fresh, bool* waited) {
     if (waited) *waited = false;
-    std::vector<std::unique_ptr<Connection>> doomed;  // closed after the lock is gone
-    std::unique_lock<std::mutex> lock(mu_);
-    trim_locked(Clock::now(), doomed);
+    // Idle connections past their ttl are trimmed when connections come back (release),
+    // not here: taking the newest idle one needs no clock, and the release that follows
+    // trims the old ones.
+    std::unique_lock<FastMutex> lock(mu_);
     for (;;) {
         if (!idle_.empty()) {
             // The most recently used one: warm, and it lets the others age out.
@@ -46,7 +48,6 @@ Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connecti
         if (open_ < options_.limits.max) {
             ++open_;
             lock.unlock();
-            doomed.clear();
             Outcome r = connect(out);
             if (!r.ok()) {
                 lock.lock();
@@ -71,7 +72,7 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
     if (!conn) return;
     std::vector<std::unique_ptr<Connection>> doomed;
     {
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<FastMutex> lock(mu_);
         auto now = Clock::now();
         if (reusable) {
             conn->idle_since = now;
@@ -88,13 +89,13 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
 Outcome ServerPool::warm() {
     for (;;) {
         {
-            std::lock_guard<std::mutex> lock(mu_);
+            std::lock_guard<FastMutex> lock(mu_);
             if (open_ >= options_.limits.min) return {};
             ++open_;
         }
         std::unique_ptr<Connection> conn;
         Outcome r = connect(conn);
-        std::lock_guard<std::mutex> lock(mu_);
+        std::lock_guard<FastMutex> lock(mu_);
         if (!r.ok()) {
             --open_;
             return r;
@@ -107,13 +108,13 @@ Outcome ServerPool::warm() {
 
 void ServerPool::drop_idle() {
     std::vector<std::unique_ptr<Connection>> doomed;
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<FastMutex> lock(mu_);
     open_ -= static_cast<std::uint32_t>(idle_.size());
     doomed.swap(idle_);
 }
 
 ServerPool::Counts ServerPool::counts() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<FastMutex> lock(mu_);
     return {open_, static_cast<std::uint32_t>(idle_.size())};
 }
 

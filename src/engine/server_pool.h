@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/connection.h"
+#include "engine/fast_mutex.h"
 #include "engine/options.h"
 
 namespace mmc::engine {
@@ -51,8 +52,8 @@ private:
     void trim_locked(Clock::time_point now, std::vector<std::unique_ptr<Connection>>& doomed);
 
     const ServerOptions& options_;
-    mutable std::mutex mu_;
-    std::condition_variable returned_;
+    mutable FastMutex mu_;
+    std::condition_variable_any returned_;  // waited on only when all max are busy
     std::vector<std::unique_ptr<Connection>> idle_;  // oldest first
     std::uint32_t open_ = 0;
     std::uint32_t waiters_ = 0;

@@ -58,8 +58,8 @@ struct Trace {
     std::string_view error;
 };
 
-// Values no parser would produce together, so that a write to `ev` on a non-event
-// result shows.
+// Values no parser would produce together: every event must overwrite all of them
+// (a leftover shows as a difference between the ways of feeding the same stream).
 TextEvent sentinel() {
     TextEvent ev;
     ev.type = EventType::ok;
@@ -71,13 +71,6 @@ TextEvent sentinel() {
     ev.key = "sentinel-key";
     ev.data = "sentinel-data";
     return ev;
-}
-
-bool same(const TextEvent& a, const TextEvent& b) {
-    return a.type == b.type && a.final == b.final && a.has_cas == b.has_cas &&
-           a.flags == b.flags && a.cas == b.cas && a.number == b.number &&
-           a.key.data() == b.key.data() && a.key.size() == b.key.size() &&
-           a.data.data() == b.data.data() && a.data.size() == b.data.size();
 }
 
 // plan == nullptr: the whole stream at once.
@@ -114,7 +107,7 @@ Trace run(ReplyKind kind, std::size_t max_value_size, std::string_view stream, C
         }
 
         FUZZ_CHECK(consumed == 0, "consumed set without an event");
-        FUZZ_CHECK(same(ev, before), "ev written without an event");
+        // ev's contents are unspecified here (the parser fills it in place).
         if (r == ParseResult::error) {
             t.last = r;
             t.error = parser.error_message();

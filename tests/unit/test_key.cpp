@@ -57,10 +57,40 @@ TEST(ValidKey, AcceptsBytesFrom0x80) {
 
 TEST(ValidKey, RejectsCommandInjection) { EXPECT_FALSE(valid_key("a\r\ndelete victim")); }
 
-TEST(ValidKey, IsUsableAtCompileTime) {
-    static_assert(valid_key("k"));
-    static_assert(!valid_key(""));
-    SUCCEED();
+// valid_key() checks eight bytes at a time; it must agree with the byte rule for every
+// byte value at every position, in keys short and long (the last word overlaps).
+TEST(ValidKey, WordCheckAgreesWithTheByteRuleEverywhere) {
+    for (std::size_t len = 1; len <= 40; ++len) {
+        for (std::size_t pos = 0; pos < len; ++pos) {
+            for (int c = 0; c <= 0xff; ++c) {
+                std::string key(len, 'k');
+                key[pos] = static_cast<char>(c);
+                const bool expected = c > 0x20 && c != 0x7f;
+                ASSERT_EQ(valid_key(key), expected) << "length " << len << ", byte " << c
+                                                    << " at " << pos;
+            }
+        }
+    }
+}
+
+TEST(ValidKey, LongestKeyIsCheckedAtEveryPosition) {
+    for (std::size_t pos = 0; pos < kMaxKeyLength; ++pos) {
+        for (int c : {0x00, 0x09, 0x20, 0x7f, 0x21, 0x7e, 0x80, 0xff}) {
+            std::string key(kMaxKeyLength, 'k');
+            key[pos] = static_cast<char>(c);
+            ASSERT_EQ(valid_key(key), c > 0x20 && c != 0x7f) << "byte " << c << " at " << pos;
+        }
+    }
+}
+
+TEST(ValidKey, BytesAroundTheLimitsNextToHighBytes) {
+    // A borrow out of a 0x00 byte must not hide a bad byte elsewhere, and 0x80-0xff
+    // neighbours must not look bad.
+    EXPECT_TRUE(valid_key("\x80\x81\xfe\xff\x21\x7e\x80\xa0\x21"));
+    EXPECT_FALSE(valid_key(std::string("\x21\x21\x21\x21\x21\x21\x21\x00\x7f", 9)));
+    EXPECT_FALSE(valid_key(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 9)));
+    EXPECT_FALSE(valid_key(std::string(249, 'k') + " "));
+    EXPECT_TRUE(valid_key(std::string(250, '\xff')));
 }
 
 }  // namespace
