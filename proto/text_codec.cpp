@@ -63,11 +63,19 @@ void append_retrieval(std::string& out, std::string_view verb, const std::uint32
         out.push_back(' ');
         append_number(out, *exptime);
     }
+    // Sized once and written in place: a multi-get line holds a hundred keys or more,
+    // and two appends per key cost more than the copying.
+    std::size_t bytes = n + kCrlf.size();  // a space before each key, CRLF at the end
+    for (std::size_t i = 0; i < n; ++i) bytes += keys[i].size();
+    std::size_t at = out.size();
+    out.resize(at + bytes);
+    char* p = out.data();
     for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(' ');
-        out.append(keys[i]);
+        p[at++] = ' ';
+        std::memcpy(p + at, keys[i].data(), keys[i].size());
+        at += keys[i].size();
     }
-    out.append(kCrlf);
+    std::memcpy(p + at, kCrlf.data(), kCrlf.size());
 }
 
 // ---- parsing helpers ----------------------------------------------------------------

@@ -86,15 +86,16 @@ Md5Digest md5(const void* data, std::size_t len) noexcept {
 
     // The tail, the 0x80 marker and the bit length need one block, or two when fewer
     // than 9 bytes are left after the tail.
-    std::uint8_t tail[128] = {};
+    // Only the blocks used are cleared: ketama hashes every key, and keys fit one block.
+    std::uint8_t tail[128];
     const std::size_t rest = len % 64;
+    const std::size_t tail_len = rest < 56 ? 64 : 128;
+    std::memset(tail, 0, tail_len);
     if (rest != 0) std::memcpy(tail, p + 64 * full, rest);
     tail[rest] = 0x80;
-    const std::size_t tail_len = rest < 56 ? 64 : 128;
     const std::uint64_t bits = static_cast<std::uint64_t>(len) * 8u;
-    for (std::size_t i = 0; i < 8; ++i) {
-        tail[tail_len - 8 + i] = static_cast<std::uint8_t>(bits >> (8 * i));
-    }
+    store_le(static_cast<std::uint32_t>(bits), tail + tail_len - 8);
+    store_le(static_cast<std::uint32_t>(bits >> 32), tail + tail_len - 4);
     compress(state, tail);
     if (tail_len == 128) compress(state, tail + 64);
 

@@ -15,9 +15,11 @@ namespace {
 
 struct InFlight {
     GetBatch* batch;
+    std::size_t index;  // of batch, for the callback
     std::unique_ptr<Connection> conn;
     bool done = false;
     std::uint32_t first_opaque = 0;  // binary: getkq i has first_opaque + i, noop + nkeys
+    std::size_t next_key = 0;        // text: where the search for the next VALUE's key starts
 
     bool binary() const { return batch->server->options().protocol == Protocol::binary; }
 };
@@ -36,8 +38,21 @@ void unusable_reply(InFlight& f, const char* why) {
     finish(f, Outcome{Result::protocol_error});
 }
 
+// The position of `key` among the batch's keys, searched from `from` onwards and then
+// from the start (a server that answers out of order costs a longer search, nothing
+// more); nkeys when the batch did not ask for it.
+std::size_t find_key(const GetBatch& b, std::size_t from, std::string_view key) {
+    for (std::size_t i = from; i < b.nkeys; ++i) {
+        if (b.keys[i] == key) return i;
+    }
+    for (std::size_t i = 0; i < from && i < b.nkeys; ++i) {
+        if (b.keys[i] == key) return i;
+    }
+    return b.nkeys;
+}
+
 // Parses what has arrived on a text connection; finishes the batch on END or trouble.
-void drain_text(InFlight& f, ValueFn fn, void* ctx) {
+void drain_text(InFlight& f, BatchValueFn fn, void* ctx) {
     proto::TextReplyParser& parser = f.conn->parser();
     for (;;) {
         proto::TextEvent ev;
@@ -47,7 +62,10 @@ void drain_text(InFlight& f, ValueFn fn, void* ctx) {
         if (pr == proto::ParseResult::error) return unusable_reply(f, parser.error_message());
         Result r = Result::ok;
         if (ev.type == proto::EventType::value) {
-            fn(ctx, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has_cas});
+            const std::size_t key = find_key(*f.batch, f.next_key, ev.key);
+            if (key == f.batch->nkeys) return unusable_reply(f, "value for a key not asked for");
+            f.next_key = key + 1;
+            fn(ctx, f.index, key, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has_cas});
         } else if (ev.type == proto::EventType::client_error) {
             r = Result::client_error;
         } else if (ev.type != proto::EventType::end) {
@@ -60,7 +78,7 @@ void drain_text(InFlight& f, ValueFn fn, void* ctx) {
 
 // The same for a binary connection: getkq hits in any number, then the noop that says
 // every hit has arrived. Misses send nothing.
-void drain_binary(InFlight& f, ValueFn fn, void* ctx) {
+void drain_binary(InFlight& f, BatchValueFn fn, void* ctx) {
     proto::BinaryReplyParser& parser = f.conn->binary_parser();
     const std::uint32_t noop_opaque = f.first_opaque + static_cast<std::uint32_t>(f.batch->nkeys);
     for (;;) {
@@ -78,13 +96,15 @@ void drain_binary(InFlight& f, ValueFn fn, void* ctx) {
         }
         // A key with an error other than a miss keeps no value; its siblings are fine.
         if (ev.status == proto::BinaryStatus::ok) {
-            fn(ctx, ValueView{ev.key, ev.value, ev.flags, ev.cas, true});
+            const std::size_t key = ev.opaque - f.first_opaque;
+            if (ev.key != f.batch->keys[key]) return unusable_reply(f, "value for a key not asked for");
+            fn(ctx, f.index, key, ValueView{ev.key, ev.value, ev.flags, ev.cas, true});
         }
         f.conn->in().consume(consumed);
     }
 }
 
-void drain(InFlight& f, ValueFn fn, void* ctx) {
+void drain(InFlight& f, BatchValueFn fn, void* ctx) {
     if (f.binary()) {
         drain_binary(f, fn, ctx);
     } else {
@@ -113,7 +133,7 @@ void send_request(InFlight& f, Clock::time_point deadline) {
 
 // Reads the replies of every in-flight batch as they arrive, until all are complete or
 // the deadline passes.
-void collect(std::vector<InFlight>& flights, Clock::time_point deadline, ValueFn fn, void* ctx) {
+void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn, void* ctx) {
     std::vector<pollfd> fds;
     std::vector<InFlight*> polled;
     for (;;) {
@@ -150,7 +170,7 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, ValueFn
 
 }  // namespace
 
-void multi_get(GetBatch* batches, std::size_t n, Duration total, ValueFn fn, void* ctx) {
+void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, void* ctx) {
     const auto deadline = Clock::now() + total;
     std::vector<GetBatch*> pending;
     for (std::size_t i = 0; i < n; ++i) {
@@ -176,7 +196,7 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, ValueFn fn, voi
             auto wait_until = flights.empty()
                                   ? std::min(deadline, Clock::now() + server.options().timeouts.acquire)
                                   : Clock::time_point::min();
-            InFlight f{b, nullptr};
+            InFlight f{b, static_cast<std::size_t>(b - batches), nullptr};
             bool fresh = false;
             Outcome got = server.pool().acquire(wait_until, f.conn, fresh);
             if (got.ok() && !fresh && Clock::now() - f.conn->idle_since > detail::kStaleCheckAfter &&

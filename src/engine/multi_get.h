@@ -22,9 +22,16 @@ struct GetBatch {
     Outcome outcome;
 };
 
+// Called for every value a server returns: `batch` is the index of the batch it
+// answers, `key` the position of its key in that batch's keys. Replies are matched to
+// keys by position (text: memcached answers in the order asked, and the search for the
+// key starts where the last one was found; binary: by opaque), so no lookup by key is
+// needed. A value for a key the batch did not ask for makes the batch a protocol error.
+using BatchValueFn = void (*)(void* ctx, std::size_t batch, std::size_t key, const ValueView& value);
+
 // Calls fn for every value any server returns; sets each batch's outcome. The whole
 // call ends within `total` (plus the acquire wait, which is bounded by it too).
-void multi_get(GetBatch* batches, std::size_t n, Duration total, ValueFn fn, void* ctx);
+void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, void* ctx);
 
 }  // namespace mmc::engine
 
