@@ -89,6 +89,22 @@ TEST_F(HostileReplies, ValueForAnotherKeyIsAProtocolError) {
     EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
 }
 
+TEST_F(HostileReplies, MultiGetValueForAKeyNotAskedForIsAProtocolError) {
+    // The parser passes the key on as sent (control byte included); the multi-get
+    // matches it against the keys asked for and refuses the reply.
+    CannedServer server(std::string("VALUE a\x01z 0 1\r\nx\r\nEND\r\n"));
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    apr_hash_t* values = nullptr;
+    apr_memcache_add_multget_key(pool_, "k", &values);
+    apr_pool_t* temp = nullptr;
+    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
+    auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, "k", APR_HASH_KEY_STRING));
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->status, AP_MEMCACHE_EPROTO);
+    EXPECT_EQ(v->data, nullptr);
+}
+
 TEST_F(HostileReplies, HugeValueLengthIsRefusedWithoutWaitingForTheData) {
     CannedServer server("VALUE k 0 18446744073709551615\r\n");
     apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
