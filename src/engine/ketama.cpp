@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/md5.h"
+#include "engine/md5_lanes.h"
 
 namespace mmc::engine {
 
@@ -57,7 +58,11 @@ std::string ketama_name(const Endpoint& endpoint) {
 }
 
 std::uint32_t ketama_key_hash(std::string_view key) noexcept {
-    return digest_word(md5(key.data(), key.size()), 0);
+    return md5_first_word(key.data(), key.size());
+}
+
+void ketama_key_hashes(const std::string_view* keys, std::size_t n, std::uint32_t* out) noexcept {
+    md5_first_words(keys, n, out);
 }
 
 KetamaRing::KetamaRing(const std::vector<KetamaServer>& servers) {
@@ -87,12 +92,29 @@ KetamaRing::KetamaRing(const std::vector<KetamaServer>& servers) {
     std::sort(points_.begin(), points_.end(), [](const Point& a, const Point& b) {
         return a.value != b.value ? a.value < b.value : a.server < b.server;
     });
+
+    // The bucket index: a power of two near the number of points, at most 2^16.
+    while (index_bits_ < 16 && (std::size_t{1} << index_bits_) < points_.size()) ++index_bits_;
+    const std::size_t buckets = std::size_t{1} << index_bits_;
+    bucket_.resize(buckets + 1);
+    std::size_t at = 0;
+    for (std::size_t b = 0; b < buckets; ++b) {
+        const std::uint64_t start = static_cast<std::uint64_t>(b) << (32 - index_bits_);
+        while (at < points_.size() && points_[at].value < start) ++at;
+        bucket_[b] = static_cast<std::uint32_t>(at);
+    }
+    bucket_[buckets] = static_cast<std::uint32_t>(points_.size());
 }
 
 std::size_t KetamaRing::first_at_or_after(std::uint32_t hash) const noexcept {
-    const auto it = std::lower_bound(points_.begin(), points_.end(), hash,
-                                     [](const Point& p, std::uint32_t h) { return p.value < h; });
-    return it == points_.end() ? 0 : static_cast<std::size_t>(it - points_.begin());
+    // Every point of the hash's bucket has the same top bits, and every point of a later
+    // bucket is greater than the hash: the answer is in this bucket or is the next
+    // bucket's first point.
+    const std::size_t b = index_bits_ == 0 ? 0 : hash >> (32 - index_bits_);
+    std::size_t at = bucket_[b];
+    const std::size_t end = bucket_[b + 1];
+    while (at < end && points_[at].value < hash) ++at;
+    return at == points_.size() ? 0 : at;
 }
 
 std::size_t KetamaRing::server_for(std::string_view key) const noexcept {

@@ -47,6 +47,10 @@ std::string ketama_name(const Endpoint& endpoint);
 // (libmemcached's MEMCACHED_HASH_MD5 key hash).
 std::uint32_t ketama_key_hash(std::string_view key) noexcept;
 
+// out[i] = ketama_key_hash(keys[i]) for every i < n, several keys at a time (SIMD
+// lanes): what a multi-get uses. No allocation.
+void ketama_key_hashes(const std::string_view* keys, std::size_t n, std::uint32_t* out) noexcept;
+
 struct KetamaServer {
     std::string name;          // as ketama_tcp_name / ketama_unix_name give it
     std::uint32_t weight = 1;  // relative share of keys; 0 counts as 1
@@ -103,6 +107,12 @@ private:
 
     std::vector<Point> points_;  // sorted by (value, server)
     std::vector<std::uint32_t> points_per_server_;
+    // Where each slice of the hash space starts on the ring: bucket_[b] is the position
+    // of the first point whose top index_bits_ bits are >= b (points_.size() past the
+    // last). About one bucket per point, so a lookup reads a bucket and a point or two
+    // instead of searching the whole ring.
+    std::vector<std::uint32_t> bucket_;
+    unsigned index_bits_ = 0;
 };
 
 template <typename Usable>

@@ -12,6 +12,7 @@
 
 #include "engine/ketama.h"
 #include "engine/md5.h"
+#include "engine/md5_lanes.h"
 
 namespace mmc::engine {
 namespace {
@@ -103,6 +104,81 @@ TEST(KetamaName, NamesUnixSocketWithPortZero) {
 TEST(KetamaKeyHash, IsFirstFourDigestBytesLittleEndian) {
     EXPECT_EQ(ketama_key_hash("abc"), 0x98500190u);  // MD5 90 01 50 98 ...
     EXPECT_EQ(ketama_key_hash(""), 0xd98c1dd4u);     // MD5 d4 1d 8c d9 ...
+}
+
+TEST(Md5FirstWord, IsTheDigestsFirstFourBytesLittleEndianAtEveryLength) {
+    for (std::size_t len = 0; len <= 300; ++len) {
+        std::string m(len, '\0');
+        for (std::size_t i = 0; i < len; ++i) m[i] = static_cast<char>(i * 37 + len);
+        const Md5Digest d = md5(m.data(), m.size());
+        const std::uint32_t expected = std::uint32_t{d[0]} | (std::uint32_t{d[1]} << 8) |
+                                       (std::uint32_t{d[2]} << 16) | (std::uint32_t{d[3]} << 24);
+        EXPECT_EQ(md5_first_word(m.data(), m.size()), expected) << len;
+    }
+}
+
+// Every lane implementation, every batch size around the lane counts, messages of
+// every length up to past one block (those leave the lanes), mixed within a batch.
+TEST(Md5FirstWords, MatchHashingOneAtATime) {
+    std::vector<std::string> storage;
+    for (std::size_t i = 0; i < 130; ++i) {
+        std::string m((i * 7) % 121, '\0');
+        for (std::size_t j = 0; j < m.size(); ++j) m[j] = static_cast<char>(0x80 + i + j * 3);
+        storage.push_back(m);
+    }
+    std::vector<std::string_view> msgs(storage.begin(), storage.end());
+    using Impl = void (*)(const std::string_view*, std::size_t, std::uint32_t*) noexcept;
+    std::vector<std::pair<const char*, Impl>> impls = {
+        {"dispatch", md5_first_words}, {"portable", md5_detail::first_words_portable}};
+#if defined(MMC_MD5_AVX2)
+    // The AVX2 version runs only where the CPU has it; elsewhere dispatch must not pick it.
+    if (__builtin_cpu_supports("avx2")) impls.push_back({"avx2", md5_detail::first_words_avx2});
+#endif
+    for (const auto& [name, impl] : impls) {
+        for (std::size_t n = 0; n <= 20; ++n) {
+            for (std::size_t first = 0; first + n <= msgs.size(); first += 11) {
+                std::vector<std::uint32_t> out(n + 1, 0xdeadbeef);
+                impl(msgs.data() + first, n, out.data());
+                for (std::size_t i = 0; i < n; ++i) {
+                    EXPECT_EQ(out[i], md5_first_word(msgs[first + i].data(), msgs[first + i].size()))
+                        << name << " n=" << n << " i=" << i;
+                }
+                EXPECT_EQ(out[n], 0xdeadbeefu) << name << ": wrote past n=" << n;
+            }
+        }
+    }
+}
+
+TEST(KetamaKeyHashes, MatchKetamaKeyHash) {
+    const auto keys = many_keys(1000);
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    std::vector<std::uint32_t> hashes(views.size());
+    ketama_key_hashes(views.data(), views.size(), hashes.data());
+    for (std::size_t i = 0; i < keys.size(); ++i) EXPECT_EQ(hashes[i], ketama_key_hash(keys[i]));
+}
+
+// The ring's bucket index must find what a search of the whole ring finds: the first
+// point >= the hash (lowest server index on ties), wrapping past the last point.
+TEST(KetamaRing, FindsTheFirstPointAtOrAfterAnyHash) {
+    for (const auto& weights : std::vector<std::vector<std::uint32_t>>{
+             {1}, {1, 1}, {1, 1, 2, 3}, std::vector<std::uint32_t>(60, 1), {1, 1000}}) {
+        const KetamaRing ring(local_servers(weights));
+        const auto& points = ring.points();
+        std::vector<std::uint32_t> probes = {0, 1, UINT32_MAX, UINT32_MAX - 1, 0x80000000u};
+        for (const auto& p : points) {
+            probes.push_back(p.value);
+            probes.push_back(p.value - 1);
+            probes.push_back(p.value + 1);
+        }
+        for (std::uint32_t i = 0; i < 5000; ++i) probes.push_back(i * 858993u + 12345u * i * i);
+        for (std::uint32_t h : probes) {
+            std::size_t at = 0;
+            while (at < points.size() && points[at].value < h) ++at;
+            const std::size_t expected = points[at == points.size() ? 0 : at].server;
+            EXPECT_EQ(ring.server_for_hash(h, [](std::size_t) { return true; }), expected)
+                << weights.size() << " servers, hash " << h;
+        }
+    }
 }
 
 TEST(KetamaRing, GivesPointsInProportionToWeight) {
