@@ -1,6 +1,7 @@
 // Key placement: apr-util's modula is the built-in default (hash_func and server_func
 // unset); ketama is installed through the same two hooks apr_memcache offers to
 // applications, so code that reads or replaces them keeps working.
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -35,9 +36,59 @@ apr_memcache_server_t* ketama_server(void* baton, apr_memcache_t* mc, const apr_
     return i == KetamaRing::npos ? nullptr : mc->live_servers[i];
 }
 
+// Ketama placement of many keys: hashed a batch at a time, each server's health
+// asked once (a dead server that is due for a probe is claimed once, and this call's
+// keys for it probe it together).
+void place_ketama(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
+                  apr_memcache_server_t** out) {
+    const auto* ring = static_cast<const KetamaRing*>(mc->server_baton);
+    enum : signed char { unknown = -1, no = 0, yes = 1 };
+    std::vector<signed char> usable(mc->ntotal, unknown);
+    const auto is_usable = [mc, &usable](std::size_t index) {
+        if (usable[index] == unknown) {
+            apr_memcache_server_t* ms = mc->live_servers[index];
+            usable[index] = engine_of(ms).usable() ? yes : no;
+            publish_status(ms);
+        }
+        return usable[index] == yes;
+    };
+    constexpr std::size_t kBatch = 64;
+    std::uint32_t hashes[kBatch];
+    for (std::size_t first = 0; first < n; first += kBatch) {
+        const std::size_t m = std::min(kBatch, n - first);
+        engine::ketama_key_hashes(keys + first, m, hashes);
+        for (std::size_t i = 0; i < m; ++i) {
+            const std::size_t s = ring->server_for_hash(hashes[i], is_usable);
+            out[first + i] = s == KetamaRing::npos ? nullptr : mc->live_servers[s];
+        }
+    }
+}
+
 }  // namespace
 
 bool uses_ketama(const apr_memcache_t* mc) noexcept { return mc->server_func == ketama_server; }
+
+void place_keys(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
+                apr_memcache_server_t** out) {
+    if (n == 0) return;
+    if (mc->ntotal == 1 && (!mc->server_func || uses_ketama(mc))) {
+        // One server: modula and ketama both place every key on it, so hashing the keys
+        // (MD5 under ketama) would decide nothing. A server_func of the application's
+        // own still gets its hashes.
+        apr_memcache_server_t* ms = mc->live_servers[0];
+        const bool usable = engine_of(ms).usable();
+        publish_status(ms);
+        std::fill(out, out + n, usable ? ms : nullptr);
+        return;
+    }
+    if (n > 1 && mc->hash_func == ketama_hash && uses_ketama(mc)) {
+        place_ketama(mc, keys, n, out);
+        return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        out[i] = ap_memcache_find_server_hash(mc, ap_memcache_hash(mc, keys[i].data(), keys[i].size()));
+    }
+}
 
 apr_status_t build_ketama(apr_memcache_t* mc) {
     std::vector<engine::KetamaServer> servers;

@@ -4,6 +4,7 @@
 #ifndef MMC_COMPAT_FACADE_H
 #define MMC_COMPAT_FACADE_H
 
+#include <cstring>
 #include <memory>
 #include <string_view>
 #include <new>
@@ -32,6 +33,14 @@ void publish_status(apr_memcache_server_t* ms) noexcept;
 bool uses_ketama(const apr_memcache_t* mc) noexcept;
 apr_status_t build_ketama(apr_memcache_t* mc);
 
+// Picks the server of each of n keys that passed valid_key(): out[i] for keys[i], or
+// nullptr when no server is usable for it. The caller's hash and server hooks are
+// honoured; under our own ketama the keys are hashed several at a time and each server's
+// health is checked once per call. With one server nothing is hashed: every placement
+// gives that server (as libmemcached does). Allocates only for n > 1.
+void place_keys(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
+                apr_memcache_server_t** out);
+
 // Checks the key and picks its server (the caller's hash and server hooks honoured):
 // APR_SUCCESS with *ms and the key as a view, else APR_EINVAL (bad key, nothing sent)
 // or AP_MEMCACHE_ENOSERVER.
@@ -39,7 +48,12 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
                    apr_memcache_server_t*& ms);
 
 // Copies a value into pool memory, NUL-terminated as apr-util's are.
-char* copy_value(apr_pool_t* p, std::string_view data);
+inline char* copy_value(apr_pool_t* p, std::string_view data) {
+    char* d = static_cast<char*>(apr_palloc(p, data.size() + 1));
+    if (!data.empty()) std::memcpy(d, data.data(), data.size());
+    d[data.size()] = '\0';
+    return d;
+}
 
 // Runs f, turning an escaping exception into an APR status: nothing may unwind into C.
 template <class F>

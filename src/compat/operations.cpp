@@ -20,27 +20,9 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
     if (!mc || !key) return APR_EINVAL;
     k = std::string_view(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
-    if (mc->ntotal == 1 && (!mc->server_func || uses_ketama(mc))) {
-        // One server: modula and ketama both place every key on it, so hashing the
-        // key (MD5 under ketama, most of a get's client-side cost) would decide
-        // nothing. As libmemcached does. A server_func of the application's own still
-        // gets its hash.
-        ms = mc->live_servers[0];
-        bool usable = engine_of(ms).usable();
-        publish_status(ms);
-        if (!usable) ms = nullptr;
-    } else {
-        ms = ap_memcache_find_server_hash(mc, ap_memcache_hash(mc, key, k.size()));
-    }
+    place_keys(mc, &k, 1, &ms);
     if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
     return APR_SUCCESS;
-}
-
-char* copy_value(apr_pool_t* p, std::string_view data) {
-    char* d = static_cast<char*>(apr_palloc(p, data.size() + 1));
-    if (!data.empty()) std::memcpy(d, data.data(), data.size());
-    d[data.size()] = '\0';
-    return d;
 }
 
 }  // namespace mmc::compat
