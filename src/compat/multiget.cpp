@@ -181,10 +181,9 @@ unsigned int value_key_hash(const char* key, apr_ssize_t* klen) {
     const std::size_t n = static_cast<std::size_t>(*klen);
     constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ULL;
     std::uint64_t h = kHashSeed ^ (n * kMul);
-    const auto mix = [&h](std::uint64_t w) {
-        h = (h ^ w) * kMul;
-        h ^= h >> 29;
-    };
+    // A multiply carries each word's bits upwards only; the shifts at the end bring the
+    // high bits down to the low ones apr_hash picks its bucket with.
+    const auto mix = [&h](std::uint64_t w) { h = (h ^ w) * kMul; };
     const auto load8 = [](const char* p) {
         std::uint64_t w;
         std::memcpy(&w, p, 8);
@@ -208,8 +207,9 @@ unsigned int value_key_hash(const char* key, apr_ssize_t* klen) {
             (std::uint64_t{static_cast<unsigned char>(key[n / 2])} << 8) |
             (std::uint64_t{static_cast<unsigned char>(key[n - 1])} << 16));
     }
+    h ^= h >> 32;
     h *= kMul;
-    return static_cast<unsigned int>(h ^ (h >> 32));
+    return static_cast<unsigned int>(h ^ (h >> 29));
 }
 
 template <class Value>
