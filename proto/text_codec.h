@@ -210,6 +210,9 @@ private:
     };
 
     ParseResult fail(const char* why) noexcept;
+    // Everything but the usual VALUE reply, which parse() reads on a shorter path.
+    [[gnu::noinline]] ParseResult parse_general(std::string_view in, TextEvent& ev,
+                                                std::size_t& consumed) noexcept;
 
     std::size_t max_value_size_;
     ReplyKind kind_ = ReplyKind::retrieval;
