@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
             e.seconds = 1;
             e.warmup_seconds = 1;
             e.reps = 1;
+            e.profile_seconds[0] = 1;
+            e.profile_seconds[1] = 2;
         } else if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
             return 0;

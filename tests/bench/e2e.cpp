@@ -1,8 +1,11 @@
 #include "e2e.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -87,12 +90,13 @@ void parse_wrk(const std::string& out, WrkRun& run) {
     if (!run.ok) run.error = "could not read wrk's output:\n" + out;
 }
 
-WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds) {
+WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds,
+               int threads, int connections) {
     std::string url = "http://127.0.0.1:" + std::to_string(httpd.port()) +
                       "/mc?op=get&key=" + kKey;
     double cpu0 = group_cpu_seconds(httpd.pid());
-    ProcessResult r = run_process({c.wrk, "-t", std::to_string(c.wrk_threads), "-c",
-                                   std::to_string(c.connections), "-d", std::to_string(seconds) + "s",
+    ProcessResult r = run_process({c.wrk, "-t", std::to_string(threads), "-c",
+                                   std::to_string(connections), "-d", std::to_string(seconds) + "s",
                                    "--latency", url},
                                   seconds + 30);
     double cpu1 = group_cpu_seconds(httpd.pid());
@@ -109,6 +113,84 @@ WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds)
     }
     if (run.requests > 0) run.httpd_cpu_us_per_request = (cpu1 - cpu0) * 1e6 / run.requests;
     return run;
+}
+
+WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds) {
+    return wrk_run(c, httpd, seconds, c.wrk_threads, c.connections);
+}
+
+// The first figure of the first callgrind_annotate line naming function `fn` (as
+// "<file>:fn [" or "???:fn ["), or NaN.
+double inclusive_cost(const std::string& annotation, const std::string& fn) {
+    std::istringstream in(annotation);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.find(":" + fn + " [") == std::string::npos) continue;
+        std::string digits;
+        for (char ch : line) {
+            if (std::isdigit(static_cast<unsigned char>(ch))) digits += ch;
+            else if (ch != ',' && ch != ' ') break;
+        }
+        if (!digits.empty()) return std::atof(digits.c_str());
+    }
+    return std::nan("");
+}
+
+// One build's httpd -X under callgrind: one request to check it serves, then wrk with
+// one connection for each run length; the difference gives the cost per request.
+HttpdProfile profile_httpd(const E2eConfig& c, test::HttpdOptions opts, const std::string& body,
+                           const std::string& name, const std::string& get_fn) {
+    HttpdProfile prof;
+    long long total[2] = {-1, -1};
+    long requests[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+        const std::string file = c.out_dir + "/callgrind.e2e." + name + "." + std::to_string(i + 1);
+        // httpd switches to an unprivileged user before callgrind writes this file at
+        // exit: it is created here and left writable for that user.
+        write_text_file(file, "");
+        ::chmod(file.c_str(), 0666);
+        opts.launcher = {c.valgrind, "--tool=callgrind", "--vgdb=no", "--callgrind-out-file=" + file};
+        opts.one_process = true;
+        opts.start_timeout_s = 60;
+        test::HttpdProcess httpd(opts);
+        if (!httpd.start([&](const test::HttpdProcess&) { return body; })) {
+            prof.error = name + " httpd under callgrind did not start: " + httpd.error();
+            return prof;
+        }
+        auto check = test::http_get(httpd.port(), std::string("/mc?op=get&key=") + kKey);
+        if (check.status != 200) {
+            prof.error = name + " httpd under callgrind answered " + std::to_string(check.status) +
+                         ": " + check.body + check.error;
+            return prof;
+        }
+        WrkRun w = wrk_run(c, httpd, c.profile_seconds[i], 1, 1);
+        httpd.stop();
+        if (!w.ok) {
+            prof.error = name + " httpd under callgrind: " + w.error;
+            return prof;
+        }
+        total[i] = read_callgrind_total(file);
+        requests[i] = w.requests + 1;  // and the check
+        if (total[i] < 0) {
+            prof.error = name + ": no callgrind totals in " + file;
+            return prof;
+        }
+        prof.file = file;
+        prof.requests = requests[i];
+    }
+    if (requests[1] <= requests[0]) {
+        prof.error = name + ": the longer callgrind run served no more requests than the shorter";
+        return prof;
+    }
+    prof.instr_per_request = static_cast<double>(total[1] - total[0]) / static_cast<double>(requests[1] - requests[0]);
+    if (!c.annotate.empty()) {
+        ProcessResult a = run_process({c.annotate, "--inclusive=yes", "--threshold=100", prof.file}, 120);
+        write_text_file(c.out_dir + "/profile.e2e." + name + ".inclusive.txt", a.output);
+        // Only requests run the handler, so its whole cost is theirs.
+        prof.handler_per_request = inclusive_cost(a.output, "memcache_example_handler") / static_cast<double>(prof.requests);
+        prof.get_per_request = inclusive_cost(a.output, get_fn) / static_cast<double>(prof.requests);
+    }
+    return prof;
 }
 
 std::string common_config(const E2eConfig& c) {
@@ -161,10 +243,9 @@ E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
     auto ours = std::make_unique<test::HttpdProcess>(ours_opts);
     auto apr = std::make_unique<test::HttpdProcess>(apr_opts);
     std::string base = common_config(c);
-    if (!ours->start([&](const test::HttpdProcess&) {
-            return base + "MemcacheServer " + server + " min=0 max=" +
-                   std::to_string(c.threads_per_child) + " ttl=15\n";
-        })) {
+    const std::string ours_body = base + "MemcacheServer " + server + " min=0 max=" +
+                                  std::to_string(c.threads_per_child) + " ttl=15\n";
+    if (!ours->start([&](const test::HttpdProcess&) { return ours_body; })) {
         result.error = "httpd with mod_memcache did not start: " + ours->error();
         return result;
     }
@@ -205,6 +286,14 @@ E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
             result.error = "httpd logged errors: " + bad.front();
             return result;
         }
+    }
+    ours.reset();
+    apr.reset();
+
+    if (!c.valgrind.empty()) {
+        result.profiled = true;
+        result.ours_profile = profile_httpd(c, ours_opts, ours_body, "ours", "ap_memcache_getp");
+        result.aprutil_profile = profile_httpd(c, apr_opts, base, "apr-util", "apr_memcache_getp");
     }
     return result;
 }

@@ -4,6 +4,7 @@
 #ifndef MMC_BENCH_E2E_H
 #define MMC_BENCH_E2E_H
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,12 @@ struct E2eConfig {
     // event MPM closes keep-alive connections when every worker is busy, which wrk
     // counts as read errors.
     int threads_per_child = 32;
+    // The instruction profile of httpd itself (empty valgrind: not measured): httpd -X
+    // under callgrind, one wrk connection for each of two run lengths.
+    std::string valgrind;
+    std::string annotate;  // callgrind_annotate, for the handler's and the get's share
+    std::string out_dir;   // where the callgrind files go
+    int profile_seconds[2] = {2, 6};
 };
 
 struct WrkRun {
@@ -40,10 +47,25 @@ struct WrkRun {
     double httpd_cpu_us_per_request = 0;  // user+sys of all httpd processes / requests
 };
 
+// User-space instructions httpd executes per request (callgrind: the difference of two
+// run lengths divided by the difference of their request counts, so start-up cancels),
+// and the parts of it inside the example handler and inside the client's get.
+struct HttpdProfile {
+    std::string error;  // set when it could not be measured
+    double instr_per_request = std::nan("");
+    double handler_per_request = std::nan("");
+    double get_per_request = std::nan("");
+    long requests = 0;  // in the longer run
+    std::string file;   // the longer run's callgrind file
+};
+
 struct E2eResult {
     std::string error;  // set when the runs could not be made
     std::vector<WrkRun> ours;
     std::vector<WrkRun> aprutil;
+    bool profiled = false;
+    HttpdProfile ours_profile;
+    HttpdProfile aprutil_profile;
 };
 
 // Runs reps rounds, each one wrk run against our build then one against apr-util's.

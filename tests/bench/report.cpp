@@ -263,6 +263,31 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
             }
             md << "\nours ÷ apr-util: " << ratio(rps[0], rps[1]) << " requests/s.\n\n";
         }
+        if (r.e2e.profiled) {
+            md << "Where a request's user-space instructions go (callgrind, `httpd -X` with one "
+                  "wrk connection, " << c.profile_seconds[0] << " s and " << c.profile_seconds[1]
+               << " s runs, difference per request; kernel time is not counted):\n\n"
+                  "| build | httpd instr/request | in the handler | in the get | get's share of the request |\n"
+                  "|---|--:|--:|--:|--:|\n";
+            for (const auto* p : {&r.e2e.ours_profile, &r.e2e.aprutil_profile}) {
+                md << "| " << (p == &r.e2e.ours_profile ? "mod_memcache (ours)" : "apr-util apr_memcache")
+                   << " | ";
+                if (!p->error.empty()) {
+                    md << "not measured | | | |\n";
+                    continue;
+                }
+                md << num(p->instr_per_request) << " | " << num(p->handler_per_request) << " | "
+                   << num(p->get_per_request) << " | "
+                   << num(100 * p->get_per_request / p->instr_per_request, 1) << "% |\n";
+            }
+            const auto& a = r.e2e.ours_profile;
+            const auto& b = r.e2e.aprutil_profile;
+            if (a.error.empty() && b.error.empty()) {
+                md << "\nours ÷ apr-util: " << num(a.instr_per_request / b.instr_per_request, 3)
+                   << "× the user-space instructions per request.\n";
+            }
+            md << "\n";
+        }
     }
 
     if (!r.profiles.empty()) {

@@ -336,7 +336,10 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
     }
 
     if (o.e2e) {
-        const E2eConfig& c = o.e2e_config;
+        E2eConfig c = o.e2e_config;
+        c.valgrind = valgrind;  // empty when callgrind is skipped or missing
+        c.annotate = annotate;
+        c.out_dir = o.out_dir;
         if (c.mod_example_aprutil.empty() || c.mod_memcache.empty()) {
             result.notes.push_back("end-to-end not run: the modules were not built (MMC_BUILD_MODULE=OFF)");
         } else if (c.wrk.empty()) {
@@ -346,6 +349,8 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             result.e2e_ran = true;
             result.e2e = run_e2e(c, servers[0]);
             if (!result.e2e.error.empty()) result.errors.push_back("end to end: " + result.e2e.error);
+            for (const auto* p : {&result.e2e.ours_profile, &result.e2e.aprutil_profile})
+                if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
         }
     }
     result.seconds =

@@ -260,6 +260,16 @@ bool HttpdProcess::launch(const std::string& config) {
     ::unlink((dir_ + "/error.log").c_str());
     ::unlink((dir_ + "/run/httpd.pid").c_str());
     std::string out = dir_ + "/stderr.log";
+    // Built before fork: the child of a threaded program should only exec.
+    std::vector<std::string> argv = options_.launcher;
+    for (const std::string& a : {options_.httpd_bin, std::string("-d"), dir_, std::string("-f"),
+                                 config_path_, std::string("-DFOREGROUND")}) {
+        argv.push_back(a);
+    }
+    if (options_.one_process) argv.push_back("-X");
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
     pid_t pid = ::fork();
     if (pid < 0) {
         error_ = std::string("fork: ") + std::strerror(errno);
@@ -275,8 +285,7 @@ bool HttpdProcess::launch(const std::string& config) {
             ::dup2(fd, STDOUT_FILENO);
             ::dup2(fd, STDERR_FILENO);
         }
-        ::execl(options_.httpd_bin.c_str(), options_.httpd_bin.c_str(), "-d", dir_.c_str(), "-f",
-                config_path_.c_str(), "-DFOREGROUND", static_cast<char*>(nullptr));
+        ::execv(args[0], args.data());
         ::_exit(127);
     }
     ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before kill
@@ -285,7 +294,7 @@ bool HttpdProcess::launch(const std::string& config) {
 }
 
 bool HttpdProcess::wait_until_up() {
-    auto until = Clock::now() + std::chrono::seconds(10);
+    auto until = Clock::now() + std::chrono::seconds(options_.start_timeout_s);
     while (Clock::now() < until) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -301,8 +310,8 @@ bool HttpdProcess::wait_until_up() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    error_ = "httpd did not accept connections within 10 s\n" + read_file(dir_ + "/stderr.log") +
-             error_log();
+    error_ = "httpd did not accept connections within " + std::to_string(options_.start_timeout_s) +
+             " s\n" + read_file(dir_ + "/stderr.log") + error_log();
     stop();
     return false;
 }
@@ -314,9 +323,9 @@ void HttpdProcess::stop() {
     // httpd's event MPM itself: its main thread closes sockets that worker threads are
     // still releasing, and a child now and then dies of SIGSEGV in apr_os_sock_get,
     // with no module code on any thread's stack. SIGTERM and SIGKILL stay as fallbacks.
-    ::kill(pid_, SIGWINCH);
+    ::kill(pid_, options_.one_process ? SIGTERM : SIGWINCH);
     const auto start = Clock::now();
-    bool termed = false;
+    bool termed = options_.one_process;
     int status = 0;
     while (::waitpid(pid_, &status, WNOHANG) == 0) {
         if (!termed && Clock::now() > start + std::chrono::seconds(10)) {

@@ -24,6 +24,13 @@ struct HttpdOptions {
     // as the example resolves its symbols in it.
     std::string mod_memcache;
     std::string mod_memcache_example;
+    // Runs httpd under this command (e.g. valgrind with its options) when not empty.
+    std::vector<std::string> launcher;
+    // httpd -X: one process, no children (what a profiler under launcher can follow
+    // whole). It is stopped with SIGTERM, as -X ignores graceful-stop.
+    bool one_process = false;
+    // How long start() waits for the port to accept connections.
+    int start_timeout_s = 10;
 };
 
 struct HttpResponse {
