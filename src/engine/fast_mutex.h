@@ -9,6 +9,8 @@
 #define MMC_ENGINE_FAST_MUTEX_H
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 
 namespace mmc::engine {
 
@@ -37,6 +39,16 @@ private:
 
     std::atomic<int> state_{0};
 };
+
+// Sleeping on a word (futex), for a wait whose condition another thread announces by
+// changing the word and calling word_wake(): word_wait_until() sleeps only while the
+// word still holds `seen`, so a change made between reading it and sleeping is never
+// missed. Returns false when `deadline` (steady clock) passed; true otherwise, which
+// includes spurious wakes, so callers check their condition again.
+bool word_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen,
+                     std::chrono::steady_clock::time_point deadline) noexcept;
+// Wakes up to n threads sleeping on word.
+void word_wake(std::atomic<std::uint32_t>& word, int n) noexcept;
 
 }  // namespace mmc::engine
 

@@ -30,6 +30,14 @@ void ServerPool::trim_locked(Clock::time_point now,
     open_ -= static_cast<std::uint32_t>(expired);
 }
 
+bool ServerPool::announce_locked() noexcept {
+    if (waiters_ == 0) return false;
+    changes_.fetch_add(1, std::memory_order_release);
+    return true;
+}
+
+void ServerPool::wake_one() noexcept { word_wake(changes_, 1); }
+
 Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connection>& out,
                             bool& fresh, bool* waited) {
     if (waited) *waited = false;
@@ -53,24 +61,30 @@ Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connecti
                 lock.lock();
                 --open_;
                 // Someone waiting may now try to connect (or get a returned one).
-                if (waiters_) returned_.notify_one();
+                const bool wake = announce_locked();
+                lock.unlock();
+                if (wake) wake_one();
             }
             fresh = true;
             return r;
         }
         if (waited) *waited = true;
+        // Sleep with the lock released until a connection comes back (changes_ moves
+        // on), then look again: another caller may have taken it first.
         ++waiters_;
-        bool woke = returned_.wait_until(lock, deadline, [this] {
-            return !idle_.empty() || open_ < options_.limits.max;
-        });
+        const std::uint32_t seen = changes_.load(std::memory_order_acquire);
+        lock.unlock();
+        const bool in_time = word_wait_until(changes_, seen, deadline);
+        lock.lock();
         --waiters_;
-        if (!woke) return {Result::pool_timeout};
+        if (!in_time && idle_.empty() && open_ >= options_.limits.max) return {Result::pool_timeout};
     }
 }
 
 void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
     if (!conn) return;
     std::vector<std::unique_ptr<Connection>> doomed;
+    bool wake = false;
     {
         std::lock_guard<FastMutex> lock(mu_);
         auto now = Clock::now();
@@ -82,8 +96,10 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
             doomed.push_back(std::move(conn));
         }
         trim_locked(now, doomed);
-        if (waiters_) returned_.notify_one();
+        wake = announce_locked();
     }
+    // Woken after the lock is released, so the waiter does not wake only to wait for it.
+    if (wake) wake_one();
 }
 
 Outcome ServerPool::warm() {
@@ -95,22 +111,33 @@ Outcome ServerPool::warm() {
         }
         std::unique_ptr<Connection> conn;
         Outcome r = connect(conn);
-        std::lock_guard<FastMutex> lock(mu_);
-        if (!r.ok()) {
-            --open_;
-            return r;
+        bool wake = false;
+        {
+            std::lock_guard<FastMutex> lock(mu_);
+            if (r.ok()) {
+                conn->idle_since = Clock::now();
+                idle_.push_back(std::move(conn));
+            } else {
+                --open_;
+            }
+            wake = announce_locked();
         }
-        conn->idle_since = Clock::now();
-        idle_.push_back(std::move(conn));
-        if (waiters_) returned_.notify_one();
+        if (wake) wake_one();
+        if (!r.ok()) return r;
     }
 }
 
 void ServerPool::drop_idle() {
     std::vector<std::unique_ptr<Connection>> doomed;
-    std::lock_guard<FastMutex> lock(mu_);
-    open_ -= static_cast<std::uint32_t>(idle_.size());
-    doomed.swap(idle_);
+    bool wake = false;
+    {
+        std::lock_guard<FastMutex> lock(mu_);
+        open_ -= static_cast<std::uint32_t>(idle_.size());
+        doomed.swap(idle_);
+        // Slots freed: a waiter may open a new connection.
+        wake = !doomed.empty() && announce_locked();
+    }
+    if (wake) wake_one();
 }
 
 ServerPool::Counts ServerPool::counts() const {

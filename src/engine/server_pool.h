@@ -4,7 +4,7 @@
 #ifndef MMC_ENGINE_SERVER_POOL_H
 #define MMC_ENGINE_SERVER_POOL_H
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -51,12 +51,19 @@ private:
     // Moves the idle connections that have outlived ttl above smax into `doomed`.
     void trim_locked(Clock::time_point now, std::vector<std::unique_ptr<Connection>>& doomed);
 
+    // Bumps changes_ (under mu_) when a waiter could now get a connection; returns
+    // whether anyone waits, for the caller to wake_one() once mu_ is released.
+    bool announce_locked() noexcept;
+    void wake_one() noexcept;
+
     const ServerOptions& options_;
     mutable FastMutex mu_;
-    std::condition_variable_any returned_;  // waited on only when all max are busy
     std::vector<std::unique_ptr<Connection>> idle_;  // oldest first
     std::uint32_t open_ = 0;
     std::uint32_t waiters_ = 0;
+    // Callers that find all max connections busy sleep on this word (futex) with mu_
+    // released; it changes whenever a connection comes back or a slot frees up.
+    std::atomic<std::uint32_t> changes_{0};
 };
 
 }  // namespace mmc::engine
