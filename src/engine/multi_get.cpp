@@ -112,6 +112,22 @@ void drain(InFlight& f, BatchValueFn fn, void* ctx) {
     }
 }
 
+// The deadline passed while waiting for one server: what the others have sent already
+// still counts (a server that answered in time is not blamed for one that did not);
+// whoever is still incomplete gets the timeout.
+void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
+    for (auto& f : flights) {
+        Outcome r;
+        while (!f.done) {
+            const std::size_t had = f.conn->in().view().size();
+            r = f.conn->receive_nowait();
+            if (!r.ok() || f.conn->in().view().size() == had) break;  // failed, or nothing more
+            drain(f, fn, ctx);
+        }
+        if (!f.done) finish(f, r.ok() ? Outcome{Result::timeout} : r);
+    }
+}
+
 // Sends the request of a batch that holds a connection.
 void send_request(InFlight& f, Clock::time_point deadline) {
     const GetBatch& b = *f.batch;
@@ -131,37 +147,52 @@ void send_request(InFlight& f, Clock::time_point deadline) {
     if (!sent.ok()) finish(f, sent);
 }
 
-// Reads the replies of every in-flight batch as they arrive, until all are complete or
-// the deadline passes.
+// Reads the replies of every in-flight batch, until all are complete or the deadline
+// passes. One poll() waits for the first replies and every server that is ready then is
+// read; the servers still owing a reply after that are read one after the other, each
+// read blocking until its bytes arrive (a read instead of a poll and a read: with n
+// servers a call makes n writes, one poll and n reads when each reply comes in one
+// piece). Waiting on one server while another's reply is already there costs nothing:
+// the call ends when the last reply is complete either way.
 void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn, void* ctx) {
     std::vector<pollfd> fds;
     std::vector<InFlight*> polled;
+    for (auto& f : flights) {
+        if (f.done) continue;
+        fds.push_back(pollfd{f.conn->fd(), POLLIN, 0});
+        polled.push_back(&f);
+    }
+    if (fds.empty()) return;
     for (;;) {
-        fds.clear();
-        polled.clear();
-        for (auto& f : flights) {
-            if (f.done) continue;
-            fds.push_back(pollfd{f.conn->fd(), POLLIN, 0});
-            polled.push_back(&f);
-        }
-        if (fds.empty()) return;
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
         int rc = left.count() > 0 ? ::poll(fds.data(), fds.size(), static_cast<int>(left.count()) + 1) : 0;
         if (rc < 0 && errno == EINTR) continue;
         if (rc <= 0) {
-            // The deadline passed (or poll failed): every server still owing a reply
-            // gets the blame for its own keys only.
+            // The deadline passed (or poll failed) before any reply: every server gets
+            // the blame for its own keys only.
             Outcome why = rc == 0 ? Outcome{Result::timeout} : Outcome{Result::io_error, errno};
             for (InFlight* f : polled) finish(*f, why);
             return;
         }
-        for (std::size_t i = 0; i < fds.size(); ++i) {
-            if (fds[i].revents == 0) continue;
-            InFlight& f = *polled[i];
-            Outcome r = f.conn->receive_nowait();
+        break;
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        InFlight& f = *polled[i];
+        Outcome r = f.conn->receive_nowait();
+        if (!r.ok()) {
+            finish(f, r);
+            continue;
+        }
+        drain(f, fn, ctx);
+    }
+    for (auto& f : flights) {
+        while (!f.done) {
+            Outcome r = f.conn->receive(deadline);
+            if (r.result == Result::timeout) return expire(flights, fn, ctx);
             if (!r.ok()) {
                 finish(f, r);
-                continue;
+                break;
             }
             drain(f, fn, ctx);
         }

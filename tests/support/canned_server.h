@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,7 +19,9 @@ namespace mmc::test {
 
 class CannedServer {
 public:
-    explicit CannedServer(std::string reply) : reply_(std::move(reply)) {
+    // delay: how long each reply waits after its request arrived (a slow server).
+    explicit CannedServer(std::string reply, std::chrono::milliseconds delay = {})
+        : reply_(std::move(reply)), delay_(delay) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
@@ -52,6 +55,7 @@ private:
                 if (!fds[i].revents) continue;
                 char buf[4096];
                 if (::recv(fds[i].fd, buf, sizeof buf, 0) > 0) {
+                    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
                     ::send(fds[i].fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
                 }
             }
@@ -59,6 +63,7 @@ private:
     }
 
     std::string reply_;
+    std::chrono::milliseconds delay_;
     int fd_ = -1;
     unsigned short port_ = 0;
     std::vector<int> conns_;
