@@ -119,21 +119,29 @@ WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds)
     return wrk_run(c, httpd, seconds, c.wrk_threads, c.connections);
 }
 
-// The first figure of the first callgrind_annotate line naming function `fn` (as
-// "<file>:fn [" or "???:fn ["), or NaN.
+// The largest figure among the callgrind_annotate lines naming function `fn` ("<file>:fn"
+// or "???:fn", with or without its " [object]"), or NaN. The largest: a function is also
+// listed as the callee in other functions' lines, with the part of its cost they pay.
 double inclusive_cost(const std::string& annotation, const std::string& fn) {
     std::istringstream in(annotation);
     std::string line;
+    double best = std::nan("");
+    const std::string name = ":" + fn;
     while (std::getline(in, line)) {
-        if (line.find(":" + fn + " [") == std::string::npos) continue;
+        const std::size_t at = line.find(name);
+        if (at == std::string::npos) continue;
+        const std::size_t end = at + name.size();
+        if (end != line.size() && line.compare(end, 2, " [") != 0) continue;
         std::string digits;
         for (char ch : line) {
             if (std::isdigit(static_cast<unsigned char>(ch))) digits += ch;
             else if (ch != ',' && ch != ' ') break;
         }
-        if (!digits.empty()) return std::atof(digits.c_str());
+        if (digits.empty()) continue;
+        const double v = std::atof(digits.c_str());
+        if (!(v <= best)) best = v;
     }
-    return std::nan("");
+    return best;
 }
 
 // One build's httpd -X under callgrind: one request to check it serves, then wrk with
