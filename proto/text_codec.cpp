@@ -696,9 +696,17 @@ ParseResult TextReplyParser::fail(const char* why) noexcept {
 
 ParseResult TextReplyParser::parse(std::string_view in, TextEvent& ev,
                                    std::size_t& consumed) noexcept {
-    if (state_ == State::reading && kind_ == ReplyKind::retrieval &&
-        fast_value(in, max_value_size_, ev, consumed)) {
-        return ParseResult::event;
+    if (state_ == State::reading && kind_ == ReplyKind::retrieval) {
+        if (fast_value(in, max_value_size_, ev, consumed)) return ParseResult::event;
+        // The END that closes every retrieval reply (all of a miss): what the general
+        // path makes of it, without the line scan.
+        if (in.size() >= 5 && std::memcmp(in.data(), "END\r\n", 5) == 0) {
+            ev = TextEvent{};
+            set_final(ev, EventType::end);
+            consumed = 5;
+            state_ = State::done;
+            return ParseResult::event;
+        }
     }
     return parse_general(in, ev, consumed);
 }
