@@ -85,6 +85,26 @@ long long read_callgrind_total(const std::string& path) {
     return summary;
 }
 
+namespace {
+
+// Whether a callgrind_annotate line ("Ir (pct)  file:function [object]") is the root of a
+// thread or of the process (clone, start_thread, main, ...) rather than work.
+bool is_root_frame(const std::string& line) {
+    const std::size_t cost_end = line.find(")  ");
+    if (cost_end == std::string::npos) return false;
+    const std::size_t colon = line.find(':', cost_end);
+    if (colon == std::string::npos) return false;
+    std::string fn = line.substr(colon + 1);
+    fn = fn.substr(0, fn.find(" ["));
+    fn = fn.substr(0, fn.find("@@"));
+    for (const char* root : {"", "clone", "start_thread", "__libc_start_main", "main", "(below main)"}) {
+        if (fn == root) return true;
+    }
+    return fn.rfind("0x", 0) == 0;  // an address without a symbol (the loader's entry)
+}
+
+}  // namespace
+
 std::vector<std::string> callgrind_top_functions(const std::string& annotate, const std::string& path,
                                                  std::size_t top, bool inclusive, double ops,
                                                  std::size_t width) {
@@ -111,9 +131,11 @@ std::vector<std::string> callgrind_top_functions(const std::string& annotate, co
         }
         if (line.empty() || line[0] == '-') break;
         // The frames still active at a mid-run dump (main, a thread's start) come out at
-        // (nearly) 100%: they say nothing.
+        // (nearly) 100%: they say nothing. Nor do the roots of threads and of the process
+        // in a threaded run, whatever their share.
         auto pct = line.find(" (");
         if (pct != std::string::npos && std::atof(line.c_str() + pct + 2) >= 99.0) continue;
+        if (is_root_frame(line)) continue;
         // "Ir (pct)  file:function [object]": keep cost and function, drop the object
         // and the source directory.
         auto object = line.rfind(" [/");
