@@ -100,7 +100,9 @@ bool is_root_frame(const std::string& line) {
     for (const char* root : {"", "clone", "start_thread", "__libc_start_main", "main", "(below main)"}) {
         if (fn == root) return true;
     }
-    return fn.rfind("0x", 0) == 0;  // an address without a symbol (the loader's entry)
+    // The dynamic loader's entry has no symbol; other unnamed addresses are static
+    // functions of a library (APR's hash lookup, say), which are real work.
+    return fn.rfind("0x", 0) == 0 && line.find("/ld-linux") != std::string::npos;
 }
 
 }  // namespace
