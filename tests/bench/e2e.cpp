@@ -21,13 +21,18 @@ namespace {
 
 const char* const kKey = "mmcbench:e2e";
 
-// User + system CPU seconds of every process in process group pgrp (httpd and its
+// User and system CPU seconds of every process in process group pgrp (httpd and its
 // children: HttpdProcess starts httpd as a group leader).
-double group_cpu_seconds(pid_t pgrp) {
-    double total = 0;
+struct CpuSeconds {
+    double user = 0;
+    double sys = 0;
+};
+
+CpuSeconds group_cpu_seconds(pid_t pgrp) {
+    CpuSeconds total;
     long hz = ::sysconf(_SC_CLK_TCK);
     DIR* d = ::opendir("/proc");
-    if (!d) return 0;
+    if (!d) return total;
     while (dirent* e = ::readdir(d)) {
         char* end = nullptr;
         long pid = std::strtol(e->d_name, &end, 10);
@@ -42,7 +47,8 @@ double group_cpu_seconds(pid_t pgrp) {
         std::string f[13];
         for (auto& x : f) fields >> x;
         if (std::atol(f[2].c_str()) != pgrp) continue;
-        total += static_cast<double>(std::atoll(f[11].c_str()) + std::atoll(f[12].c_str())) / hz;
+        total.user += static_cast<double>(std::atoll(f[11].c_str())) / hz;
+        total.sys += static_cast<double>(std::atoll(f[12].c_str())) / hz;
     }
     ::closedir(d);
     return total;
@@ -94,12 +100,12 @@ WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds,
                int threads, int connections) {
     std::string url = "http://127.0.0.1:" + std::to_string(httpd.port()) +
                       "/mc?op=get&key=" + kKey;
-    double cpu0 = group_cpu_seconds(httpd.pid());
+    CpuSeconds cpu0 = group_cpu_seconds(httpd.pid());
     ProcessResult r = run_process({c.wrk, "-t", std::to_string(threads), "-c",
                                    std::to_string(connections), "-d", std::to_string(seconds) + "s",
                                    "--latency", url},
                                   seconds + 30);
-    double cpu1 = group_cpu_seconds(httpd.pid());
+    CpuSeconds cpu1 = group_cpu_seconds(httpd.pid());
     WrkRun run;
     if (r.exit_code != 0) {
         run.error = "wrk failed: " + r.output;
@@ -111,7 +117,10 @@ WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds,
         run.error = "wrk saw " + std::to_string(run.non_2xx) + " non-2xx responses and " +
                     std::to_string(run.socket_errors) + " socket errors:\n" + r.output;
     }
-    if (run.requests > 0) run.httpd_cpu_us_per_request = (cpu1 - cpu0) * 1e6 / run.requests;
+    if (run.requests > 0) {
+        run.httpd_user_us_per_request = (cpu1.user - cpu0.user) * 1e6 / run.requests;
+        run.httpd_sys_us_per_request = (cpu1.sys - cpu0.sys) * 1e6 / run.requests;
+    }
     return run;
 }
 

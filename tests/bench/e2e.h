@@ -44,7 +44,9 @@ struct WrkRun {
     double latency_us[4] = {0, 0, 0, 0};  // p50, p75, p90, p99
     long non_2xx = 0;
     long socket_errors = 0;
-    double httpd_cpu_us_per_request = 0;  // user+sys of all httpd processes / requests
+    // CPU time of all httpd processes per request, in user space and in the kernel.
+    double httpd_user_us_per_request = 0;
+    double httpd_sys_us_per_request = 0;
 };
 
 // User-space instructions httpd executes per request (callgrind: the difference of two

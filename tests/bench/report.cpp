@@ -239,26 +239,30 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
            << " threads) + the example handler, one get of 100 B per request\n\n"
            << "`wrk -t" << c.wrk_threads << " -c" << c.connections << " -d" << c.seconds
            << "s --latency`, keep-alive, " << c.reps << " interleaved rounds. httpd CPU is "
-           << "user+sys of all httpd processes per request.\n\n";
+           << "user+sys of all httpd processes per request, split into user space and kernel "
+           << "(medians of each column).\n\n";
         if (!r.e2e.error.empty()) {
             md << "Not measured: " << r.e2e.error << "\n\n";
         } else {
-            md << "| build | requests/s | p50 µs | p75 µs | p90 µs | p99 µs | httpd CPU µs/request |\n"
-                  "|---|--:|--:|--:|--:|--:|--:|\n";
+            md << "| build | requests/s | p50 µs | p75 µs | p90 µs | p99 µs | httpd CPU µs/request | of it user | of it kernel |\n"
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
             double rps[2] = {0, 0};
             int i = 0;
             for (const auto* runs : {&r.e2e.ours, &r.e2e.aprutil}) {
-                std::vector<double> v, p[4], cpu;
+                std::vector<double> v, p[4], cpu, user, sys;
                 for (const auto& x : *runs) {
                     v.push_back(x.requests_per_second);
                     for (int k = 0; k < 4; ++k) p[k].push_back(x.latency_us[k]);
-                    cpu.push_back(x.httpd_cpu_us_per_request);
+                    cpu.push_back(x.httpd_user_us_per_request + x.httpd_sys_us_per_request);
+                    user.push_back(x.httpd_user_us_per_request);
+                    sys.push_back(x.httpd_sys_us_per_request);
                 }
                 rps[i] = median_of(v);
                 md << "| " << (i == 0 ? "mod_memcache (ours)" : "apr-util apr_memcache") << " | "
                    << with_spread(v) << " | " << num(median_of(p[0]), 0) << " | "
                    << num(median_of(p[1]), 0) << " | " << num(median_of(p[2]), 0) << " | "
-                   << num(median_of(p[3]), 0) << " | " << num(median_of(cpu), 1) << " |\n";
+                   << num(median_of(p[3]), 0) << " | " << num(median_of(cpu), 1) << " | "
+                   << num(median_of(user), 1) << " | " << num(median_of(sys), 1) << " |\n";
                 ++i;
             }
             md << "\nours ÷ apr-util: " << ratio(rps[0], rps[1]) << " requests/s.\n\n";
