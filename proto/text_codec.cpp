@@ -89,31 +89,40 @@ struct LineScan {
     const char* error = "";   // (malformed only)
 };
 
-// Index of the first byte equal to a or b among the n bytes at d, or n. Eight bytes at a
-// time: a word holds byte a when w ^ aa..aa has a zero byte, found by (x - 0x01..01) &
-// ~x & 0x80..80. A borrow can only mark bytes above a real match, so the lowest marked
-// byte (the first in memory, on a little-endian machine) is always a real one.
-// With SSE2 (every x86-64), sixteen bytes at a time; the last block overlaps the one
-// before it, which is harmless since that one had no match.
+#if defined(__SSE2__)
+// Index of the first byte among the n >= 16 bytes at d for which hits(16 bytes) sets its
+// bit, or n. Sixteen bytes at a time; the last block overlaps the one before it, which
+// is harmless since that one had no hit.
+template <class Hits>
+[[gnu::always_inline]] inline std::size_t first_hit_16(const char* d, std::size_t n, Hits hits) noexcept {
+    auto at = [&](std::size_t i) {
+        return static_cast<unsigned>(hits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i))));
+    };
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        if (const unsigned m = at(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
+    }
+    if (i < n) {
+        if (const unsigned m = at(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
+    }
+    return n;
+}
+#endif
+
+// Index of the first byte equal to a or b among the n bytes at d, or n. With SSE2 (every
+// x86-64) sixteen bytes at a time, otherwise eight: a word holds byte a when w ^ aa..aa
+// has a zero byte, found by (x - 0x01..01) & ~x & 0x80..80. A borrow can only mark bytes
+// above a real match, so the lowest marked byte (the first in memory, on a
+// little-endian machine) is always a real one.
 template <char A, char B>
 std::size_t find_either(const char* d, std::size_t n) noexcept {
 #if defined(__SSE2__)
     if (n >= 16) {
         const __m128i va = _mm_set1_epi8(A);
         const __m128i vb = _mm_set1_epi8(B);
-        auto hits_at = [&](std::size_t i) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
-            return static_cast<unsigned>(
-                _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb))));
-        };
-        std::size_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            if (const unsigned m = hits_at(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        if (i < n) {
-            if (const unsigned m = hits_at(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        return n;
+        return first_hit_16(d, n, [&](__m128i v) {
+            return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)));
+        });
     }
 #endif
     constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
@@ -370,25 +379,16 @@ Step parse_value(std::string_view in, std::string_view line, std::size_t line_si
 // among them) among the n bytes at d, or n. Sixteen bytes at a time with SSE2, as
 // find_either.
 std::size_t find_space_or_control(const char* d, std::size_t n) noexcept {
-    std::size_t i = 0;
 #if defined(__SSE2__)
     if (n >= 16) {
         const __m128i space = _mm_set1_epi8(0x20);
-        auto hits_at = [&](std::size_t at) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + at));
-            // c <= 0x20 exactly when min(c, 0x20) == c (unsigned).
-            return static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, space), v)));
-        };
-        for (; i + 16 <= n; i += 16) {
-            if (const unsigned m = hits_at(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        if (i < n) {
-            if (const unsigned m = hits_at(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        return n;
+        // c <= 0x20 exactly when min(c, 0x20) == c (unsigned).
+        return first_hit_16(d, n, [&](__m128i v) {
+            return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, space), v));
+        });
     }
 #endif
-    for (; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         if (static_cast<unsigned char>(d[i]) <= 0x20) return i;
     }
     return n;

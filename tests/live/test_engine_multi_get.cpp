@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,23 @@ std::unique_ptr<Server> server_at(unsigned short port) {
     return std::make_unique<Server>(o);
 }
 
+// One batch of one key per server, in this order.
+struct Batches {
+    std::vector<std::unique_ptr<Server>> servers;
+    std::vector<std::string_view> keys;
+    std::vector<GetBatch> batches;
+
+    Batches(std::initializer_list<unsigned short> ports, std::initializer_list<std::string_view> ks)
+        : keys(ks), batches(ports.size()) {
+        for (unsigned short port : ports) servers.push_back(server_at(port));
+        for (std::size_t i = 0; i < batches.size(); ++i) {
+            batches[i].server = servers[i].get();
+            batches[i].keys = &keys[i];
+            batches[i].nkeys = 1;
+        }
+    }
+};
+
 struct Seen {
     std::vector<std::string> values[3];
 };
@@ -39,18 +57,11 @@ TEST(EngineMultiGet, ReplyThatArrivedWhileWaitingOnASilentServerStillCounts) {
     test::SilentServer silent;
     test::CannedServer slow("VALUE b 0 4\r\nslow\r\nEND\r\n", std::chrono::milliseconds(150));
     test::CannedServer quick("VALUE c 0 5\r\nquick\r\nEND\r\n");
-    std::unique_ptr<Server> servers[3] = {server_at(silent.port()), server_at(slow.port()),
-                                          server_at(quick.port())};
-    const std::string_view keys[3] = {"a", "b", "c"};
-    GetBatch batches[3];
-    for (int i = 0; i < 3; ++i) {
-        batches[i].server = servers[i].get();
-        batches[i].keys = &keys[i];
-        batches[i].nkeys = 1;
-    }
+    Batches b({silent.port(), slow.port(), quick.port()}, {"a", "b", "c"});
+    auto& batches = b.batches;
     Seen seen;
     const auto t0 = Clock::now();
-    multi_get(batches, 3, std::chrono::milliseconds(500), collect_value, &seen);
+    multi_get(batches.data(), 3, std::chrono::milliseconds(500), collect_value, &seen);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     EXPECT_GE(ms, 490);
     EXPECT_LE(ms, 650);
@@ -67,17 +78,11 @@ TEST(EngineMultiGet, LateRepliesFromEveryServerAreAllRead) {
     test::CannedServer s0("VALUE a 0 1\r\n0\r\nEND\r\n", std::chrono::milliseconds(120));
     test::CannedServer s1("VALUE b 0 1\r\n1\r\nEND\r\n", std::chrono::milliseconds(40));
     test::CannedServer s2("VALUE c 0 1\r\n2\r\nEND\r\n", std::chrono::milliseconds(80));
-    std::unique_ptr<Server> servers[3] = {server_at(s0.port()), server_at(s1.port()), server_at(s2.port())};
-    const std::string_view keys[3] = {"a", "b", "c"};
-    GetBatch batches[3];
-    for (int i = 0; i < 3; ++i) {
-        batches[i].server = servers[i].get();
-        batches[i].keys = &keys[i];
-        batches[i].nkeys = 1;
-    }
+    Batches b({s0.port(), s1.port(), s2.port()}, {"a", "b", "c"});
+    auto& batches = b.batches;
     Seen seen;
     const auto t0 = Clock::now();
-    multi_get(batches, 3, std::chrono::milliseconds(1000), collect_value, &seen);
+    multi_get(batches.data(), 3, std::chrono::milliseconds(1000), collect_value, &seen);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
     // The servers worked at the same time: the slowest one's delay, not the sum.
     EXPECT_LE(ms, 240);
