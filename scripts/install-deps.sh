@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   apache2 apache2-dev libapr1-dev libaprutil1-dev
-  libboost-dev googletest libgtest-dev
+  googletest libgtest-dev
   memcached curl binutils
   libmemcached-dev
   valgrind strace wrk

@@ -125,6 +125,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_flush(apr_memcache_t* mc, apr_uint
     apr_status_t first_error = APR_SUCCESS;
     for (apr_uint16_t i = 0; i < mc->ntotal; ++i) {
         apr_memcache_server_t* ms = mc->live_servers[i];
+        if (!ms || !ms->impl) {
+            if (first_error == APR_SUCCESS) first_error = AP_MEMCACHE_ENOSERVER;
+            continue;
+        }
         apr_status_t rv = guarded([&] {
             Outcome o = mmc::engine::flush(*ms->impl->server, delay);
             publish_status(ms);

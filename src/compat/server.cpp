@@ -16,8 +16,13 @@ using mmc::compat::to_apr_status;
 namespace {
 
 apr_status_t destroy_impl(void* data) {
-    // Takes back ownership that server_create handed to the pool.
-    std::unique_ptr<ap_memcache_server_impl> impl(static_cast<ap_memcache_server_impl*>(data));
+    // Takes back ownership that server_create handed to the pool, and leaves no
+    // pointer to it behind: a cleanup that runs later in the same pool (or a consumer
+    // holding ms in a longer-lived structure) then sees impl == NULL and gets
+    // APR_EINVAL instead of using freed memory.
+    auto* ms = static_cast<apr_memcache_server_t*>(data);
+    std::unique_ptr<ap_memcache_server_impl> impl(ms->impl);
+    ms->impl = nullptr;
     return APR_SUCCESS;
 }
 
@@ -147,7 +152,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_create(
         ms->p = p;
         ms->btime = 0;
         ms->impl = impl.release();
-        apr_pool_cleanup_register(p, ms->impl, destroy_impl, apr_pool_cleanup_null);
+        apr_pool_cleanup_register(p, ms, destroy_impl, apr_pool_cleanup_null);
         *ns = ms;
         return APR_SUCCESS;
     });
@@ -216,7 +221,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t* ms) {
     if (!ms || !ms->impl) return APR_EINVAL;
-    return guarded([&] { return to_apr_status(engine_of(ms).pool().warm()); });
+    return guarded([&] {
+        apr_status_t rv = to_apr_status(engine_of(ms).warm());
+        publish_status(ms);
+        return rv;
+    });
 }
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_version(apr_memcache_server_t* ms, apr_pool_t* p,

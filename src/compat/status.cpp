@@ -16,6 +16,7 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::server_error:
         case Result::protocol_error: return AP_MEMCACHE_EPROTO;
         case Result::timeout:
+        case Result::connect_timeout:
         case Result::pool_timeout: return APR_TIMEUP;
         case Result::closed: return o.sys_error ? APR_FROM_OS_ERROR(o.sys_error) : APR_EOF;
         case Result::connect_failed:

@@ -1,16 +1,22 @@
 // One connection to a memcached server: a socket with deadlines on connect, send and
-// receive, its receive buffer and its reply parser. Used by one thread at a time (the
-// pool hands it out). The socket is a Boost.Asio socket; Asio stays inside
-// connection.cpp so that no other file pays for its headers.
+// receive, its receive buffer and its reply parsers. Used by one thread at a time (the
+// pool hands it out), and only by the process that opened it (fork_guard.h).
+//
+// The engine owns the file descriptor itself: it is created non-blocking and
+// close-on-exec in one socket() call, so no program httpd starts (CGI, piped logs,
+// ext_filter) ever inherits it, not even from another thread's fork+exec racing the
+// connect.
 #ifndef MMC_ENGINE_CONNECTION_H
 #define MMC_ENGINE_CONNECTION_H
 
 #include <sys/uio.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "engine/address.h"
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
@@ -19,25 +25,43 @@
 
 namespace mmc::engine {
 
+struct ConnectionSettings {
+    Duration io_timeout = std::chrono::seconds(1);
+    std::size_t max_value_size = proto::kDefaultMaxValueSize;
+};
+
 class Connection {
 public:
-    // Connects within `deadline` (non-blocking connect + poll). On success the socket
-    // has TCP_NODELAY (TCP) and receive/send timeouts of `io_timeout`.
-    static Outcome open(const Endpoint& ep, Clock::time_point deadline, Duration io_timeout,
-                        std::size_t max_value_size, std::unique_ptr<Connection>& out);
+    // Starts a connect to `addr` without waiting. ok and !connecting(): connected at
+    // once; ok and connecting(): in progress, wait for the socket to become writable
+    // (fd(), POLLOUT) and call finish_connect(). A failure leaves `out` empty.
+    static Outcome start(const SocketAddress& addr, const ConnectionSettings& settings,
+                         std::unique_ptr<Connection>& out);
+    // Connects within `deadline`: start(), then a poll for the result.
+    static Outcome open(const SocketAddress& addr, const ConnectionSettings& settings,
+                        Clock::time_point deadline, std::unique_ptr<Connection>& out);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Sends every byte of the iovecs before the deadline. `quick` (optional) is set when
-    // one small write took everything, so hardly any time can have passed.
+    bool connecting() const noexcept { return connecting_; }
+    // After POLLOUT (or POLLERR/POLLHUP) on a connecting socket: ok when connected,
+    // else why not. Sets the socket up for requests.
+    Outcome finish_connect();
+    // Waits for a started connect until `deadline`: connect_timeout when it passes.
+    Outcome wait_connected(Clock::time_point deadline);
+
+    // Sends every byte of the iovecs (at most 8) before the deadline, never blocking
+    // beyond it. `quick` (optional) is set when the first write took everything, so
+    // hardly any time can have passed.
     Outcome send_all(const iovec* iov, int iovcnt, Clock::time_point deadline,
                      bool* quick = nullptr);
     Outcome send_all(std::string_view bytes, Clock::time_point deadline, bool* quick = nullptr);
 
     // Blocks until at least one byte arrived (appended to in()) or the deadline passed.
+    // A signal does not restart the wait from scratch: the time left is recomputed.
     Outcome receive(Clock::time_point deadline);
-    // The same, for a deadline set io_timeout from (nearly) now: the socket's own
+    // The same, for a deadline exactly io_timeout from (nearly) now: the socket's own
     // receive timeout (never above io_timeout) cannot overshoot it, so the first wait
     // needs no clock read. Falls back to receive() if that wait runs out.
     Outcome receive_soon(Clock::time_point deadline);
@@ -47,7 +71,13 @@ public:
     // True when the server closed or reset the connection while it sat idle.
     bool peer_closed();
 
-    int fd() const noexcept;
+    // Called when the connection goes back to its pool: gives back the memory a large
+    // value made the buffers grow to, so an idle connection stays small.
+    void trim_buffers() noexcept;
+
+    int fd() const noexcept { return fd_; }
+    // The fork generation (fork_guard.h) of the process that opened it.
+    std::uint32_t generation() const noexcept { return generation_; }
     ReadBuffer& in() noexcept { return in_; }
     std::string& out() noexcept { return out_; }
     proto::TextReplyParser& parser() noexcept { return parser_; }
@@ -61,17 +91,18 @@ public:
     }
 
     Clock::time_point idle_since;
+    // Which of its server's addresses it was opened to (for trying the next one).
+    std::size_t address_index = 0;
 
 private:
-    struct Socket;
-    explicit Connection(std::unique_ptr<Socket> sock, Duration io_timeout,
-                        std::size_t max_value_size);
+    Connection(int fd, bool tcp, const ConnectionSettings& settings);
     Outcome receive_into(int flags);
-    Outcome send_rest(const iovec* iov, int iovcnt, std::size_t skip, Clock::time_point deadline);
     bool set_receive_timeout(Duration d);
 
-    std::unique_ptr<Socket> sock_;
     int fd_;
+    bool tcp_;
+    bool connecting_ = false;
+    std::uint32_t generation_;
     Duration io_timeout_;
     Duration rcv_timeout_;  // what SO_RCVTIMEO is set to now
     ReadBuffer in_;
@@ -80,6 +111,10 @@ private:
     proto::BinaryReplyParser binary_parser_;
     std::uint32_t opaque_ = 1;
 };
+
+// Milliseconds until `deadline` for poll(), rounded up (a deadline 0.4 ms away is
+// waited for rather than spun on); 0 once it has passed.
+int poll_millis(Clock::time_point deadline) noexcept;
 
 }  // namespace mmc::engine
 

@@ -5,6 +5,7 @@
 #ifndef MMC_ENGINE_EXCHANGE_H
 #define MMC_ENGINE_EXCHANGE_H
 
+#include <algorithm>
 #include <string_view>
 
 #include "engine/connection.h"
@@ -69,18 +70,26 @@ Read read_binary(Server& server, Connection& conn, std::uint32_t opaque, OnEvent
 // encode(Connection&) writes the request into conn.out() and returns a payload to send
 // after it (followed by `trailer`), or an empty view. read(Connection&, Result&) -> Read
 // consumes what has arrived (read_text / read_binary).
+//
+// The whole call, a retry on a new connection included, ends by one deadline: the
+// acquire, connect and I/O timeouts added up from its start (the documented worst
+// case). Each wait takes its own timeout or the time left in the call, whichever ends
+// first.
 template <class Encode, class Reader>
 Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&& encode,
                  Reader&& read) {
     const Timeouts& t = server.options().timeouts;
+    // One clock read serves the call's deadline, the acquire deadline, the stale check
+    // and the I/O deadline, unless the acquire had to wait or connect (then time has
+    // moved).
+    auto now = Clock::now();
+    const auto call_deadline = now + t.acquire + t.connect + t.io;
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Connection> conn;
         bool fresh = false;
         bool waited = false;
-        // One clock read serves the acquire deadline, the stale check and the I/O
-        // deadline, unless the acquire had to wait or connect (then time has moved).
-        auto now = Clock::now();
-        Outcome got = server.pool().acquire(now + t.acquire, conn, fresh, &waited);
+        Outcome got = server.pool().acquire(std::min(now + t.acquire, call_deadline), call_deadline, conn,
+                                            fresh, &waited);
         if (!got.ok()) {
             server.report(got);
             return got;
@@ -99,12 +108,15 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             // siblings are likely dead too. Nothing was sent, so simply start again.
             server.pool().release(std::move(conn), false);
             server.pool().drop_idle();
-            if (attempt < 2) continue;
+            if (attempt < 2 && now < call_deadline) continue;
             server.report(Outcome{Result::closed});
             return {Result::closed};
         }
 
-        const auto deadline = now + t.io;
+        // Clipped by the call's deadline only after a wait or a retry; receive_soon
+        // assumes a full io timeout ahead.
+        const bool clipped = now + t.io > call_deadline;
+        const auto deadline = clipped ? call_deadline : now + t.io;
         conn->out().clear();
         std::string_view payload = encode(*conn);
         Outcome sent;
@@ -124,7 +136,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
         bool got_bytes = false;
         if (sent.ok()) {
             for (;;) {
-                outcome = quick ? conn->receive_soon(deadline) : conn->receive(deadline);
+                outcome = quick && !clipped ? conn->receive_soon(deadline) : conn->receive(deadline);
                 quick = false;
                 if (!outcome.ok()) break;
                 got_bytes = true;
@@ -142,11 +154,12 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
 
         // A reused connection that failed before any reply byte: for a request that
         // changes nothing, one more try on a new connection costs nothing and hides a
-        // server restart from the caller.
+        // server restart from the caller, as long as the call has time left.
         if (retry == Retry::if_stale && !fresh && !got_bytes && attempt == 0 &&
             (outcome.result == Result::closed || outcome.result == Result::io_error)) {
             server.pool().drop_idle();
-            continue;
+            now = Clock::now();
+            if (now < call_deadline) continue;
         }
         server.report(outcome);
         return outcome;

@@ -18,18 +18,22 @@ struct InFlight {
     std::size_t index;  // of batch, for the callback
     std::unique_ptr<Connection> conn;
     bool done = false;
+    bool sent = false;                   // the request is out (else still connecting)
+    Clock::time_point connect_deadline{};  // while connecting
     std::uint32_t first_opaque = 0;  // binary: getkq i has first_opaque + i, noop + nkeys
     std::size_t next_key = 0;        // text: where the search for the next VALUE's key starts
 
     bool binary() const { return batch->server->options().protocol == Protocol::binary; }
 };
 
-void finish(InFlight& f, Outcome outcome) {
+// Ends a batch. `blame` is false when the failure is this process's own (poll failed):
+// it must not count against the server.
+void finish(InFlight& f, Outcome outcome, bool blame = true) {
     f.batch->outcome = outcome;
     f.done = true;
     bool clean = outcome.ok() && f.conn && f.conn->in().empty();
     if (f.conn) f.batch->server->pool().release(std::move(f.conn), clean);
-    f.batch->server->report(outcome);
+    if (blame) f.batch->server->report(outcome);
 }
 
 void unusable_reply(InFlight& f, const char* why) {
@@ -117,6 +121,10 @@ void drain(InFlight& f, BatchValueFn fn, void* ctx) {
 // whoever is still incomplete gets the timeout.
 void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
     for (auto& f : flights) {
+        if (!f.done && !f.sent) {
+            finish(f, Outcome{Result::connect_timeout});
+            continue;
+        }
         Outcome r;
         while (!f.done) {
             const std::size_t had = f.conn->in().view().size();
@@ -144,7 +152,77 @@ void send_request(InFlight& f, Clock::time_point deadline) {
         f.conn->parser().expect(proto::ReplyKind::retrieval);
     }
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);
+    f.sent = true;
     if (!sent.ok()) finish(f, sent);
+}
+
+// A connect finished (the socket polled writable): send the request, or try the
+// server's next address, or give up on the batch.
+void connected(InFlight& f, Clock::time_point deadline) {
+    Outcome r = f.conn->finish_connect();
+    if (!r.ok()) {
+        r = f.batch->server->pool().connect_next(f.conn, r);
+        if (!r.ok()) return finish(f, r);
+        if (f.conn->connecting()) return;  // the next address, still in progress
+    }
+    send_request(f, deadline);
+}
+
+// Phase one, while any connect is in progress: one poll loop waits for connects to
+// finish (each then sends its request at once) and for replies, so a server that does
+// not answer its handshake holds up nobody else. A connect that runs out of time fails
+// its own batch only. Returns false when the call is over (its deadline passed, or
+// poll failed).
+bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn,
+                     void* ctx) {
+    std::vector<pollfd> fds;
+    std::vector<InFlight*> polled;
+    for (;;) {
+        fds.clear();
+        polled.clear();
+        bool connecting = false;
+        Clock::time_point until = deadline;
+        const auto now = Clock::now();
+        for (auto& f : flights) {
+            if (f.done) continue;
+            if (!f.sent) {
+                if (now >= f.connect_deadline) {
+                    finish(f, Outcome{Result::connect_timeout});
+                    continue;
+                }
+                connecting = true;
+                until = std::min(until, f.connect_deadline);
+            }
+            fds.push_back(pollfd{f.conn->fd(), static_cast<short>(f.sent ? POLLIN : POLLOUT), 0});
+            polled.push_back(&f);
+        }
+        if (!connecting) return true;
+        if (now >= deadline) {
+            expire(flights, fn, ctx);
+            return false;
+        }
+        int rc = ::poll(fds.data(), fds.size(), poll_millis(until));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) {
+            const Outcome why{Result::io_error, errno};
+            for (InFlight* f : polled) finish(*f, why, false);
+            return false;
+        }
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            if (fds[i].revents == 0) continue;
+            InFlight& f = *polled[i];
+            if (!f.sent) {
+                connected(f, deadline);
+                continue;
+            }
+            Outcome r = f.conn->receive_nowait();
+            if (!r.ok()) {
+                finish(f, r);
+                continue;
+            }
+            drain(f, fn, ctx);
+        }
+    }
 }
 
 // Reads the replies of every in-flight batch, until all are complete or the deadline
@@ -155,6 +233,7 @@ void send_request(InFlight& f, Clock::time_point deadline) {
 // piece). Waiting on one server while another's reply is already there costs nothing:
 // the call ends when the last reply is complete either way.
 void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn, void* ctx) {
+    if (!connect_pending(flights, deadline, fn, ctx)) return;
     std::vector<pollfd> fds;
     std::vector<InFlight*> polled;
     for (auto& f : flights) {
@@ -163,15 +242,23 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchVa
         polled.push_back(&f);
     }
     if (fds.empty()) return;
+    // A reply that came in during phase one is already buffered, and may be complete
+    // (drained) or not; poll only says whether more is coming.
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        int rc = left.count() > 0 ? ::poll(fds.data(), fds.size(), static_cast<int>(left.count()) + 1) : 0;
+        int rc = ::poll(fds.data(), fds.size(), poll_millis(deadline));
         if (rc < 0 && errno == EINTR) continue;
-        if (rc <= 0) {
-            // The deadline passed (or poll failed) before any reply: every server gets
-            // the blame for its own keys only.
-            Outcome why = rc == 0 ? Outcome{Result::timeout} : Outcome{Result::io_error, errno};
-            for (InFlight* f : polled) finish(*f, why);
+        if (rc == 0 && Clock::now() < deadline) continue;
+        if (rc == 0) {
+            // The deadline passed before any reply: every server gets the blame for its
+            // own keys only.
+            for (InFlight* f : polled) finish(*f, Outcome{Result::timeout});
+            return;
+        }
+        if (rc < 0) {
+            // poll itself failed (out of memory, too many descriptors): this process's
+            // trouble, not the servers'.
+            const Outcome why{Result::io_error, errno};
+            for (InFlight* f : polled) finish(*f, why, false);
             return;
         }
         break;
@@ -224,18 +311,20 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         // until the deadline.
         for (GetBatch* b : pending) {
             Server& server = *b->server;
-            auto wait_until = flights.empty()
-                                  ? std::min(deadline, Clock::now() + server.options().timeouts.acquire)
-                                  : Clock::time_point::min();
-            InFlight f{b, static_cast<std::size_t>(b - batches), nullptr};
+            const auto now = Clock::now();
+            auto wait_until = flights.empty() ? std::min(deadline, now + server.options().timeouts.acquire)
+                                              : Clock::time_point::min();
+            InFlight f{b, static_cast<std::size_t>(b - batches), nullptr, false, false, {}};
             bool fresh = false;
-            Outcome got = server.pool().acquire(wait_until, f.conn, fresh);
-            if (got.ok() && !fresh && Clock::now() - f.conn->idle_since > detail::kStaleCheckAfter &&
+            // New connections are only started here, all of them before any is waited
+            // for: one slow server must not hold up the connects to the others.
+            Outcome got = server.pool().acquire(wait_until, deadline, f.conn, fresh, nullptr, true);
+            if (got.ok() && !fresh && now - f.conn->idle_since > detail::kStaleCheckAfter &&
                 f.conn->peer_closed()) {
                 // Idle connection closed by the server (restart): try one new one.
                 server.pool().release(std::move(f.conn), false);
                 server.pool().drop_idle();
-                got = server.pool().acquire(wait_until, f.conn, fresh);
+                got = server.pool().acquire(wait_until, deadline, f.conn, fresh, nullptr, true);
             }
             if (got.result == Result::pool_timeout && !flights.empty()) {
                 later.push_back(b);  // next round, once ours are back in their pools
@@ -245,11 +334,14 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 finish(f, got);
                 continue;
             }
+            f.connect_deadline = std::min(deadline, Clock::now() + server.options().timeouts.connect);
             flights.push_back(std::move(f));
         }
         // Every request is written before any reply is read, so all servers work at
         // the same time.
-        for (auto& f : flights) send_request(f, deadline);
+        for (auto& f : flights) {
+            if (!f.conn->connecting()) send_request(f, deadline);
+        }
         collect(flights, deadline, fn, ctx);
         pending.swap(later);
     }

@@ -14,6 +14,7 @@ const char* to_string(Result r) noexcept {
         case Result::server_error: return "server error reply";
         case Result::protocol_error: return "malformed or unexpected reply";
         case Result::timeout: return "timed out";
+        case Result::connect_timeout: return "connect timed out";
         case Result::connect_failed: return "connect failed";
         case Result::closed: return "connection closed by server";
         case Result::io_error: return "I/O error";

@@ -17,8 +17,9 @@ enum class Result : std::uint8_t {
     server_error,  // SERVER_ERROR or ERROR
     // The exchange failed; the connection is discarded.
     protocol_error,  // the reply could not be parsed or did not fit the request
-    timeout,         // a network deadline passed
-    connect_failed,  // sys_error says why
+    timeout,          // a network deadline passed
+    connect_timeout,  // the server did not complete a TCP handshake in time
+    connect_failed,   // sys_error says why
     closed,          // the server closed the connection
     io_error,        // sys_error says why
     // Nothing was sent.
@@ -31,8 +32,8 @@ enum class Result : std::uint8_t {
 // True when the server itself is suspect (as opposed to the request or a miss): these
 // outcomes count against the server's health.
 constexpr bool is_transport_failure(Result r) noexcept {
-    return r == Result::timeout || r == Result::connect_failed || r == Result::closed ||
-           r == Result::io_error;
+    return r == Result::timeout || r == Result::connect_timeout || r == Result::connect_failed ||
+           r == Result::closed || r == Result::io_error;
 }
 
 // True when the server produced a well-formed answer, whatever it was.

@@ -1,11 +1,15 @@
 // A growable receive buffer: bytes arrive at the tail, the parser consumes from the
-// head. Grows only when a single reply needs more room (bounded by the value limit).
+// head. Grows only when a single reply needs more room (bounded by the value limit),
+// and shrink() gives that room back once the buffer is empty, so a connection that
+// once read a large value does not hold its size for the rest of its life.
+//
+// Small buffers come from the heap. Large ones are mapped pages of their own
+// (mmap/mremap): growing one moves no bytes, and freeing one always returns the memory
+// to the system, whatever the allocator's thresholds have drifted to.
 #ifndef MMC_ENGINE_READ_BUFFER_H
 #define MMC_ENGINE_READ_BUFFER_H
 
 #include <cstddef>
-#include <cstring>
-#include <memory>
 #include <string_view>
 
 namespace mmc::engine {
@@ -13,8 +17,15 @@ namespace mmc::engine {
 class ReadBuffer {
 public:
     static constexpr std::size_t kInitialSize = 16 * 1024;
+    // Buffers of this size and above are mapped rather than allocated.
+    static constexpr std::size_t kMapFrom = 256 * 1024;
 
-    std::string_view view() const noexcept { return {data_.get() + begin_, end_ - begin_}; }
+    ReadBuffer() = default;
+    ~ReadBuffer() { release(); }
+    ReadBuffer(const ReadBuffer&) = delete;
+    ReadBuffer& operator=(const ReadBuffer&) = delete;
+
+    std::string_view view() const noexcept { return {data_ + begin_, end_ - begin_}; }
     bool empty() const noexcept { return begin_ == end_; }
     void consume(std::size_t n) noexcept {
         begin_ += n;
@@ -24,31 +35,25 @@ public:
 
     // Room for at least `want` more bytes at the tail; false only when memory is out.
     bool reserve_tail(std::size_t want) noexcept {
-        if (cap_ - end_ >= want) return true;
-        std::size_t used = end_ - begin_;
-        if (begin_ > 0 && cap_ - used >= want) {
-            std::memmove(data_.get(), data_.get() + begin_, used);
-            begin_ = 0;
-            end_ = used;
-            return true;
-        }
-        std::size_t cap = cap_ ? cap_ : kInitialSize;
-        while (cap - used < want) cap *= 2;
-        std::unique_ptr<char[]> bigger(new (std::nothrow) char[cap]);
-        if (!bigger) return false;
-        if (used) std::memcpy(bigger.get(), data_.get() + begin_, used);
-        data_ = std::move(bigger);
-        cap_ = cap;
-        begin_ = 0;
-        end_ = used;
-        return true;
+        return cap_ - end_ >= want || make_room(want);
     }
-    char* tail() noexcept { return data_.get() + end_; }
+    char* tail() noexcept { return data_ + end_; }
     std::size_t tail_room() const noexcept { return cap_ - end_; }
     void commit(std::size_t n) noexcept { end_ += n; }
 
+    // An empty buffer larger than kInitialSize lets its memory go (allocated again at
+    // kInitialSize when next needed).
+    void shrink() noexcept {
+        if (empty() && cap_ > kInitialSize) release();
+    }
+    std::size_t capacity() const noexcept { return cap_; }
+
 private:
-    std::unique_ptr<char[]> data_;
+    bool make_room(std::size_t want) noexcept;
+    void release() noexcept;
+    bool grow(std::size_t cap) noexcept;
+
+    char* data_ = nullptr;
     std::size_t cap_ = 0;
     std::size_t begin_ = 0;
     std::size_t end_ = 0;

@@ -26,7 +26,10 @@ bool Server::usable() noexcept {
 void Server::report(const Outcome& outcome) {
     if (is_transport_failure(outcome.result)) {
         std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
-        if (!live() || n >= options_.health.failure_limit) {
+        // A host that never answers a handshake (powered off, partitioned) costs every
+        // caller the whole connect timeout, where a refusal costs nothing: it is taken
+        // out at once instead of after failure_limit such waits.
+        if (!live() || n >= options_.health.failure_limit || outcome.result == Result::connect_timeout) {
             mark_dead(outcome);
         } else {
             // Not dead yet, but its idle connections are as suspect as the one that
@@ -37,19 +40,26 @@ void Server::report(const Outcome& outcome) {
         if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
         if (!live()) mark_live();
     }
-    // Written only when set: every operation passes here, and a store would pull the
-    // cache line away from the other threads' cores.
-    if (probe_claimed_.load(std::memory_order_relaxed) != 0) {
-        probe_claimed_.store(0, std::memory_order_release);
-    }
+    // Any other outcome (nothing was sent: no connection free, the caller's own error)
+    // says nothing about the server and leaves a probe claim alone: clearing it would
+    // let a second caller probe while the first still is. mark_dead and mark_live end
+    // a probe; an abandoned claim lapses after the retry period.
+}
+
+Outcome Server::warm() {
+    Outcome r = pool_.warm();
+    if (!r.ok()) report(r);
+    return r;
 }
 
 void Server::mark_dead(const Outcome& why) {
     dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
-    // Connections opened before the failure are suspect too.
+    // Connections opened before the failure are suspect too, and the name may point
+    // elsewhere by the time it is tried again.
     pool_.drop_idle();
+    pool_.forget_addresses();
     if (!was_dead) {
         std::string msg = "memcached server " + name_ + " marked dead: " +
                           (why.ok() ? "disabled by the application" : to_string(why.result));

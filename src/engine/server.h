@@ -42,9 +42,13 @@ public:
     bool usable() noexcept;
 
     // Records how an operation ended: failure_limit transport failures in a row mark
-    // the server dead (one is enough while it is dead and being probed), any
-    // well-formed reply marks it live again; a probe claim is released either way.
+    // the server dead (one is enough while it is dead and being probed, and one connect
+    // timeout is enough always), any well-formed reply marks it live again. Outcomes
+    // that involve no exchange with the server change nothing.
     void report(const Outcome& outcome);
+
+    // Opens the pool's min connections (ServerPool::warm), reporting a failure.
+    Outcome warm();
 
     void mark_dead(const Outcome& why);
     void mark_live();

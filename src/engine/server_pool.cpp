@@ -4,17 +4,92 @@
 
 namespace mmc::engine {
 
-ServerPool::ServerPool(const ServerOptions& options) : options_(options) {}
-
-ServerPool::~ServerPool() = default;
-
-Outcome ServerPool::connect(std::unique_ptr<Connection>& out) {
-    return Connection::open(options_.endpoint, Clock::now() + options_.timeouts.connect,
-                            options_.timeouts.io, options_.max_value_size, out);
+ServerPool::ServerPool(const ServerOptions& options)
+    : options_(options), generation_(fork_generation()) {
+    register_pool(this);
 }
 
-void ServerPool::trim_locked(Clock::time_point now,
-                             std::vector<std::unique_ptr<Connection>>& doomed) {
+ServerPool::~ServerPool() { unregister_pool(this); }
+
+ConnectionSettings ServerPool::settings() const {
+    return ConnectionSettings{options_.timeouts.io, options_.max_value_size};
+}
+
+Outcome ServerPool::addresses(std::shared_ptr<const std::vector<SocketAddress>>& out) {
+    std::lock_guard<std::mutex> lock(resolve_mu_);
+    if (!addresses_ || resolve_again_) {
+        auto fresh = std::make_shared<std::vector<SocketAddress>>();
+        Outcome r = resolve(options_.endpoint, *fresh);
+        if (r.ok()) {
+            addresses_ = std::move(fresh);
+            resolve_again_ = false;
+        } else if (!addresses_) {
+            return r;
+        }
+        // A failed lookup again keeps the addresses that worked before.
+    }
+    out = addresses_;
+    return {};
+}
+
+void ServerPool::forget_addresses() {
+    std::lock_guard<std::mutex> lock(resolve_mu_);
+    resolve_again_ = true;
+}
+
+Outcome ServerPool::connect(Clock::time_point deadline, bool defer, std::unique_ptr<Connection>& out) {
+    std::shared_ptr<const std::vector<SocketAddress>> addrs;
+    if (Outcome r = addresses(addrs); !r.ok()) return r;
+    const ConnectionSettings s = settings();
+    Outcome last{Result::connect_failed, ECONNREFUSED};
+    for (std::size_t i = 0; i < addrs->size(); ++i) {
+        std::unique_ptr<Connection> conn;
+        Outcome r = Connection::start((*addrs)[i], s, conn);
+        if (r.ok()) {
+            conn->address_index = i;
+            if (conn->connecting() && !defer) r = conn->wait_connected(deadline);
+            if (r.ok()) {
+                out = std::move(conn);
+                return {};
+            }
+        }
+        last = r;
+        // Out of time (the next address would get none) or out of descriptors.
+        if (r.result == Result::connect_timeout || r.result == Result::no_memory) break;
+    }
+    return last;
+}
+
+Outcome ServerPool::connect_next(std::unique_ptr<Connection>& conn, const Outcome& why) {
+    if (why.result == Result::connect_timeout || why.result == Result::no_memory) return why;
+    std::shared_ptr<const std::vector<SocketAddress>> addrs;
+    if (!addresses(addrs).ok()) return why;
+    const ConnectionSettings s = settings();
+    Outcome last = why;
+    for (std::size_t i = conn->address_index + 1; i < addrs->size(); ++i) {
+        std::unique_ptr<Connection> next;
+        Outcome r = Connection::start((*addrs)[i], s, next);
+        if (r.ok()) {
+            next->address_index = i;
+            conn = std::move(next);  // the failed one is closed; its slot carries over
+            return {};
+        }
+        last = r;
+    }
+    return last;
+}
+
+void ServerPool::adopt_locked(Doomed& doomed) {
+    for (auto& c : idle_) doomed.push_back(std::move(c));
+    idle_.clear();
+    // Connections in use at the time of the fork belong to threads of the parent; they
+    // are not counted here (and not returned: release() drops them).
+    open_ = 0;
+    waiters_ = 0;
+    generation_ = fork_generation();
+}
+
+void ServerPool::trim_locked(Clock::time_point now, Doomed& doomed) {
     const auto& lim = options_.limits;
     if (idle_.size() <= lim.smax) return;
     std::size_t expired = 0;
@@ -38,13 +113,17 @@ bool ServerPool::announce_locked() noexcept {
 
 void ServerPool::wake_one() noexcept { word_wake(changes_, 1); }
 
-Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connection>& out,
-                            bool& fresh, bool* waited) {
+Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point connect_cap,
+                            std::unique_ptr<Connection>& out, bool& fresh, bool* waited,
+                            bool defer_connect) {
     if (waited) *waited = false;
+    // Declared before the lock, so these close after it is released.
+    Doomed doomed;
     // Idle connections past their ttl are trimmed when connections come back (release),
     // not here: taking the newest idle one needs no clock, and the release that follows
     // trims the old ones.
     std::unique_lock<FastMutex> lock(mu_);
+    adopt_if_forked_locked(doomed);
     for (;;) {
         if (!idle_.empty()) {
             // The most recently used one: warm, and it lets the others age out.
@@ -56,10 +135,11 @@ Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connecti
         if (open_ < options_.limits.max) {
             ++open_;
             lock.unlock();
-            Outcome r = connect(out);
+            Outcome r = connect(std::min(Clock::now() + options_.timeouts.connect, connect_cap),
+                                defer_connect, out);
             if (!r.ok()) {
                 lock.lock();
-                --open_;
+                if (generation_ == fork_generation()) --open_;
                 // Someone waiting may now try to connect (or get a returned one).
                 const bool wake = announce_locked();
                 lock.unlock();
@@ -74,21 +154,27 @@ Outcome ServerPool::acquire(Clock::time_point deadline, std::unique_ptr<Connecti
         ++waiters_;
         const std::uint32_t seen = changes_.load(std::memory_order_acquire);
         lock.unlock();
-        const bool in_time = word_wait_until(changes_, seen, deadline);
+        const bool in_time = word_wait_until(changes_, seen, wait_deadline);
         lock.lock();
-        --waiters_;
+        if (waiters_ > 0) --waiters_;
         if (!in_time && idle_.empty() && open_ >= options_.limits.max) return {Result::pool_timeout};
     }
 }
 
 void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
     if (!conn) return;
-    std::vector<std::unique_ptr<Connection>> doomed;
+    // Big buffers go before the connection is idle (and outside the lock).
+    if (reusable) conn->trim_buffers();
+    Doomed doomed;
     bool wake = false;
     {
         std::lock_guard<FastMutex> lock(mu_);
+        adopt_if_forked_locked(doomed);
         auto now = Clock::now();
-        if (reusable) {
+        if (conn->generation() != generation_) {
+            // Opened before a fork by the parent: never pooled here, never counted.
+            doomed.push_back(std::move(conn));
+        } else if (reusable) {
             conn->idle_since = now;
             idle_.push_back(std::move(conn));
         } else {
@@ -104,20 +190,22 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
 
 Outcome ServerPool::warm() {
     for (;;) {
+        Doomed doomed;
         {
             std::lock_guard<FastMutex> lock(mu_);
+            adopt_if_forked_locked(doomed);
             if (open_ >= options_.limits.min) return {};
             ++open_;
         }
         std::unique_ptr<Connection> conn;
-        Outcome r = connect(conn);
+        Outcome r = connect(Clock::now() + options_.timeouts.connect, false, conn);
         bool wake = false;
         {
             std::lock_guard<FastMutex> lock(mu_);
-            if (r.ok()) {
+            if (r.ok() && conn->generation() == generation_) {
                 conn->idle_since = Clock::now();
                 idle_.push_back(std::move(conn));
-            } else {
+            } else if (generation_ == fork_generation()) {
                 --open_;
             }
             wake = announce_locked();
@@ -128,20 +216,25 @@ Outcome ServerPool::warm() {
 }
 
 void ServerPool::drop_idle() {
-    std::vector<std::unique_ptr<Connection>> doomed;
+    Doomed doomed;
     bool wake = false;
     {
         std::lock_guard<FastMutex> lock(mu_);
+        adopt_if_forked_locked(doomed);
         open_ -= static_cast<std::uint32_t>(idle_.size());
-        doomed.swap(idle_);
+        const bool freed = !idle_.empty();
+        for (auto& c : idle_) doomed.push_back(std::move(c));
+        idle_.clear();
         // Slots freed: a waiter may open a new connection.
-        wake = !doomed.empty() && announce_locked();
+        wake = freed && announce_locked();
     }
     if (wake) wake_one();
 }
 
 ServerPool::Counts ServerPool::counts() const {
     std::lock_guard<FastMutex> lock(mu_);
+    // A child that has not used the pool yet has none of its own.
+    if (generation_ != fork_generation()) return {0, 0};
     return {open_, static_cast<std::uint32_t>(idle_.size())};
 }
 

@@ -1,6 +1,9 @@
 // The connections of one server in one process: at most `max` open, idle ones above
 // `smax` closed once idle for `ttl`, never fewer than `min` closed by trimming. A lock
 // guards the bookkeeping only; connecting and closing happen outside it.
+//
+// A pool only ever hands out connections its own process opened: after fork() the child
+// forgets the parent's (fork_guard.h) and opens its own.
 #ifndef MMC_ENGINE_SERVER_POOL_H
 #define MMC_ENGINE_SERVER_POOL_H
 
@@ -10,8 +13,10 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/address.h"
 #include "engine/connection.h"
 #include "engine/fast_mutex.h"
+#include "engine/fork_guard.h"
 #include "engine/options.h"
 
 namespace mmc::engine {
@@ -24,21 +29,36 @@ public:
     ServerPool& operator=(const ServerPool&) = delete;
 
     // An idle connection, else a new one when fewer than max are open, else waits for
-    // one to come back until `deadline` (Result::pool_timeout). `fresh` tells whether
-    // the connection was opened by this call; `waited` (optional) whether the call had
-    // to wait for a busy pool.
-    Outcome acquire(Clock::time_point deadline, std::unique_ptr<Connection>& out, bool& fresh,
-                    bool* waited = nullptr);
+    // one to come back until `wait_deadline` (Result::pool_timeout). A new connection
+    // is opened within the connect timeout, and never after `connect_cap` (the end of
+    // the caller's whole call); with `defer_connect` it comes back still
+    // connecting (Connection::connecting()) when the handshake has not completed at
+    // once, for the caller to wait on together with others (then finish_connect(), or
+    // connect_next() after a failure). `fresh` tells whether the connection is new;
+    // `waited` (optional) whether the call had to wait for a busy pool.
+    Outcome acquire(Clock::time_point wait_deadline, Clock::time_point connect_cap,
+                    std::unique_ptr<Connection>& out, bool& fresh, bool* waited = nullptr,
+                    bool defer_connect = false);
+
+    // A deferred connect failed with `why`: starts one to the server's next address
+    // (replacing conn) and returns ok, or returns `why` when no address is left (conn
+    // is kept, for the caller to release as not reusable).
+    Outcome connect_next(std::unique_ptr<Connection>& conn, const Outcome& why);
 
     // Returns a connection. A connection that saw any error or may hold unread bytes
     // must come back with reusable = false: it is closed, never handed out again.
     void release(std::unique_ptr<Connection> conn, bool reusable);
 
-    // Opens connections until `min` are open; stops at the first failure.
+    // Opens connections until `min` are open, each within the connect timeout; stops at
+    // the first failure.
     Outcome warm();
 
     // Closes every idle connection (e.g. the server was found restarted).
     void drop_idle();
+
+    // The next connect resolves the server's host name again (after a failure: the
+    // name may point elsewhere now). Addresses are otherwise resolved once.
+    void forget_addresses();
 
     struct Counts {
         std::uint32_t open;  // idle + in use + being opened
@@ -46,10 +66,25 @@ public:
     };
     Counts counts() const;
 
+    // For fork_guard: the pool's lock is held across fork(), so that no child starts
+    // with it taken by a thread that does not exist there.
+    void lock_for_fork() noexcept { mu_.lock(); }
+    void unlock_after_fork() noexcept { mu_.unlock(); }
+
 private:
-    Outcome connect(std::unique_ptr<Connection>& out);
+    using Doomed = std::vector<std::unique_ptr<Connection>>;
+
+    Outcome connect(Clock::time_point deadline, bool defer, std::unique_ptr<Connection>& out);
+    Outcome addresses(std::shared_ptr<const std::vector<SocketAddress>>& out);
+    ConnectionSettings settings() const;
     // Moves the idle connections that have outlived ttl above smax into `doomed`.
-    void trim_locked(Clock::time_point now, std::vector<std::unique_ptr<Connection>>& doomed);
+    void trim_locked(Clock::time_point now, Doomed& doomed);
+    // First use in a process forked since the last use: the parent's connections are
+    // not ours (closing our copies of them leaves the parent's untouched).
+    void adopt_if_forked_locked(Doomed& doomed) {
+        if (generation_ != fork_generation()) adopt_locked(doomed);
+    }
+    void adopt_locked(Doomed& doomed);
 
     // Bumps changes_ (under mu_) when a waiter could now get a connection; returns
     // whether anyone waits, for the caller to wake_one() once mu_ is released.
@@ -58,12 +93,17 @@ private:
 
     const ServerOptions& options_;
     mutable FastMutex mu_;
-    std::vector<std::unique_ptr<Connection>> idle_;  // oldest first
+    Doomed idle_;  // oldest first
     std::uint32_t open_ = 0;
     std::uint32_t waiters_ = 0;
+    std::uint32_t generation_;  // fork generation of the connections counted here
     // Callers that find all max connections busy sleep on this word (futex) with mu_
     // released; it changes whenever a connection comes back or a slot frees up.
     std::atomic<std::uint32_t> changes_{0};
+
+    std::mutex resolve_mu_;  // held during a lookup, so one caller resolves for all
+    std::shared_ptr<const std::vector<SocketAddress>> addresses_;
+    bool resolve_again_ = false;
 };
 
 }  // namespace mmc::engine
