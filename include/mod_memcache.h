@@ -54,6 +54,11 @@ extern "C" {
 /** The server answered with a protocol error (ERROR, CLIENT_ERROR, SERVER_ERROR) or
  *  something that is not a valid reply; the connection was discarded. */
 #define AP_MEMCACHE_EPROTO (APR_OS_START_USERERR + 4201)
+/** The value is longer than the server's max_value_size (see
+ *  ap_memcache_server_options_t), or than the protocol can carry; nothing was sent,
+ *  the connection and the server's health are untouched. apr-util sends such a value
+ *  and gets a SERVER_ERROR back. */
+#define AP_MEMCACHE_ETOOBIG (APR_OS_START_USERERR + 4202)
 
 /** Like apr_strerror(), and also knows the AP_MEMCACHE_* codes above. */
 AP_MEMCACHE_DECLARE(const char *) ap_memcache_strerror(apr_status_t status, char *buf,
@@ -318,7 +323,16 @@ typedef struct {
                                               default 2 */
     int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default) or
                                               AP_MEMCACHE_PROTOCOL_BINARY */
+    apr_size_t max_value_size;           /**< longest value a store may send, in bytes;
+                                              longer ones get AP_MEMCACHE_ETOOBIG and
+                                              nothing is sent. Replies may carry values
+                                              up to the larger of this and 64 MiB.
+                                              Default 1 MiB (memcached's -I 1m), at most
+                                              AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT */
 } ap_memcache_server_options_t;
+
+/** The largest max_value_size accepted: 1 GiB, memcached's own ceiling for -I. */
+#define AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT ((apr_size_t)1024 * 1024 * 1024)
 
 /** Fills opts with the defaults above. */
 AP_MEMCACHE_DECLARE(void) ap_memcache_server_options_init(ap_memcache_server_options_t *opts);
@@ -330,7 +344,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
 /** Changes a server's settings. Call it before the server is used and before it is
  *  added to a client that uses ketama (weights are read when the ring is built); it is
  *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight, a zero
- *  failure_limit or an unknown protocol; nothing is changed then. */
+ *  failure_limit, an unknown protocol, or a max_value_size of 0 or above
+ *  AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT; nothing is changed then. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
 
