@@ -244,7 +244,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multgetp(apr_memcache_t *mc,
 
 /** Stores data_size bytes under key with expiry timeout (seconds, or a unix time) and
  *  flags. APR_SUCCESS when stored; for add and replace APR_EEXIST when not stored
- *  (add of an existing key, replace of a missing one). */
+ *  (add of an existing key, replace of a missing one). AP_MEMCACHE_ETOOBIG, with
+ *  nothing sent, when data_size exceeds the server's max_value_size (1 MiB unless
+ *  raised). */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set(apr_memcache_t *mc, const char *key,
                                                   char *baton, const apr_size_t data_size,
                                                   apr_uint32_t timeout, apr_uint16_t flags);
@@ -382,8 +384,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *m
 
 /* ---- the extended command set ---------------------------------------------------- */
 /* What apr_memcache lacks, in its style: apr_status_t results, data from APR pools,
- * keys checked before anything is sent (APR_EINVAL), AP_MEMCACHE_ENOSERVER when no
- * server is live, APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
+ * keys checked before anything is sent (APR_EINVAL), values too (AP_MEMCACHE_ETOOBIG
+ * over the server's max_value_size), AP_MEMCACHE_ENOSERVER when no server is live,
+ * APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
  * compatible API keeps apr-util's 16 bits). Both protocols give the same results. */
 
 /** An item as the server keeps it. */
