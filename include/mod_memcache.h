@@ -54,6 +54,11 @@ extern "C" {
 /** The server answered with a protocol error (ERROR, CLIENT_ERROR, SERVER_ERROR) or
  *  something that is not a valid reply; the connection was discarded. */
 #define AP_MEMCACHE_EPROTO (APR_OS_START_USERERR + 4201)
+/** The value is longer than the server's max_value_size (see
+ *  ap_memcache_server_options_t), or than the protocol can carry; nothing was sent,
+ *  the connection and the server's health are untouched. apr-util sends such a value
+ *  and gets a SERVER_ERROR back. */
+#define AP_MEMCACHE_ETOOBIG (APR_OS_START_USERERR + 4202)
 
 /** Like apr_strerror(), and also knows the AP_MEMCACHE_* codes above. */
 AP_MEMCACHE_DECLARE(const char *) ap_memcache_strerror(apr_status_t status, char *buf,
@@ -239,7 +244,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multgetp(apr_memcache_t *mc,
 
 /** Stores data_size bytes under key with expiry timeout (seconds, or a unix time) and
  *  flags. APR_SUCCESS when stored; for add and replace APR_EEXIST when not stored
- *  (add of an existing key, replace of a missing one). */
+ *  (add of an existing key, replace of a missing one). AP_MEMCACHE_ETOOBIG, with
+ *  nothing sent, when data_size exceeds the server's max_value_size (1 MiB unless
+ *  raised). */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set(apr_memcache_t *mc, const char *key,
                                                   char *baton, const apr_size_t data_size,
                                                   apr_uint32_t timeout, apr_uint16_t flags);
@@ -318,7 +325,16 @@ typedef struct {
                                               default 2 */
     int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default) or
                                               AP_MEMCACHE_PROTOCOL_BINARY */
+    apr_size_t max_value_size;           /**< longest value a store may send, in bytes;
+                                              longer ones get AP_MEMCACHE_ETOOBIG and
+                                              nothing is sent. Replies may carry values
+                                              up to the larger of this and 64 MiB.
+                                              Default 1 MiB (memcached's -I 1m), at most
+                                              AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT */
 } ap_memcache_server_options_t;
+
+/** The largest max_value_size accepted: 1 GiB, memcached's own ceiling for -I. */
+#define AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT ((apr_size_t)1024 * 1024 * 1024)
 
 /** Fills opts with the defaults above. */
 AP_MEMCACHE_DECLARE(void) ap_memcache_server_options_init(ap_memcache_server_options_t *opts);
@@ -330,7 +346,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
 /** Changes a server's settings. Call it before the server is used and before it is
  *  added to a client that uses ketama (weights are read when the ring is built); it is
  *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight, a zero
- *  failure_limit or an unknown protocol; nothing is changed then. */
+ *  failure_limit, an unknown protocol, or a max_value_size of 0 or above
+ *  AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT; nothing is changed then. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
 
@@ -367,8 +384,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *m
 
 /* ---- the extended command set ---------------------------------------------------- */
 /* What apr_memcache lacks, in its style: apr_status_t results, data from APR pools,
- * keys checked before anything is sent (APR_EINVAL), AP_MEMCACHE_ENOSERVER when no
- * server is live, APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
+ * keys checked before anything is sent (APR_EINVAL), values too (AP_MEMCACHE_ETOOBIG
+ * over the server's max_value_size), AP_MEMCACHE_ENOSERVER when no server is live,
+ * APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
  * compatible API keeps apr-util's 16 bits). Both protocols give the same results. */
 
 /** An item as the server keeps it. */

@@ -69,10 +69,12 @@ struct Extras {
 };
 
 // Header, extras and key. The body length counts `value_bytes` more, which the caller
-// appends (or sends) right after.
-void append_request(std::string& out, std::uint8_t opcode, const Extras& extras,
+// appends (or sends) right after. Returns false, appending nothing, for a request whose
+// lengths the header cannot carry: truncated, they would frame the wrong number of bytes.
+bool append_request(std::string& out, std::uint8_t opcode, const Extras& extras,
                     std::string_view key, std::size_t value_bytes, std::uint32_t opaque,
                     std::uint64_t cas) {
+    if (!binary_request_fits(extras.size, key.size(), value_bytes)) return false;
     BinaryHeader h;
     h.magic = kBinaryRequestMagic;
     h.opcode = opcode;
@@ -87,6 +89,7 @@ void append_request(std::string& out, std::uint8_t opcode, const Extras& extras,
     for (std::uint8_t i = 0; i < extras.size; ++i) buf[kBinaryHeaderSize + i] = extras.bytes[i];
     out.append(buf, kBinaryHeaderSize + extras.size);
     out.append(key);
+    return true;
 }
 
 // A request with neither extras nor value.
@@ -205,33 +208,38 @@ void encode_binary_get_multi(std::string& out, const std::string_view* keys, std
     encode_binary_noop(out, opaque);
 }
 
-void encode_binary_store_header(std::string& out, BinaryStoreCommand cmd,
+bool encode_binary_store_header(std::string& out, BinaryStoreCommand cmd,
                                 std::string_view key, std::uint32_t flags,
                                 std::uint32_t exptime, std::size_t bytes,
                                 std::uint32_t opaque, std::uint64_t cas) {
     Extras extras;
     extras.u32(flags);
     extras.u32(exptime);
-    append_request(out, static_cast<std::uint8_t>(cmd), extras, key, bytes, opaque, cas);
+    static_assert(kBinaryStoreExtrasLength == 8, "flags and expiration");
+    return append_request(out, static_cast<std::uint8_t>(cmd), extras, key, bytes, opaque, cas);
 }
 
-void encode_binary_store(std::string& out, BinaryStoreCommand cmd, std::string_view key,
+bool encode_binary_store(std::string& out, BinaryStoreCommand cmd, std::string_view key,
                          std::uint32_t flags, std::uint32_t exptime, std::string_view value,
                          std::uint32_t opaque, std::uint64_t cas) {
-    encode_binary_store_header(out, cmd, key, flags, exptime, value.size(), opaque, cas);
+    if (!encode_binary_store_header(out, cmd, key, flags, exptime, value.size(), opaque, cas)) {
+        return false;
+    }
     out.append(value);
+    return true;
 }
 
-void encode_binary_concat_header(std::string& out, BinaryConcatCommand cmd,
+bool encode_binary_concat_header(std::string& out, BinaryConcatCommand cmd,
                                  std::string_view key, std::size_t bytes,
                                  std::uint32_t opaque, std::uint64_t cas) {
-    append_request(out, static_cast<std::uint8_t>(cmd), Extras{}, key, bytes, opaque, cas);
+    return append_request(out, static_cast<std::uint8_t>(cmd), Extras{}, key, bytes, opaque, cas);
 }
 
-void encode_binary_concat(std::string& out, BinaryConcatCommand cmd, std::string_view key,
+bool encode_binary_concat(std::string& out, BinaryConcatCommand cmd, std::string_view key,
                           std::string_view value, std::uint32_t opaque, std::uint64_t cas) {
-    encode_binary_concat_header(out, cmd, key, value.size(), opaque, cas);
+    if (!encode_binary_concat_header(out, cmd, key, value.size(), opaque, cas)) return false;
     out.append(value);
+    return true;
 }
 
 void encode_binary_delete(std::string& out, std::string_view key, std::uint32_t opaque,

@@ -23,6 +23,24 @@ inline constexpr std::uint8_t kBinaryRequestMagic = 0x80;
 inline constexpr std::uint8_t kBinaryResponseMagic = 0x81;
 inline constexpr std::size_t kBinaryHeaderSize = 24;
 
+// The body length field is 32 bits: extras, key and value together can be at most this
+// many bytes. A request that would need more cannot be expressed, and one whose length
+// were cut to 32 bits would leave its tail to be read as further requests.
+inline constexpr std::uint64_t kMaxBinaryBodyLength = 0xffffffffu;
+
+// Extras of set/add/replace requests: flags and expiration, 4 bytes each.
+// append/prepend carry none.
+inline constexpr std::size_t kBinaryStoreExtrasLength = 8;
+
+// True when a request with these many bytes of extras, key and value can be expressed
+// (its body length fits 32 bits and its key length 16). The encoders below refuse, and
+// append nothing, where this is false.
+constexpr bool binary_request_fits(std::size_t extras, std::size_t key_size,
+                                   std::size_t value_size) noexcept {
+    return key_size <= 0xffffu && extras <= 0xffu &&
+           value_size <= kMaxBinaryBodyLength - extras - key_size;
+}
+
 // How far a response body may exceed max_value_size: the extras (their length field is
 // one byte, so at most 255) plus a key of at most kMaxKeyLength. A declared body length
 // beyond max_value_size + this is rejected from the header alone.
@@ -132,14 +150,14 @@ enum class BinaryStoreCommand : std::uint8_t {
     replaceq = 0x13,
 };
 // Header, extras (flags, expiration) and key only: the caller sends the `bytes` value
-// bytes after it, so large values are never copied. extras + key + bytes must fit the
-// 32-bit body length (any value within max_value_size does).
-void encode_binary_store_header(std::string& out, BinaryStoreCommand cmd,
+// bytes after it, so large values are never copied. Returns false and appends nothing
+// when extras + key + bytes do not fit the 32-bit body length (binary_request_fits).
+bool encode_binary_store_header(std::string& out, BinaryStoreCommand cmd,
                                 std::string_view key, std::uint32_t flags,
                                 std::uint32_t exptime, std::size_t bytes,
                                 std::uint32_t opaque, std::uint64_t cas = 0);
-// The whole request, value included.
-void encode_binary_store(std::string& out, BinaryStoreCommand cmd, std::string_view key,
+// The whole request, value included; false, with nothing appended, as above.
+bool encode_binary_store(std::string& out, BinaryStoreCommand cmd, std::string_view key,
                          std::uint32_t flags, std::uint32_t exptime, std::string_view value,
                          std::uint32_t opaque, std::uint64_t cas = 0);
 
@@ -150,11 +168,12 @@ enum class BinaryConcatCommand : std::uint8_t {
     appendq = 0x19,
     prependq = 0x1a,
 };
-// Header and key only; the caller sends the `bytes` value bytes after it.
-void encode_binary_concat_header(std::string& out, BinaryConcatCommand cmd,
+// Header and key only; the caller sends the `bytes` value bytes after it. Returns false
+// and appends nothing when key + bytes do not fit the 32-bit body length.
+bool encode_binary_concat_header(std::string& out, BinaryConcatCommand cmd,
                                  std::string_view key, std::size_t bytes,
                                  std::uint32_t opaque, std::uint64_t cas = 0);
-void encode_binary_concat(std::string& out, BinaryConcatCommand cmd, std::string_view key,
+bool encode_binary_concat(std::string& out, BinaryConcatCommand cmd, std::string_view key,
                           std::string_view value, std::uint32_t opaque,
                           std::uint64_t cas = 0);
 

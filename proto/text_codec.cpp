@@ -597,9 +597,10 @@ void encode_gats_multi(std::string& out, std::uint32_t exptime, const std::strin
     append_retrieval(out, "gats", &exptime, keys, n);
 }
 
-void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
+bool encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
                          std::uint32_t flags, std::uint32_t exptime, std::size_t bytes,
                          std::uint64_t cas_unique, Noreply noreply) {
+    if (bytes > kMaxTextValueLength) return false;
     out.append(store_verb(cmd));
     out.push_back(' ');
     out.append(key);
@@ -614,14 +615,18 @@ void encode_store_header(std::string& out, StoreCommand cmd, std::string_view ke
         append_number(out, cas_unique);
     }
     append_end(out, noreply);
+    return true;
 }
 
-void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
+bool encode_store(std::string& out, StoreCommand cmd, std::string_view key,
                   std::uint32_t flags, std::uint32_t exptime, std::string_view data,
                   std::uint64_t cas_unique, Noreply noreply) {
-    encode_store_header(out, cmd, key, flags, exptime, data.size(), cas_unique, noreply);
+    if (!encode_store_header(out, cmd, key, flags, exptime, data.size(), cas_unique, noreply)) {
+        return false;
+    }
     out.append(data);
     out.append(kCrlf);
+    return true;
 }
 
 void encode_delete(std::string& out, std::string_view key, Noreply noreply) {

@@ -65,6 +65,11 @@ inline constexpr std::size_t kMaxGatLineLength = 2048;
 
 // New values appended at the end, so existing values keep their numbers.
 enum class StoreCommand : std::uint8_t { set, add, replace, append, prepend, cas };
+// The longest data block a text store can announce. memcached reads <bytes> as a signed
+// 32-bit int and refuses anything above INT_MAX - 2 (it adds the CRLF to the count); a
+// larger number would be refused, or worse, misread, and the data that follows it
+// parsed as commands.
+inline constexpr std::size_t kMaxTextValueLength = 2147483647u - 2u;
 // Only the command line "set <key> <flags> <exptime> <bytes>\r\n": the caller sends the
 // data and the trailing "\r\n" after it, so large values are never copied.
 // For StoreCommand::cas the line is "cas <key> <flags> <exptime> <bytes> <cas_unique>",
@@ -73,11 +78,13 @@ enum class StoreCommand : std::uint8_t { set, add, replace, append, prepend, cas
 // server keeps: it reads and ignores the ones on this line, which must still be there.
 // Reply (unless noreply): ReplyKind::storage; for cas, STORED, EXISTS (the item changed
 // since the gets) or NOT_FOUND.
-void encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
+// Returns false and appends nothing when bytes exceeds kMaxTextValueLength: a length
+// the protocol cannot carry is refused here rather than sent.
+bool encode_store_header(std::string& out, StoreCommand cmd, std::string_view key,
                          std::uint32_t flags, std::uint32_t exptime, std::size_t bytes,
                          std::uint64_t cas_unique = 0, Noreply noreply = Noreply::no);
-// The whole request: header, data and "\r\n".
-void encode_store(std::string& out, StoreCommand cmd, std::string_view key,
+// The whole request: header, data and "\r\n". False, with nothing appended, as above.
+bool encode_store(std::string& out, StoreCommand cmd, std::string_view key,
                   std::uint32_t flags, std::uint32_t exptime, std::string_view data,
                   std::uint64_t cas_unique = 0, Noreply noreply = Noreply::no);
 
@@ -163,6 +170,9 @@ enum class ParseResult : std::uint8_t {
 };
 
 inline constexpr std::size_t kDefaultMaxValueSize = 64u * 1024u * 1024u;
+// memcached's default item size limit (its -I option, 1m): a larger value is refused by
+// a server run with defaults.
+inline constexpr std::size_t kDefaultMaxStoreSize = 1024u * 1024u;
 
 // Longest reply line accepted, "\r\n" included (VALUE data is not a line and is bounded
 // by max_value_size instead). The longest line memcached sends to our requests is

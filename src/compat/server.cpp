@@ -7,6 +7,7 @@
 
 #include "compat/facade.h"
 #include "engine/operations.h"
+#include "engine/value_limits.h"
 
 using mmc::compat::engine_of;
 using mmc::compat::guarded;
@@ -117,6 +118,7 @@ void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_opti
     out.failure_limit = o.health.failure_limit;
     out.protocol = o.protocol == mmc::engine::Protocol::binary ? AP_MEMCACHE_PROTOCOL_BINARY
                                                                : AP_MEMCACHE_PROTOCOL_TEXT;
+    out.max_value_size = o.max_store_size;
 }
 
 }  // namespace
@@ -190,7 +192,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     if (!ms || !ms->impl || !opts) return APR_EINVAL;
     if (opts->weight == 0 || opts->failure_limit == 0 || opts->connect_timeout <= 0 ||
         opts->io_timeout <= 0 || opts->acquire_timeout <= 0 || opts->retry_period <= 0 ||
-        (opts->protocol != AP_MEMCACHE_PROTOCOL_TEXT && opts->protocol != AP_MEMCACHE_PROTOCOL_BINARY)) {
+        (opts->protocol != AP_MEMCACHE_PROTOCOL_TEXT && opts->protocol != AP_MEMCACHE_PROTOCOL_BINARY) ||
+        opts->max_value_size == 0 || opts->max_value_size > AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT) {
         return APR_EINVAL;
     }
     auto& o = engine_of(ms).mutable_options();
@@ -202,6 +205,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     o.health.failure_limit = opts->failure_limit;
     o.protocol = opts->protocol == AP_MEMCACHE_PROTOCOL_BINARY ? mmc::engine::Protocol::binary
                                                                : mmc::engine::Protocol::text;
+    mmc::engine::set_max_store_size(o, opts->max_value_size);
     return APR_SUCCESS;
 }
 

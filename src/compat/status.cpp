@@ -24,6 +24,7 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::no_server: return AP_MEMCACHE_ENOSERVER;
         case Result::invalid_argument: return APR_EINVAL;
         case Result::no_memory: return APR_ENOMEM;
+        case Result::value_too_large: return AP_MEMCACHE_ETOOBIG;
     }
     return APR_EGENERAL;
 }
@@ -44,6 +45,10 @@ extern "C" AP_MEMCACHE_DECLARE(const char*) ap_memcache_strerror(apr_status_t st
         case AP_MEMCACHE_ENOSERVER: apr_cpystrn(buf, "no live memcached server", bufsize); return buf;
         case AP_MEMCACHE_EPROTO:
             apr_cpystrn(buf, "memcached refused the request or sent an unusable reply", bufsize);
+            return buf;
+        case AP_MEMCACHE_ETOOBIG:
+            apr_cpystrn(buf, "value longer than the memcached server's max_value_size; not sent",
+                        bufsize);
             return buf;
         default: return apr_strerror(status, buf, bufsize);
     }

@@ -44,41 +44,48 @@ Outcome binary_exchange(Server& server, Retry retry, Encode&& encode, OnEvent&& 
             opaque = c.next_opaque();
             std::string_view payload = encode(c, opaque);
             // The request header was just written at the start of out(); its second
-            // byte is the opcode.
-            opcode = static_cast<BinaryOpcode>(static_cast<unsigned char>(c.out()[1]));
+            // byte is the opcode. (An encoder that refused wrote nothing.)
+            if (c.out().size() > 1) {
+                opcode = static_cast<BinaryOpcode>(static_cast<unsigned char>(c.out()[1]));
+            }
             return payload;
         },
         [&](Connection& c, Result& r) { return detail::read_binary(server, c, opaque, checked, r); });
 }
 
 // The binary request for a store. A text "cas" is a binary set carrying the CAS
-// unique; append and prepend are their own (concat) requests.
-void encode_store(std::string& out, proto::StoreCommand cmd, std::string_view key,
+// unique; append and prepend are their own (concat) requests. False when the encoder
+// refused the lengths, which store() rules out by checking binary_request_fits() first.
+bool encode_store(std::string& out, proto::StoreCommand cmd, std::string_view key,
                   std::size_t bytes, std::uint32_t flags, std::uint32_t exptime,
                   std::uint32_t opaque, std::uint64_t cas) {
     switch (cmd) {
         case proto::StoreCommand::append:
         case proto::StoreCommand::prepend:
-            proto::encode_binary_concat_header(out,
-                                               cmd == proto::StoreCommand::append
-                                                   ? proto::BinaryConcatCommand::append
-                                                   : proto::BinaryConcatCommand::prepend,
-                                               key, bytes, opaque, cas);
-            return;
+            return proto::encode_binary_concat_header(out,
+                                                      cmd == proto::StoreCommand::append
+                                                          ? proto::BinaryConcatCommand::append
+                                                          : proto::BinaryConcatCommand::prepend,
+                                                      key, bytes, opaque, cas);
         case proto::StoreCommand::add:
-            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::add, key, flags,
-                                              exptime, bytes, opaque, cas);
-            return;
+            return proto::encode_binary_store_header(out, proto::BinaryStoreCommand::add, key,
+                                                     flags, exptime, bytes, opaque, cas);
         case proto::StoreCommand::replace:
-            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::replace, key, flags,
-                                              exptime, bytes, opaque, cas);
-            return;
+            return proto::encode_binary_store_header(out, proto::BinaryStoreCommand::replace, key,
+                                                     flags, exptime, bytes, opaque, cas);
         case proto::StoreCommand::set:
         case proto::StoreCommand::cas:
-            proto::encode_binary_store_header(out, proto::BinaryStoreCommand::set, key, flags,
-                                              exptime, bytes, opaque, cas);
-            return;
+            return proto::encode_binary_store_header(out, proto::BinaryStoreCommand::set, key,
+                                                     flags, exptime, bytes, opaque, cas);
     }
+    return false;
+}
+
+// Bytes of extras in the request encode_store() writes for cmd.
+std::size_t store_extras_length(proto::StoreCommand cmd) noexcept {
+    return cmd == proto::StoreCommand::append || cmd == proto::StoreCommand::prepend
+               ? 0
+               : proto::kBinaryStoreExtrasLength;
 }
 
 // One key's retrieval (get, gat): a value or a miss, flags and CAS in the response.
@@ -137,10 +144,20 @@ Outcome flush(Server& server, std::uint32_t delay) {
 
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key, std::string_view data,
               std::uint32_t flags, std::uint32_t exptime, std::uint64_t cas) {
+    // Whatever the store limit says: the encoder would refuse a body its 32-bit length
+    // cannot carry, and by then a connection would be taken and a reply awaited that
+    // never comes.
+    if (!proto::binary_request_fits(store_extras_length(cmd), key.size(), data.size())) {
+        return detail::refuse_value(server);
+    }
     return binary_exchange(
         server, Retry::never,
         [&](Connection& c, std::uint32_t opaque) {
-            encode_store(c.out(), cmd, key, data.size(), flags, exptime, opaque, cas);
+            // Checked above, so this cannot refuse; if it ever did, the data must not go
+            // out without its header.
+            if (!encode_store(c.out(), cmd, key, data.size(), flags, exptime, opaque, cas)) {
+                return std::string_view{};
+            }
             return data;
         },
         [&](const BinaryEvent& ev) {

@@ -16,6 +16,9 @@ Outcome get(Server& s, std::string_view key, ValueFn fn, void* ctx, bool with_ca
 
 Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::string_view data,
               std::uint32_t flags, std::uint32_t exptime, std::uint64_t cas) {
+    // First, before a connection is taken: memcached would read the data of a value it
+    // refuses anyway and answer with an error, and apr-util sends it all the same.
+    if (data.size() > s.options().max_store_size) return detail::refuse_value(s);
     return speaks_binary(s) ? binary::store(s, cmd, key, data, flags, exptime, cas)
                             : text::store(s, cmd, key, data, flags, exptime, cas);
 }

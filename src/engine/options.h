@@ -54,7 +54,12 @@ struct ServerOptions {
     Health health;
     std::uint32_t weight = 1;  // share of keys under ketama
     Protocol protocol = Protocol::text;
+    // The longest value a reply may carry (what the parsers accept). Set together with
+    // max_store_size by set_max_store_size() (value_limits.h).
     std::size_t max_value_size = proto::kDefaultMaxValueSize;
+    // The longest value a store may send; longer ones are refused before anything is
+    // sent. memcached's default item size (-I 1m).
+    std::size_t max_store_size = proto::kDefaultMaxStoreSize;
 };
 
 }  // namespace mmc::engine

@@ -22,6 +22,7 @@ const char* to_string(Result r) noexcept {
         case Result::no_server: return "no live server";
         case Result::invalid_argument: return "invalid argument";
         case Result::no_memory: return "out of memory";
+        case Result::value_too_large: return "value too large to store";
     }
     return "unknown";
 }

@@ -27,6 +27,9 @@ enum class Result : std::uint8_t {
     no_server,         // no live server for the key
     invalid_argument,  // bad key or arguments
     no_memory,
+    // A value over the store limit, or longer than the protocol can carry. The caller's
+    // mistake, not the server's: nothing was sent and the server's health is untouched.
+    value_too_large,
 };
 
 // True when the server itself is suspect (as opposed to the request or a miss): these

@@ -32,4 +32,18 @@ MMC_ENGINE_DECLARE_OPERATIONS
 
 #undef MMC_ENGINE_DECLARE_OPERATIONS
 
+namespace mmc::engine::detail {
+
+// Ends a store whose value may not be sent (over the store limit, or longer than the
+// protocol can carry) before a connection is taken: nothing is sent. report() leaves
+// the server's health as it is and only lets go of a retry probe the caller may have
+// claimed when it picked the server, which this call will never make.
+inline Outcome refuse_value(Server& server) {
+    const Outcome refused{Result::value_too_large};
+    server.report(refused);
+    return refused;
+}
+
+}  // namespace mmc::engine::detail
+
 #endif

@@ -126,10 +126,17 @@ Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view k
 
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
               std::string_view data, std::uint32_t flags, std::uint32_t exptime, std::uint64_t cas) {
+    // Whatever the store limit says: the encoder would refuse this length, and by then
+    // a connection would be taken and a reply awaited that never comes.
+    if (data.size() > proto::kMaxTextValueLength) return detail::refuse_value(server);
     return text_exchange(
         server, ReplyKind::storage, Retry::never,
         [&](Connection& c) -> std::string_view {
-            proto::encode_store_header(c.out(), cmd, key, flags, exptime, data.size(), cas);
+            // Checked above, so this cannot refuse; if it ever did, the data must not go
+            // out without its command line.
+            if (!proto::encode_store_header(c.out(), cmd, key, flags, exptime, data.size(), cas)) {
+                return {};
+            }
             if (data.empty()) {
                 c.out().append("\r\n");
                 return {};

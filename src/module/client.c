@@ -59,9 +59,11 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
 
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "MemcacheServer %s for %s: min=%u smax=%u max=%u ttl=%ums weight=%u "
-                 "protocol=%s", spec->name, describe_server(pchild, s), lim->min, lim->smax,
-                 lim->max, lim->ttl_us / 1000, opts.weight,
-                 opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text");
+                 "protocol=%s max_value_size=%" APR_SIZE_T_FMT, spec->name,
+                 describe_server(pchild, s), lim->min, lim->smax, lim->max,
+                 lim->ttl_us / 1000, opts.weight,
+                 opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text",
+                 opts.max_value_size);
 
     /* Opening min connections now keeps that latency out of the first requests; a
      * server that is down must not stop the child, the client retries it later. */

@@ -34,6 +34,7 @@ void *mmc_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->acquire_timeout_us = MMC_UNSET;
     conf->retry_period_us = MMC_UNSET;
     conf->failure_limit = MMC_UNSET;
+    conf->max_value_size = MMC_UNSET;
     return conf;
 }
 
@@ -55,6 +56,7 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->acquire_timeout_us = MERGED(acquire_timeout_us);
     conf->retry_period_us = MERGED(retry_period_us);
     conf->failure_limit = MERGED(failure_limit);
+    conf->max_value_size = MERGED(max_value_size);
     return conf;
 }
 
@@ -118,6 +120,15 @@ const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+
+    (void)dconf;
+    return mmc_parse_size(cmd->pool, cmd->cmd->name, arg,
+                          (apr_int64_t)AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT, &conf->max_value_size);
+}
+
 int mmc_distribution(const mmc_server_conf *conf)
 {
     /* Ketama for clients built from httpd.conf: adding or removing a server moves only
@@ -152,6 +163,9 @@ void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec
     }
     if (conf->failure_limit != MMC_UNSET) {
         opts->failure_limit = (apr_uint32_t)conf->failure_limit;
+    }
+    if (conf->max_value_size != MMC_UNSET) {
+        opts->max_value_size = (apr_size_t)conf->max_value_size;
     }
 }
 

@@ -25,6 +25,7 @@ typedef struct {
     apr_int64_t acquire_timeout_us;
     apr_int64_t retry_period_us;
     int failure_limit;
+    apr_int64_t max_value_size;          /* bytes */
     /* Filled from the pool of the child process (child_init); NULL in the parent. */
     apr_memcache_t *client;
     apr_hash_t *serverhash;
@@ -48,6 +49,8 @@ const char *mmc_cmd_protocol(cmd_parms *cmd, void *dconf, const char *arg);
 const char *mmc_cmd_duration(cmd_parms *cmd, void *dconf, const char *arg);
 /** MemcacheFailureLimit N */
 const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheMaxValueSize SIZE (1048576, 512k, 1m; at most 1g) */
+const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg);
 
 /** The settings of conf with the defaults filled in, ready for the client. */
 void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec,

@@ -34,6 +34,9 @@ static const command_rec memcache_cmds[] = {
                   "how long a dead server is skipped before it is probed (default 5s)"),
     AP_INIT_TAKE1("MemcacheFailureLimit", mmc_cmd_failure_limit, NULL, RSRC_CONF,
                   "consecutive failures that mark a server dead (default 2)"),
+    AP_INIT_TAKE1("MemcacheMaxValueSize", mmc_cmd_max_value_size, NULL, RSRC_CONF,
+                  "longest value a store may send: bytes, or with unit k, m or g "
+                  "(default 1m, at most 1g)"),
     { 0 }
 };
 

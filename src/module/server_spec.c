@@ -168,6 +168,50 @@ const char *mmc_parse_duration(apr_pool_t *p, const char *directive, const char 
     return NULL;
 }
 
+static const struct {
+    const char *suffix;
+    apr_int64_t bytes;
+} size_units[] = {
+    { "",  1 },  /* a plain number is bytes */
+    { "k", 1024 },
+    { "m", 1024 * 1024 },
+    { "g", 1024 * 1024 * 1024 },
+};
+
+const char *mmc_parse_size(apr_pool_t *p, const char *directive, const char *value,
+                           apr_int64_t max_bytes, apr_int64_t *bytes)
+{
+    const char *unit = value;
+    apr_int64_t n;
+    size_t i;
+
+    while (apr_isdigit(*unit)) {
+        ++unit;
+    }
+    for (i = 0; i < sizeof size_units / sizeof size_units[0]; ++i) {
+        if (strcasecmp(unit, size_units[i].suffix) == 0) {
+            break;
+        }
+    }
+    if (unit == value || i == sizeof size_units / sizeof size_units[0]) {
+        return apr_psprintf(p, "%s: bad size '%s': expected a number of bytes with an "
+                            "optional unit k, m or g (1048576, 512k, 1m)", directive, value);
+    }
+    /* Any count above the limit in bytes is too large in every unit. */
+    if (parse_digits(apr_pstrmemdup(p, value, (apr_size_t)(unit - value)), max_bytes, &n)
+            != NUM_OK
+        || n > max_bytes / size_units[i].bytes) {
+        return apr_psprintf(p, "%s: '%s' is too large: at most %" APR_INT64_T_FMT " bytes",
+                            directive, value, max_bytes);
+    }
+    if (n == 0) {
+        return apr_psprintf(p, "%s: '%s': the size must be at least 1 byte", directive,
+                            value);
+    }
+    *bytes = n * size_units[i].bytes;
+    return NULL;
+}
+
 int mmc_parse_protocol(const char *value)
 {
     if (strcasecmp(value, "text") == 0) {

@@ -70,6 +70,14 @@ const char *mmc_parse_duration(apr_pool_t *p, const char *directive, const char 
                                const char *value, apr_int64_t max_us, int allow_zero,
                                apr_int64_t *us);
 
+/**
+ * Parses a size in bytes with an optional unit k, m or g (any case; 1024-based):
+ * "1048576", "512k", "1m". At least 1 byte and at most max_bytes. Returns NULL, or a
+ * message from p naming directive and the argument as written.
+ */
+const char *mmc_parse_size(apr_pool_t *p, const char *directive, const char *value,
+                           apr_int64_t max_bytes, apr_int64_t *bytes);
+
 /** "text" or "binary" (any case) as AP_MEMCACHE_PROTOCOL_*; -1 for anything else. */
 int mmc_parse_protocol(const char *value);
 

@@ -101,7 +101,18 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSetting{"MemcacheAcquireTimeout 1.5s", "'1.5s'"},
                       BadSetting{"MemcacheRetryPeriod 5x", "'5x'"},
                       BadSetting{"MemcacheFailureLimit 0", "'0'"},
-                      BadSetting{"MemcacheFailureLimit many", "'many'"}));
+                      BadSetting{"MemcacheFailureLimit many", "'many'"},
+                      BadSetting{"MemcacheMaxValueSize 0", "'0'"},
+                      BadSetting{"MemcacheMaxValueSize 0k", "'0k'"},
+                      BadSetting{"MemcacheMaxValueSize 2g", "'2g' is too large"},
+                      BadSetting{"MemcacheMaxValueSize 1073741825", "'1073741825' is too large"},
+                      BadSetting{"MemcacheMaxValueSize 1025m", "'1025m' is too large"},
+                      BadSetting{"MemcacheMaxValueSize 99999999999999999999k", "is too large"},
+                      BadSetting{"MemcacheMaxValueSize 1mb", "'1mb'"},
+                      BadSetting{"MemcacheMaxValueSize 1.5m", "'1.5m'"},
+                      BadSetting{"MemcacheMaxValueSize -1", "'-1'"},
+                      BadSetting{"MemcacheMaxValueSize m", "'m'"},
+                      BadSetting{"MemcacheMaxValueSize big", "'big'"}));
 
 class GoodClientSetting : public ::testing::TestWithParam<std::string> {};
 
@@ -116,6 +127,10 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodClientSetting,
                                            "MemcacheTimeout 250ms", "MemcacheConnectTimeout 2",
                                            "MemcacheAcquireTimeout 1s", "MemcacheRetryPeriod 1min",
                                            "MemcacheFailureLimit 1",
+                                           "MemcacheMaxValueSize 1", "MemcacheMaxValueSize 1048576",
+                                           "MemcacheMaxValueSize 512k", "MemcacheMaxValueSize 128M",
+                                           "MemcacheMaxValueSize 1g",
+                                           "MemcacheMaxValueSize 1073741824",
                                            "<VirtualHost 127.0.0.1:8080>\n MemcacheTimeout 100ms\n"
                                            " MemcacheServer 127.0.0.1:11212\n</VirtualHost>"));
 

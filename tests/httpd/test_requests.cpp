@@ -132,6 +132,7 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "<VirtualHost " + vhost_addr + ">\n"
            "    ServerName binary.test\n"
            "    MemcacheProtocol binary\n"
+           "    MemcacheMaxValueSize 2m\n"
            "    MemcacheServer " + s.main_mc.address() + "\n"
            "</VirtualHost>\n"
            "<VirtualHost " + vhost_addr + ">\n"
@@ -265,6 +266,19 @@ TEST_P(HttpdTest, PoolDefaultsFollowTheMpmThreadsPerChild) {
     ASSERT_NE(line, std::string::npos) << log;
     EXPECT_NE(log.substr(line, log.find('\n', line) - line).find(settings), std::string::npos)
         << log;
+}
+
+TEST_P(HttpdTest, MaxValueSizeReachesTheClientAndDefaultsToOneMegabyte) {
+    const std::string binary = "MemcacheServer " + s_->main_mc.address() + " for virtual host binary.test";
+    const std::string own = "MemcacheServer " + s_->vhost_mc.address() + " for virtual host own.test";
+    log_with(binary);
+    const std::string log = log_with(own);  // by now holds both lines
+    auto line_of = [&](const std::string& start) {
+        auto at = log.find(start);
+        return at == std::string::npos ? std::string() : log.substr(at, log.find('\n', at) - at);
+    };
+    EXPECT_NE(line_of(binary).find("max_value_size=2097152"), std::string::npos) << log;
+    EXPECT_NE(line_of(own).find("max_value_size=1048576"), std::string::npos) << log;
 }
 
 TEST_P(HttpdTest, SetThenGetReturnsTheValue) {

@@ -151,6 +151,11 @@ TEST_F(ApiCalls, LargeValueRoundTrips) {
 }
 
 TEST_F(ApiCalls, ValueOverServerItemLimitIsAnErrorAndConnectionStaysUsable) {
+    // Our own limit above memcached's (-I 1m), so that memcached is the one to refuse.
+    ap_memcache_server_options_t o;
+    ASSERT_EQ(ap_memcache_server_get_options(mc_->live_servers[0], &o), APR_SUCCESS);
+    o.max_value_size = 4 * 1024 * 1024;
+    ASSERT_EQ(ap_memcache_server_set_options(mc_->live_servers[0], &o), APR_SUCCESS);
     std::string v(2 * 1024 * 1024, 'y');
     EXPECT_EQ(set("huge", v), AP_MEMCACHE_EPROTO);
     EXPECT_EQ(set("after", "ok"), APR_SUCCESS);

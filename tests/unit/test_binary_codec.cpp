@@ -537,6 +537,72 @@ TEST(EncodeBinaryStore, SendsEmptyValue) {
                        "k");
 }
 
+// ---- lengths the 32-bit body length cannot carry ------------------------------------------
+
+TEST(BinaryRequestFits, AllowsBodiesUpTo32BitsAndNoMore) {
+    const std::size_t room = 0xffffffffu - 8 - 5;  // store extras and the key "Hello"
+    EXPECT_TRUE(binary_request_fits(8, 5, room));
+    EXPECT_FALSE(binary_request_fits(8, 5, room + 1));
+    EXPECT_TRUE(binary_request_fits(0, 250, 0xffffffffu - 250));
+    EXPECT_FALSE(binary_request_fits(0, 250, 0xffffffffu - 249));
+    EXPECT_FALSE(binary_request_fits(0, 0, std::size_t{1} << 32));
+    EXPECT_FALSE(binary_request_fits(0, 0, std::size_t{18446744073709551615u}));
+    EXPECT_FALSE(binary_request_fits(0, 0x10000, 0));  // the key length field is 16 bits
+}
+
+TEST(EncodeBinaryStoreHeader, WritesTheLongestBodyLengthInFull) {
+    std::string out;
+    EXPECT_TRUE(encode_binary_store_header(out, BinaryStoreCommand::set, "Hello", 0, 0,
+                                           0xffffffffu - 8 - 5, 0));
+    EXPECT_EQ(out.substr(8, 4), be32(0xffffffffu));
+}
+
+TEST(EncodeBinaryStoreHeader, RefusesABodyLongerThan32BitsAndAppendsNothing) {
+    // 4 GiB + 5 once went out as a body length of 18: memcached would have read the
+    // value's tail as further requests.
+    const std::size_t too_long[] = {0xffffffffu - 8 - 5 + 1, std::size_t{1} << 32,
+                                    (std::size_t{1} << 32) + 5,
+                                    std::size_t{18446744073709551615u}};
+    for (std::size_t bytes : too_long) {
+        for (BinaryStoreCommand cmd : {BinaryStoreCommand::set, BinaryStoreCommand::add,
+                                       BinaryStoreCommand::replace, BinaryStoreCommand::setq}) {
+            std::string out = "before";
+            EXPECT_FALSE(encode_binary_store_header(out, cmd, "Hello", 0, 0, bytes, 0)) << bytes;
+            EXPECT_EQ(out, "before") << bytes;
+        }
+    }
+}
+
+TEST(EncodeBinaryConcatHeader, RefusesABodyLongerThan32BitsAndAppendsNothing) {
+    std::string out = "before";
+    EXPECT_TRUE(encode_binary_concat_header(out, BinaryConcatCommand::append, "Hello",
+                                            0xffffffffu - 5, 0));
+    EXPECT_EQ(out.substr(6 + 8, 4), be32(0xffffffffu));
+    out = "before";
+    for (std::size_t bytes : {std::size_t{0xffffffffu - 5 + 1}, std::size_t{1} << 32}) {
+        EXPECT_FALSE(encode_binary_concat_header(out, BinaryConcatCommand::prepend, "Hello",
+                                                 bytes, 0)) << bytes;
+        EXPECT_EQ(out, "before") << bytes;
+    }
+}
+
+TEST(EncodeBinaryStore, RefusesAValueLongerThan32BitsAndAppendsNothing) {
+    // Only the views' length matters: the encoders refuse before they read a byte.
+    const char byte = 'x';
+    const std::string_view huge(&byte, std::size_t{1} << 32);
+    std::string out = "before";
+    EXPECT_FALSE(encode_binary_store(out, BinaryStoreCommand::set, "k", 0, 0, huge, 0));
+    EXPECT_FALSE(encode_binary_concat(out, BinaryConcatCommand::append, "k", huge, 0));
+    EXPECT_EQ(out, "before");
+}
+
+TEST(EncodeBinaryStore, ReportsSuccess) {
+    std::string out;
+    EXPECT_TRUE(encode_binary_store(out, BinaryStoreCommand::set, "Hello", 0xdeadbeef, 0x1c20,
+                                    "World", 0));
+    EXPECT_EQ(out, kSpecSetHelloHeader + "World");
+}
+
 const std::string kSpecAppendHello = bytes({0x80, 0x0e, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00,
                                             0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00,
                                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00}) +

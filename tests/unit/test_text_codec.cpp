@@ -293,9 +293,43 @@ TEST(EncodeStoreHeader, WritesReplaceLine) {
 
 TEST(EncodeStoreHeader, WritesLargestNumbersInFull) {
     std::string out;
-    encode_store_header(out, StoreCommand::set, "k", 4294967295u, 4294967295u,
-                        std::size_t{18446744073709551615u});
-    EXPECT_EQ(out, "set k 4294967295 4294967295 18446744073709551615\r\n");
+    EXPECT_TRUE(encode_store_header(out, StoreCommand::set, "k", 4294967295u, 4294967295u,
+                                    kMaxTextValueLength));
+    EXPECT_EQ(out, "set k 4294967295 4294967295 2147483645\r\n");
+}
+
+TEST(EncodeStoreHeader, LongestLengthIsTheOneMemcachedStillReads) {
+    // memcached parses <bytes> as a signed 32-bit int and adds 2 for the CRLF.
+    EXPECT_EQ(kMaxTextValueLength, std::size_t{2147483647 - 2});
+}
+
+TEST(EncodeStoreHeader, RefusesALengthMemcachedCannotReadAndAppendsNothing) {
+    const std::size_t too_long[] = {kMaxTextValueLength + 1, std::size_t{2147483647},
+                                    std::size_t{1} << 32, (std::size_t{1} << 32) + 3,
+                                    std::size_t{18446744073709551615u}};
+    for (std::size_t bytes : too_long) {
+        for (StoreCommand cmd : {StoreCommand::set, StoreCommand::add, StoreCommand::replace,
+                                 StoreCommand::append, StoreCommand::prepend, StoreCommand::cas}) {
+            std::string out = "before";
+            EXPECT_FALSE(encode_store_header(out, cmd, "k", 0, 0, bytes, 1)) << bytes;
+            EXPECT_EQ(out, "before") << bytes;
+        }
+    }
+}
+
+TEST(EncodeStore, RefusesDataLongerThanMemcachedReadsAndAppendsNothing) {
+    // Only the view's length matters: the encoder refuses before it reads a byte.
+    const char byte = 'x';
+    const std::string_view huge(&byte, kMaxTextValueLength + 1);
+    std::string out = "before";
+    EXPECT_FALSE(encode_store(out, StoreCommand::set, "k", 0, 0, huge));
+    EXPECT_EQ(out, "before");
+}
+
+TEST(EncodeStore, ReportsSuccess) {
+    std::string out;
+    EXPECT_TRUE(encode_store(out, StoreCommand::set, "cow", 0, 0, "moo"));
+    EXPECT_EQ(out, "set cow 0 0 3\r\nmoo\r\n");
 }
 
 TEST(EncodeStore, AppendsDataAndCrlfAfterHeader) {
