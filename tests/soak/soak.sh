@@ -119,7 +119,11 @@ if [ -z "$out" ]; then
 else
   mkdir -p "$out"
   out=$(cd "$out" && pwd)
-  rm -f "$out"/{access.log,error.log,windows.tsv,samples.tsv,events.log,summary.json,phases.tsv}
+  # Only what an earlier run wrote there.
+  rm -f "$out"/{access.log,error.log,httpd.stderr,httpd.conf,httpd.pid,windows.tsv,samples.tsv} \
+        "$out"/{events.log,summary.json,phases.tsv,params.env,requests.env,mc-conns.tsv,parent.tsv} \
+        "$out"/{windows-detail.tsv,non2xx-outside.txt,non2xx-reasons.txt,over-bound.txt} \
+        "$out"/{crash-lines.txt,report.txt,stalls.tsv} "$out"/wrk-*.txt "$out"/memcached.*.log
 fi
 chmod 755 "$out"
 mkdir -p "$out/htdocs"
@@ -172,9 +176,10 @@ mc_stat() {  # port stat-name
     awk -v n="$2" '$1 == "STAT" && $2 == n { sub(/\r$/, "", $3); print $3 }'
 }
 
-httpd_pid="" wrk_pid=""
+httpd_pid="" wrk_pid="" stall_pid=""
 cleanup() {
   set +e
+  [ -n "$stall_pid" ] && kill -TERM "$stall_pid" 2>/dev/null && wait "$stall_pid" 2>/dev/null
   [ -n "$wrk_pid" ] && kill -TERM "$wrk_pid" 2>/dev/null && wait "$wrk_pid" 2>/dev/null
   if [ -n "$httpd_pid" ] && kill -0 "$httpd_pid" 2>/dev/null; then
     kill -TERM "$httpd_pid"; wait "$httpd_pid" 2>/dev/null
@@ -335,14 +340,40 @@ settle_and_sample() {  # tag
   phase "idle-$1"
   sleep 0.5
   sample "$1"
+  # The parent reloads the modules at every graceful restart.
+  printf '%s\t%s\t%s\n' "$1" "$(fd_count "$httpd_pid")" "$(rss_kb "$httpd_pid")" >>"$out/parent.tsv"
   local i
   for ((i = 0; i < servers; i++)); do
     printf '%s\t%s\t%s\n' "$1" "$i" "$(mc_stat "${mc_port[$i]}" curr_connections)" >>"$out/mc-conns.tsv"
   done
 }
 
+# Scheduling stalls: at the soak's niceness, as httpd and memcached run, ask for 50 ms
+# naps (read with a timeout on a FIFO nobody writes: no process is started) and record
+# each that overran by 20 ms or more: "start_us lateness_us". On a busy machine these
+# show when every process of the soak was waiting for a CPU.
+stall_monitor() {
+  local fd t0 t1
+  rm -f "$out/nap.fifo"
+  mkfifo "$out/nap.fifo"
+  exec {fd}<>"$out/nap.fifo"
+  while :; do
+    t0=${EPOCHREALTIME/./}
+    read -r -t 0.05 -u "$fd" _ || true
+    t1=${EPOCHREALTIME/./}
+    if [ $((t1 - t0)) -ge 70000 ]; then
+      printf '%s\t%s\n' "$t0" $((t1 - t0 - 50000)) >>"$out/stalls.tsv"
+    fi
+  done
+}
+# "some" in /proc/pressure/cpu: microseconds in which some runnable task waited for a CPU.
+cpu_pressure_us() { awk '/^some/ { sub("total=", "", $5); print $5 }' /proc/pressure/cpu 2>/dev/null || true; }
+
 # ------------------------------------------------------------------------ the run
 : >"$out/samples.tsv"; : >"$out/windows.tsv"; : >"$out/mc-conns.tsv"; : >"$out/phases.tsv"
+: >"$out/parent.tsv"; : >"$out/stalls.tsv"
+stall_monitor &
+stall_pid=$!
 phase warmup
 log "warm-up ${warmup}s"
 wrk_run "$warmup" "$out/wrk-warmup.txt" || { log "wrk warm-up failed"; cat "$out/wrk-warmup.txt" >&2; exit 2; }
@@ -350,6 +381,8 @@ settle_and_sample start
 check_children
 
 phase main
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+psi_start=$(cpu_pressure_us)
 now_us
 main_start=$NOW
 main_end=$((main_start + seconds * 1000000))
@@ -418,6 +451,11 @@ log "faults done ($cycle full cycles); fault-free load until the end"
 tick_until "$main_end"
 wait "$wrk_pid" || log "wrk exited with status $?"
 wrk_pid=""
+now_us
+psi_end=$(cpu_pressure_us)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu_pressure_pct=$(awk -v a="${psi_start:-0}" -v b="${psi_end:-0}" -v t=$((NOW - main_start)) \
+                     'BEGIN { printf "%.0f", (a == 0 || b == 0) ? -1 : 100 * (b - a) / t }')
 phase after-main
 
 settle_and_sample end
@@ -430,6 +468,10 @@ for _ in $(seq 1 200); do kill -0 "$httpd_pid" 2>/dev/null || break; sleep 0.1; 
 if kill -0 "$httpd_pid" 2>/dev/null; then log "httpd still running 20 s after graceful-stop"; kill -TERM "$httpd_pid"; fi
 wait "$httpd_pid" 2>/dev/null || true
 httpd_pid=""
+
+kill -TERM "$stall_pid" 2>/dev/null; wait "$stall_pid" 2>/dev/null || true
+stall_pid=""
+rm -f "$out/nap.fifo"
 
 # ------------------------------------------------------------------------ analysis
 cat >"$out/params.env" <<PARAMS
@@ -453,6 +495,9 @@ bound_us=$(( (2 * 3 * timeout_ms + slack_ms) * 1000 ))
 grace_us=$((grace_ms * 1000))
 fd_slack=$fd_slack
 unexpected_exits=$unexpected_exits
+load_start="$load_start"
+load_end="$load_end"
+cpu_pressure_pct=$cpu_pressure_pct
 command="tests/soak/soak.sh ${orig_args[*]}"
 PARAMS
 exec "$here/analyze.sh" "$out"
