@@ -138,35 +138,40 @@ if [ "$(id -u)" -eq 0 ]; then
   user_directives=$'User nobody\nGroup nogroup'
 fi
 
-# A loopback port nobody listens on (never 11211 or any other fixed port).
+# A loopback port nobody listens on (never 11211 or any other fixed port), below the
+# kernel's ephemeral range so that no outgoing connection holds it when a server binds
+# it (again, after a restart).
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$ephemeral_low" -gt 12000 ] || ephemeral_low=61000
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    [ "$p" -eq 11211 ] && continue
+    p=$((12000 + RANDOM % (ephemeral_low - 12000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for_port() {  # port, tenths of a second
+wait_for_port() {  # port pid tenths-of-a-second: false when pid exits first or time is up
   local i
-  for ((i = 0; i < ${2:-100}; i++)); do
+  for ((i = 0; i < $3; i++)); do
     port_open "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
     sleep 0.1
   done
   return 1
 }
 
 declare -a mc_port=() mc_pid=()
-mc_start() {  # index; on the same port as before when it had one
+mc_start() {  # index; on its port (a restart keeps the port; the first start may pick another)
   local i=$1 try
   for try in 1 2 3 4 5 6 7 8 9 10; do
     memcached -l 127.0.0.1 -p "${mc_port[$i]}" -U 0 -m 64 -c 1024 -t 2 "${run_as[@]}" \
       >>"$out/memcached.$i.log" 2>&1 &
     mc_pid[$i]=$!
-    wait_for_port "${mc_port[$i]}" 50 && kill -0 "${mc_pid[$i]}" 2>/dev/null && return 0
+    wait_for_port "${mc_port[$i]}" "${mc_pid[$i]}" 50 && return 0
     kill -KILL "${mc_pid[$i]}" 2>/dev/null || true
     wait "${mc_pid[$i]}" 2>/dev/null || true
+    [ "${2:-}" = first ] && mc_port[$i]=$(free_port)
     sleep 0.2
   done
   return 1
@@ -194,10 +199,9 @@ trap 'log "interrupted"; exit 2' INT TERM
 
 for ((i = 0; i < servers; i++)); do
   mc_port[$i]=$(free_port)
-  mc_start "$i" || { echo "soak: memcached $i did not start" >&2; exit 2; }
+  mc_start "$i" first || { echo "soak: memcached $i did not start" >&2; exit 2; }
 done
 
-http_port=$(free_port)
 threads_per_child=8
 if [ "$mpm" = prefork ]; then
   nchildren=$connections
@@ -221,6 +225,7 @@ for ((i = 0; i < servers; i++)); do
   server_lines+="MemcacheServer 127.0.0.1:${mc_port[$i]} min=$pool_min smax=$pool_smax max=$pool_max ttl=${pool_ttl_s}s"$'\n'
 done
 
+write_httpd_conf() {
 cat >"$out/httpd.conf" <<CONF
 ServerRoot "$out"
 ServerName 127.0.0.1
@@ -257,10 +262,22 @@ MemcacheFailureLimit 2
     SetHandler memcache-example
 </Location>
 CONF
+}
 
-"$httpd_bin" -d "$out" -f "$out/httpd.conf" -DFOREGROUND >"$out/httpd.stderr" 2>&1 &
-httpd_pid=$!
-if ! wait_for_port "$http_port" 100; then
+for try in 1 2 3 4 5; do
+  http_port=$(free_port)
+  write_httpd_conf
+  "$httpd_bin" -d "$out" -f "$out/httpd.conf" -DFOREGROUND >"$out/httpd.stderr" 2>&1 &
+  httpd_pid=$!
+  wait_for_port "$http_port" "$httpd_pid" 100 && break
+  kill -TERM "$httpd_pid" 2>/dev/null || true
+  wait "$httpd_pid" 2>/dev/null || true
+  httpd_pid=""
+  # Someone took the port between the check and the bind: another port.
+  grep -q "could not bind" "$out/httpd.stderr" && continue
+  break
+done
+if [ -z "$httpd_pid" ]; then
   cat "$out/httpd.stderr" "$out/error.log" >&2 2>/dev/null || true
   echo "soak: httpd did not start" >&2
   exit 2
