@@ -267,7 +267,10 @@ CONF
 for try in 1 2 3 4 5; do
   http_port=$(free_port)
   write_httpd_conf
-  "$httpd_bin" -d "$out" -f "$out/httpd.conf" -DFOREGROUND >"$out/httpd.stderr" 2>&1 &
+  # A session of its own: prefork signals its whole process group when it stops
+  # (SIGTERM), which must not reach this script. setsid does not fork here (a
+  # background job of a script is no group leader), so $! is httpd's parent.
+  setsid "$httpd_bin" -d "$out" -f "$out/httpd.conf" -DFOREGROUND >"$out/httpd.stderr" 2>&1 &
   httpd_pid=$!
   wait_for_port "$http_port" "$httpd_pid" 100 && break
   kill -TERM "$httpd_pid" 2>/dev/null || true
@@ -283,6 +286,11 @@ if [ -z "$httpd_pid" ]; then
   exit 2
 fi
 url="http://127.0.0.1:$http_port/mc"
+for _ in $(seq 1 50); do [ -s "$out/httpd.pid" ] && break; sleep 0.1; done
+if [ "$(cat "$out/httpd.pid" 2>/dev/null)" != "$httpd_pid" ]; then
+  echo "soak: httpd's pid file says $(cat "$out/httpd.pid" 2>/dev/null), expected $httpd_pid" >&2
+  exit 2
+fi
 log "out=$out mpm=$mpm httpd pid $httpd_pid port $http_port; memcached ports ${mc_port[*]} pids ${mc_pid[*]}"
 
 # ------------------------------------------------------------- children and samples
@@ -517,4 +525,7 @@ load_end="$load_end"
 cpu_pressure_pct=$cpu_pressure_pct
 command="tests/soak/soak.sh ${orig_args[*]}"
 PARAMS
-exec "$here/analyze.sh" "$out"
+# Not exec: the EXIT trap stops the memcached servers.
+rc=0
+"$here/analyze.sh" "$out" || rc=$?
+exit "$rc"
