@@ -12,6 +12,8 @@
  *   /mc?op=get&key=cow             moo               (404 NOT_FOUND on a miss)
  *   /mc?op=delete&key=cow          DELETED           (404 NOT_FOUND)
  *   /mc?op=incr&key=hits&n=1       the new value     (404 NOT_FOUND)
+ *   /mc?op=getset&key=k&value=v    HIT or MISS       a get, then a set of value
+ *                                                    (what tests/soak/ runs)
  *   /mc?op=servers                 one "host:port live|dead" line per server
  *
  * It calls ap_memcache_* directly, so mod_memcache must be loaded first.
@@ -40,8 +42,10 @@ static int reply_error(request_rec *r, apr_status_t rv)
     if (rv == APR_EINVAL) {  /* a key memcached would not accept */
         return reply(r, HTTP_BAD_REQUEST, "invalid key\n");
     }
-    return reply(r, HTTP_SERVICE_UNAVAILABLE,
-                 apr_pstrcat(r->pool, ap_memcache_strerror(rv, buf, sizeof buf), "\n", NULL));
+    ap_memcache_strerror(rv, buf, sizeof buf);
+    /* For the access log: LogFormat "... %{memcache-error}n" */
+    apr_table_set(r->notes, "memcache-error", buf);
+    return reply(r, HTTP_SERVICE_UNAVAILABLE, apr_pstrcat(r->pool, buf, "\n", NULL));
 }
 
 /* The URL-decoded value of name in the query string, or NULL. */
@@ -124,6 +128,23 @@ static int memcache_example_handler(request_rec *r)
         ap_rwrite(value, (int)len, r);
         return OK;
     }
+    if (strcmp(op, "getset") == 0) {
+        /* Two operations per request, both on the key's server: a miss is a normal
+         * answer, any other failure of either one is a 503. */
+        const char *found;
+        char *old;
+
+        if (!(value = query_arg(r, "value"))) {
+            return reply(r, HTTP_BAD_REQUEST, "need value\n");
+        }
+        rv = apr_memcache_getp(mc, r->pool, key, &old, &len, NULL);
+        if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+            return reply_error(r, rv);
+        }
+        found = rv == APR_SUCCESS ? "HIT\n" : "MISS\n";
+        rv = apr_memcache_set(mc, key, value, strlen(value), 0, 0);
+        return rv == APR_SUCCESS ? reply(r, HTTP_OK, found) : reply_error(r, rv);
+    }
     if (strcmp(op, "delete") == 0) {
         rv = apr_memcache_delete(mc, key, 0);
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, "DELETED\n") : reply_error(r, rv);
@@ -140,7 +161,7 @@ static int memcache_example_handler(request_rec *r)
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, apr_psprintf(r->pool, "%u\n", n))
                                  : reply_error(r, rv);
     }
-    return reply(r, HTTP_BAD_REQUEST, "op must be set, get, delete, incr or servers\n");
+    return reply(r, HTTP_BAD_REQUEST, "op must be set, get, getset, delete, incr or servers\n");
 }
 
 static void memcache_example_register_hooks(apr_pool_t *p)

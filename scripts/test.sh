@@ -3,6 +3,7 @@
 # httpd (real apache2 with prefork, worker and event MPMs). Every server a test needs is
 # started by that test on a free loopback port and stopped by PID.
 # Usage: scripts/test.sh [ctest arguments ...]   e.g. scripts/test.sh -L unit
+# Without -L/-LE/-R/-E, the soak label is left out (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,11 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" -j "$(nproc)"
 
+# The longer fault soak (label soak, about 100 s) runs only when asked for, e.g.
+# scripts/test.sh -L soak; the one-minute soak.smoke is part of every run.
+select=(-LE '^soak$')
+for arg in "$@"; do
+  case "$arg" in -L|-LE|-R|-E|--label-regex*|--label-exclude*|--tests-regex*|--exclude-regex*) select=() ;; esac
+done
 # Timing-sensitive live tests (deadlines checked to 100 ms) run two at a time at most.
-ctest --test-dir "$build" --output-on-failure -j 2 --timeout 120 "$@"
+ctest --test-dir "$build" --output-on-failure -j 2 --timeout 120 "${select[@]}" "$@"
