@@ -97,6 +97,7 @@ public:
 private:
     Connection(int fd, bool tcp, const ConnectionSettings& settings);
     Outcome receive_into(int flags);
+    Outcome last_look();
     bool set_receive_timeout(Duration d);
 
     int fd_;

@@ -23,6 +23,7 @@ apr_memcache_t* client_for(apr_pool_t* p, unsigned short port, apr_memcache_serv
     ap_memcache_server_options_t o;
     ap_memcache_server_get_options(ms, &o);
     o.io_timeout = kIo;
+    o.max_value_size = 16 * 1024 * 1024;  // room for the 8 MiB sets below
     EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
     EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
     if (out) *out = ms;

@@ -29,6 +29,7 @@ protected:
         ap_memcache_server_options_t o;
         ap_memcache_server_get_options(mc_->live_servers[0], &o);
         o.io_timeout = 20 * 1000 * 1000;  // 32 MiB on a loaded machine
+        o.max_value_size = 32 * 1024 * 1024;
         ASSERT_EQ(ap_memcache_server_set_options(mc_->live_servers[0], &o), APR_SUCCESS);
     }
 };
