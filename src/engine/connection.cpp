@@ -146,12 +146,48 @@ Connection::~Connection() { ::close(fd_); }
 Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point deadline,
                              bool* quick) {
     if (quick) *quick = false;
-    iovec iov[8];
     if (iovcnt < 0 || iovcnt > 8) return {Result::invalid_argument};
+    // The usual case: the whole request goes out in one write, straight from the
+    // caller's iovecs.
+    std::size_t total = 0;
+    for (int i = 0; i < iovcnt; ++i) total += iov_in[i].iov_len;
+    {
+        msghdr msg{};
+        msg.msg_iov = const_cast<iovec*>(iov_in);
+        msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+        ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0 && static_cast<std::size_t>(n) == total) {
+            if (quick) *quick = true;
+            return {};
+        }
+        if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (errno == EPIPE || errno == ECONNRESET) return {Result::closed, errno};
+            return {Result::io_error, errno};
+        }
+        return send_rest(iov_in, iovcnt, n > 0 ? static_cast<std::size_t>(n) : 0, deadline);
+    }
+}
+
+// The rest of a request after a first write that took only part of it (or nothing):
+// waits for room with poll() until the deadline, never in a blocking send.
+Outcome Connection::send_rest(const iovec* iov_in, int iovcnt, std::size_t skip,
+                              Clock::time_point deadline) {
+    iovec iov[8];
     std::copy(iov_in, iov_in + iovcnt, iov);
     int first = 0;
-    while (first < iovcnt && iov[first].iov_len == 0) ++first;
-    bool first_write = true;
+    while (first < iovcnt && skip >= iov[first].iov_len) {
+        skip -= iov[first].iov_len;
+        ++first;
+    }
+    if (first < iovcnt) {
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + skip;
+        iov[first].iov_len -= skip;
+    }
+    if (first < iovcnt) {
+        int ready = wait_for(fd_, POLLOUT, deadline);
+        if (ready == 0) return {Result::timeout};
+        if (ready < 0) return {Result::io_error, errno};
+    }
     while (first < iovcnt) {
         msghdr msg{};
         msg.msg_iov = iov + first;
@@ -175,12 +211,10 @@ Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point 
             iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + sent;
             iov[first].iov_len -= sent;
         }
-        first_write = false;
         int ready = wait_for(fd_, POLLOUT, deadline);
         if (ready == 0) return {Result::timeout};
         if (ready < 0) return {Result::io_error, errno};
     }
-    if (quick && first_write) *quick = true;
     return {};
 }
 
@@ -265,13 +299,6 @@ bool Connection::peer_closed() {
     if (n == 0) return true;  // orderly shutdown by the server
     if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
     return true;  // unsolicited bytes: the stream cannot be trusted either
-}
-
-void Connection::trim_buffers() noexcept {
-    in_.shrink();
-    // A request buffer grown by a multi-get of many keys goes too (stored values are
-    // sent from the caller's memory, never copied here).
-    if (out_.capacity() > 64 * 1024) std::string().swap(out_);
 }
 
 }  // namespace mmc::engine

@@ -73,7 +73,14 @@ public:
 
     // Called when the connection goes back to its pool: gives back the memory a large
     // value made the buffers grow to, so an idle connection stays small.
-    void trim_buffers() noexcept;
+    void trim_buffers() noexcept {
+        if (in_.capacity() > ReadBuffer::kInitialSize) in_.shrink();
+    }
+    // The same for the request buffer, which only a multi-get of many keys makes large
+    // (stored values are sent from the caller's memory, never copied here).
+    void trim_request_buffer() noexcept {
+        if (out_.capacity() > 64 * 1024) std::string().swap(out_);
+    }
 
     int fd() const noexcept { return fd_; }
     // The fork generation (fork_guard.h) of the process that opened it.
@@ -98,6 +105,7 @@ private:
     Connection(int fd, bool tcp, const ConnectionSettings& settings);
     Outcome receive_into(int flags);
     Outcome last_look();
+    Outcome send_rest(const iovec* iov, int iovcnt, std::size_t skip, Clock::time_point deadline);
     bool set_receive_timeout(Duration d);
 
     int fd_;

@@ -82,14 +82,19 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
     // One clock read serves the call's deadline, the acquire deadline, the stale check
     // and the I/O deadline, unless the acquire had to wait or connect (then time has
     // moved).
-    auto now = Clock::now();
-    const auto call_deadline = now + t.acquire + t.connect + t.io;
+    const auto start = Clock::now();
+    auto now = start;
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Connection> conn;
         bool fresh = false;
         bool waited = false;
-        Outcome got = server.pool().acquire(std::min(now + t.acquire, call_deadline), call_deadline, conn,
-                                            fresh, &waited);
+        // The first attempt cannot overrun the call's deadline (its connect starts by
+        // start + acquire, its I/O by start + acquire + connect), so only a retry pays
+        // for computing and applying it.
+        const auto call_deadline =
+            attempt == 0 ? Clock::time_point::max() : start + t.acquire + t.connect + t.io;
+        Outcome got = server.pool().acquire(attempt == 0 ? now + t.acquire : std::min(now + t.acquire, call_deadline),
+                                            call_deadline, conn, fresh, &waited);
         if (!got.ok()) {
             server.report(got);
             return got;
@@ -108,14 +113,14 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             // siblings are likely dead too. Nothing was sent, so simply start again.
             server.pool().release(std::move(conn), false);
             server.pool().drop_idle();
-            if (attempt < 2 && now < call_deadline) continue;
+            if (attempt < 2 && now < start + t.acquire + t.connect + t.io) continue;
             server.report(Outcome{Result::closed});
             return {Result::closed};
         }
 
         // Clipped by the call's deadline only after a wait or a retry; receive_soon
         // assumes a full io timeout ahead.
-        const bool clipped = now + t.io > call_deadline;
+        const bool clipped = attempt != 0 && now + t.io > call_deadline;
         const auto deadline = clipped ? call_deadline : now + t.io;
         conn->out().clear();
         std::string_view payload = encode(*conn);
@@ -159,7 +164,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             (outcome.result == Result::closed || outcome.result == Result::io_error)) {
             server.pool().drop_idle();
             now = Clock::now();
-            if (now < call_deadline) continue;
+            if (now < start + t.acquire + t.connect + t.io) continue;
         }
         server.report(outcome);
         return outcome;

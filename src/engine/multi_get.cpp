@@ -32,7 +32,10 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
     f.batch->outcome = outcome;
     f.done = true;
     bool clean = outcome.ok() && f.conn && f.conn->in().empty();
-    if (f.conn) f.batch->server->pool().release(std::move(f.conn), clean);
+    if (f.conn) {
+        f.conn->trim_request_buffer();
+        f.batch->server->pool().release(std::move(f.conn), clean);
+    }
     if (blame) f.batch->server->report(outcome);
 }
 

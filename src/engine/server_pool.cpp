@@ -89,6 +89,12 @@ void ServerPool::adopt_locked(Doomed& doomed) {
     generation_ = fork_generation();
 }
 
+void ServerPool::adopt_after_fork() {
+    Doomed doomed;  // closed once the lock is released
+    std::lock_guard<FastMutex> lock(mu_);
+    adopt_if_forked_locked(doomed);
+}
+
 void ServerPool::trim_locked(Clock::time_point now, Doomed& doomed) {
     const auto& lim = options_.limits;
     if (idle_.size() <= lim.smax) return;
@@ -117,13 +123,15 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
                             std::unique_ptr<Connection>& out, bool& fresh, bool* waited,
                             bool defer_connect) {
     if (waited) *waited = false;
-    // Declared before the lock, so these close after it is released.
-    Doomed doomed;
     // Idle connections past their ttl are trimmed when connections come back (release),
     // not here: taking the newest idle one needs no clock, and the release that follows
     // trims the old ones.
     std::unique_lock<FastMutex> lock(mu_);
-    adopt_if_forked_locked(doomed);
+    if (generation_ != fork_generation()) {
+        lock.unlock();
+        adopt_after_fork();
+        lock.lock();
+    }
     for (;;) {
         if (!idle_.empty()) {
             // The most recently used one: warm, and it lets the others age out.

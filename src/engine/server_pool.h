@@ -85,6 +85,7 @@ private:
         if (generation_ != fork_generation()) adopt_locked(doomed);
     }
     void adopt_locked(Doomed& doomed);
+    void adopt_after_fork();
 
     // Bumps changes_ (under mu_) when a waiter could now get a connection; returns
     // whether anyone waits, for the caller to wake_one() once mu_ is released.
