@@ -2,26 +2,74 @@
 # Builds mod_memcache and runs the whole test suite: unit, live (real memcached) and
 # httpd (real apache2 with prefork, worker and event MPMs). Every server a test needs is
 # started by that test on a free loopback port and stopped by PID.
-# Usage: scripts/test.sh [ctest arguments ...]   e.g. scripts/test.sh -L unit
-# Without -L/-LE/-R/-E, the soak label is left out (see below).
+# Usage: scripts/test.sh [--sanitize | --tsan] [ctest arguments ...]   e.g. scripts/test.sh -L unit
+# Without -L/-LE/-R/-E, the plain run leaves out the soak label (see below).
+#
+#   --sanitize  build with ASan + UBSan in build-asan/ and run the unit and live labels
+#   --tsan      build with ThreadSanitizer in build-tsan/ and run the unit and live labels
+#
+# The sanitizer runs leave out the httpd label: those tests load the module into the
+# system apache2, which is not built with a sanitizer and cannot load a sanitized module.
+# docs/testing.md says more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode=plain
+args=()
+for a in "$@"; do
+  case "$a" in
+    --sanitize) mode=asan ;;
+    --tsan) mode=tsan ;;
+    *) args+=("$a") ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+
 scripts/install-deps.sh
 
-build=${BUILD_DIR:-build}
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+if [ "$mode" = plain ]; then
+  build=${BUILD_DIR:-build}
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build "$build" -j "$(nproc)"
+
+  # The longer fault soak (label soak, about 100 s) runs only when asked for, e.g.
+  # scripts/test.sh -L soak; the one-minute soak.smoke is part of every run.
+  select=(-LE '^soak$')
+  for arg in "$@"; do
+    case "$arg" in -L|-LE|-R|-E|--label-regex*|--label-exclude*|--tests-regex*|--exclude-regex*) select=() ;; esac
+  done
+  # Timing-sensitive live tests (deadlines checked to 100 ms) run two at a time at most.
+  ctest --test-dir "$build" --output-on-failure -j 2 --timeout 120 "${select[@]}" "$@"
+  exit 0
 fi
+
+src=$(pwd)
+if [ "$mode" = asan ]; then
+  build=${BUILD_DIR:-build-asan}
+  sanitize="address;undefined"
+  # Every report stops the process (UBSan is also built with -fno-sanitize-recover), with
+  # a stack. Leaks are checked; the suppressions name only leaks outside our code.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:check_initialization_order=1:strict_init_order=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+  export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$src/tests/sanitizers/lsan.supp:print_suppressions=0}
+else
+  build=${BUILD_DIR:-build-tsan}
+  sanitize="thread"
+  # Every race is reported (not only the first) and the process then exits non-zero.
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-second_deadlock_stack=1:history_size=4}
+fi
+
+# The cache variables are given on every run so that a build directory configured
+# otherwise cannot pass for a sanitizer build. No module (nothing here may load it) and
+# no benchmarks (a sanitized benchmark measures nothing).
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DMMC_SANITIZE="$sanitize" -DMMC_BUILD_MODULE=OFF -DMMC_BUILD_BENCH=OFF
+# The test programs run once at build time to list their tests, under the options above.
 cmake --build "$build" -j "$(nproc)"
 
-# The longer fault soak (label soak, about 100 s) runs only when asked for, e.g.
-# scripts/test.sh -L soak; the one-minute soak.smoke is part of every run.
-select=(-LE '^soak$')
-for arg in "$@"; do
-  case "$arg" in -L|-LE|-R|-E|--label-regex*|--label-exclude*|--tests-regex*|--exclude-regex*) select=() ;; esac
-done
-# Timing-sensitive live tests (deadlines checked to 100 ms) run two at a time at most.
-ctest --test-dir "$build" --output-on-failure -j 2 --timeout 120 "${select[@]}" "$@"
+ctest --test-dir "$build" --output-on-failure -j 2 --timeout 120 -L 'unit|live' "$@"
