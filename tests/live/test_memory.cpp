@@ -7,6 +7,16 @@
 namespace mmc::test {
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer keeps freed heap blocks in its quarantine (256 MiB by default) before
+// reusing them, and the values' copies in the callers' pools land there. The engine's
+// own large buffers are mapped and unmapped directly, so a connection keeping what it
+// read (eight times 64 MiB) still shows beyond that.
+constexpr long kAllowedGrowthKiB = (16 + 256) * 1024;
+#else
+constexpr long kAllowedGrowthKiB = 16 * 1024;
+#endif
+
 long rss_kib() {
     FILE* f = std::fopen("/proc/self/status", "r");
     if (!f) return -1;
@@ -83,8 +93,9 @@ TEST_F(Memory, IdleConnectionsGiveBackWhatLargeValuesTook) {
                 before, after, st.idle);
     EXPECT_EQ(ok.load(), 100);
     EXPECT_GE(st.idle, 2u);
-    // Without shrinking, each connection that read the value would keep 64 MiB.
-    EXPECT_LT(after - before, 16 * 1024) << "before " << before << " KiB, after " << after << " KiB";
+    // Without shrinking, each connection that read the value would keep 64 MiB: 512 MiB
+    // for the eight.
+    EXPECT_LT(after - before, kAllowedGrowthKiB) << "before " << before << " KiB, after " << after << " KiB";
 }
 
 }  // namespace
