@@ -3,9 +3,9 @@
 // and shrink() gives that room back once the buffer is empty, so a connection that
 // once read a large value does not hold its size for the rest of its life.
 //
-// Small buffers come from the heap. Large ones are mapped pages of their own
-// (mmap/mremap): growing one moves no bytes, and freeing one always returns the memory
-// to the system, whatever the allocator's thresholds have drifted to.
+// Small buffers come from the heap. Large ones are mapped pages of their own (mmap):
+// freeing one always returns the memory to the system, whatever the allocator's
+// thresholds have drifted to.
 #ifndef MMC_ENGINE_READ_BUFFER_H
 #define MMC_ENGINE_READ_BUFFER_H
 
