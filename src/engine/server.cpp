@@ -4,6 +4,15 @@
 
 namespace mmc::engine {
 
+namespace {
+
+// The probe this thread claimed (usable()), so that its own outcome, whatever it is,
+// releases the claim, and nobody else's does.
+thread_local const Server* t_prober = nullptr;
+thread_local Clock::rep t_claim = 0;
+
+}  // namespace
+
 Server::Server(ServerOptions options)
     : options_(std::move(options)), name_(options_.endpoint.describe()), pool_(options_) {}
 
@@ -19,8 +28,11 @@ bool Server::usable() noexcept {
     if (claimed != 0 && now - Clock::time_point(Clock::duration(claimed)) < options_.timeouts.retry) {
         return false;
     }
-    return probe_claimed_.compare_exchange_strong(claimed, now.time_since_epoch().count(),
-                                                  std::memory_order_acq_rel);
+    const Clock::rep mine = now.time_since_epoch().count();
+    if (!probe_claimed_.compare_exchange_strong(claimed, mine, std::memory_order_acq_rel)) return false;
+    t_prober = this;
+    t_claim = mine;
+    return true;
 }
 
 void Server::report(const Outcome& outcome) {
@@ -41,9 +53,16 @@ void Server::report(const Outcome& outcome) {
         if (!live()) mark_live();
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
-    // says nothing about the server and leaves a probe claim alone: clearing it would
-    // let a second caller probe while the first still is. mark_dead and mark_live end
-    // a probe; an abandoned claim lapses after the retry period.
+    // says nothing about the server. It ends the probe only when it is the prober's
+    // own: another caller's outcome clearing the claim would let a second caller probe
+    // while the first still is. mark_dead and mark_live end a probe; an abandoned claim
+    // lapses after the retry period. Checked only while a claim exists: every
+    // operation passes here, and the common case must not touch shared lines.
+    if (probe_claimed_.load(std::memory_order_relaxed) != 0 && t_prober == this) {
+        Clock::rep mine = t_claim;
+        t_prober = nullptr;
+        probe_claimed_.compare_exchange_strong(mine, 0, std::memory_order_acq_rel);
+    }
 }
 
 Outcome Server::warm() {

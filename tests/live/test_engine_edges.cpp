@@ -36,14 +36,32 @@ TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
     Server s(o);
     s.mark_dead(Outcome{Result::timeout});
     std::this_thread::sleep_for(std::chrono::milliseconds(40));
-    ASSERT_TRUE(s.usable());  // this caller now probes the server
+    ASSERT_TRUE(s.usable());  // this thread now probes the server
     // Another caller's operation that never reached the server.
-    s.report(Outcome{Result::pool_timeout});
-    s.report(Outcome{Result::invalid_argument});
-    EXPECT_FALSE(s.usable()) << "a second probe started while the first one runs";
+    std::thread other([&] {
+        s.report(Outcome{Result::pool_timeout});
+        s.report(Outcome{Result::invalid_argument});
+        EXPECT_FALSE(s.usable()) << "a second probe started while the first one runs";
+    });
+    other.join();
     // The probe's own answer decides.
     s.report(Outcome{Result::not_found});
     EXPECT_TRUE(s.live());
+}
+
+TEST(ServerProbe, TheProbersOwnOutcomeReleasesItsClaimWhateverItIs) {
+    ServerOptions o = options_for("127.0.0.1", 1);
+    o.timeouts.retry = std::chrono::milliseconds(30);
+    Server s(o);
+    s.mark_dead(Outcome{Result::timeout});
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    ASSERT_TRUE(s.usable());
+    // The prober queued for a busy pool and gave up without reaching the server.
+    s.report(Outcome{Result::no_server});
+    bool again = false;
+    std::thread other([&] { again = s.usable(); });
+    other.join();
+    EXPECT_TRUE(again) << "the abandoned probe kept the server out for a whole retry period";
 }
 
 TEST(ServerProbe, AConnectTimeoutTakesTheServerOutAtOnce) {

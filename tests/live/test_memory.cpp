@@ -21,7 +21,7 @@ constexpr long kAllowedGrowthKiB = 16 * 1024;
 // Every byte of 3.2 GiB through instrumented copies and parsing takes minutes under
 // ThreadSanitizer; fewer gets show the same (each of the 8 connections still reads the
 // value at least once).
-constexpr int kGets = 24;
+constexpr int kGets = 16;
 #else
 constexpr int kGets = 100;
 #endif
