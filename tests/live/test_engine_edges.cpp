@@ -32,10 +32,11 @@ ServerOptions options_for(const std::string& host, unsigned short port) {
 
 TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
     ServerOptions o = options_for("127.0.0.1", 1);
-    o.timeouts.retry = std::chrono::milliseconds(30);
+    // Long enough that a claim cannot lapse while a loaded machine runs the test.
+    o.timeouts.retry = std::chrono::milliseconds(400);
     Server s(o);
     s.mark_dead(Outcome{Result::timeout});
-    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    std::this_thread::sleep_for(std::chrono::milliseconds(410));
     ASSERT_TRUE(s.usable());  // this thread now probes the server
     // Another caller's operation that never reached the server.
     std::thread other([&] {
@@ -51,10 +52,11 @@ TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
 
 TEST(ServerProbe, TheProbersOwnOutcomeReleasesItsClaimWhateverItIs) {
     ServerOptions o = options_for("127.0.0.1", 1);
-    o.timeouts.retry = std::chrono::milliseconds(30);
+    // Long enough that a claim cannot lapse while a loaded machine runs the test.
+    o.timeouts.retry = std::chrono::milliseconds(400);
     Server s(o);
     s.mark_dead(Outcome{Result::timeout});
-    std::this_thread::sleep_for(std::chrono::milliseconds(40));
+    std::this_thread::sleep_for(std::chrono::milliseconds(410));
     ASSERT_TRUE(s.usable());
     // The prober queued for a busy pool and gave up without reaching the server.
     s.report(Outcome{Result::no_server});
