@@ -38,6 +38,23 @@ inline void use_test_protocol(apr_memcache_server_t* ms) {
     ASSERT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
 }
 
+// A server on the suite's protocol with its own operation timeout (and store limit;
+// 0 keeps the default), at most `max` connections, added to mc.
+inline apr_memcache_server_t* add_server_with(apr_pool_t* p, apr_memcache_t* mc, unsigned short port,
+                                              apr_uint32_t max, apr_interval_time_t io_timeout,
+                                              apr_size_t max_value_size = 0) {
+    apr_memcache_server_t* ms = nullptr;
+    EXPECT_EQ(apr_memcache_server_create(p, "127.0.0.1", port, 0, max, max, 60 * 1000 * 1000, &ms), APR_SUCCESS);
+    use_test_protocol(ms);
+    ap_memcache_server_options_t o;
+    ap_memcache_server_get_options(ms, &o);
+    o.io_timeout = io_timeout;
+    if (max_value_size) o.max_value_size = max_value_size;
+    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+    return ms;
+}
+
 struct PoolSpec {
     apr_uint32_t min = 0, smax = 4, max = 4;
     apr_uint32_t ttl_us = 60 * 1000 * 1000;

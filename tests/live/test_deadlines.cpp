@@ -17,15 +17,8 @@ constexpr long long kSlackMs = 100;
 apr_memcache_t* client_for(apr_pool_t* p, unsigned short port, apr_memcache_server_t** out = nullptr) {
     apr_memcache_t* mc = nullptr;
     EXPECT_EQ(apr_memcache_create(p, 1, 0, &mc), APR_SUCCESS);
-    apr_memcache_server_t* ms = nullptr;
-    EXPECT_EQ(apr_memcache_server_create(p, "127.0.0.1", port, 0, 1, 1, 60 * 1000 * 1000, &ms), APR_SUCCESS);
-    use_test_protocol(ms);
-    ap_memcache_server_options_t o;
-    ap_memcache_server_get_options(ms, &o);
-    o.io_timeout = kIo;
-    o.max_value_size = 16 * 1024 * 1024;  // room for the 8 MiB sets below
-    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
-    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+    // Room for the 8 MiB sets below.
+    apr_memcache_server_t* ms = add_server_with(p, mc, port, 1, kIo, 16 * 1024 * 1024);
     if (out) *out = ms;
     return mc;
 }

@@ -30,13 +30,21 @@ ServerOptions options_for(const std::string& host, unsigned short port) {
     return o;
 }
 
-TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
+// A server marked dead whose retry period has just passed: the next usable() claims
+// its probe.
+std::unique_ptr<Server> dead_server_past_its_retry_period() {
     ServerOptions o = options_for("127.0.0.1", 1);
     // Long enough that a claim cannot lapse while a loaded machine runs the test.
     o.timeouts.retry = std::chrono::milliseconds(400);
-    Server s(o);
-    s.mark_dead(Outcome{Result::timeout});
+    auto s = std::make_unique<Server>(o);
+    s->mark_dead(Outcome{Result::timeout});
     std::this_thread::sleep_for(std::chrono::milliseconds(410));
+    return s;
+}
+
+TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
+    auto owned = dead_server_past_its_retry_period();
+    Server& s = *owned;
     ASSERT_TRUE(s.usable());  // this thread now probes the server
     // Another caller's operation that never reached the server.
     std::thread other([&] {
@@ -51,12 +59,8 @@ TEST(ServerProbe, AnOutcomeThatSaysNothingLeavesAnotherCallersProbeClaimAlone) {
 }
 
 TEST(ServerProbe, TheProbersOwnOutcomeReleasesItsClaimWhateverItIs) {
-    ServerOptions o = options_for("127.0.0.1", 1);
-    // Long enough that a claim cannot lapse while a loaded machine runs the test.
-    o.timeouts.retry = std::chrono::milliseconds(400);
-    Server s(o);
-    s.mark_dead(Outcome{Result::timeout});
-    std::this_thread::sleep_for(std::chrono::milliseconds(410));
+    auto owned = dead_server_past_its_retry_period();
+    Server& s = *owned;
     ASSERT_TRUE(s.usable());
     // The prober queued for a busy pool and gave up without reaching the server.
     s.report(Outcome{Result::no_server});

@@ -16,15 +16,7 @@ constexpr apr_interval_time_t kIoTimeout = 500 * 1000;  // the multi-get's deadl
 constexpr long long kSlackMs = 100;
 
 apr_memcache_server_t* add_server(apr_pool_t* p, apr_memcache_t* mc, unsigned short port) {
-    apr_memcache_server_t* ms = nullptr;
-    EXPECT_EQ(apr_memcache_server_create(p, "127.0.0.1", port, 0, 4, 4, 60 * 1000 * 1000, &ms), APR_SUCCESS);
-    use_test_protocol(ms);
-    ap_memcache_server_options_t o;
-    ap_memcache_server_get_options(ms, &o);
-    o.io_timeout = kIoTimeout;
-    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
-    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
-    return ms;
+    return add_server_with(p, mc, port, 4, kIoTimeout);
 }
 
 ap_memcache_server_state_t state_of(apr_memcache_server_t* ms) {
