@@ -203,8 +203,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     o.timeouts.acquire = std::chrono::microseconds(opts->acquire_timeout);
     o.timeouts.retry = std::chrono::microseconds(opts->retry_period);
     o.health.failure_limit = opts->failure_limit;
-    o.protocol = opts->protocol == AP_MEMCACHE_PROTOCOL_BINARY ? mmc::engine::Protocol::binary
-                                                               : mmc::engine::Protocol::text;
+    engine_of(ms).set_protocol(opts->protocol == AP_MEMCACHE_PROTOCOL_BINARY ? mmc::engine::Protocol::binary
+                                                                             : mmc::engine::Protocol::text);
     mmc::engine::set_max_store_size(o, opts->max_value_size);
     return APR_SUCCESS;
 }

@@ -136,7 +136,7 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
       generation_(fork_generation()),
       io_timeout_(settings.io_timeout),
       rcv_timeout_(settings.io_timeout),
-      parser_(settings.max_value_size),
+      text_parser_(settings.max_value_size),
       binary_parser_(settings.max_value_size) {
     out_.reserve(512);
 }

@@ -87,7 +87,9 @@ public:
     std::uint32_t generation() const noexcept { return generation_; }
     ReadBuffer& in() noexcept { return in_; }
     std::string& out() noexcept { return out_; }
-    proto::TextReplyParser& parser() noexcept { return parser_; }
+    // The reply parsers of the protocols, each a few words that keep no input; the
+    // server's adapter uses its own.
+    proto::TextReplyParser& text_parser() noexcept { return text_parser_; }
     proto::BinaryReplyParser& binary_parser() noexcept { return binary_parser_; }
     // Opaque values for binary requests: distinct per request on this connection, so a
     // response can be matched to the request it answers.
@@ -116,7 +118,7 @@ private:
     Duration rcv_timeout_;  // what SO_RCVTIMEO is set to now
     ReadBuffer in_;
     std::string out_;
-    proto::TextReplyParser parser_;
+    proto::TextReplyParser text_parser_;
     proto::BinaryReplyParser binary_parser_;
     std::uint32_t opaque_ = 1;
 };

@@ -1,21 +1,42 @@
-// The request/reply skeleton every single-server operation shares, whatever the
-// protocol: acquire a connection, send, read replies until the one asked for is
-// complete, give the connection back (or discard it after any trouble), and report the
-// outcome to the server's health. Internal to the engine.
+// The request/reply loop every single-server operation shares, whatever the protocol:
+// acquire a connection, send, read replies until the one asked for is complete, give
+// the connection back (or discard it after any trouble), and report the outcome to the
+// server's health. A protocol comes in as a codec (text_adapter.cpp, binary_adapter.cpp)
+// and make_adapter() compiles the loop once per operation for it. Internal to the
+// engine.
+//
+// A codec is a struct of static members:
+//
+//   kProtocol, kCreatesCounters    what ProtocolAdapter says of it
+//   kTrailer                       bytes sent after a payload ("\r\n" for text)
+//   Pending                        what the reader must know of the request just sent
+//                                  (an opaque, whether a value came), value-initialised
+//                                  before each request is written
+//   fits(const R&)                 false when R cannot be expressed (a value too long for
+//                                  the protocol's length field): refused, nothing sent
+//   encode(Connection&, const R&, Pending&) -> std::string_view
+//                                  writes the request into conn.out() and returns a
+//                                  payload to send after it (followed by kTrailer), or an
+//                                  empty view; readies the connection's parser
+//   read(Server&, Connection&, const R&, Pending&, Result&) -> Read
+//                                  consumes what has arrived (read_events below)
+//   write_batch, read_batch        the multi-get entries of ProtocolAdapter
+//
+// with encode, read and fits for every request type of requests.h.
 #ifndef MMC_ENGINE_EXCHANGE_H
 #define MMC_ENGINE_EXCHANGE_H
 
 #include <algorithm>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "engine/connection.h"
+#include "engine/protocol_adapter.h"
+#include "engine/requests.h"
 #include "engine/server.h"
-#include "proto/binary_codec.h"
-#include "proto/text_codec.h"
 
 namespace mmc::engine::detail {
-
-enum class Retry : bool { never, if_stale };
 
 // A connection idle longer than this is checked for a close by the server (a restart)
 // before a request is written on it; busier ones are not, to keep one syscall per
@@ -25,10 +46,28 @@ inline constexpr auto kStaleCheckAfter = std::chrono::milliseconds(250);
 // What a reader made of the bytes received so far.
 enum class Read : bool { need_more, done };
 
+// Whether an event ends the reply to its request: its `final` where the protocol has
+// replies of several events (text VALUE* END, binary stats), else every event (a
+// protocol with one line per reply, as meta's).
+template <class Event, class = void>
+struct HasFinal : std::false_type {};
+template <class Event>
+struct HasFinal<Event, std::void_t<decltype(std::declval<const Event&>().final)>> : std::true_type {};
+
+template <class Event>
+constexpr bool ends_reply(const Event& ev) noexcept {
+    if constexpr (HasFinal<Event>::value) {
+        return ev.final;
+    } else {
+        return true;
+    }
+}
+
 // Parses the events that have arrived and hands each to on_event(const Event&) ->
-// Result. done at the final event (result = what on_event returned for it), at a parse
-// error, or when on_event returns protocol_error (a well-formed reply that does not
-// answer the request).
+// Result. done at the event that ends the reply (result = what on_event returned for
+// it), at a parse error, or when on_event returns protocol_error (a well-formed reply
+// that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
+// proto::ParseResult and error_message(), as every codec in proto/ has.
 template <class Event, class Parser, class OnEvent>
 Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_event,
                  Result& result) {
@@ -45,39 +84,35 @@ Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_
         }
         Result r = on_event(ev);
         conn.in().consume(consumed);
-        if (r == Result::protocol_error || ev.final) {
+        if (r == Result::protocol_error || ends_reply(ev)) {
             result = r;
             return Read::done;
         }
     }
 }
 
-template <class OnEvent>
-Read read_text(Server& server, Connection& conn, OnEvent& on_event, Result& result) {
-    return read_events<proto::TextEvent>(server, conn, conn.parser(), on_event, result);
+// Ends a store whose value may not be sent (over the store limit, or longer than the
+// protocol can carry) before a connection is taken: nothing is sent. report() leaves
+// the server's health as it is and only lets go of a retry probe the caller may have
+// claimed when it picked the server, which this call will never make.
+inline Outcome refuse_value(Server& server) {
+    const Outcome refused{Result::value_too_large};
+    server.report(refused);
+    return refused;
 }
 
-// Binary responses must carry the opaque of the request; any other is out of step.
-template <class OnEvent>
-Read read_binary(Server& server, Connection& conn, std::uint32_t opaque, OnEvent& on_event,
-                 Result& result) {
-    return read_events<proto::BinaryEvent>(
-        server, conn, conn.binary_parser(),
-        [&](const proto::BinaryEvent& ev) { return ev.opaque == opaque ? on_event(ev) : Result::protocol_error; },
-        result);
-}
-
-// encode(Connection&) writes the request into conn.out() and returns a payload to send
-// after it (followed by `trailer`), or an empty view. read(Connection&, Result&) -> Read
-// consumes what has arrived (read_text / read_binary).
+// One request of type Request over Codec's protocol.
 //
 // The whole call, a retry on a new connection included, ends by one deadline: the
 // acquire, connect and I/O timeouts added up from its start (the documented worst
 // case). Each wait takes its own timeout or the time left in the call, whichever ends
 // first.
-template <class Encode, class Reader>
-Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&& encode,
-                 Reader&& read) {
+template <class Codec, class Request>
+Outcome exchange(Server& server, const Request& req) {
+    // Whatever the store limit says: the encoder would refuse a length its protocol
+    // cannot carry, and by then a connection would be taken and a reply awaited that
+    // never comes.
+    if (!Codec::fits(req)) return refuse_value(server);
     const Timeouts& t = server.options().timeouts;
     // One clock read serves the call's deadline, the acquire deadline, the stale check
     // and the I/O deadline, unless the acquire had to wait or connect (then time has
@@ -123,12 +158,14 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
         const bool clipped = attempt != 0 && now + t.io > call_deadline;
         const auto deadline = clipped ? call_deadline : now + t.io;
         conn->out().clear();
-        std::string_view payload = encode(*conn);
+        typename Codec::Pending pending{};
+        std::string_view payload = Codec::encode(*conn, req, pending);
         Outcome sent;
         bool quick = false;  // sent at once: no time has passed since `now`
         if (payload.empty()) {
             sent = conn->send_all(conn->out(), deadline, &quick);
         } else {
+            constexpr std::string_view trailer = Codec::kTrailer;
             iovec iov[3] = {{conn->out().data(), conn->out().size()},
                             {const_cast<char*>(payload.data()), payload.size()},
                             {const_cast<char*>(trailer.data()), trailer.size()}};
@@ -146,7 +183,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
                 if (!outcome.ok()) break;
                 got_bytes = true;
                 Result r = Result::ok;
-                if (read(*conn, r) == Read::done) {
+                if (Codec::read(server, *conn, req, pending, r) == Read::done) {
                     outcome = Outcome{r};
                     break;
                 }
@@ -160,7 +197,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
         // A reused connection that failed before any reply byte: for a request that
         // changes nothing, one more try on a new connection costs nothing and hides a
         // server restart from the caller, as long as the call has time left.
-        if (retry == Retry::if_stale && !fresh && !got_bytes && attempt == 0 &&
+        if (Request::retry == Retry::if_stale && !fresh && !got_bytes && attempt == 0 &&
             (outcome.result == Result::closed || outcome.result == Result::io_error)) {
             server.pool().drop_idle();
             now = Clock::now();
@@ -172,5 +209,30 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
 }
 
 }  // namespace mmc::engine::detail
+
+namespace mmc::engine {
+
+// The adapter of a codec: the exchange loop compiled for each request type, and the
+// codec's multi-get reader.
+template <class Codec>
+constexpr ProtocolAdapter make_adapter() noexcept {
+    return ProtocolAdapter{
+        Codec::kProtocol,
+        Codec::kCreatesCounters,
+        &detail::exchange<Codec, GetRequest>,
+        &detail::exchange<Codec, GetAndTouchRequest>,
+        &detail::exchange<Codec, TouchRequest>,
+        &detail::exchange<Codec, StoreRequest>,
+        &detail::exchange<Codec, RemoveRequest>,
+        &detail::exchange<Codec, ArithRequest>,
+        &detail::exchange<Codec, FlushRequest>,
+        &detail::exchange<Codec, VersionRequest>,
+        &detail::exchange<Codec, StatsRequest>,
+        &Codec::write_batch,
+        &Codec::read_batch,
+    };
+}
+
+}  // namespace mmc::engine
 
 #endif

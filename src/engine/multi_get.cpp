@@ -20,10 +20,7 @@ struct InFlight {
     bool done = false;
     bool sent = false;                   // the request is out (else still connecting)
     Clock::time_point connect_deadline{};  // while connecting
-    std::uint32_t first_opaque = 0;  // binary: getkq i has first_opaque + i, noop + nkeys
-    std::size_t next_key = 0;        // text: where the search for the next VALUE's key starts
-
-    bool binary() const { return batch->server->options().protocol == Protocol::binary; }
+    BatchCursor cursor{};                // the adapter's, between reads
 };
 
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
@@ -39,83 +36,18 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
     if (blame) f.batch->server->report(outcome);
 }
 
-void unusable_reply(InFlight& f, const char* why) {
-    f.batch->server->log(3, Outcome{Result::protocol_error},
-                         "memcached server " + f.batch->server->name() + ": unusable reply: " + why);
-    finish(f, Outcome{Result::protocol_error});
-}
-
-// The position of `key` among the batch's keys, searched from `from` onwards and then
-// from the start (a server that answers out of order costs a longer search, nothing
-// more); nkeys when the batch did not ask for it.
-std::size_t find_key(const GetBatch& b, std::size_t from, std::string_view key) {
-    for (std::size_t i = from; i < b.nkeys; ++i) {
-        if (b.keys[i] == key) return i;
-    }
-    for (std::size_t i = 0; i < from && i < b.nkeys; ++i) {
-        if (b.keys[i] == key) return i;
-    }
-    return b.nkeys;
-}
-
-// Parses what has arrived on a text connection; finishes the batch on END or trouble.
-void drain_text(InFlight& f, BatchValueFn fn, void* ctx) {
-    proto::TextReplyParser& parser = f.conn->parser();
-    for (;;) {
-        proto::TextEvent ev;
-        std::size_t consumed = 0;
-        auto pr = parser.parse(f.conn->in().view(), ev, consumed);
-        if (pr == proto::ParseResult::need_more) return;
-        if (pr == proto::ParseResult::error) return unusable_reply(f, parser.error_message());
-        Result r = Result::ok;
-        if (ev.type == proto::EventType::value) {
-            const std::size_t key = find_key(*f.batch, f.next_key, ev.key);
-            if (key == f.batch->nkeys) return unusable_reply(f, "value for a key not asked for");
-            f.next_key = key + 1;
-            fn(ctx, f.index, key, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has_cas});
-        } else if (ev.type == proto::EventType::client_error) {
-            r = Result::client_error;
-        } else if (ev.type != proto::EventType::end) {
-            r = Result::server_error;
-        }
-        f.conn->in().consume(consumed);
-        if (ev.final) return finish(f, Outcome{r});
-    }
-}
-
-// The same for a binary connection: getkq hits in any number, then the noop that says
-// every hit has arrived. Misses send nothing.
-void drain_binary(InFlight& f, BatchValueFn fn, void* ctx) {
-    proto::BinaryReplyParser& parser = f.conn->binary_parser();
-    const std::uint32_t noop_opaque = f.first_opaque + static_cast<std::uint32_t>(f.batch->nkeys);
-    for (;;) {
-        proto::BinaryEvent ev;
-        std::size_t consumed = 0;
-        auto pr = parser.parse(f.conn->in().view(), ev, consumed);
-        if (pr == proto::ParseResult::need_more) return;
-        if (pr == proto::ParseResult::error) return unusable_reply(f, parser.error_message());
-        if (ev.opcode == proto::BinaryOpcode::noop && ev.opaque == noop_opaque) {
-            f.conn->in().consume(consumed);
-            return finish(f, Outcome{});
-        }
-        if (ev.opcode != proto::BinaryOpcode::getkq || ev.opaque - f.first_opaque >= f.batch->nkeys) {
-            return unusable_reply(f, "response to a request not sent");
-        }
-        // A key with an error other than a miss keeps no value; its siblings are fine.
-        if (ev.status == proto::BinaryStatus::ok) {
-            const std::size_t key = ev.opaque - f.first_opaque;
-            if (ev.key != f.batch->keys[key]) return unusable_reply(f, "value for a key not asked for");
-            fn(ctx, f.index, key, ValueView{ev.key, ev.value, ev.flags, ev.cas, true});
-        }
-        f.conn->in().consume(consumed);
-    }
-}
-
+// Parses what has arrived on a batch's connection (its server's adapter reads it);
+// finishes the batch when its reply is complete or unusable.
 void drain(InFlight& f, BatchValueFn fn, void* ctx) {
-    if (f.binary()) {
-        drain_binary(f, fn, ctx);
-    } else {
-        drain_text(f, fn, ctx);
+    Server& server = *f.batch->server;
+    const BatchRead r = server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{fn, ctx, f.index});
+    switch (r.state) {
+        case BatchRead::State::need_more: return;
+        case BatchRead::State::done: return finish(f, Outcome{r.result});
+        case BatchRead::State::unusable:
+            server.log(3, Outcome{Result::protocol_error},
+                       "memcached server " + server.name() + ": unusable reply: " + r.why);
+            return finish(f, Outcome{Result::protocol_error});
     }
 }
 
@@ -141,19 +73,8 @@ void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
 
 // Sends the request of a batch that holds a connection.
 void send_request(InFlight& f, Clock::time_point deadline) {
-    const GetBatch& b = *f.batch;
     f.conn->out().clear();
-    if (f.binary()) {
-        f.first_opaque = f.conn->next_opaque(static_cast<std::uint32_t>(b.nkeys) + 1);
-        proto::encode_binary_get_multi(f.conn->out(), b.keys, b.nkeys, f.first_opaque);
-    } else {
-        if (b.with_cas) {
-            proto::encode_gets_multi(f.conn->out(), b.keys, b.nkeys);
-        } else {
-            proto::encode_get_multi(f.conn->out(), b.keys, b.nkeys);
-        }
-        f.conn->parser().expect(proto::ReplyKind::retrieval);
-    }
+    f.batch->server->adapter().write_batch(*f.conn, *f.batch, f.cursor);
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);
     f.sent = true;
     if (!sent.ok()) finish(f, sent);

@@ -1,17 +1,15 @@
+// The operations, written once: each becomes a request (requests.h) and goes to the
+// server's protocol adapter, chosen when the server was created.
 #include "engine/operations.h"
 
-#include "engine/protocol_operations.h"
+#include <charconv>
+
+#include "engine/exchange.h"
 
 namespace mmc::engine {
 
-namespace {
-
-bool speaks_binary(const Server& s) noexcept { return s.options().protocol == Protocol::binary; }
-
-}  // namespace
-
 Outcome get(Server& s, std::string_view key, ValueFn fn, void* ctx, bool with_cas) {
-    return speaks_binary(s) ? binary::get(s, key, fn, ctx, with_cas) : text::get(s, key, fn, ctx, with_cas);
+    return s.adapter().get(s, GetRequest{key, fn, ctx, with_cas});
 }
 
 Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::string_view data,
@@ -19,44 +17,51 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     // First, before a connection is taken: memcached would read the data of a value it
     // refuses anyway and answer with an error, and apr-util sends it all the same.
     if (data.size() > s.options().max_store_size) return detail::refuse_value(s);
-    return speaks_binary(s) ? binary::store(s, cmd, key, data, flags, exptime, cas)
-                            : text::store(s, cmd, key, data, flags, exptime, cas);
+    return s.adapter().store(s, StoreRequest{cmd, key, data, flags, exptime, cas});
 }
 
 Outcome touch(Server& s, std::string_view key, std::uint32_t exptime) {
-    return speaks_binary(s) ? binary::touch(s, key, exptime) : text::touch(s, key, exptime);
+    return s.adapter().touch(s, TouchRequest{key, exptime});
 }
 
 Outcome get_and_touch(Server& s, std::string_view key, std::uint32_t exptime, ValueFn fn, void* ctx) {
-    return speaks_binary(s) ? binary::get_and_touch(s, key, exptime, fn, ctx)
-                            : text::get_and_touch(s, key, exptime, fn, ctx);
+    return s.adapter().get_and_touch(s, GetAndTouchRequest{key, exptime, fn, ctx});
 }
 
-Outcome flush(Server& s, std::uint32_t delay) {
-    return speaks_binary(s) ? binary::flush(s, delay) : text::flush(s, delay);
-}
+Outcome flush(Server& s, std::uint32_t delay) { return s.adapter().flush(s, FlushRequest{delay}); }
 
 Outcome arith_create(Server& s, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
                      std::uint64_t initial, std::uint32_t exptime, std::uint64_t& value) {
-    return speaks_binary(s) ? binary::arith_create(s, cmd, key, delta, initial, exptime, value)
-                            : text::arith_create(s, cmd, key, delta, initial, exptime, value);
+    const ProtocolAdapter& a = s.adapter();
+    if (a.creates_counters) return a.arith(s, ArithRequest{cmd, key, delta, initial, exptime, true, &value});
+    // Two rounds at most: if another client creates the counter between our miss and
+    // our add, the add is not stored and the second incr finds it.
+    const ArithRequest incr{cmd, key, delta, 0, 0, false, &value};
+    for (int round = 0; round < 2; ++round) {
+        Outcome o = a.arith(s, incr);
+        if (o.result != Result::not_found) return o;
+        char digits[24];
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, initial);
+        (void)ec;
+        const std::string_view text(digits, static_cast<std::size_t>(end - digits));
+        o = a.store(s, StoreRequest{proto::StoreCommand::add, key, text, 0, exptime, 0});
+        if (o.result != Result::not_stored) {
+            if (o.ok()) value = initial;
+            return o;
+        }
+    }
+    return a.arith(s, incr);
 }
 
-Outcome remove(Server& s, std::string_view key) {
-    return speaks_binary(s) ? binary::remove(s, key) : text::remove(s, key);
-}
+Outcome remove(Server& s, std::string_view key) { return s.adapter().remove(s, RemoveRequest{key}); }
 
 Outcome arith(Server& s, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
               std::uint64_t& value) {
-    return speaks_binary(s) ? binary::arith(s, cmd, key, delta, value) : text::arith(s, cmd, key, delta, value);
+    return s.adapter().arith(s, ArithRequest{cmd, key, delta, 0, 0, false, &value});
 }
 
-Outcome version(Server& s, std::string& out) {
-    return speaks_binary(s) ? binary::version(s, out) : text::version(s, out);
-}
+Outcome version(Server& s, std::string& out) { return s.adapter().version(s, VersionRequest{&out}); }
 
-Outcome stats(Server& s, StatFn fn, void* ctx) {
-    return speaks_binary(s) ? binary::stats(s, fn, ctx) : text::stats(s, fn, ctx);
-}
+Outcome stats(Server& s, StatFn fn, void* ctx) { return s.adapter().stats(s, StatsRequest{fn, ctx}); }
 
 }  // namespace mmc::engine

@@ -1,5 +1,6 @@
 // Single-server operations: one request, one reply, on a pooled connection, under the
-// server's deadlines. Each reports its outcome to the server's health.
+// server's deadlines, in whatever protocol the server speaks (its ProtocolAdapter).
+// Each reports its outcome to the server's health.
 #ifndef MMC_ENGINE_OPERATIONS_H
 #define MMC_ENGINE_OPERATIONS_H
 
@@ -8,22 +9,11 @@
 #include <string_view>
 
 #include "engine/outcome.h"
+#include "engine/requests.h"
 #include "engine/server.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
-
-struct ValueView {
-    std::string_view key;
-    std::string_view data;  // valid only during the callback
-    std::uint32_t flags = 0;
-    std::uint64_t cas = 0;
-    bool has_cas = false;
-};
-
-// Plain function + context rather than std::function: called per value on the hot path.
-using ValueFn = void (*)(void* ctx, const ValueView& value);
-using StatFn = void (*)(void* ctx, std::string_view name, std::string_view value);
 
 // ok (fn called once) or not_found. with_cas: the value carries its CAS unique (text:
 // "gets"; binary replies always carry it).
@@ -47,8 +37,8 @@ Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptim
 Outcome flush(Server& server, std::uint32_t delay);
 
 // As arith, but a missing counter is created with `initial` (and exptime) and `value`
-// is initial. Over text, where the command has no initial value, this is incr, then add
-// when it missed, then incr once more if another client's add won.
+// is initial. Where incr cannot create a counter (text: the command has no initial value),
+// this is incr, then add when it missed, then incr once more if another client's add won.
 Outcome arith_create(Server& server, proto::ArithCommand cmd, std::string_view key,
                      std::uint64_t delta, std::uint64_t initial, std::uint32_t exptime,
                      std::uint64_t& value);

@@ -10,6 +10,7 @@
 
 #include "engine/options.h"
 #include "engine/outcome.h"
+#include "engine/protocol_adapter.h"
 #include "engine/server_pool.h"
 
 namespace mmc::engine {
@@ -25,8 +26,17 @@ public:
     Server& operator=(const Server&) = delete;
 
     const ServerOptions& options() const noexcept { return options_; }
-    // Changes settings before first use; not thread-safe (the pool reads them).
+    // Changes settings before first use; not thread-safe (the pool reads them). The
+    // protocol is changed with set_protocol(), which also changes the adapter.
     ServerOptions& mutable_options() noexcept { return options_; }
+    // The protocol the server speaks, as the table every operation calls through. Chosen
+    // when the server is created (from options().protocol) and by set_protocol().
+    const ProtocolAdapter& adapter() const noexcept { return *adapter_; }
+    // Before first use, as mutable_options().
+    void set_protocol(Protocol p) noexcept {
+        options_.protocol = p;
+        adapter_ = &adapter_for(p);
+    }
     ServerPool& pool() noexcept { return pool_; }
     const std::string& name() const noexcept { return name_; }
 
@@ -60,6 +70,7 @@ public:
 
 private:
     ServerOptions options_;
+    const ProtocolAdapter* adapter_ = &adapter_for(options_.protocol);
     std::string name_;
     ServerPool pool_;
     std::atomic<bool> dead_{false};

@@ -1,0 +1,112 @@
+// The protocol seam: everything the engine does that depends on the protocol a server
+// speaks, as one table per protocol. A server picks its table once, when it is created
+// (Server::adapter()); operations and the multi-get fan-out call through it and never
+// name a protocol.
+//
+// Each entry is the one exchange loop (exchange.h) or the fan-out's reader, compiled
+// for one protocol's codec (make_adapter), so within a call nothing is dispatched: the
+// call costs one indirect jump, where the protocol used to be tested per call.
+#ifndef MMC_ENGINE_PROTOCOL_ADAPTER_H
+#define MMC_ENGINE_PROTOCOL_ADAPTER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "engine/options.h"
+#include "engine/outcome.h"
+#include "engine/requests.h"
+
+namespace mmc::engine {
+
+class Connection;
+class Server;
+
+// What the reader of one server's multi-get reply remembers between reads.
+struct BatchCursor {
+    // Where the opaque numbering of the batch starts: key i was asked with
+    // first_opaque + i (binary), the marker that ends the batch with first_opaque + nkeys.
+    std::uint32_t first_opaque = 0;
+    // Where the search for the next returned key starts (replies that name their key
+    // come in the order asked).
+    std::size_t next_key = 0;
+};
+
+// The position of `key` among the batch's keys, searched from `from` onwards and then
+// from the start (a server that answers out of order costs a longer search, nothing
+// more); nkeys when the batch did not ask for it.
+inline std::size_t find_key(const GetBatch& b, std::size_t from, std::string_view key) noexcept {
+    for (std::size_t i = from; i < b.nkeys; ++i) {
+        if (b.keys[i] == key) return i;
+    }
+    for (std::size_t i = 0; i < from && i < b.nkeys; ++i) {
+        if (b.keys[i] == key) return i;
+    }
+    return b.nkeys;
+}
+
+// Where the values of one batch go.
+struct BatchSink {
+    BatchValueFn fn;
+    void* ctx;
+    std::size_t batch;  // passed back to fn
+
+    void operator()(std::size_t key, const ValueView& v) const { fn(ctx, batch, key, v); }
+};
+
+// What reading a batch's reply came to.
+struct BatchRead {
+    enum class State : std::uint8_t {
+        need_more,  // everything that arrived is consumed; more is owed
+        done,       // complete: `result` is the batch's outcome (ok, or the server's error)
+        unusable,   // the stream cannot be trusted: `why` says why (a static string)
+    };
+    State state = State::need_more;
+    Result result = Result::ok;
+    const char* why = "";
+};
+
+struct ProtocolAdapter {
+    Protocol protocol;
+    // Whether incr/decr can create a missing counter in one request. When not (text),
+    // arith_create is incr, then add when it missed, then incr again if another
+    // client's add won (operations.cpp).
+    bool creates_counters;
+
+    // One request and its reply on a pooled connection, under the server's deadlines,
+    // its outcome reported to the server's health (exchange.h). A request the protocol
+    // cannot carry (a value too long for its length field) is refused before a
+    // connection is taken.
+    Outcome (*get)(Server&, const GetRequest&);
+    Outcome (*get_and_touch)(Server&, const GetAndTouchRequest&);
+    Outcome (*touch)(Server&, const TouchRequest&);
+    Outcome (*store)(Server&, const StoreRequest&);
+    Outcome (*remove)(Server&, const RemoveRequest&);
+    Outcome (*arith)(Server&, const ArithRequest&);
+    Outcome (*flush)(Server&, const FlushRequest&);
+    Outcome (*version)(Server&, const VersionRequest&);
+    Outcome (*stats)(Server&, const StatsRequest&);
+
+    // Multi-get, one server's share (multi_get.cpp): writes the request for every key of
+    // the batch into the connection's request buffer, in one piece, and readies the
+    // reader; the cursor remembers what the reader needs.
+    void (*write_batch)(Connection&, const GetBatch&, BatchCursor&);
+    // Parses what has arrived of the batch's reply, consuming it from the connection's
+    // receive buffer and handing every value to the sink.
+    BatchRead (*read_batch)(Connection&, const GetBatch&, BatchCursor&, const BatchSink&);
+};
+
+const ProtocolAdapter& text_adapter() noexcept;    // text_adapter.cpp
+const ProtocolAdapter& binary_adapter() noexcept;  // binary_adapter.cpp
+
+inline const ProtocolAdapter& adapter_for(Protocol p) noexcept {
+    switch (p) {
+        case Protocol::binary: return binary_adapter();
+        case Protocol::text: break;
+    }
+    return text_adapter();
+}
+
+}  // namespace mmc::engine
+
+#endif

@@ -1,0 +1,132 @@
+// What each operation asks of a server, said once for every protocol. A protocol
+// adapter (protocol_adapter.h) turns a request into its own bytes and its own replies
+// back into a Result and the request's outputs; the exchange loop (exchange.h) and the
+// fan-out (multi_get.cpp) never look inside.
+//
+// A new operation is a struct here, an entry in ProtocolAdapter, an encoder and a reply
+// reader in each adapter, and its public function in operations.h.
+#ifndef MMC_ENGINE_REQUESTS_H
+#define MMC_ENGINE_REQUESTS_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "engine/outcome.h"
+#include "proto/text_codec.h"
+
+namespace mmc::engine {
+
+class Server;
+
+struct ValueView {
+    std::string_view key;
+    std::string_view data;  // valid only during the callback
+    std::uint32_t flags = 0;
+    std::uint64_t cas = 0;
+    bool has_cas = false;
+};
+
+// Plain function + context rather than std::function: called per value on the hot path.
+using ValueFn = void (*)(void* ctx, const ValueView& value);
+using StatFn = void (*)(void* ctx, std::string_view name, std::string_view value);
+
+// Whether a request may be sent again on a new connection when a pooled one turns out
+// closed before any reply byte came: only when repeating it changes nothing.
+enum class Retry : bool { never, if_stale };
+
+// One key's value: the reply is that value or a miss. with_cas asks for the CAS unique
+// where the protocol makes it optional (text: gets).
+struct GetRequest {
+    static constexpr Retry retry = Retry::if_stale;
+    std::string_view key;
+    ValueFn fn;
+    void* ctx;
+    bool with_cas;
+};
+
+// As GetRequest (the CAS unique always asked for), and the item's expiry becomes exptime.
+struct GetAndTouchRequest {
+    static constexpr Retry retry = Retry::if_stale;
+    std::string_view key;
+    std::uint32_t exptime;
+    ValueFn fn;
+    void* ctx;
+};
+
+struct TouchRequest {
+    static constexpr Retry retry = Retry::never;
+    std::string_view key;
+    std::uint32_t exptime;
+};
+
+// Every store the text protocol names. Results are said the text protocol's way
+// whatever the wire said: not_stored for an add or replace that did not apply.
+struct StoreRequest {
+    static constexpr Retry retry = Retry::never;
+    proto::StoreCommand cmd;
+    std::string_view key;
+    std::string_view data;
+    std::uint32_t flags;
+    std::uint32_t exptime;
+    std::uint64_t cas;  // StoreCommand::cas only
+};
+
+struct RemoveRequest {
+    static constexpr Retry retry = Retry::never;
+    std::string_view key;
+};
+
+// incr/decr. With `create`, a missing counter is created with `initial` and exptime;
+// only adapters whose ProtocolAdapter::creates_counters is true are asked that.
+struct ArithRequest {
+    static constexpr Retry retry = Retry::never;
+    proto::ArithCommand cmd;
+    std::string_view key;
+    std::uint64_t delta;
+    std::uint64_t initial;
+    std::uint32_t exptime;
+    bool create;
+    std::uint64_t* value;  // out: the counter after the operation
+};
+
+struct FlushRequest {
+    static constexpr Retry retry = Retry::never;
+    std::uint32_t delay;
+};
+
+struct VersionRequest {
+    static constexpr Retry retry = Retry::if_stale;
+    std::string* out;
+};
+
+struct StatsRequest {
+    static constexpr Retry retry = Retry::if_stale;
+    StatFn fn;
+    void* ctx;
+};
+
+// ---- multi-get --------------------------------------------------------------------
+
+// One server's share of a multi-get.
+struct GetBatch {
+    Server* server = nullptr;
+    const std::string_view* keys = nullptr;  // valid keys, distinct within the batch
+    std::size_t nkeys = 0;
+    bool with_cas = false;  // the CAS unique where the protocol makes it optional
+    // Out: ok when the server answered completely (keys it did not return are misses),
+    // otherwise why the keys it did not return have no answer.
+    Outcome outcome;
+};
+
+// Called for every value a server returns: `batch` is the index of the batch it
+// answers, `key` the position of its key in that batch's keys. Adapters match replies
+// to keys by position (text: memcached answers in the order asked; binary: by opaque),
+// so no lookup by key is needed. A value for a key the batch did not ask for makes the
+// batch a protocol error.
+using BatchValueFn = void (*)(void* ctx, std::size_t batch, std::size_t key, const ValueView& value);
+
+}  // namespace mmc::engine
+
+#endif
