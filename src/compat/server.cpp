@@ -1,10 +1,12 @@
-// Servers: creation (no connection is opened here), logging, warm-up, version, stats.
+// Servers: creation (no connection is opened here), their health as consumers read it
+// (ms->status), logging, warm-up, version, stats.
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
+#include "apr_time.h"
 #include "compat/facade.h"
 #include "engine/operations.h"
 #include "engine/value_limits.h"
@@ -122,6 +124,18 @@ void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_opti
 }
 
 }  // namespace
+
+namespace mmc::compat {
+
+void publish_status(apr_memcache_server_t* ms) noexcept {
+    auto status = engine_of(ms).live() ? APR_MC_SERVER_LIVE : APR_MC_SERVER_DEAD;
+    auto before = __atomic_load_n(&ms->status, __ATOMIC_RELAXED);
+    if (before == status) return;
+    if (status == APR_MC_SERVER_DEAD) __atomic_store_n(&ms->btime, apr_time_now(), __ATOMIC_RELAXED);
+    __atomic_store_n(&ms->status, status, __ATOMIC_RELAXED);
+}
+
+}  // namespace mmc::compat
 
 extern "C" {
 

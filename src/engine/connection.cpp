@@ -60,12 +60,6 @@ int poll_millis(Clock::time_point deadline) noexcept {
     return static_cast<int>(std::min<long long>((left + 999) / 1000, 1 << 30));
 }
 
-std::string Endpoint::describe() const {
-    if (is_unix()) return socket_path;
-    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-    return host + ":" + std::to_string(port);
-}
-
 Outcome Connection::start(const SocketAddress& addr, const ConnectionSettings& settings,
                           std::unique_ptr<Connection>& out) {
     out.reset();

@@ -21,7 +21,11 @@ struct Endpoint {
 
     bool is_unix() const { return !socket_path.empty(); }
     // "host:port", "[v6]:port" or the socket path, for messages.
-    std::string describe() const;
+    std::string describe() const {
+        if (is_unix()) return socket_path;
+        if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+        return host + ":" + std::to_string(port);
+    }
 };
 
 struct PoolLimits {

@@ -35,7 +35,7 @@
 
 namespace mmc_fuzz {
 
-enum class OpKind : std::uint8_t { get, set, add, del, incr, multiget, version, stats };
+enum class OpKind : std::uint8_t { get, set, add, del, incr, multi_get, version, stats };
 
 inline constexpr std::size_t kMaxOps = 16;
 inline constexpr std::size_t kMaxSegments = 4;

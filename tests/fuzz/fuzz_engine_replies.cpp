@@ -146,7 +146,7 @@ bool trace() {
     return on;
 }
 
-constexpr const char* kOpNames[] = {"get", "set", "add", "delete", "incr", "multiget", "version", "stats"};
+constexpr const char* kOpNames[] = {"get", "set", "add", "delete", "incr", "multi_get", "version", "stats"};
 
 class Op {
 public:
@@ -199,7 +199,7 @@ private:
                                     : ap_memcache_incr(c_.mc, key(), n, &nv);
                 break;
             }
-            case OpKind::multiget: multiget(); break;
+            case OpKind::multi_get: multi_get(); break;
             case OpKind::version: rv_ = ap_memcache_version(c_.ms, pool_, &data_); break;
             case OpKind::stats: rv_ = ap_memcache_stats(c_.ms, pool_, &stats_); break;
         }
@@ -207,7 +207,7 @@ private:
 
     bool timed_out() const {
         if (rv_ == APR_TIMEUP) return true;
-        if (spec_.kind != OpKind::multiget) return false;
+        if (spec_.kind != OpKind::multi_get) return false;
         for (apr_hash_index_t* hi = apr_hash_first(pool_, values_); hi; hi = apr_hash_next(hi)) {
             void* vp = nullptr;
             apr_hash_this(hi, nullptr, nullptr, &vp);
@@ -216,7 +216,7 @@ private:
         return false;
     }
 
-    void multiget() {
+    void multi_get() {
         values_ = nullptr;
         for (unsigned i = 0; i < spec_.nkeys; ++i) {
             ap_memcache_add_multget_key(pool_, kKeys[(spec_.key + i) % mmc_fuzz::kKeyCount].data(), &values_);
@@ -239,7 +239,7 @@ private:
                     check_value(server, binary_, kOpcodeGet, false, key(), data_, len_);
                 }
                 break;
-            case OpKind::multiget: {
+            case OpKind::multi_get: {
                 FUZZ_CHECK(rv_ == APR_SUCCESS, "multgetp failed with usable arguments");
                 for (apr_hash_index_t* hi = apr_hash_first(pool_, values_); hi; hi = apr_hash_next(hi)) {
                     void* vp = nullptr;
@@ -250,7 +250,7 @@ private:
                                      v->status == APR_SUCCESS ? static_cast<std::size_t>(v->len) : 0);
                     }
                     if (kInvalidKey == v->key) {
-                        FUZZ_CHECK(v->status == APR_EINVAL, "an invalid multget key is not APR_EINVAL");
+                        FUZZ_CHECK(v->status == APR_EINVAL, "an invalid multi-get key is not APR_EINVAL");
                     } else if (v->status == APR_SUCCESS) {
                         check_value(server, binary_, kOpcodeGetkq, true, v->key, v->data, v->len);
                     }

@@ -177,7 +177,7 @@ TEST_F(Extensions, IncrOfNonNumberIsAProtocolError) {
     EXPECT_EQ(ap_memcache_incr64(mc_, "text", 1, nullptr, 0, &nv), AP_MEMCACHE_EPROTO);
 }
 
-TEST_F(Extensions, MultigetsReturnsFlagsAndCasPerKey) {
+TEST_F(Extensions, MultiGetWithCasReturnsFlagsAndCasPerKey) {
     start_servers(2);
     for (int i = 0; i < 20; ++i) {
         ASSERT_EQ(store(AP_MEMCACHE_SET, "mg" + std::to_string(i), "v" + std::to_string(i),

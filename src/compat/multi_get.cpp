@@ -124,7 +124,7 @@ void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Pl
 }
 
 template <class Value>
-apr_status_t multiget(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* data_pool,
+apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* data_pool,
                       apr_hash_t* values) {
     if (!mc || !temp_pool || !data_pool || !values) return APR_EINVAL;
     constexpr bool with_cas = std::is_same_v<Value, ap_memcache_item_t>;
@@ -239,7 +239,7 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_add_multget_key(apr_pool_t* data_pool, con
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multgetp(apr_memcache_t* mc, apr_pool_t* temp_pool,
                                                        apr_pool_t* data_pool, apr_hash_t* values) {
-    return multiget<apr_memcache_value_t>(mc, temp_pool, data_pool, values);
+    return multi_get<apr_memcache_value_t>(mc, temp_pool, data_pool, values);
 }
 
 AP_MEMCACHE_DECLARE(void) ap_memcache_add_multigets_key(apr_pool_t* data_pool, const char* key,
@@ -249,7 +249,7 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_add_multigets_key(apr_pool_t* data_pool, c
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multigets(apr_memcache_t* mc, apr_pool_t* temp_pool,
                                                         apr_pool_t* data_pool, apr_hash_t* items) {
-    return multiget<ap_memcache_item_t>(mc, temp_pool, data_pool, items);
+    return multi_get<ap_memcache_item_t>(mc, temp_pool, data_pool, items);
 }
 
 }  // extern "C"

@@ -10,7 +10,7 @@
 
 namespace {
 
-class MultigetValues : public ::testing::Test {
+class MultiGetValues : public ::testing::Test {
 protected:
     void SetUp() override { ASSERT_EQ(apr_pool_create(&pool_, nullptr), APR_SUCCESS); }
     void TearDown() override { apr_pool_destroy(pool_); }
@@ -22,7 +22,7 @@ protected:
     apr_pool_t* pool_ = nullptr;
 };
 
-TEST_F(MultigetValues, EveryKeyIsFoundByStringAndByLength) {
+TEST_F(MultiGetValues, EveryKeyIsFoundByStringAndByLength) {
     apr_hash_t* values = nullptr;
     for (int i = 0; i < 1000; ++i) {
         // Lengths 1 to 40, so every tail length of the key hash is met.
@@ -43,7 +43,7 @@ TEST_F(MultigetValues, EveryKeyIsFoundByStringAndByLength) {
     EXPECT_EQ(get(values, "k-never-added"), nullptr);
 }
 
-TEST_F(MultigetValues, KeyIsCopied) {
+TEST_F(MultiGetValues, KeyIsCopied) {
     apr_hash_t* values = nullptr;
     char key[] = "copied";
     apr_memcache_add_multget_key(pool_, key, &values);
@@ -52,7 +52,7 @@ TEST_F(MultigetValues, KeyIsCopied) {
     EXPECT_STREQ(get(values, "copied")->key, "copied");
 }
 
-TEST_F(MultigetValues, AddingAKeyTwiceKeepsOneValue) {
+TEST_F(MultiGetValues, AddingAKeyTwiceKeepsOneValue) {
     apr_hash_t* values = nullptr;
     apr_memcache_add_multget_key(pool_, "twice", &values);
     apr_memcache_add_multget_key(pool_, "twice", &values);
@@ -61,7 +61,7 @@ TEST_F(MultigetValues, AddingAKeyTwiceKeepsOneValue) {
 
 // apr_hash_overlay and apr_hash_merge combine tables of different hash functions: the
 // result must still find every key, whichever table is the base.
-TEST_F(MultigetValues, OverlayAndMergeWithAPlainHashFindEveryKey) {
+TEST_F(MultiGetValues, OverlayAndMergeWithAPlainHashFindEveryKey) {
     apr_hash_t* values = nullptr;
     apr_hash_t* plain = apr_hash_make(pool_);
     for (int i = 0; i < 100; ++i) {

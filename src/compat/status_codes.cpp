@@ -1,6 +1,6 @@
+// Status codes: the one mapping from engine outcomes to apr_status_t, and the text of
+// our own codes.
 #include "compat/facade.h"
-
-#include "apr_time.h"
 
 namespace mmc::compat {
 
@@ -27,14 +27,6 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::value_too_large: return AP_MEMCACHE_ETOOBIG;
     }
     return APR_EGENERAL;
-}
-
-void publish_status(apr_memcache_server_t* ms) noexcept {
-    auto status = engine_of(ms).live() ? APR_MC_SERVER_LIVE : APR_MC_SERVER_DEAD;
-    auto before = __atomic_load_n(&ms->status, __ATOMIC_RELAXED);
-    if (before == status) return;
-    if (status == APR_MC_SERVER_DEAD) __atomic_store_n(&ms->btime, apr_time_now(), __ATOMIC_RELAXED);
-    __atomic_store_n(&ms->status, status, __ATOMIC_RELAXED);
 }
 
 }  // namespace mmc::compat
