@@ -155,6 +155,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
 
         // Reusable only after a complete reply with nothing left over.
         bool clean = is_server_reply(outcome.result) && conn->in().empty();
+        const std::uint32_t epoch = conn->epoch;
         server.pool().release(std::move(conn), clean);
 
         // A reused connection that failed before any reply byte: for a request that
@@ -166,7 +167,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
             now = Clock::now();
             if (now < start + t.acquire + t.connect + t.io) continue;
         }
-        server.report(outcome);
+        server.report(outcome, epoch);
         return outcome;
     }
 }
