@@ -156,7 +156,7 @@ Outcome exchange(Server& server, Retry retry, std::string_view trailer, Encode&&
         // Reusable only after a complete reply with nothing left over.
         bool clean = is_server_reply(outcome.result) && conn->in().empty();
         const std::uint32_t epoch = conn->epoch;
-        server.pool().release(std::move(conn), clean);
+        server.pool().release(std::move(conn), clean, now);
 
         // A reused connection that failed before any reply byte: for a request that
         // changes nothing, one more try on a new connection costs nothing and hides a

@@ -98,7 +98,6 @@ void ServerPool::adopt_after_fork() {
 
 void ServerPool::trim_locked(Clock::time_point now, Doomed& doomed) {
     const auto& lim = options_.limits;
-    if (idle_.size() <= lim.smax) return;
     std::size_t expired = 0;
     // idle_ is ordered by the time each connection came back, so the expired ones are
     // a prefix.
@@ -192,7 +191,7 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
     }
 }
 
-void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
+void ServerPool::release(std::unique_ptr<Connection>&& conn, bool reusable, Clock::time_point used_at) {
     if (!conn) return;
     // Big buffers go before the connection is idle (and outside the lock).
     if (reusable) conn->trim_buffers();
@@ -202,12 +201,11 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
     {
         std::lock_guard<FastMutex> lock(mu_);
         adopt_if_forked_locked(doomed);
-        auto now = Clock::now();
         if (conn->generation() != generation_) {
             // Opened before a fork by the parent: never pooled here, never counted.
             doomed.push_back(std::move(conn));
         } else if (reusable && conn->epoch == epoch_.load(std::memory_order_relaxed)) {
-            conn->idle_since = now;
+            conn->idle_since = used_at;
             idle_.push_back(std::move(conn));
             // A clean exchange just ended, so the server answers: if a failure left
             // fewer than min open, this caller starts one more (no wait).
@@ -220,7 +218,7 @@ void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
             --open_;
             doomed.push_back(std::move(conn));
         }
-        trim_locked(now, doomed);
+        if (idle_.size() > options_.limits.smax) trim_locked(used_at, doomed);
         wake = announce_locked();
     }
     // Woken after the lock is released, so the waiter does not wake only to wait for it.

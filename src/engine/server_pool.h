@@ -47,7 +47,13 @@ public:
 
     // Returns a connection. A connection that saw any error or may hold unread bytes
     // must come back with reusable = false: it is closed, never handed out again.
-    void release(std::unique_ptr<Connection> conn, bool reusable);
+    // `used_at` is when its last request started (the caller has read the clock then);
+    // it counts as idle from that moment, which is early by at most the request's time:
+    // the staleness check and ttl then err on the side of checking and closing.
+    void release(std::unique_ptr<Connection>&& conn, bool reusable, Clock::time_point used_at);
+    void release(std::unique_ptr<Connection>&& conn, bool reusable) {
+        release(std::move(conn), reusable, Clock::now());
+    }
 
     // Opens connections until `min` are open, each within the connect timeout; stops at
     // the first failure.
