@@ -102,6 +102,10 @@ public:
     Clock::time_point idle_since;
     // Which of its server's addresses it was opened to (for trying the next one).
     std::size_t address_index = 0;
+    // The pool's epoch when it was opened (ServerPool::epoch): a connection opened
+    // before its server was last marked dead speaks for the past, not for the server
+    // as it is now.
+    std::uint32_t epoch = 0;
 
 private:
     Connection(int fd, bool tcp, const ConnectionSettings& settings);

@@ -192,7 +192,8 @@ Outcome exchange(Server& server, const Request& req) {
 
         // Reusable only after a complete reply with nothing left over.
         bool clean = is_server_reply(outcome.result) && conn->in().empty();
-        server.pool().release(std::move(conn), clean);
+        const std::uint32_t epoch = conn->epoch;
+        server.pool().release(std::move(conn), clean, now);
 
         // A reused connection that failed before any reply byte: for a request that
         // changes nothing, one more try on a new connection costs nothing and hides a
@@ -203,7 +204,7 @@ Outcome exchange(Server& server, const Request& req) {
             now = Clock::now();
             if (now < start + t.acquire + t.connect + t.io) continue;
         }
-        server.report(outcome);
+        server.report(outcome, epoch);
         return outcome;
     }
 }

@@ -29,11 +29,13 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
     f.batch->outcome = outcome;
     f.done = true;
     bool clean = outcome.ok() && f.conn && f.conn->in().empty();
+    std::uint32_t epoch = Server::kNoConnection;
     if (f.conn) {
+        epoch = f.conn->epoch;
         f.conn->trim_request_buffer();
         f.batch->server->pool().release(std::move(f.conn), clean);
     }
-    if (blame) f.batch->server->report(outcome);
+    if (blame) f.batch->server->report(outcome, epoch);
 }
 
 // Parses what has arrived on a batch's connection (its server's adapter reads it);

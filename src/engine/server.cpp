@@ -35,22 +35,28 @@ bool Server::usable() noexcept {
     return true;
 }
 
-void Server::report(const Outcome& outcome) {
+void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
+    // Checked only off the common path (a reply from a live server with no failures).
+    auto from_before_death = [&] { return conn_epoch != kNoConnection && conn_epoch != pool_.epoch(); };
     if (is_transport_failure(outcome.result)) {
-        std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
-        // A host that never answers a handshake (powered off, partitioned) costs every
-        // caller the whole connect timeout, where a refusal costs nothing: it is taken
-        // out at once instead of after failure_limit such waits.
-        if (!live() || n >= options_.health.failure_limit || outcome.result == Result::connect_timeout) {
-            mark_dead(outcome);
-        } else {
-            // Not dead yet, but its idle connections are as suspect as the one that
-            // just failed.
-            pool_.drop_idle();
+        if (!from_before_death()) {
+            std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
+            // A host that never answers a handshake (powered off, partitioned) costs
+            // every caller the whole connect timeout, where a refusal costs nothing: it
+            // is taken out at once instead of after failure_limit such waits.
+            if (!live() || n >= options_.health.failure_limit || outcome.result == Result::connect_timeout) {
+                mark_dead(outcome);
+            } else {
+                // Not dead yet, but its idle connections are as suspect as the one that
+                // just failed.
+                pool_.drop_idle();
+            }
         }
     } else if (is_server_reply(outcome.result)) {
-        if (failures_.load(std::memory_order_relaxed) != 0) failures_.store(0, std::memory_order_relaxed);
-        if (!live()) mark_live();
+        if ((failures_.load(std::memory_order_relaxed) != 0 || !live()) && !from_before_death()) {
+            failures_.store(0, std::memory_order_relaxed);
+            if (!live()) mark_live();
+        }
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
     // says nothing about the server. It ends the probe only when it is the prober's
@@ -75,9 +81,10 @@ void Server::mark_dead(const Outcome& why) {
     dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
-    // Connections opened before the failure are suspect too, and the name may point
-    // elsewhere by the time it is tried again.
-    pool_.drop_idle();
+    // Connections opened before the failure are suspect too (those in use are closed
+    // when they come back), and the name may point elsewhere by the time it is tried
+    // again.
+    pool_.retire_all();
     pool_.forget_addresses();
     if (!was_dead) {
         std::string msg = "memcached server " + name_ + " marked dead: " +

@@ -54,8 +54,12 @@ public:
     // Records how an operation ended: failure_limit transport failures in a row mark
     // the server dead (one is enough while it is dead and being probed, and one connect
     // timeout is enough always), any well-formed reply marks it live again. Outcomes
-    // that involve no exchange with the server change nothing.
-    void report(const Outcome& outcome);
+    // that involve no exchange with the server change nothing, and neither does one on
+    // a connection opened before the server was last marked dead (`conn_epoch`, the
+    // connection's Connection::epoch): a reply it had buffered, or a failure it had
+    // waited out, tells of the server as it was.
+    static constexpr std::uint32_t kNoConnection = ~std::uint32_t{0};
+    void report(const Outcome& outcome, std::uint32_t conn_epoch = kNoConnection);
 
     // Opens the pool's min connections (ServerPool::warm), reporting a failure.
     Outcome warm();

@@ -71,6 +71,7 @@ Outcome ServerPool::connect_next(std::unique_ptr<Connection>& conn, const Outcom
         Outcome r = Connection::start((*addrs)[i], s, next);
         if (r.ok()) {
             next->address_index = i;
+            next->epoch = conn->epoch;
             conn = std::move(next);  // the failed one is closed; its slot carries over
             return {};
         }
@@ -97,7 +98,6 @@ void ServerPool::adopt_after_fork() {
 
 void ServerPool::trim_locked(Clock::time_point now, Doomed& doomed) {
     const auto& lim = options_.limits;
-    if (idle_.size() <= lim.smax) return;
     std::size_t expired = 0;
     // idle_ is ordered by the time each connection came back, so the expired ones are
     // a prefix.
@@ -137,14 +137,36 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
             // The most recently used one: warm, and it lets the others age out.
             out = std::move(idle_.back());
             idle_.pop_back();
-            fresh = false;
-            return {};
+            if (!out->connecting()) {
+                fresh = false;
+                return {};
+            }
+            // Opened by top_up() and not known to be connected yet: finished here like
+            // a connect of our own (it has had a head start).
+            lock.unlock();
+            fresh = true;
+            if (defer_connect) return {};
+            Outcome r = out->wait_connected(std::min(Clock::now() + options_.timeouts.connect, connect_cap));
+            // Connected a while ago, most likely: a pooled connection like the others,
+            // checked for staleness (and retried) as they are.
+            if (r.ok()) fresh = false;
+            if (!r.ok()) {
+                out.reset();
+                lock.lock();
+                if (generation_ == fork_generation()) --open_;
+                const bool wake = announce_locked();
+                lock.unlock();
+                if (wake) wake_one();
+            }
+            return r;
         }
         if (open_ < options_.limits.max) {
             ++open_;
+            const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed);
             lock.unlock();
             Outcome r = connect(std::min(Clock::now() + options_.timeouts.connect, connect_cap),
                                 defer_connect, out);
+            if (r.ok()) out->epoch = epoch;
             if (!r.ok()) {
                 lock.lock();
                 if (generation_ == fork_generation()) --open_;
@@ -169,31 +191,77 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
     }
 }
 
-void ServerPool::release(std::unique_ptr<Connection> conn, bool reusable) {
+void ServerPool::release(std::unique_ptr<Connection>&& conn, bool reusable, Clock::time_point used_at) {
     if (!conn) return;
     // Big buffers go before the connection is idle (and outside the lock).
     if (reusable) conn->trim_buffers();
     Doomed doomed;
     bool wake = false;
+    bool top = false;
     {
         std::lock_guard<FastMutex> lock(mu_);
         adopt_if_forked_locked(doomed);
-        auto now = Clock::now();
         if (conn->generation() != generation_) {
             // Opened before a fork by the parent: never pooled here, never counted.
             doomed.push_back(std::move(conn));
-        } else if (reusable) {
-            conn->idle_since = now;
+        } else if (reusable && conn->epoch == epoch_.load(std::memory_order_relaxed)) {
+            conn->idle_since = used_at;
             idle_.push_back(std::move(conn));
+            // A clean exchange just ended, so the server answers: if a failure left
+            // fewer than min open, this caller starts one more (no wait).
+            if (open_ < options_.limits.min && !topping_up_) {
+                top = topping_up_ = true;
+                ++open_;
+            }
         } else {
+            // Failed, or opened before the server was last marked dead.
             --open_;
             doomed.push_back(std::move(conn));
         }
-        trim_locked(now, doomed);
+        if (idle_.size() > options_.limits.smax) trim_locked(used_at, doomed);
         wake = announce_locked();
     }
     // Woken after the lock is released, so the waiter does not wake only to wait for it.
     if (wake) wake_one();
+    if (top) top_up();
+}
+
+void ServerPool::top_up() {
+    std::shared_ptr<const std::vector<SocketAddress>> addrs;
+    {
+        // Never a name lookup here: this runs on a caller's time.
+        std::unique_lock<std::mutex> lock(resolve_mu_, std::try_to_lock);
+        if (lock.owns_lock() && addresses_ && !resolve_again_) addrs = addresses_;
+    }
+    std::unique_ptr<Connection> conn;
+    const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed);
+    if (addrs && !addrs->empty() && Connection::start((*addrs)[0], settings(), conn).ok()) {
+        conn->epoch = epoch;
+    }
+    Doomed doomed;
+    bool wake = false;
+    {
+        std::lock_guard<FastMutex> lock(mu_);
+        topping_up_ = false;
+        if (conn && conn->generation() == generation_ && conn->epoch == epoch_.load(std::memory_order_relaxed)) {
+            conn->idle_since = Clock::now();
+            // Oldest first: taken only when the connected ones are busy.
+            idle_.insert(idle_.begin(), std::move(conn));
+        } else {
+            if (conn) doomed.push_back(std::move(conn));
+            if (generation_ == fork_generation()) --open_;
+        }
+        wake = announce_locked();
+    }
+    if (wake) wake_one();
+}
+
+void ServerPool::retire_all() {
+    {
+        std::lock_guard<FastMutex> lock(mu_);
+        epoch_.store(epoch_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+    drop_idle();
 }
 
 Outcome ServerPool::warm() {
@@ -206,11 +274,13 @@ Outcome ServerPool::warm() {
             ++open_;
         }
         std::unique_ptr<Connection> conn;
+        const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed);
         Outcome r = connect(Clock::now() + options_.timeouts.connect, false, conn);
         bool wake = false;
         {
             std::lock_guard<FastMutex> lock(mu_);
-            if (r.ok() && conn->generation() == generation_) {
+            if (r.ok() && conn->generation() == generation_ && epoch == epoch_.load(std::memory_order_relaxed)) {
+                conn->epoch = epoch;
                 conn->idle_since = Clock::now();
                 idle_.push_back(std::move(conn));
             } else if (generation_ == fork_generation()) {

@@ -47,7 +47,13 @@ public:
 
     // Returns a connection. A connection that saw any error or may hold unread bytes
     // must come back with reusable = false: it is closed, never handed out again.
-    void release(std::unique_ptr<Connection> conn, bool reusable);
+    // `used_at` is when its last request started (the caller has read the clock then);
+    // it counts as idle from that moment, which is early by at most the request's time:
+    // the staleness check and ttl then err on the side of checking and closing.
+    void release(std::unique_ptr<Connection>&& conn, bool reusable, Clock::time_point used_at);
+    void release(std::unique_ptr<Connection>&& conn, bool reusable) {
+        release(std::move(conn), reusable, Clock::now());
+    }
 
     // Opens connections until `min` are open, each within the connect timeout; stops at
     // the first failure.
@@ -55,6 +61,13 @@ public:
 
     // Closes every idle connection (e.g. the server was found restarted).
     void drop_idle();
+
+    // The server was marked dead: closes the idle connections and starts a new epoch,
+    // so that the connections still in use are closed when they come back instead of
+    // being pooled again.
+    void retire_all();
+    // Bumped by retire_all(); a connection keeps the value of its opening (epoch).
+    std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_relaxed); }
 
     // The next connect resolves the server's host name again (after a failure: the
     // name may point elsewhere now). Addresses are otherwise resolved once.
@@ -86,6 +99,11 @@ private:
     }
     void adopt_locked(Doomed& doomed);
     void adopt_after_fork();
+    // Called by release() when a connection came back from a clean exchange while
+    // fewer than min are open (after a failure closed some): starts one more connect
+    // without waiting for it, and pools it, connected or still connecting (acquire()
+    // finishes it). Skipped when the address would need a lookup.
+    void top_up();
 
     // Bumps changes_ (under mu_) when a waiter could now get a connection; returns
     // whether anyone waits, for the caller to wake_one() once mu_ is released.
@@ -98,6 +116,8 @@ private:
     std::uint32_t open_ = 0;
     std::uint32_t waiters_ = 0;
     std::uint32_t generation_;  // fork generation of the connections counted here
+    bool topping_up_ = false;   // a top_up() is under way
+    std::atomic<std::uint32_t> epoch_{0};  // written under mu_
     // Callers that find all max connections busy sleep on this word (futex) with mu_
     // released; it changes whenever a connection comes back or a slot frees up.
     std::atomic<std::uint32_t> changes_{0};

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -166,6 +167,78 @@ TEST(MultiGetPoll, APollFailureIsNotBlamedOnTheServers) {
         EXPECT_EQ(servers[i]->consecutive_failures(), 0u) << i;
         EXPECT_TRUE(servers[i]->live()) << i;
     }
+}
+
+
+TEST(ServerHealth, AReplyOnAConnectionFromBeforeTheDeathDoesNotBringTheServerBack) {
+    test::MemcachedProcess mc;
+    ASSERT_TRUE(mc.start()) << mc.error();
+    Server s(options_for("127.0.0.1", mc.port()));
+    // A caller holds a connection, as one whose reply is on its way does.
+    std::unique_ptr<Connection> held;
+    bool fresh = false;
+    const auto later = Clock::now() + std::chrono::seconds(2);
+    ASSERT_TRUE(s.pool().acquire(later, later, held, fresh).ok());
+    const std::uint32_t epoch = held->epoch;
+    // Meanwhile another caller's failure takes the server out.
+    s.mark_dead(Outcome{Result::closed});
+    const auto dead_since = s.dead_since();
+    // The held connection's outcome, a reply it had buffered or a failure it waited
+    // out, is about the server as it was.
+    s.report(Outcome{Result::ok}, epoch);
+    EXPECT_FALSE(s.live()) << "a reply sent before the failure marked the server live";
+    s.report(Outcome{Result::timeout}, epoch);
+    EXPECT_EQ(s.dead_since(), dead_since) << "an old failure restarted the retry period";
+    // It goes back closed, not pooled.
+    s.pool().release(std::move(held), true);
+    EXPECT_EQ(s.pool().counts().open, 0u);
+    // A reply on a connection of the new epoch does bring it back.
+    s.report(Outcome{Result::ok}, s.pool().epoch());
+    EXPECT_TRUE(s.live());
+}
+
+TEST(ServerPoolMin, APoolThatLostItsConnectionsGetsBackToMinUnderSequentialTraffic) {
+    test::MemcachedProcess mc;
+    ASSERT_TRUE(mc.start()) << mc.error();
+    ServerOptions o = options_for("127.0.0.1", mc.port());
+    o.limits = PoolLimits{3, 3, 4, std::chrono::seconds(60)};
+    Server s(o);
+    ASSERT_TRUE(s.warm().ok());
+    ASSERT_EQ(s.pool().counts().open, 3u);
+    // memcached restarted: every pooled connection is gone.
+    ASSERT_TRUE(mc.restart()) << mc.error();
+    s.mark_dead(Outcome{Result::closed});
+    s.mark_live();
+    ASSERT_EQ(s.pool().counts().open, 0u);
+    // One caller at a time would only ever need one connection; the pool still returns
+    // to min, one connect started per clean release.
+    for (int i = 0; i < 6; ++i) {
+        std::string v;
+        ASSERT_TRUE(version(s, v).ok()) << i;
+    }
+    EXPECT_EQ(s.pool().counts().open, 3u);
+    EXPECT_EQ(s.pool().counts().idle, 3u);
+    // The connections it opened on its own work, for single operations and fan-out.
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&] {
+            std::string v;
+            if (version(s, v).ok()) ++ok;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 3);
+    std::string_view key = "k";
+    GetBatch batch;
+    batch.server = &s;
+    batch.keys = &key;
+    batch.nkeys = 1;
+    Count seen;
+    multi_get(&batch, 1, std::chrono::milliseconds(500), count_value, &seen);
+    EXPECT_EQ(batch.outcome.result, Result::ok);
+    EXPECT_TRUE(s.live());
+    EXPECT_EQ(s.consecutive_failures(), 0u);
 }
 
 }  // namespace
