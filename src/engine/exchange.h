@@ -2,8 +2,8 @@
 // acquire a connection, send, read replies until the one asked for is complete, give
 // the connection back (or discard it after any trouble), and report the outcome to the
 // server's health. A protocol comes in as a codec (text_adapter.cpp, binary_adapter.cpp)
-// and make_adapter() compiles the loop once per operation for it. Internal to the
-// engine.
+// and make_adapter() (protocol_adapter.h) compiles the loop once per operation for it.
+// Internal to the engine.
 //
 // A codec is a struct of static members:
 //
@@ -210,30 +210,5 @@ Outcome exchange(Server& server, const Request& req) {
 }
 
 }  // namespace mmc::engine::detail
-
-namespace mmc::engine {
-
-// The adapter of a codec: the exchange loop compiled for each request type, and the
-// codec's multi-get reader.
-template <class Codec>
-constexpr ProtocolAdapter make_adapter() noexcept {
-    return ProtocolAdapter{
-        Codec::kProtocol,
-        Codec::kCreatesCounters,
-        &detail::exchange<Codec, GetRequest>,
-        &detail::exchange<Codec, GetAndTouchRequest>,
-        &detail::exchange<Codec, TouchRequest>,
-        &detail::exchange<Codec, StoreRequest>,
-        &detail::exchange<Codec, RemoveRequest>,
-        &detail::exchange<Codec, ArithRequest>,
-        &detail::exchange<Codec, FlushRequest>,
-        &detail::exchange<Codec, VersionRequest>,
-        &detail::exchange<Codec, StatsRequest>,
-        &Codec::write_batch,
-        &Codec::read_batch,
-    };
-}
-
-}  // namespace mmc::engine
 
 #endif

@@ -96,6 +96,34 @@ struct ProtocolAdapter {
     BatchRead (*read_batch)(Connection&, const GetBatch&, BatchCursor&, const BatchSink&);
 };
 
+namespace detail {
+// The one exchange loop (exchange.h), for a codec and a request type.
+template <class Codec, class Request>
+Outcome exchange(Server& server, const Request& req);
+}  // namespace detail
+
+// The adapter of a codec (exchange.h says what a codec provides): the exchange loop
+// compiled for each request type, and the codec's multi-get steps. Used where the
+// codec is defined, after including exchange.h.
+template <class Codec>
+constexpr ProtocolAdapter make_adapter() noexcept {
+    return ProtocolAdapter{
+        Codec::kProtocol,
+        Codec::kCreatesCounters,
+        &detail::exchange<Codec, GetRequest>,
+        &detail::exchange<Codec, GetAndTouchRequest>,
+        &detail::exchange<Codec, TouchRequest>,
+        &detail::exchange<Codec, StoreRequest>,
+        &detail::exchange<Codec, RemoveRequest>,
+        &detail::exchange<Codec, ArithRequest>,
+        &detail::exchange<Codec, FlushRequest>,
+        &detail::exchange<Codec, VersionRequest>,
+        &detail::exchange<Codec, StatsRequest>,
+        &Codec::write_batch,
+        &Codec::read_batch,
+    };
+}
+
 const ProtocolAdapter& text_adapter() noexcept;    // text_adapter.cpp
 const ProtocolAdapter& binary_adapter() noexcept;  // binary_adapter.cpp
 

@@ -3,8 +3,9 @@
 // back into a Result and the request's outputs; the exchange loop (exchange.h) and the
 // fan-out (multi_get.cpp) never look inside.
 //
-// A new operation is a struct here, an entry in ProtocolAdapter, an encoder and a reply
-// reader in each adapter, and its public function in operations.h.
+// A new operation is a struct here, an entry in ProtocolAdapter and make_adapter
+// (protocol_adapter.h), an encoder and a reply reader in each codec, and its public
+// function (operations.h, operations.cpp).
 #ifndef MMC_ENGINE_REQUESTS_H
 #define MMC_ENGINE_REQUESTS_H
 
