@@ -91,6 +91,8 @@ void start_line(LineWriter& w, std::string_view cmd, std::string_view key, bool 
     w.key(key, base64);
 }
 
+bool time_fits(const std::optional<std::uint32_t>& t) noexcept { return !t || *t <= kMaxMetaTtl; }
+
 char set_mode_letter(MetaSetMode mode) noexcept {
     switch (mode) {
         case MetaSetMode::set: return 'S';
@@ -464,7 +466,10 @@ bool base64_decode(std::string_view in, char* out, std::size_t capacity,
 
 // ---- requests -----------------------------------------------------------------------
 
-void encode_meta_get(std::string& out, const MetaGetRequest& req) {
+bool encode_meta_get(std::string& out, const MetaGetRequest& req) {
+    if (!time_fits(req.vivify_ttl) || !time_fits(req.recache_ttl) || !time_fits(req.touch_ttl)) {
+        return false;
+    }
     LineWriter w(out, req.key, req.base64_key);
     start_line(w, "mg", req.key, req.base64_key);
     w.flag_if(req.base64_key, 'b');
@@ -484,24 +489,29 @@ void encode_meta_get(std::string& out, const MetaGetRequest& req) {
     w.flag('T', req.touch_ttl);
     w.cas_flag('E', req.new_cas);
     w.finish();
+    return true;
 }
 
-void encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
+bool encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
                            const std::string_view* keys, std::size_t n,
                            std::uint32_t first_opaque) {
-    if (n == 0) return;
+    if (!time_fits(shape.vivify_ttl) || !time_fits(shape.recache_ttl) || !time_fits(shape.touch_ttl)) {
+        return false;
+    }
+    if (n == 0) return true;
     MetaGetRequest req = shape;
     req.quiet = true;
     for (std::size_t i = 0; i < n; ++i) {
         req.key = keys[i];
         req.opaque = static_cast<std::uint32_t>(first_opaque + i);
-        encode_meta_get(out, req);
+        encode_meta_get(out, req);  // cannot fail: the times were checked above
     }
     encode_meta_noop(out);
+    return true;
 }
 
 bool encode_meta_set_header(std::string& out, const MetaSetRequest& req, std::size_t bytes) {
-    if (bytes > kMaxTextValueLength) return false;
+    if (bytes > kMaxTextValueLength || req.ttl > kMaxMetaTtl) return false;
     LineWriter w(out, req.key, req.base64_key);
     start_line(w, "ms", req.key, req.base64_key);
     w.put(" ");
@@ -528,7 +538,8 @@ bool encode_meta_set(std::string& out, const MetaSetRequest& req, std::string_vi
     return true;
 }
 
-void encode_meta_delete(std::string& out, const MetaDeleteRequest& req) {
+bool encode_meta_delete(std::string& out, const MetaDeleteRequest& req) {
+    if (!time_fits(req.ttl)) return false;
     LineWriter w(out, req.key, req.base64_key);
     start_line(w, "md", req.key, req.base64_key);
     w.flag_if(req.base64_key, 'b');
@@ -540,9 +551,11 @@ void encode_meta_delete(std::string& out, const MetaDeleteRequest& req) {
     w.flag_if(req.invalidate, 'I');
     w.flag('T', req.ttl);
     w.finish();
+    return true;
 }
 
-void encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req) {
+bool encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req) {
+    if (!time_fits(req.vivify_ttl) || !time_fits(req.ttl)) return false;
     LineWriter w(out, req.key, req.base64_key);
     start_line(w, "ma", req.key, req.base64_key);
     w.flag_if(req.base64_key, 'b');
@@ -560,6 +573,7 @@ void encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req) 
     w.cas_flag('E', req.new_cas);
     if (req.mode == MetaArithMode::decrement) w.mode_flag('M', 'D');
     w.finish();
+    return true;
 }
 
 void encode_meta_noop(std::string& out) { out.append("mn\r\n"); }

@@ -72,13 +72,18 @@ bool base64_decode(std::string_view in, char* out, std::size_t capacity,
 // already have passed valid_meta_key() with the request's base64_key.
 //
 // Numeric arguments are written in decimal. Times (N, R, T) are seconds, or a Unix time
-// beyond 30 days, as everywhere in memcached; memcached reads them as signed 32-bit
-// numbers and answers a larger one with CLIENT_ERROR (never with a desync: a refused
-// ms still has its data block read and dropped). An optional field that is empty, and a
-// cas of 0, send no flag at all.
+// beyond 30 days, as everywhere in memcached, and at most kMaxMetaTtl: memcached
+// (1.6.18, checked) reads a time with strtol and keeps its low 32 bits as a signed
+// number, so 3000000000 becomes a negative time and the item expires at once, with HD
+// for an answer. Every encoder that takes a time refuses a larger one, returning false
+// and appending nothing. An optional field that is empty, and a cas of 0, send no flag
+// at all.
 //
 // The flags below are the ones memcached 1.6.18 accepts, except E (new_cas), which it
 // refuses as an invalid flag; E needs memcached 1.6.27 or later.
+
+// The largest time (N, R, T) memcached reads as it was meant.
+inline constexpr std::uint32_t kMaxMetaTtl = 2147483647u;
 
 // mg: fetch an item, its value and/or metadata, and optionally touch, vivify or win it.
 // Reply: VA (value, with v), HD (hit without v), EN (miss; left out when quiet).
@@ -106,14 +111,16 @@ struct MetaGetRequest {
 };
 // "mg <key>[ b][ v][ k][ f][ c][ t][ s][ l][ h][ u][ q][ O<n>][ N<ttl>][ R<ttl>]
 // [ T<ttl>][ E<cas>]\r\n".
-void encode_meta_get(std::string& out, const MetaGetRequest& req);
+// False, with nothing appended, when a time exceeds kMaxMetaTtl.
+bool encode_meta_get(std::string& out, const MetaGetRequest& req);
 
 // A multi-get in one buffer: one mg per key, each made from `shape` with its key
 // replaced by keys[i], quiet set and opaque first_opaque + i (modulo 2^32), then one
 // mn. Hits come back in request order, misses send nothing, and MN means that every
-// hit has arrived. Appends nothing when n == 0. With v, k and f in the shape each line
+// hit has arrived. Appends nothing when n == 0, or (returning false) when a time in
+// `shape` exceeds kMaxMetaTtl. With v, k and f in the shape each line
 // is "mg <key> v k f q O<n>": value, key and client flags, matched by opaque and key.
-void encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
+bool encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
                            const std::string_view* keys, std::size_t n,
                            std::uint32_t first_opaque);
 
@@ -140,9 +147,9 @@ struct MetaSetRequest {
 // Only the command line "ms <key> <bytes>[ b][ c][ k][ q][ O<n>][ F<flags>][ T<ttl>]
 // [ C<cas>][ E<cas>][ I][ M<mode>]\r\n": the caller sends the `bytes` bytes of data and
 // "\r\n" after it, so large values are never copied. Returns false and appends nothing
-// when bytes exceeds kMaxTextValueLength: memcached reads the length as a signed 32-bit
-// number plus the CRLF, as in the text protocol, and a length cut to fit would frame
-// the wrong number of bytes.
+// when ttl exceeds kMaxMetaTtl or bytes exceeds kMaxTextValueLength: memcached reads
+// the length as a signed 32-bit number plus the CRLF, as in the text protocol, and a
+// length cut to fit would frame the wrong number of bytes.
 bool encode_meta_set_header(std::string& out, const MetaSetRequest& req, std::size_t bytes);
 // The whole request: line, data and "\r\n". False, with nothing appended, as above.
 bool encode_meta_set(std::string& out, const MetaSetRequest& req, std::string_view data);
@@ -161,8 +168,9 @@ struct MetaDeleteRequest {
     bool invalidate = false;     // I: mark stale instead of deleting
     std::optional<std::uint32_t> ttl;  // T: the stale item's new TTL (with invalidate)
 };
-// "md <key>[ b][ k][ q][ O<n>][ C<cas>][ E<cas>][ I][ T<ttl>]\r\n".
-void encode_meta_delete(std::string& out, const MetaDeleteRequest& req);
+// "md <key>[ b][ k][ q][ O<n>][ C<cas>][ E<cas>][ I][ T<ttl>]\r\n". False, with
+// nothing appended, when ttl exceeds kMaxMetaTtl.
+bool encode_meta_delete(std::string& out, const MetaDeleteRequest& req);
 
 // The M token of ma: increment (memcached's default, not sent) or decrement ("MD").
 enum class MetaArithMode : std::uint8_t { increment, decrement };
@@ -189,8 +197,9 @@ struct MetaArithmeticRequest {
     std::optional<std::uint32_t> opaque;  // O
 };
 // "ma <key>[ b][ v][ k][ c][ t][ q][ O<n>][ N<ttl>][ J<initial>] D<delta>[ T<ttl>]
-// [ C<cas>][ E<cas>][ MD]\r\n".
-void encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req);
+// [ C<cas>][ E<cas>][ MD]\r\n". False, with nothing appended, when a time exceeds
+// kMaxMetaTtl.
+bool encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req);
 
 // "mn\r\n": answered by MN once every request before it has been answered.
 void encode_meta_noop(std::string& out);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <string>
@@ -34,7 +35,7 @@ static_assert(static_cast<int>(MetaSetMode::prepend) == 4);
 
 std::string get_line(const MetaGetRequest& req) {
     std::string out;
-    encode_meta_get(out, req);
+    EXPECT_TRUE(encode_meta_get(out, req));
     return out;
 }
 
@@ -78,9 +79,24 @@ TEST(EncodeMetaGet, SendsAZeroTimeThatWasAskedFor) {
 TEST(EncodeMetaGet, WritesLargestNumbersInFull) {
     MetaGetRequest r = get_of("k");
     r.opaque = 4294967295u;
-    r.touch_ttl = 4294967295u;
+    r.touch_ttl = kMaxMetaTtl;
     r.new_cas = 18446744073709551615u;
-    EXPECT_EQ(get_line(r), "mg k O4294967295 T4294967295 E18446744073709551615\r\n");
+    EXPECT_EQ(get_line(r), "mg k O4294967295 T2147483647 E18446744073709551615\r\n");
+}
+
+// memcached keeps a time's low 32 bits as a signed number: 2^31 would be a negative
+// time, and the item would expire at once.
+TEST(EncodeMetaGet, RefusesATimeMemcachedWouldReadAsNegativeAndAppendsNothing) {
+    for (int which = 0; which < 3; ++which) {
+        MetaGetRequest r = get_of("k");
+        std::optional<std::uint32_t>& t = which == 0 ? r.vivify_ttl : which == 1 ? r.recache_ttl : r.touch_ttl;
+        t = kMaxMetaTtl + 1u;
+        std::string out = "before";
+        EXPECT_FALSE(encode_meta_get(out, r)) << which;
+        t = 4294967295u;
+        EXPECT_FALSE(encode_meta_get(out, r)) << which;
+        EXPECT_EQ(out, "before");
+    }
 }
 
 TEST(EncodeMetaGet, LeaseGetShape) {
@@ -112,7 +128,7 @@ TEST(EncodeMetaGetMulti, OneQuietGetPerKeyWithConsecutiveOpaquesThenNoop) {
     shape.value = shape.return_key = shape.return_flags = true;
     const std::string_view keys[] = {"a", "bb", "ccc"};
     std::string out;
-    encode_meta_get_multi(out, shape, keys, 3, 5);
+    ASSERT_TRUE(encode_meta_get_multi(out, shape, keys, 3, 5));
     EXPECT_EQ(out, "mg a v k f q O5\r\nmg bb v k f q O6\r\nmg ccc v k f q O7\r\nmn\r\n");
 }
 
@@ -121,13 +137,22 @@ TEST(EncodeMetaGetMulti, OpaquesWrapAt32Bits) {
     shape.value = true;
     const std::string_view keys[] = {"a", "b"};
     std::string out;
-    encode_meta_get_multi(out, shape, keys, 2, 4294967295u);
+    ASSERT_TRUE(encode_meta_get_multi(out, shape, keys, 2, 4294967295u));
     EXPECT_EQ(out, "mg a v q O4294967295\r\nmg b v q O0\r\nmn\r\n");
 }
 
 TEST(EncodeMetaGetMulti, WithNoKeysAppendsNothing) {
     std::string out = "x";
-    encode_meta_get_multi(out, MetaGetRequest{}, nullptr, 0, 1);
+    EXPECT_TRUE(encode_meta_get_multi(out, MetaGetRequest{}, nullptr, 0, 1));
+    EXPECT_EQ(out, "x");
+}
+
+TEST(EncodeMetaGetMulti, RefusesATimeMemcachedWouldReadAsNegativeAndAppendsNothing) {
+    MetaGetRequest shape;
+    shape.touch_ttl = kMaxMetaTtl + 1u;
+    const std::string_view keys[] = {"a", "b"};
+    std::string out = "x";
+    EXPECT_FALSE(encode_meta_get_multi(out, shape, keys, 2, 1));
     EXPECT_EQ(out, "x");
 }
 
@@ -137,7 +162,7 @@ TEST(EncodeMetaGetMulti, Base64ShapeEncodesEveryKey) {
     shape.value = true;
     const std::string_view keys[] = {"foo", "\n"};
     std::string out;
-    encode_meta_get_multi(out, shape, keys, 2, 1);
+    ASSERT_TRUE(encode_meta_get_multi(out, shape, keys, 2, 1));
     EXPECT_EQ(out, "mg Zm9v b v q O1\r\nmg Cg== b v q O2\r\nmn\r\n");
 }
 
@@ -163,8 +188,17 @@ TEST(EncodeMetaSet, SendsFlagsAndTtlWhenNotZero) {
     r.ttl = 60;
     EXPECT_EQ(set_bytes(r, "v"), "ms k 1 F5 T60\r\nv\r\n");
     r.flags = 4294967295u;
-    r.ttl = 4294967295u;
-    EXPECT_EQ(set_bytes(r, "v"), "ms k 1 F4294967295 T4294967295\r\nv\r\n");
+    r.ttl = kMaxMetaTtl;
+    EXPECT_EQ(set_bytes(r, "v"), "ms k 1 F4294967295 T2147483647\r\nv\r\n");
+}
+
+TEST(EncodeMetaSet, RefusesATimeMemcachedWouldReadAsNegativeAndAppendsNothing) {
+    MetaSetRequest r = set_of("k");
+    r.ttl = kMaxMetaTtl + 1u;
+    std::string out = "before";
+    EXPECT_FALSE(encode_meta_set(out, r, "v"));
+    EXPECT_FALSE(encode_meta_set_header(out, r, 1));
+    EXPECT_EQ(out, "before");
 }
 
 TEST(EncodeMetaSet, EveryModeButSetIsAnMToken) {
@@ -239,7 +273,7 @@ MetaDeleteRequest delete_of(std::string_view key) {
 
 std::string delete_line(const MetaDeleteRequest& req) {
     std::string out;
-    encode_meta_delete(out, req);
+    EXPECT_TRUE(encode_meta_delete(out, req));
     return out;
 }
 
@@ -272,8 +306,28 @@ MetaArithmeticRequest arith_of(std::string_view key) {
 
 std::string arith_line(const MetaArithmeticRequest& req) {
     std::string out;
-    encode_meta_arithmetic(out, req);
+    EXPECT_TRUE(encode_meta_arithmetic(out, req));
     return out;
+}
+
+TEST(EncodeMetaDelete, RefusesATimeMemcachedWouldReadAsNegativeAndAppendsNothing) {
+    MetaDeleteRequest r = delete_of("k");
+    r.invalidate = true;
+    r.ttl = kMaxMetaTtl + 1u;
+    std::string out = "before";
+    EXPECT_FALSE(encode_meta_delete(out, r));
+    EXPECT_EQ(out, "before");
+}
+
+TEST(EncodeMetaArithmetic, RefusesATimeMemcachedWouldReadAsNegativeAndAppendsNothing) {
+    MetaArithmeticRequest r = arith_of("n");
+    r.vivify_ttl = kMaxMetaTtl + 1u;
+    std::string out = "before";
+    EXPECT_FALSE(encode_meta_arithmetic(out, r));
+    r.vivify_ttl = kMaxMetaTtl;
+    r.ttl = kMaxMetaTtl + 1u;
+    EXPECT_FALSE(encode_meta_arithmetic(out, r));
+    EXPECT_EQ(out, "before");
 }
 
 TEST(EncodeMetaArithmetic, IncrementSendsItsDelta) {
@@ -335,10 +389,10 @@ TEST(EncodeMetaDebug, WritesKeyAndBase64Flag) {
 
 TEST(MetaEncoders, AppendAfterExistingBytesForPipelining) {
     std::string out = "mn\r\n";
-    encode_meta_get(out, get_of("a"));
+    ASSERT_TRUE(encode_meta_get(out, get_of("a")));
     ASSERT_TRUE(encode_meta_set(out, set_of("b"), "x"));
-    encode_meta_delete(out, delete_of("c"));
-    encode_meta_arithmetic(out, arith_of("d"));
+    ASSERT_TRUE(encode_meta_delete(out, delete_of("c")));
+    ASSERT_TRUE(encode_meta_arithmetic(out, arith_of("d")));
     encode_meta_noop(out);
     EXPECT_EQ(out, "mn\r\nmg a\r\nms b 1\r\nx\r\nmd c\r\nma d D1\r\nmn\r\n");
 }
@@ -1239,13 +1293,13 @@ TEST(MetaEncoders, EncodingIntoAReservedBufferDoesNotAllocate) {
     const std::string_view keys[] = {"a", "b", "c"};
 
     const std::size_t before = mmc::test::allocations();
-    encode_meta_get(out, get);
+    const bool got = encode_meta_get(out, get);
     const bool stored = encode_meta_set(out, set, "value");
-    encode_meta_get_multi(out, get, keys, 3, 0);
+    const bool multi = encode_meta_get_multi(out, get, keys, 3, 0);
     const std::size_t after = mmc::test::allocations();
 
     EXPECT_EQ(after - before, 0u);
-    EXPECT_TRUE(stored);
+    EXPECT_TRUE(got && stored && multi);
     const std::string first = "mg " + b64("a key with any bytes\0"s) + " b v f O4294967295\r\n";
     EXPECT_EQ(out.substr(0, first.size()), first);
     EXPECT_EQ(b64("a key with any bytes\0"s), "YSBrZXkgd2l0aCBhbnkgYnl0ZXMA");
