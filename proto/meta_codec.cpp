@@ -4,6 +4,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mmc::proto {
 
 namespace {
@@ -19,16 +23,22 @@ constexpr char kBase64Alphabet[] =
 // digits and every flag one request can carry (the longest, ms, needs under 100 bytes).
 constexpr std::size_t kLineRoom = 256;
 
-// Writes one request line straight into `out`: room for the longest possible line is
-// made first and what was not used is given back in finish(), so a request costs one
-// growth of `out` and no temporary buffer, whatever the key's length.
+// Writes one request line. A line with a key of up to 256 characters (every valid key,
+// base64 or not) is built on the stack and appended in one piece: growing `out` first
+// and giving back what was not used cost more than the rest of the encoding. A longer
+// key, which only an unchecked caller can pass, gets room made in `out` itself.
 class LineWriter {
 public:
-    LineWriter(std::string& out, std::string_view key, bool base64)
-        : out_(out), start_(out.size()) {
-        const std::size_t key_room = base64 ? base64_encoded_size(key.size()) : key.size();
-        out_.resize(start_ + key_room + kLineRoom);
-        p_ = out_.data() + start_;
+    LineWriter(std::string& out, std::string_view key, bool base64) : out_(out) {
+        const std::size_t room = (base64 ? base64_encoded_size(key.size()) : key.size()) + kLineRoom;
+        if (room <= sizeof stack_) {
+            begin_ = p_ = stack_;
+        } else {
+            const std::size_t at = out_.size();
+            out_.resize(at + room);
+            begin_ = p_ = out_.data() + at;
+            in_place_ = true;
+        }
     }
     LineWriter(const LineWriter&) = delete;
     LineWriter& operator=(const LineWriter&) = delete;
@@ -74,13 +84,19 @@ public:
     }
     void finish() {
         put(kCrlf);
-        out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+        if (in_place_) {
+            out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+        } else {
+            out_.append(begin_, static_cast<std::size_t>(p_ - begin_));
+        }
     }
 
 private:
     std::string& out_;
-    std::size_t start_;
+    bool in_place_ = false;
+    char* begin_ = nullptr;
     char* p_ = nullptr;
+    char stack_[kLineRoom + 256];
 };
 
 // "<cmd> <key>". The b flag follows at once (for ms after the length): me reads it only
@@ -106,6 +122,35 @@ char set_mode_letter(MetaSetMode mode) noexcept {
 
 // ---- parsing helpers ----------------------------------------------------------------
 
+// Index of the first CR or LF among the n bytes at d, or n. Sixteen bytes at a time with
+// SSE2 (every x86-64), the last block overlapping the one before it (which had no hit);
+// byte by byte otherwise and for short input. Reply lines are short, so one call usually
+// looks at one or two blocks, where two memchr() calls cost twice the loop.
+std::size_t find_line_break(const char* d, std::size_t n) noexcept {
+#if defined(__SSE2__)
+    if (n >= 16) {
+        const __m128i cr = _mm_set1_epi8('\r');
+        const __m128i lf = _mm_set1_epi8('\n');
+        auto hits = [&](std::size_t i) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+            return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
+        };
+        std::size_t i = 0;
+        for (; i + 16 <= n; i += 16) {
+            if (const unsigned m = hits(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
+        }
+        if (i < n) {
+            if (const unsigned m = hits(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
+        }
+        return n;
+    }
+#endif
+    for (std::size_t i = 0; i < n; ++i) {
+        if (d[i] == '\r' || d[i] == '\n') return i;
+    }
+    return n;
+}
+
 // Where the first line of the input stands.
 struct LineScan {
     enum Status : std::uint8_t { complete, incomplete, malformed } status;
@@ -122,10 +167,8 @@ struct LineScan {
 LineScan scan_line(std::string_view in) noexcept {
     // A "\r" at index kMaxLineLength - 2 is the last one that still fits with its "\n".
     const std::size_t limit = in.size() < kMaxLineLength - 1 ? in.size() : kMaxLineLength - 1;
-    const char* p = in.data();
-    const void* cr = std::memchr(p, '\r', limit);
-    const std::size_t i = cr ? static_cast<std::size_t>(static_cast<const char*>(cr) - p) : limit;
-    if (std::memchr(p, '\n', i) != nullptr) return {LineScan::malformed, {}, 0, "bare LF without CR"};
+    const std::size_t i = find_line_break(in.data(), limit);
+    if (i < limit && in[i] == '\n') return {LineScan::malformed, {}, 0, "bare LF without CR"};
     if (i == limit) {
         if (limit == kMaxLineLength - 1) return {LineScan::malformed, {}, 0, "reply line too long"};
         return {LineScan::incomplete, {}, 0, ""};
@@ -137,25 +180,19 @@ LineScan scan_line(std::string_view in) noexcept {
 
 enum class NumberStatus : std::uint8_t { ok, malformed, too_large };
 
-// Decimal digits only, at least one, at most `max`.
+// Decimal digits only, at least one, at most `max`. A number too large is only called
+// that when all of it is digits (otherwise it is malformed, whatever its size).
 NumberStatus read_number(std::string_view s, std::uint64_t max, std::uint64_t& out) noexcept {
     if (s.empty()) return NumberStatus::malformed;
     std::uint64_t v = 0;
+    bool overflow = false;
     for (const char c : s) {
         const unsigned digit = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
         if (digit > 9) return NumberStatus::malformed;
-        if (v > (max - digit) / 10) {
-            // Too large whatever follows, but the rest must still be digits for the
-            // message to say so.
-            for (const char d : s) {
-                if (static_cast<unsigned char>(d) - static_cast<unsigned>('0') > 9) {
-                    return NumberStatus::malformed;
-                }
-            }
-            return NumberStatus::too_large;
-        }
-        v = v * 10 + digit;
+        overflow |= __builtin_mul_overflow(v, 10u, &v);
+        overflow |= __builtin_add_overflow(v, digit, &v);
     }
+    if (overflow || v > max) return NumberStatus::too_large;
     out = v;
     return NumberStatus::ok;
 }
@@ -192,9 +229,10 @@ const char* parse_flags(std::string_view rest, MetaEvent& ev) noexcept {
         // Every flag, the first included, is preceded by exactly one space.
         if (rest.front() != ' ') return "malformed reply line";
         rest.remove_prefix(1);
-        const std::size_t space = rest.find(' ');
-        const std::string_view token = rest.substr(0, space);
-        rest.remove_prefix(token.size());
+        std::size_t end = 0;  // flags are a few bytes: a loop beats a call to memchr()
+        while (end < rest.size() && rest[end] != ' ') ++end;
+        const std::string_view token = rest.substr(0, end);
+        rest.remove_prefix(end);
         if (token.empty()) return "empty flag in reply line";
         const std::string_view arg = token.substr(1);
         MetaFlag f;
@@ -329,7 +367,9 @@ Step parse_value(std::string_view in, std::string_view line, std::size_t line_si
     std::string_view rest = line.substr(2);
     if (rest.empty()) return failure("VA line without a length");
     rest.remove_prefix(1);  // the space, checked by the caller
-    const std::string_view digits = rest.substr(0, rest.find(' '));
+    std::size_t end = 0;
+    while (end < rest.size() && rest[end] != ' ') ++end;
+    const std::string_view digits = rest.substr(0, end);
     std::uint64_t bytes = 0;
     switch (read_number(digits, kU64Max, bytes)) {
         case NumberStatus::ok: break;
