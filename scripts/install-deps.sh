@@ -10,6 +10,7 @@ packages=(
   memcached curl binutils
   libmemcached-dev
   valgrind strace wrk
+  python3 dpkg-dev fakeroot lintian
   "$@"
 )
 

@@ -27,6 +27,10 @@ set -- ${args[@]+"${args[@]}"}
 
 scripts/install-deps.sh
 
+# ccache keys relative to the tree and not to the build directory, so that the package
+# build (install.debian_packages) reuses the objects of the test build.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(pwd)} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 

@@ -11,7 +11,7 @@
 
 #include "engine/outcome.h"
 #include "engine/server.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 struct ap_memcache_server_impl {
     std::unique_ptr<mmc::engine::Server> server;

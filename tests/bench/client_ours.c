@@ -1,6 +1,6 @@
 /* The benchmark client over our engine, through the apr_memcache-compatible API of
- * mod_memcache.h (linked from libap_memcache.so). */
-#include "mod_memcache.h"
+ * ap_memcache.h (linked from libap_memcache.so). */
+#include "ap_memcache.h"
 
 #define BENCH_OPS bench_ours_ops
 #include "apr_api_client.inc"

@@ -1,5 +1,5 @@
 // Fuzz target: the engine's reply handling end to end, through the public C API
-// (include/mod_memcache.h) against an in-process fake server (fake_server.h) that
+// (include/ap_memcache.h) against an in-process fake server (fake_server.h) that
 // answers each request with bytes from the input. The input format is in
 // engine_input.h: a protocol, then operations (get, set, add, delete, incr, multi-get,
 // version, stats) each with its reply.
@@ -29,7 +29,7 @@
 #include "engine_input.h"
 #include "fake_server.h"
 #include "fuzz_support.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Writes the seed corpus of the three fuzz targets: well-formed replies of every kind
+// Writes the seed corpus of the four fuzz targets: well-formed replies of every kind
 // (and a few of the usual errors), so the fuzzers start from inputs that reach deep
 // into the parsers and the engine instead of rediscovering the protocol byte by byte.
 // Binary responses are built with the codec's own header encoder; text replies are
@@ -178,6 +178,43 @@ void binary_seeds(const fs::path& root) {
                    get_hit(BinaryOpcode::get, 2, 0, {}, "123456789"));
 }
 
+// ---- meta replies ---------------------------------------------------------------------
+
+// Written out as memcached 1.6.18 sends them to the requests the codec's encoders make,
+// and one with flags only a newer server could add.
+struct MetaSeed {
+    const char* name;
+    std::string_view reply;
+};
+
+const MetaSeed kMetaSeeds[] = {
+    {"get-hit", "VA 5 f7 c12345 t-1 s5\r\nhello\r\n"},
+    {"get-miss", "EN\r\nEN O7 kk0\r\n"},
+    {"get-metadata", "HD f0 s5 t60 l3 h1 c18446744073709551615\r\nHD t4294967295 l0 h0\r\n"},
+    {"multi-get", "VA 1 kk0 f1 O10\r\na\r\nVA 0 kk2 f0 O12\r\n\r\nVA 4 kk3 f4294967295 O13\r\na\r\nb\r\nMN\r\n"},
+    {"lease", "VA 0 c3 W\r\n\r\nVA 0 c3 Z\r\n\r\nHD c4\r\nVA 3 c5 X W\r\nold\r\nVA 3 c5 X Z\r\nold\r\n"},
+    {"store", "HD\r\nHD c99 O1 kk0\r\nNS\r\nEX O2\r\nNF kk1\r\n"},
+    {"delete", "HD\r\nNF\r\nEX O3\r\nHD kk0 O4\r\n"},
+    {"arithmetic", "HD\r\nVA 2 c9 t-1\r\n42\r\nVA 20\r\n18446744073709551615\r\nNF\r\nNS\r\n"},
+    {"base64-key", "VA 1 kYSBiAGM= b f0\r\nx\r\nEN kCg== b O1\r\nHD kZm9v b c2\r\n"},
+    {"debug", "ME k0 exp=-1 la=3 cas=2 fetch=no cls=1 size=63\r\nEN\r\n"},
+    {"errors", "CLIENT_ERROR bad command line format\r\nERROR\r\nSERVER_ERROR out of memory storing object\r\nMN\r\n"},
+    {"newer-flags", "HD O5 Qx E7 x\r\nVA 1 Y\r\nv\r\n"},
+};
+
+void meta_seeds(const fs::path& root) {
+    const fs::path dir = root / "fuzz_meta_reply";
+    const std::string prefix{'\x00', '\x07', '\x2a'};  // default max_value_size, chunks of 1..7
+    const std::string bytewise{'\x00', '\x00', '\x00'};
+    for (const MetaSeed& s : kMetaSeeds) {
+        write_file(dir, s.name, prefix + std::string(s.reply));
+        write_file(dir, std::string(s.name) + "-bytewise", bytewise + std::string(s.reply));
+    }
+    // A tiny max_value_size (bit 7; 4 in bits 0-6): one value fits, the next does not.
+    write_file(dir, "get-max-value-size",
+               std::string{static_cast<char>(0x80 | 4), '\x03', '\x01'} + "VA 4\r\nabcd\r\nVA 5\r\nhello\r\n");
+}
+
 // ---- engine inputs --------------------------------------------------------------------
 
 OpSpec op(OpKind kind, unsigned key = 0, bool variant = false, unsigned nkeys = 1) {
@@ -297,6 +334,7 @@ int main(int argc, char** argv) {
     const fs::path root = argv[1];
     text_seeds(root);
     binary_seeds(root);
+    meta_seeds(root);
     engine_seeds(root);
     std::printf("wrote %d seed files under %s\n", g_written, root.c_str());
     return 0;

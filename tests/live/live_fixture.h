@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "memcached_process.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 #include "raw_client.h"
 
 namespace mmc::test {

@@ -6,7 +6,7 @@
 
 #include "apr_hash.h"
 #include "apr_strings.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include "compat/facade.h"
 #include "engine/protocol_adapter.h"
 #include "engine/server.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "engine/operations.h"
 #include "engine/value_limits.h"
-#include "mod_memcache.h"
+#include "ap_memcache.h"
 
 namespace {
 

@@ -1,0 +1,489 @@
+/*
+ * ap_memcache.h - the client API of mod_memcache's memcached engine, for any program:
+ * httpd modules (through mod_memcache.h, which adds the module functions) and programs
+ * outside httpd that link libap_memcache (pkg-config ap_memcache).
+ *
+ * An API compatible with apr-util 1.6's apr_memcache.h: the same type names, struct
+ * fields, function names (through macros) and return codes, so code written for
+ * apr_memcache compiles unchanged against this header, plus extensions (ap_memcache_*).
+ *
+ * Why the macros: httpd links libaprutil, which exports every apr_memcache_* symbol. A
+ * module exporting the same names would never be reached (the dynamic linker binds the
+ * first definition), so our functions are really called ap_memcache_*; the macros below
+ * map the apr names onto them. This header defines apr-util's include guard, so that
+ * apr_memcache.h and this header cannot both be used in one translation unit.
+ *
+ * Return codes differ from apr-util only where apr-util is wrong; see docs/api.md.
+ * The header is C89, C99 and C++ (tests/install checks all three).
+ */
+#ifndef AP_MEMCACHE_H
+#define AP_MEMCACHE_H
+
+#ifdef APR_MEMCACHE_H
+#error "apr_memcache.h is already included: use mod_memcache.h instead of it, not both"
+#endif
+#define APR_MEMCACHE_H 1
+
+#include "apr.h"
+#include "apr_pools.h"
+#include "apr_time.h"
+#include "apr_strings.h"
+#include "apr_network_io.h"
+#include "apr_ring.h"
+#include "apr_hash.h"
+/* apr_memcache.h brings these in too; consumers may rely on them */
+#include "apr_buckets.h"
+#include "apr_reslist.h"
+#include "apr_optional.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define AP_MEMCACHE_DECLARE(type) __attribute__((visibility("default"))) type
+#else
+#define AP_MEMCACHE_DECLARE(type) type
+#endif
+
+/* ---- status codes beyond apr_errno.h ------------------------------------------ */
+
+/** No live server is left for this key (all are marked dead). apr-util returns
+ *  APR_NOTFOUND here, which looks like a cache miss; we do not. */
+#define AP_MEMCACHE_ENOSERVER (APR_OS_START_USERERR + 4200)
+/** The server answered with a protocol error (ERROR, CLIENT_ERROR, SERVER_ERROR) or
+ *  something that is not a valid reply; the connection was discarded. */
+#define AP_MEMCACHE_EPROTO (APR_OS_START_USERERR + 4201)
+/** The value is longer than the server's max_value_size (see
+ *  ap_memcache_server_options_t), or than the protocol can carry; nothing was sent,
+ *  the connection and the server's health are untouched. apr-util sends such a value
+ *  and gets a SERVER_ERROR back. */
+#define AP_MEMCACHE_ETOOBIG (APR_OS_START_USERERR + 4202)
+
+/** Like apr_strerror(), and also knows the AP_MEMCACHE_* codes above. */
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_strerror(apr_status_t status, char *buf,
+                                                       apr_size_t bufsize);
+
+/* ---- apr_memcache-compatible types -------------------------------------------- */
+
+typedef enum {
+    APR_MC_SERVER_LIVE, /**< Server is alive and responding to requests */
+    APR_MC_SERVER_DEAD  /**< Server is marked dead and skipped until retried */
+} apr_memcache_server_status_t;
+
+typedef struct apr_memcache_server_t apr_memcache_server_t;
+typedef struct apr_memcache_t apr_memcache_t;
+
+/** Engine state behind a server; opaque to consumers. */
+typedef struct ap_memcache_server_impl ap_memcache_server_impl;
+
+struct apr_memcache_server_t {
+    const char *host;                    /**< host name, address, or /path of a unix socket */
+    apr_port_t port;                     /**< TCP port (0 for a unix socket) */
+    apr_memcache_server_status_t status; /**< LIVE or DEAD, updated by the client */
+    apr_pool_t *p;                       /**< pool the server was created from */
+    apr_time_t btime;                    /**< when the server was last marked dead */
+    ap_memcache_server_impl *impl;       /**< engine state; do not touch */
+};
+
+typedef apr_uint32_t (*apr_memcache_hash_func)(void *baton, const char *data,
+                                               const apr_size_t data_len);
+typedef apr_memcache_server_t *(*apr_memcache_server_func)(void *baton, apr_memcache_t *mc,
+                                                           const apr_uint32_t hash);
+
+struct apr_memcache_t {
+    apr_uint32_t flags;                  /**< not used */
+    apr_uint16_t nalloc;                 /**< size of live_servers */
+    apr_uint16_t ntotal;                 /**< servers added */
+    apr_memcache_server_t **live_servers;/**< servers in the order they were added */
+    apr_pool_t *p;                       /**< pool the client was created from */
+    void *hash_baton;
+    apr_memcache_hash_func hash_func;    /**< key hash; NULL means apr_memcache_hash_default */
+    void *server_baton;
+    apr_memcache_server_func server_func;/**< server choice; NULL means the default */
+};
+
+typedef struct {
+    apr_status_t status; /**< APR_SUCCESS, APR_NOTFOUND, or the error for this key */
+    const char *key;
+    apr_size_t len;
+    char *data;          /**< NUL-terminated at data[len] */
+    apr_uint16_t flags;
+} apr_memcache_value_t;
+
+typedef struct {
+    const char *version;
+    apr_uint32_t pid;
+    apr_uint32_t uptime;
+    apr_time_t time;
+    apr_uint32_t pointer_size;
+    apr_time_t rusage_user;
+    apr_time_t rusage_system;
+    apr_uint32_t curr_items;
+    apr_uint32_t total_items;
+    apr_uint64_t bytes;
+    apr_uint32_t curr_connections;
+    apr_uint32_t total_connections;
+    apr_uint32_t connection_structures;
+    apr_uint32_t cmd_get;
+    apr_uint32_t cmd_set;
+    apr_uint32_t get_hits;
+    apr_uint32_t get_misses;
+    apr_uint64_t evictions;
+    apr_uint64_t bytes_read;
+    apr_uint64_t bytes_written;
+    apr_uint32_t limit_maxbytes;
+    apr_uint32_t threads;
+} apr_memcache_stats_t;
+
+/* ---- name mapping: apr_memcache_* -> ap_memcache_* ----------------------------- */
+
+#define apr_memcache_hash                     ap_memcache_hash
+#define apr_memcache_hash_crc32               ap_memcache_hash_crc32
+#define apr_memcache_hash_default             ap_memcache_hash_default
+#define apr_memcache_find_server_hash         ap_memcache_find_server_hash
+#define apr_memcache_find_server_hash_default ap_memcache_find_server_hash_default
+#define apr_memcache_add_server               ap_memcache_add_server
+#define apr_memcache_find_server              ap_memcache_find_server
+#define apr_memcache_enable_server            ap_memcache_enable_server
+#define apr_memcache_disable_server           ap_memcache_disable_server
+#define apr_memcache_server_create            ap_memcache_server_create
+#define apr_memcache_create                   ap_memcache_create
+#define apr_memcache_getp                     ap_memcache_getp
+#define apr_memcache_add_multget_key          ap_memcache_add_multget_key
+#define apr_memcache_multgetp                 ap_memcache_multgetp
+#define apr_memcache_set                      ap_memcache_set
+#define apr_memcache_add                      ap_memcache_add
+#define apr_memcache_replace                  ap_memcache_replace
+#define apr_memcache_delete                   ap_memcache_delete
+#define apr_memcache_incr                     ap_memcache_incr
+#define apr_memcache_decr                     ap_memcache_decr
+#define apr_memcache_version                  ap_memcache_version
+#define apr_memcache_stats                    ap_memcache_stats
+
+/* ---- the apr_memcache-compatible functions ------------------------------------- */
+
+/** Hashes a key with mc->hash_func when set, else with apr_memcache_hash_default. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash(apr_memcache_t *mc, const char *data,
+                                                   const apr_size_t data_len);
+
+/** Standard CRC-32 (IEEE, as zlib's crc32) of data; baton is ignored. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash_crc32(void *baton, const char *data,
+                                                         const apr_size_t data_len);
+
+/** Perl Cache::Memcached-compatible hash, (crc32 >> 16) & 0x7fff; baton is ignored. */
+AP_MEMCACHE_DECLARE(apr_uint32_t) ap_memcache_hash_default(void *baton, const char *data,
+                                                           const apr_size_t data_len);
+
+/** Picks the server for a hash with mc->server_func when set, else with
+ *  apr_memcache_find_server_hash_default. NULL when no server is usable. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server_hash(
+    apr_memcache_t *mc, const apr_uint32_t hash);
+
+/** apr-util's server choice: live_servers[hash % ntotal] (hash 0 counts as 1), moving
+ *  to the next server while the chosen one is dead. A dead server whose retry period
+ *  has passed is handed to exactly one caller, which probes it; NULL if all are dead. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server_hash_default(
+    void *baton, apr_memcache_t *mc, const apr_uint32_t hash);
+
+/** Adds a server to the client. APR_ENOMEM when the table (max_servers) is full,
+ *  APR_EINVAL for NULL arguments or a server already added. Not thread-safe: add
+ *  servers before the client is shared. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add_server(apr_memcache_t *mc,
+                                                         apr_memcache_server_t *server);
+
+/** Finds an added server by host and port (exact string match on host); NULL if none. */
+AP_MEMCACHE_DECLARE(apr_memcache_server_t *) ap_memcache_find_server(apr_memcache_t *mc,
+                                                                     const char *host,
+                                                                     apr_port_t port);
+
+/** Marks a server live; its pooled connections are kept. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_enable_server(apr_memcache_t *mc,
+                                                            apr_memcache_server_t *ms);
+
+/** Marks a server dead: it is skipped until its retry period has passed. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_disable_server(apr_memcache_t *mc,
+                                                             apr_memcache_server_t *ms);
+
+/** Creates a server with a connection pool of at most max connections: min are kept
+ *  open once opened, idle connections above smax are closed after ttl microseconds.
+ *  No connection is opened here (they open on first use, in the process that uses
+ *  them). host may be a name, an IPv4/IPv6 address, or "/path" of a unix socket (port
+ *  ignored). APR_EINVAL when max == 0, min > smax, smax > max, or host is empty. The
+ *  server's memory and connections are released with pool p. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_create(
+    apr_pool_t *p, const char *host, apr_port_t port, apr_uint32_t min, apr_uint32_t smax,
+    apr_uint32_t max, apr_uint32_t ttl, apr_memcache_server_t **ns);
+
+/** Creates a client with room for max_servers servers (0 is rejected with APR_EINVAL).
+ *  flags is stored, not used. Key placement is apr-util's (modula, Perl-compatible). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_create(apr_pool_t *p, apr_uint16_t max_servers,
+                                                     apr_uint32_t flags, apr_memcache_t **mc);
+
+/** Gets one key. On APR_SUCCESS *baton holds *len bytes from pool p, NUL-terminated at
+ *  (*baton)[*len], and *flags the item's flags (flags may be NULL). APR_NOTFOUND on a
+ *  miss, APR_EINVAL for an invalid key (nothing is sent), AP_MEMCACHE_ENOSERVER when
+ *  no server is live, APR_TIMEUP when a deadline passed, another error otherwise. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t *mc, apr_pool_t *p,
+                                                   const char *key, char **baton,
+                                                   apr_size_t *len, apr_uint16_t *flags);
+
+/** Adds key to *values (created from data_pool when NULL) with status APR_NOTFOUND. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_add_multget_key(apr_pool_t *data_pool, const char *key,
+                                                      apr_hash_t **values);
+
+/** Gets every key of values in one round trip per server, all servers at once, under
+ *  one total deadline. Each value gets its own status: APR_SUCCESS with data (from
+ *  data_pool, NUL-terminated), APR_NOTFOUND, APR_EINVAL for an invalid key, or the
+ *  error of its server. temp_pool is cleared before returning. Returns APR_SUCCESS
+ *  unless the arguments are unusable. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multgetp(apr_memcache_t *mc,
+                                                       apr_pool_t *temp_pool,
+                                                       apr_pool_t *data_pool,
+                                                       apr_hash_t *values);
+
+/** Stores data_size bytes under key with expiry timeout (seconds, or a unix time) and
+ *  flags. APR_SUCCESS when stored; for add and replace APR_EEXIST when not stored
+ *  (add of an existing key, replace of a missing one). AP_MEMCACHE_ETOOBIG, with
+ *  nothing sent, when data_size exceeds the server's max_value_size (1 MiB unless
+ *  raised). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set(apr_memcache_t *mc, const char *key,
+                                                  char *baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_add(apr_memcache_t *mc, const char *key,
+                                                  char *baton, const apr_size_t data_size,
+                                                  apr_uint32_t timeout, apr_uint16_t flags);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_replace(apr_memcache_t *mc, const char *key,
+                                                      char *baton, const apr_size_t data_size,
+                                                      apr_uint32_t timeout,
+                                                      apr_uint16_t flags);
+
+/** Deletes key. APR_SUCCESS when deleted, APR_NOTFOUND when absent. timeout is accepted
+ *  for compatibility and ignored: memcached >= 1.4 rejects a delete time. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t *mc, const char *key,
+                                                     apr_uint32_t timeout);
+
+/** Adds n to the counter at key; *nv (may be NULL) gets the new value, truncated to 32
+ *  bits as the signature demands. A negative n is applied as the opposite operation.
+ *  APR_NOTFOUND when absent (*nv untouched); AP_MEMCACHE_EPROTO when the value is not
+ *  a number (apr-util wrongly reports success with 0). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_incr(apr_memcache_t *mc, const char *key,
+                                                   apr_int32_t n, apr_uint32_t *nv);
+/** Subtracts n from the counter at key (memcached stops at 0); as ap_memcache_incr. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_decr(apr_memcache_t *mc, const char *key,
+                                                   apr_int32_t n, apr_uint32_t *new_value);
+
+/** Asks one server for its version; *baton is a string from p without a trailing CR. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_version(apr_memcache_server_t *ms,
+                                                      apr_pool_t *p, char **baton);
+
+/** Reads one server's statistics into a struct allocated from p. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_stats(apr_memcache_server_t *ms, apr_pool_t *p,
+                                                    apr_memcache_stats_t **stats);
+
+/* ---- extensions beyond apr_memcache -------------------------------------------- */
+
+/** Log levels passed to an ap_memcache_log_func; the same numbers as syslog and
+ *  httpd's APLOG_* levels, so a module can hand them to ap_log_error() as they are. */
+#define AP_MEMCACHE_LOG_ERR     3
+#define AP_MEMCACHE_LOG_WARNING 4
+#define AP_MEMCACHE_LOG_INFO    6
+#define AP_MEMCACHE_LOG_DEBUG   7
+
+/** Receives the client's diagnostics (a server marked dead or back, a connect that
+ *  failed, a reply that could not be parsed). status is the APR status involved or
+ *  APR_SUCCESS; msg names the server. Called from the thread doing the operation, with
+ *  no lock held; it must be thread-safe. */
+typedef void (*ap_memcache_log_func)(void *baton, int level, apr_status_t status,
+                                     const char *msg);
+
+/** Sends the diagnostics of one server to fn (NULL: none, the default). */
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t *ms,
+                                                        ap_memcache_log_func fn, void *baton);
+
+/** Opens connections until the server's pool holds its min, each bounded by the connect
+ *  timeout, stopping at the first failure (returned). For httpd's child_init: never
+ *  call it in a process that will fork afterwards. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t *ms);
+
+/** The wire protocols a server can be spoken to in. */
+#define AP_MEMCACHE_PROTOCOL_TEXT   0 /**< memcached's text (ASCII) protocol: the default */
+#define AP_MEMCACHE_PROTOCOL_BINARY 1 /**< memcached's binary protocol */
+
+/** Settings of a server beyond those of apr_memcache_server_create. Times are in
+ *  microseconds (apr_interval_time_t). */
+typedef struct {
+    apr_uint32_t weight;                 /**< share of keys under ketama; default 1 */
+    apr_interval_time_t connect_timeout; /**< opening a connection; default 1 s */
+    apr_interval_time_t io_timeout;      /**< one operation's whole exchange; default 1 s */
+    apr_interval_time_t acquire_timeout; /**< waiting while all max connections are busy;
+                                              default 1 s */
+    apr_interval_time_t retry_period;    /**< how long a dead server is skipped before one
+                                              caller probes it; default 5 s */
+    apr_uint32_t failure_limit;          /**< consecutive transport failures (refused,
+                                              reset, timed out) that mark a server dead;
+                                              default 2 */
+    int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default) or
+                                              AP_MEMCACHE_PROTOCOL_BINARY */
+    apr_size_t max_value_size;           /**< longest value a store may send, in bytes;
+                                              longer ones get AP_MEMCACHE_ETOOBIG and
+                                              nothing is sent. Replies may carry values
+                                              up to the larger of this and 64 MiB.
+                                              Default 1 MiB (memcached's -I 1m), at most
+                                              AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT */
+} ap_memcache_server_options_t;
+
+/** The largest max_value_size accepted: 1 GiB, memcached's own ceiling for -I. */
+#define AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT ((apr_size_t)1024 * 1024 * 1024)
+
+/** Fills opts with the defaults above. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_server_options_init(ap_memcache_server_options_t *opts);
+
+/** Reads a server's settings. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
+    apr_memcache_server_t *ms, ap_memcache_server_options_t *opts);
+
+/** Changes a server's settings. Call it before the server is used and before it is
+ *  added to a client that uses ketama (weights are read when the ring is built); it is
+ *  not thread-safe. APR_EINVAL for a zero or negative time, a zero weight, a zero
+ *  failure_limit, an unknown protocol, or a max_value_size of 0 or above
+ *  AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT; nothing is changed then. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
+    apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
+
+/** What a server looks like from this process right now. */
+typedef struct {
+    int live;                /**< 1 live, 0 marked dead */
+    apr_uint32_t open;       /**< connections open: idle, in use or being opened */
+    apr_uint32_t idle;       /**< of which idle in the pool */
+    apr_uint32_t failures;   /**< consecutive transport failures so far */
+} ap_memcache_server_state_t;
+
+/** Fills *state for ms (for status pages and monitoring); thread-safe. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t *ms,
+                                                           ap_memcache_server_state_t *state);
+
+/** How keys are placed on servers. */
+typedef enum {
+    /** apr-util's: apr_memcache_hash_default(key) % ntotal, a dead server's keys going to
+     *  the next server in the list. The default of apr_memcache_create. */
+    AP_MEMCACHE_DIST_MODULA = 0,
+    /** Consistent hashing exactly as libmemcached's weighted ketama (MD5): a key lands on
+     *  the server libmemcached-based clients put it on; removing a server moves only its
+     *  keys; a dead server's keys go to the next server on the ring and come back when it
+     *  recovers. The default of clients built from httpd.conf. */
+    AP_MEMCACHE_DIST_KETAMA = 1
+} ap_memcache_distribution_e;
+
+/** Chooses the key placement of mc by setting mc->hash_func / mc->server_func (ketama)
+ *  or clearing them (modula). For ketama the ring is built from the servers added so
+ *  far and rebuilt by each later apr_memcache_add_server. Not thread-safe: call it
+ *  while setting the client up. APR_EINVAL for an unknown distribution. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *mc,
+                                                               ap_memcache_distribution_e d);
+
+/* ---- the extended command set ---------------------------------------------------- */
+/* What apr_memcache lacks, in its style: apr_status_t results, data from APR pools,
+ * keys checked before anything is sent (APR_EINVAL), values too (AP_MEMCACHE_ETOOBIG
+ * over the server's max_value_size), AP_MEMCACHE_ENOSERVER when no server is live,
+ * APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
+ * compatible API keeps apr-util's 16 bits). Both protocols give the same results. */
+
+/** An item as the server keeps it. */
+typedef struct {
+    apr_status_t status; /**< per key in ap_memcache_multigets; else as returned */
+    const char *key;
+    apr_size_t len;
+    char *data;          /**< NUL-terminated at data[len] */
+    apr_uint32_t flags;
+    apr_uint64_t cas;    /**< the CAS unique, for ap_memcache_cas */
+} ap_memcache_item_t;
+
+/** The stores of ap_memcache_store. */
+typedef enum {
+    AP_MEMCACHE_SET,     /**< store */
+    AP_MEMCACHE_ADD,     /**< store only if absent; APR_EEXIST when present */
+    AP_MEMCACHE_REPLACE, /**< store only if present; APR_EEXIST when absent (as apr-util) */
+    AP_MEMCACHE_APPEND,  /**< add data after the value; APR_NOTFOUND when absent */
+    AP_MEMCACHE_PREPEND  /**< add data before the value; APR_NOTFOUND when absent */
+} ap_memcache_store_e;
+
+/** Stores with 32-bit flags (ignored by APPEND/PREPEND, which keep the item's flags and
+ *  expiry). exptime: seconds, or a unix time. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t *mc, ap_memcache_store_e op,
+                                                    const char *key, const char *data,
+                                                    apr_size_t len, apr_uint32_t exptime,
+                                                    apr_uint32_t flags);
+
+/** Gets key with its flags and CAS unique into *item (data from p). APR_NOTFOUND on a
+ *  miss. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gets(apr_memcache_t *mc, apr_pool_t *p,
+                                                   const char *key, ap_memcache_item_t *item);
+
+/** Stores only if the item is unchanged since its CAS unique `cas` was read:
+ *  APR_SUCCESS, APR_EEXIST when it changed since (conflict), APR_NOTFOUND when it is
+ *  gone. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t *mc, const char *key,
+                                                  const char *data, apr_size_t len,
+                                                  apr_uint32_t exptime, apr_uint32_t flags,
+                                                  apr_uint64_t cas);
+
+/** Sets a new expiry on key without fetching it; APR_NOTFOUND when absent. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t *mc, const char *key,
+                                                    apr_uint32_t exptime);
+
+/** Gets key (as ap_memcache_gets) and sets its expiry to exptime in one request. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gat(apr_memcache_t *mc, apr_pool_t *p,
+                                                  const char *key, apr_uint32_t exptime,
+                                                  ap_memcache_item_t *item);
+
+/** Invalidates every item on every server of mc, after delay seconds (0: now). Every
+ *  server is asked, live or not; the first error is returned. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_flush(apr_memcache_t *mc, apr_uint32_t delay);
+
+/** 64-bit counters. Adds (incr64) or subtracts (decr64, stopping at 0) delta; incr wraps
+ *  at 2^64 as memcached does. initial NULL: a missing counter is APR_NOTFOUND. initial
+ *  non-NULL: a missing counter is created as *initial with expiry exptime, and *nv is
+ *  *initial. *nv (may be NULL) gets the new value. AP_MEMCACHE_EPROTO when the value
+ *  is not a number. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_incr64(apr_memcache_t *mc, const char *key,
+                                                     apr_uint64_t delta,
+                                                     const apr_uint64_t *initial,
+                                                     apr_uint32_t exptime, apr_uint64_t *nv);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_decr64(apr_memcache_t *mc, const char *key,
+                                                     apr_uint64_t delta,
+                                                     const apr_uint64_t *initial,
+                                                     apr_uint32_t exptime, apr_uint64_t *nv);
+
+/** Adds key to *items (created from data_pool when NULL) as an ap_memcache_item_t with
+ *  status APR_NOTFOUND. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_add_multigets_key(apr_pool_t *data_pool, const char *key,
+                                                        apr_hash_t **items);
+
+/** As apr_memcache_multgetp, for ap_memcache_item_t values: each also gets its 32-bit
+ *  flags and CAS unique. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multigets(apr_memcache_t *mc,
+                                                        apr_pool_t *temp_pool,
+                                                        apr_pool_t *data_pool,
+                                                        apr_hash_t *items);
+
+/* ---- version ---------------------------------------------------------------- */
+
+/* The version of these headers. The build takes the project's version from here
+ * (CMakeLists.txt reads these lines), so the headers, the library, the module and the
+ * packages always agree. */
+#define AP_MEMCACHE_VERSION_MAJOR 0
+#define AP_MEMCACHE_VERSION_MINOR 2
+#define AP_MEMCACHE_VERSION_PATCH 0
+#define AP_MEMCACHE_VERSION_STRING "0.2.0"
+
+/** The version of the library (or module) in use, "MAJOR.MINOR.PATCH": what
+ *  AP_MEMCACHE_VERSION_STRING was when it was built. (Not ap_memcache_version: that
+ *  name is apr_memcache_version's, the memcached server's version, below.) */
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_library_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AP_MEMCACHE_H */
