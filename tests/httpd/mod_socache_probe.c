@@ -160,9 +160,9 @@ static int open_instruction_counter(void)
     return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
 }
 
-static long long read_counter(int fd)
+static apr_int64_t read_counter(int fd)
 {
-    long long v = -1;
+    apr_int64_t v = -1;
 
     if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v) {
         return -1;
@@ -178,7 +178,7 @@ static void bench(request_rec *r, probe_cache *c, int n, int size)
     apr_pool_t *scratch;
     apr_time_t t0, t1;
     int counter = open_instruction_counter();
-    long long instructions;
+    apr_int64_t instructions;
     int failures = 0;
     int i;
 
@@ -214,7 +214,7 @@ static void bench(request_rec *r, probe_cache *c, int n, int size)
         close(counter);
     }
     ap_rprintf(r, "provider=%s pairs=%d size=%d failures=%d usec=%" APR_TIME_T_FMT
-               " instructions=%lld\n", c->provider->name, n, size, failures, t1 - t0,
+               " instructions=%" APR_INT64_T_FMT "\n", c->provider->name, n, size, failures, t1 - t0,
                instructions);
 }
 
