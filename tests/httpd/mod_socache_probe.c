@@ -11,7 +11,9 @@
  *   GET /probe?c=NAME&op=retrieve&id=HEX&buf=BYTES
  *   GET /probe?c=NAME&op=remove&id=HEX
  *   GET /probe?c=NAME&op=iterate
- *   GET /probe?c=NAME&op=bench&n=OPS&size=BYTES               n store+retrieve pairs
+ *   GET /probe?c=NAME&op=bench&n=OPS&size=BYTES[&callgrind=1]  n store+retrieve pairs;
+ *       under callgrind (--instr-atstart=no), callgrind=1 counts the loop alone and
+ *       dumps it as "bench-NAME"
  *
  * The answer is text: "status=<apr_status_t>" and what the call returned.
  */
@@ -26,6 +28,7 @@
 #include "apr_tables.h"
 
 #include <linux/perf_event.h>
+#include <valgrind/callgrind.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -170,7 +173,7 @@ static apr_int64_t read_counter(int fd)
     return v;
 }
 
-static void bench(request_rec *r, probe_cache *c, int n, int size)
+static void bench(request_rec *r, probe_cache *c, int n, int size, int callgrind)
 {
     unsigned char *value = apr_palloc(r->pool, (apr_size_t)size);
     unsigned char *buf = apr_palloc(r->pool, (apr_size_t)size + 1);
@@ -189,6 +192,10 @@ static void bench(request_rec *r, probe_cache *c, int n, int size)
         ioctl(counter, PERF_EVENT_IOC_RESET, 0);
         ioctl(counter, PERF_EVENT_IOC_ENABLE, 0);
     }
+    if (callgrind) {
+        CALLGRIND_START_INSTRUMENTATION;
+        CALLGRIND_ZERO_STATS;
+    }
     t0 = apr_time_now();
     for (i = 0; i < n; ++i) {
         unsigned int len = (unsigned int)size + 1;
@@ -206,6 +213,10 @@ static void bench(request_rec *r, probe_cache *c, int n, int size)
         apr_pool_clear(scratch);
     }
     t1 = apr_time_now();
+    if (callgrind) {
+        CALLGRIND_DUMP_STATS_AT(apr_pstrcat(r->pool, "bench-", c->name, NULL));
+        CALLGRIND_STOP_INSTRUMENTATION;
+    }
     if (counter >= 0) {
         ioctl(counter, PERF_EVENT_IOC_DISABLE, 0);
     }
@@ -278,7 +289,7 @@ static int probe_handler(request_rec *r)
     }
     else if (strcmp(op, "bench") == 0) {
         bench(r, c, (int)apr_atoi64(arg(args, "n", "1000")),
-              (int)apr_atoi64(arg(args, "size", "150")));
+              (int)apr_atoi64(arg(args, "size", "150")), apr_atoi64(arg(args, "callgrind", "0")) != 0);
     }
     else {
         return HTTP_BAD_REQUEST;
