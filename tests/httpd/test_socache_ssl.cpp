@@ -12,6 +12,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -128,22 +130,34 @@ TEST_F(SslSessionCache, OwnServerListAndPrefixNeedNoMemcacheServerLine) {
     EXPECT_TRUE(again.reused) << again.output;
 }
 
+// What a new handshake and its request cost this machine right now with memcached
+// answering (the median of three). On a busy machine the handshake's own CPU time
+// grows; the bounds below are on what a stopped or killed memcached adds to it.
+long long healthy_handshake_ms(unsigned short port) {
+    std::vector<long long> ms;
+    for (int i = 0; i < 3; ++i) {
+        Handshake h = tls_handshake_in_process(port);
+        EXPECT_TRUE(h.completed) << h.output;
+        ms.push_back(h.ms);
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[1];
+}
+
 TEST_F(SslSessionCache, StoppedMemcachedDelaysNoHandshakeBeyondTheTimeoutPlus200ms) {
     ASSERT_NO_FATAL_FAILURE(start(kSslModules, [&](const HttpdProcess& h) {
         return "MemcacheServer " + mc_.address() + "\nMemcacheTimeout 300ms\n"
                "MemcacheConnectTimeout 300ms\nMemcacheRetryPeriod 2s\n"
                "SSLSessionCache mcpool\n" + tls_vhost(h);
     }));
-    // The same handshake with memcached running, for comparison.
-    Handshake healthy = tls_handshake_in_process(httpd_->port(1));
-    ASSERT_TRUE(healthy.completed) << healthy.output;
+    const long long healthy = healthy_handshake_ms(httpd_->port(1));
     mc_.pause();  // SIGSTOP: connections are accepted by the kernel, never answered
     long long slowest = 0;
     std::string times;
     for (int i = 0; i < 10; ++i) {
         Handshake h = tls_handshake_in_process(httpd_->port(1));
         EXPECT_TRUE(h.completed) << h.output;
-        EXPECT_LE(h.ms, 300 + 200) << "handshake " << i;
+        EXPECT_LE(h.ms, 300 + 200 + healthy) << "handshake " << i;
         slowest = std::max(slowest, h.ms);
         times += " " + std::to_string(h.ms);
     }
@@ -152,8 +166,8 @@ TEST_F(SslSessionCache, StoppedMemcachedDelaysNoHandshakeBeyondTheTimeoutPlus200
     EXPECT_TRUE(s_client.completed) << s_client.output;
     mc_.resume();
     std::printf("[ measured ] mcpool, memcached stopped, MemcacheTimeout 300ms: 10 new handshakes + "
-                "request took (ms)%s; slowest %lld ms; with memcached running %lld ms; s_client run "
-                "while stopped %lld ms\n", times.c_str(), slowest, healthy.ms, s_client.ms);
+                "request took (ms)%s; slowest %lld ms; with memcached running %lld ms (median of 3); s_client run "
+                "while stopped %lld ms\n", times.c_str(), slowest, healthy, s_client.ms);
 }
 
 TEST_F(SslSessionCache, KilledMemcachedMeansNoResumptionUntilItIsBack) {
@@ -165,6 +179,7 @@ TEST_F(SslSessionCache, KilledMemcachedMeansNoResumptionUntilItIsBack) {
     ASSERT_TRUE(first.completed) << first.output;
     ASSERT_TRUE(tls_handshake(httpd_->port(1), session_file("s1.pem"), "").reused);
 
+    const long long healthy = healthy_handshake_ms(httpd_->port(1));
     mc_.stop();
     for (int i = 0; i < 4; ++i) {
         Handshake h = tls_handshake(httpd_->port(1), session_file("s1.pem"), "");
@@ -172,7 +187,7 @@ TEST_F(SslSessionCache, KilledMemcachedMeansNoResumptionUntilItIsBack) {
         EXPECT_FALSE(h.reused) << h.output;
         Handshake fresh = tls_handshake_in_process(httpd_->port(1));
         EXPECT_TRUE(fresh.completed) << fresh.output;
-        EXPECT_LE(fresh.ms, 300 + 200);
+        EXPECT_LE(fresh.ms, 300 + 200 + healthy);
     }
 
     ASSERT_TRUE(mc_.restart()) << mc_.error();
