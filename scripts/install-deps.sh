@@ -11,6 +11,7 @@ packages=(
   libmemcached-dev
   valgrind strace wrk
   python3 dpkg-dev fakeroot lintian
+  openssl libssl-dev
   "$@"
 )
 

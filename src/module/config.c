@@ -3,6 +3,7 @@
  * and the defaults that depend on the MPM.
  */
 #include "config.h"
+#include "socache_codec.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -57,6 +58,7 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->retry_period_us = MERGED(retry_period_us);
     conf->failure_limit = MERGED(failure_limit);
     conf->max_value_size = MERGED(max_value_size);
+    conf->socache_prefix = add->socache_prefix ? add->socache_prefix : base->socache_prefix;
     return conf;
 }
 
@@ -127,6 +129,24 @@ const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg)
     (void)dconf;
     return mmc_parse_size(cmd->pool, cmd->cmd->name, arg,
                           (apr_int64_t)AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT, &conf->max_value_size);
+}
+
+const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    const char *err;
+
+    (void)dconf;
+    if (*arg == '\0' || strlen(arg) > MMC_SOCACHE_PREFIX_MAX) {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected 1 to %d characters",
+                            cmd->cmd->name, arg, MMC_SOCACHE_PREFIX_MAX);
+    }
+    err = mmc_socache_check_key_part(cmd->pool, "prefix", arg);
+    if (err) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    conf->socache_prefix = arg;
+    return NULL;
 }
 
 int mmc_distribution(const mmc_server_conf *conf)

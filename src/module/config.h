@@ -26,6 +26,9 @@ typedef struct {
     apr_int64_t retry_period_us;
     int failure_limit;
     apr_int64_t max_value_size;          /* bytes */
+    /* MemcacheSOCachePrefix: put before every key of the mcpool socache provider;
+     * NULL unless given here. */
+    const char *socache_prefix;
     /* Filled from the pool of the child process (child_init); NULL in the parent. */
     apr_memcache_t *client;
     apr_hash_t *serverhash;
@@ -51,6 +54,9 @@ const char *mmc_cmd_duration(cmd_parms *cmd, void *dconf, const char *arg);
 const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg);
 /** MemcacheMaxValueSize SIZE (1048576, 512k, 1m; at most 1g) */
 const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg);
+
+/** MemcacheSOCachePrefix PREFIX */
+const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg);
 
 /** The settings of conf with the defaults filled in, ready for the client. */
 void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec,

@@ -1,9 +1,11 @@
 /*
  * mod_memcache.c - the module: its directive and its hooks. The work is done in
- * config.c (directives, merge, defaults) and client.c (per-child clients, exported API).
+ * config.c (directives, merge, defaults), client.c (per-child clients, exported API) and
+ * socache_mcpool.c (the "mcpool" socache provider).
  */
 #include "client.h"
 #include "config.h"
+#include "socache_mcpool.h"
 #include "status.h"
 
 #include "http_config.h"
@@ -37,17 +39,20 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE1("MemcacheMaxValueSize", mmc_cmd_max_value_size, NULL, RSRC_CONF,
                   "longest value a store may send: bytes, or with unit k, m or g "
                   "(default 1m, at most 1g)"),
+    AP_INIT_TAKE1("MemcacheSOCachePrefix", mmc_cmd_socache_prefix, NULL, RSRC_CONF,
+                  "put before every key of the mcpool socache provider, so that several "
+                  "httpd fleets can share memcached servers (default: none)"),
     { 0 }
 };
 
 static void memcache_register_hooks(apr_pool_t *p)
 {
-    (void)p;
     ap_hook_post_config(mmc_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* First, so that other modules' child_init can already use the clients. */
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     mmc_register_optional_functions();
     mmc_register_status_hook();
+    mmc_socache_register_hooks(p);
 }
 
 MMC_EXPORT module AP_MODULE_DECLARE_DATA memcache_module = {
