@@ -117,12 +117,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto kind = static_cast<ReplyKind>(data[0] & 0x07);
     const std::size_t max_value_size =
         (data[0] & 0x80) ? static_cast<std::size_t>((data[0] >> 3) & 0x0f) : mmc::proto::kDefaultMaxValueSize;
-    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
-
-    const Trace whole = run(kind, max_value_size, stream, nullptr);
-    ChunkPlan plan(data[1], data[2]);
-    const Trace chunked = run(kind, max_value_size, stream, &plan);
-
-    mmc_fuzz::check_same_trace(whole, chunked);
+    mmc_fuzz::check_whole_against_chunked(data, size, [&](std::string_view stream, ChunkPlan* plan) {
+        return run(kind, max_value_size, stream, plan);
+    });
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -56,9 +57,16 @@ Trace<Record> feed_stream(std::string_view stream, ChunkPlan* plan, Parse parse)
     }
 }
 
-// Whole and chunked input must give the same events and end the same way.
-template <class Record>
-void check_same_trace(const Trace<Record>& whole, const Trace<Record>& chunked) {
+// An input of at least 3 bytes: byte 0 is the target's, bytes 1-2 pick the chunk sizes,
+// the rest is the stream. run(stream, plan) gives the Trace of one way of feeding it;
+// whole and chunked input must give the same events and end the same way.
+template <class Run>
+void check_whole_against_chunked(const std::uint8_t* data, std::size_t size, Run run) {
+    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
+    const auto whole = run(stream, nullptr);
+    ChunkPlan plan(data[1], data[2]);
+    const auto chunked = run(stream, &plan);
+
     FUZZ_CHECK(whole.events.size() == chunked.events.size(),
                "whole and chunked input give different numbers of events");
     for (std::size_t i = 0; i < whole.events.size(); ++i) {
