@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "proto/reply_lines.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -11,8 +13,6 @@
 namespace mmc::proto {
 
 namespace {
-
-constexpr std::string_view kCrlf = "\r\n";
 
 // ---- encoding helpers ---------------------------------------------------------------
 
@@ -131,51 +131,15 @@ std::size_t find_line_break(const char* d, std::size_t n) noexcept {
     if (n >= 16) {
         const __m128i cr = _mm_set1_epi8('\r');
         const __m128i lf = _mm_set1_epi8('\n');
-        auto hits = [&](std::size_t i) {
-            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
-            return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf))));
-        };
-        std::size_t i = 0;
-        for (; i + 16 <= n; i += 16) {
-            if (const unsigned m = hits(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        if (i < n) {
-            if (const unsigned m = hits(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
-        }
-        return n;
+        return first_hit_16(d, n, [&](__m128i v) {
+            return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+        });
     }
 #endif
     for (std::size_t i = 0; i < n; ++i) {
         if (d[i] == '\r' || d[i] == '\n') return i;
     }
     return n;
-}
-
-// Where the first line of the input stands.
-struct LineScan {
-    enum Status : std::uint8_t { complete, incomplete, malformed } status;
-    std::string_view text;    // without "\r\n" (complete only)
-    std::size_t size = 0;     // with "\r\n" (complete only)
-    const char* error = "";   // (malformed only)
-};
-
-// Only the first kMaxLineLength - 1 bytes are ever looked at, so how long the input is
-// cannot change the answer for a line that is already too long, and a prefix of the
-// input never gives an answer other than incomplete or the one the whole input gives.
-// The first CR or LF decides: an LF first is a bare LF, a CR must be followed by LF.
-// `in` is not empty.
-LineScan scan_line(std::string_view in) noexcept {
-    // A "\r" at index kMaxLineLength - 2 is the last one that still fits with its "\n".
-    const std::size_t limit = in.size() < kMaxLineLength - 1 ? in.size() : kMaxLineLength - 1;
-    const std::size_t i = find_line_break(in.data(), limit);
-    if (i < limit && in[i] == '\n') return {LineScan::malformed, {}, 0, "bare LF without CR"};
-    if (i == limit) {
-        if (limit == kMaxLineLength - 1) return {LineScan::malformed, {}, 0, "reply line too long"};
-        return {LineScan::incomplete, {}, 0, ""};
-    }
-    if (i + 1 == in.size()) return {LineScan::incomplete, {}, 0, ""};
-    if (in[i + 1] != '\n') return {LineScan::malformed, {}, 0, "CR not followed by LF"};
-    return {LineScan::complete, in.substr(0, i), i + 2, ""};
 }
 
 enum class NumberStatus : std::uint8_t { ok, malformed, too_large };
@@ -311,51 +275,6 @@ const char* parse_flags(std::string_view rest, MetaEvent& ev) noexcept {
     return nullptr;
 }
 
-// "NAME" alone or "NAME <message>": data is the message, possibly empty.
-bool match_with_message(std::string_view line, std::string_view name,
-                        std::string_view& message) noexcept {
-    if (line.substr(0, name.size()) != name) return false;
-    const std::string_view rest = line.substr(name.size());
-    if (rest.empty()) {
-        message = rest;
-        return true;
-    }
-    if (rest.front() != ' ') return false;
-    message = rest.substr(1);
-    return true;
-}
-
-// ERROR, CLIENT_ERROR and SERVER_ERROR can answer any request.
-bool parse_error_line(std::string_view line, MetaEvent& ev) noexcept {
-    struct Kind {
-        std::string_view name;
-        MetaEventType type;
-    };
-    static constexpr Kind kinds[] = {
-        {"ERROR", MetaEventType::error},
-        {"CLIENT_ERROR", MetaEventType::client_error},
-        {"SERVER_ERROR", MetaEventType::server_error},
-    };
-    for (const Kind& k : kinds) {
-        if (match_with_message(line, k.name, ev.data)) {
-            ev.type = k.type;
-            return true;
-        }
-    }
-    return false;
-}
-
-// What one reply line (plus, for VA, its data) amounts to.
-struct Step {
-    ParseResult result = ParseResult::event;
-    std::size_t consumed = 0;
-    const char* error = "";
-};
-
-Step event_of(std::size_t size) noexcept { return {ParseResult::event, size, ""}; }
-Step need_more() noexcept { return {ParseResult::need_more, 0, ""}; }
-Step failure(const char* why) noexcept { return {ParseResult::error, 0, why}; }
-
 constexpr unsigned code(char a, char b) noexcept {
     return static_cast<unsigned>(static_cast<unsigned char>(a)) << 8 | static_cast<unsigned char>(b);
 }
@@ -379,19 +298,12 @@ Step parse_value(std::string_view in, std::string_view line, std::size_t line_si
     if (bytes > max_value_size) return failure("value larger than max_value_size");
     if (const char* why = parse_flags(rest.substr(digits.size()), ev)) return failure(why);
 
-    // Written to avoid line_size + bytes + 2 overflowing when max_value_size is huge.
     const std::size_t len = static_cast<std::size_t>(bytes);
-    const std::size_t avail = in.size() - line_size;
-    if (avail < len) return need_more();
-    const std::size_t after = avail - len;  // bytes present past the data
-    const std::size_t data_end = line_size + len;
-    if ((after >= 1 && in[data_end] != '\r') || (after >= 2 && in[data_end + 1] != '\n')) {
-        return failure("value data not followed by CRLF");
-    }
-    if (after < 2) return need_more();
+    const Step data = value_data(in, line_size, len);
+    if (data.result != ParseResult::event) return data;
     ev.type = MetaEventType::value;
     ev.data = in.substr(line_size, len);
-    return event_of(data_end + kCrlf.size());
+    return data;
 }
 
 // "ME <key>[ <info>]": the info is the rest of the line, spaces and all.
@@ -668,7 +580,7 @@ ParseResult MetaReplyParser::parse(std::string_view in, MetaEvent& ev,
     if (failed_) return ParseResult::error;
     if (in.empty()) return ParseResult::need_more;
 
-    const LineScan line = scan_line(in);
+    const LineScan line = scan_line<find_line_break>(in);
     if (line.status == LineScan::incomplete) return ParseResult::need_more;
     if (line.status == LineScan::malformed) return fail(line.error);
 

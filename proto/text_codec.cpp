@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "proto/key.h"
+#include "proto/reply_lines.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -15,8 +16,6 @@
 namespace mmc::proto {
 
 namespace {
-
-constexpr std::string_view kCrlf = "\r\n";
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 constexpr bool kLittleEndian = true;
@@ -81,34 +80,6 @@ void append_retrieval(std::string& out, std::string_view verb, const std::uint32
 
 // ---- parsing helpers ----------------------------------------------------------------
 
-// Where the first line of the input stands.
-struct LineScan {
-    enum Status : std::uint8_t { complete, incomplete, malformed } status;
-    std::string_view text;    // without "\r\n" (complete only)
-    std::size_t size = 0;     // with "\r\n" (complete only)
-    const char* error = "";   // (malformed only)
-};
-
-#if defined(__SSE2__)
-// Index of the first byte among the n >= 16 bytes at d for which hits(16 bytes) sets its
-// bit, or n. Sixteen bytes at a time; the last block overlaps the one before it, which
-// is harmless since that one had no hit.
-template <class Hits>
-[[gnu::always_inline]] inline std::size_t first_hit_16(const char* d, std::size_t n, Hits hits) noexcept {
-    auto at = [&](std::size_t i) {
-        return static_cast<unsigned>(hits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i))));
-    };
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        if (const unsigned m = at(i)) return i + static_cast<std::size_t>(__builtin_ctz(m));
-    }
-    if (i < n) {
-        if (const unsigned m = at(n - 16)) return n - 16 + static_cast<std::size_t>(__builtin_ctz(m));
-    }
-    return n;
-}
-#endif
-
 // Index of the first byte equal to a or b among the n bytes at d, or n. With SSE2 (every
 // x86-64) sixteen bytes at a time, otherwise eight: a word holds byte a when w ^ aa..aa
 // has a zero byte, found by (x - 0x01..01) & ~x & 0x80..80. A borrow can only mark bytes
@@ -145,24 +116,6 @@ std::size_t find_either(const char* d, std::size_t n) noexcept {
 }
 
 std::size_t find_line_break(const char* d, std::size_t n) noexcept { return find_either<'\r', '\n'>(d, n); }
-
-// Only the first kMaxLineLength bytes are ever looked at, so how long the input is
-// cannot change the answer for a line that is already too long, and a prefix of the
-// input never gives an answer other than incomplete or the one the whole input gives.
-// The first CR or LF decides: an LF first is a bare LF, a CR must be followed by LF.
-LineScan scan_line(std::string_view in) noexcept {
-    // A "\r" at index kMaxLineLength - 2 is the last one that still fits with its "\n".
-    const std::size_t limit = in.size() < kMaxLineLength - 1 ? in.size() : kMaxLineLength - 1;
-    const std::size_t i = find_line_break(in.data(), limit);
-    if (i == limit) {
-        if (limit == kMaxLineLength - 1) return {LineScan::malformed, {}, 0, "reply line too long"};
-        return {LineScan::incomplete, {}, 0, ""};
-    }
-    if (in[i] == '\n') return {LineScan::malformed, {}, 0, "bare LF without CR"};
-    if (i + 1 == in.size()) return {LineScan::incomplete, {}, 0, ""};
-    if (in[i + 1] != '\n') return {LineScan::malformed, {}, 0, "CR not followed by LF"};
-    return {LineScan::complete, in.substr(0, i), i + 2, ""};
-}
 
 enum class NumberStatus : std::uint8_t { ok, malformed, overflow };
 
@@ -241,54 +194,9 @@ enum class WordStatus : std::uint8_t { ok, empty, malformed, overflow };
     return WordStatus::ok;
 }
 
-// What one reply line (plus, for VALUE, its data) amounts to.
-struct Step {
-    ParseResult result = ParseResult::event;
-    std::size_t consumed = 0;
-    const char* error = "";
-};
-
-Step event_of(std::size_t size) noexcept { return {ParseResult::event, size, ""}; }
-Step need_more() noexcept { return {ParseResult::need_more, 0, ""}; }
-Step failure(const char* why) noexcept { return {ParseResult::error, 0, why}; }
-
 void set_final(TextEvent& ev, EventType type) noexcept {
     ev.type = type;
     ev.final = true;
-}
-
-// "NAME" alone or "NAME <message>": data is the message, possibly empty.
-bool match_with_message(std::string_view line, std::string_view name,
-                        std::string_view& message) noexcept {
-    if (line.substr(0, name.size()) != name) return false;
-    const std::string_view rest = line.substr(name.size());
-    if (rest.empty()) {
-        message = rest;
-        return true;
-    }
-    if (rest.front() != ' ') return false;
-    message = rest.substr(1);
-    return true;
-}
-
-// ERROR, CLIENT_ERROR and SERVER_ERROR can answer any request.
-bool parse_error_line(std::string_view line, TextEvent& ev) noexcept {
-    struct Kind {
-        std::string_view name;
-        EventType type;
-    };
-    static constexpr Kind kinds[] = {
-        {"ERROR", EventType::error},
-        {"CLIENT_ERROR", EventType::client_error},
-        {"SERVER_ERROR", EventType::server_error},
-    };
-    for (const Kind& k : kinds) {
-        if (match_with_message(line, k.name, ev.data)) {
-            set_final(ev, k.type);
-            return true;
-        }
-    }
-    return false;
 }
 
 // A reply that is one fixed word, e.g. STORED.
@@ -357,22 +265,15 @@ Step parse_value(std::string_view in, std::string_view line, std::size_t line_si
         ev.has_cas = true;
     }
 
-    // Written to avoid line_size + bytes + 2 overflowing when max_value_size is huge.
     const std::size_t len = static_cast<std::size_t>(bytes);
-    const std::size_t avail = in.size() - line_size;
-    if (avail < len) return need_more();
-    const std::size_t after = avail - len;  // bytes present past the data
-    const std::size_t data_end = line_size + len;
-    if ((after >= 1 && in[data_end] != '\r') || (after >= 2 && in[data_end + 1] != '\n')) {
-        return failure("value data not followed by CRLF");
-    }
-    if (after < 2) return need_more();
+    const Step data = value_data(in, line_size, len);
+    if (data.result != ParseResult::event) return data;
 
     ev.type = EventType::value;
     ev.key = key;
     ev.flags = static_cast<std::uint32_t>(flags);
     ev.data = in.substr(line_size, len);
-    return event_of(data_end + kCrlf.size());
+    return data;
 }
 
 // Index of the first byte that is a space or a control character (0x00-0x20: CR and LF
@@ -550,7 +451,10 @@ Step parse_expected_line(ReplyKind kind, std::string_view in, std::string_view l
 Step parse_line(ReplyKind kind, std::string_view in, std::string_view line,
                 std::size_t size, std::size_t max_value_size, TextEvent& ev) noexcept {
     const Step step = parse_expected_line(kind, in, line, size, max_value_size, ev);
-    if (step.result == ParseResult::error && parse_error_line(line, ev)) return event_of(size);
+    if (step.result == ParseResult::error && parse_error_line(line, ev)) {
+        ev.final = true;
+        return event_of(size);
+    }
     return step;
 }
 
@@ -728,7 +632,7 @@ ParseResult TextReplyParser::parse_general(std::string_view in, TextEvent& ev,
         case State::reading: break;
     }
 
-    const LineScan line = scan_line(in);
+    const LineScan line = scan_line<find_line_break>(in);
     if (line.status == LineScan::incomplete) return ParseResult::need_more;
     if (line.status == LineScan::malformed) return fail(line.error);
 

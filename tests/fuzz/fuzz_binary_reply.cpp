@@ -11,13 +11,13 @@
 // exactly header + body, and hand back the header's fields, the key and value where
 // the header puts them, the flags from 4-byte extras, the counter of a successful
 // incr/decr, and `final` as the header documents it.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_support.h"
+#include "parser_target.h"
 #include "proto/binary_codec.h"
 
 namespace {
@@ -30,7 +30,6 @@ using mmc::proto::BinaryStatus;
 using mmc::proto::kBinaryHeaderSize;
 using mmc::proto::ParseResult;
 using mmc_fuzz::ChunkPlan;
-using mmc_fuzz::GuardedBuffer;
 using mmc_fuzz::Span;
 using mmc_fuzz::span_of;
 
@@ -54,11 +53,7 @@ struct Record {
     }
 };
 
-struct Trace {
-    std::vector<Record> events;
-    ParseResult last = ParseResult::need_more;
-    std::string_view error;
-};
+using Trace = mmc_fuzz::Trace<Record>;
 
 BinaryEvent sentinel() {
     BinaryEvent ev;
@@ -133,15 +128,11 @@ void check_against_header(const BinaryEvent& ev, std::string_view bytes, std::si
 // plan == nullptr: the whole stream at once.
 Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) {
     BinaryReplyParser parser(max_value_size);
-    static GuardedBuffer guarded;
-    Trace t;
-    std::size_t pos = 0;
-    std::size_t fed = plan ? std::min(stream.size(), plan->next()) : stream.size();
-    for (;;) {
-        const std::string_view buf = guarded.place(stream.substr(pos, fed - pos));
+    return mmc_fuzz::feed_stream<Record>(stream, plan, [&](std::string_view buf, std::size_t pos,
+                                                           std::size_t& consumed, Trace& t) {
         const BinaryEvent before = sentinel();
         BinaryEvent ev = before;
-        std::size_t consumed = 12345;  // must be overwritten on every path
+        consumed = 12345;  // must be overwritten on every path
         const ParseResult r = parser.parse(buf, ev, consumed);
 
         if (r == ParseResult::event) {
@@ -153,14 +144,12 @@ Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) 
                 span_of(ev.key, buf.data(), consumed, pos, "key view outside the event"),
                 span_of(ev.value, buf.data(), consumed, pos, "value view outside the event"),
                 pos + consumed});
-            pos += consumed;
-            continue;
+            return r;
         }
 
         FUZZ_CHECK(consumed == 0, "consumed set without an event");
         FUZZ_CHECK(same(ev, before), "ev written without an event");
         if (r == ParseResult::error) {
-            t.last = r;
             t.error = parser.error_message();
             FUZZ_CHECK(!t.error.empty(), "error without a message");
             FUZZ_CHECK(parser.parse(buf, ev, consumed) == ParseResult::error && consumed == 0,
@@ -176,15 +165,9 @@ Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) 
             FUZZ_CHECK(fresh_check.parse(noop, ev, consumed) == ParseResult::event &&
                            consumed == kBinaryHeaderSize,
                        "reset() does not clear an error");
-            return t;
         }
-        FUZZ_CHECK(r == ParseResult::need_more, "unknown ParseResult");
-        if (fed == stream.size()) {
-            t.last = r;
-            return t;
-        }
-        fed = std::min(stream.size(), fed + plan->next());
-    }
+        return r;
+    });
 }
 
 }  // namespace
@@ -193,18 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 3) return 0;
     const std::size_t max_value_size =
         (data[0] & 0x80) ? static_cast<std::size_t>(data[0] & 0x7f) : mmc::proto::kDefaultMaxValueSize;
-    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
-
-    const Trace whole = run(max_value_size, stream, nullptr);
-    ChunkPlan plan(data[1], data[2]);
-    const Trace chunked = run(max_value_size, stream, &plan);
-
-    FUZZ_CHECK(whole.events.size() == chunked.events.size(),
-               "whole and chunked input give different numbers of events");
-    for (std::size_t i = 0; i < whole.events.size(); ++i) {
-        FUZZ_CHECK(whole.events[i] == chunked.events[i], "whole and chunked input give different events");
-    }
-    FUZZ_CHECK(whole.last == chunked.last, "whole and chunked input end differently");
-    FUZZ_CHECK(whole.error == chunked.error, "whole and chunked input fail for different reasons");
+    mmc_fuzz::check_whole_against_chunked(data, size, [&](std::string_view stream, ChunkPlan* plan) {
+        return run(max_value_size, stream, plan);
+    });
     return 0;
 }

@@ -16,7 +16,6 @@
 // between that line and the final "\r\n", the key and opaque views lie in the first
 // line, and fields whose flag did not come back are empty. A base64 key (b) is fed to
 // base64_decode(), which must not read past the token either.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "parser_target.h"
 #include "proto/meta_codec.h"
 
 namespace {
@@ -59,11 +59,7 @@ struct Record {
     }
 };
 
-struct Trace {
-    std::vector<Record> events;
-    ParseResult last = ParseResult::need_more;
-    std::string_view error;
-};
+using Trace = mmc_fuzz::Trace<Record>;
 
 // Values no parser would produce together: a leftover of them shows as a difference.
 MetaEvent sentinel() {
@@ -158,15 +154,11 @@ void check_against_bytes(const MetaEvent& ev, std::string_view bytes) {
 // plan == nullptr: the whole stream at once.
 Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) {
     MetaReplyParser parser(max_value_size);
-    static GuardedBuffer guarded;
-    Trace t;
-    std::size_t pos = 0;  // bytes consumed so far
-    std::size_t fed = plan ? std::min(stream.size(), plan->next()) : stream.size();
-    for (;;) {
-        const std::string_view buf = guarded.place(stream.substr(pos, fed - pos));
+    return mmc_fuzz::feed_stream<Record>(stream, plan, [&](std::string_view buf, std::size_t pos,
+                                                           std::size_t& consumed, Trace& t) {
         const MetaEvent before = sentinel();
         MetaEvent ev = before;
-        std::size_t consumed = 12345;  // must be overwritten on every path
+        consumed = 12345;  // must be overwritten on every path
         const ParseResult r = parser.parse(buf, ev, consumed);
 
         if (r == ParseResult::event) {
@@ -179,14 +171,12 @@ Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) 
                 span_of(ev.opaque, buf.data(), consumed, pos, "opaque view outside the event"),
                 span_of(ev.data, buf.data(), consumed, pos, "data view outside the event"),
                 pos + consumed});
-            pos += consumed;
-            continue;
+            return r;
         }
 
         FUZZ_CHECK(consumed == 0, "consumed set without an event");
         FUZZ_CHECK(same(ev, before), "ev written without an event");
         if (r == ParseResult::error) {
-            t.last = r;
             t.error = parser.error_message();
             FUZZ_CHECK(!t.error.empty(), "error without a message");
             FUZZ_CHECK(parser.parse(buf, ev, consumed) == ParseResult::error && consumed == 0,
@@ -197,15 +187,9 @@ Trace run(std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) 
             FUZZ_CHECK(fresh.parse("MN\r\n", ev, consumed) == ParseResult::event && consumed == 4 &&
                            ev.type == MetaEventType::noop,
                        "reset() does not clear an error");
-            return t;
         }
-        FUZZ_CHECK(r == ParseResult::need_more, "unknown ParseResult");
-        if (fed == stream.size()) {
-            t.last = r;
-            return t;
-        }
-        fed = std::min(stream.size(), fed + plan->next());
-    }
+        return r;
+    });
 }
 
 }  // namespace
@@ -214,18 +198,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 3) return 0;
     const std::size_t max_value_size =
         (data[0] & 0x80) ? static_cast<std::size_t>(data[0] & 0x7f) : mmc::proto::kDefaultMaxValueSize;
-    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
-
-    const Trace whole = run(max_value_size, stream, nullptr);
-    ChunkPlan plan(data[1], data[2]);
-    const Trace chunked = run(max_value_size, stream, &plan);
-
-    FUZZ_CHECK(whole.events.size() == chunked.events.size(),
-               "whole and chunked input give different numbers of events");
-    for (std::size_t i = 0; i < whole.events.size(); ++i) {
-        FUZZ_CHECK(whole.events[i] == chunked.events[i], "whole and chunked input give different events");
-    }
-    FUZZ_CHECK(whole.last == chunked.last, "whole and chunked input end differently");
-    FUZZ_CHECK(whole.error == chunked.error, "whole and chunked input fail for different reasons");
+    mmc_fuzz::check_whole_against_chunked(data, size, [&](std::string_view stream, ChunkPlan* plan) {
+        return run(max_value_size, stream, plan);
+    });
     return 0;
 }

@@ -13,13 +13,13 @@
 // Further contract checks: consumed is within the input and non-zero for an event and
 // zero otherwise, an event's views lie within the bytes it consumed, `ev` is untouched
 // unless an event is returned, and an error is sticky.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_support.h"
+#include "parser_target.h"
 #include "proto/text_codec.h"
 
 namespace {
@@ -30,7 +30,6 @@ using mmc::proto::ReplyKind;
 using mmc::proto::TextEvent;
 using mmc::proto::TextReplyParser;
 using mmc_fuzz::ChunkPlan;
-using mmc_fuzz::GuardedBuffer;
 using mmc_fuzz::Span;
 using mmc_fuzz::span_of;
 
@@ -52,11 +51,7 @@ struct Record {
     }
 };
 
-struct Trace {
-    std::vector<Record> events;
-    ParseResult last = ParseResult::need_more;
-    std::string_view error;
-};
+using Trace = mmc_fuzz::Trace<Record>;
 
 // Values no parser would produce together: every event must overwrite all of them
 // (a leftover shows as a difference between the ways of feeding the same stream).
@@ -77,15 +72,11 @@ TextEvent sentinel() {
 Trace run(ReplyKind kind, std::size_t max_value_size, std::string_view stream, ChunkPlan* plan) {
     TextReplyParser parser(max_value_size);
     parser.expect(kind);
-    static GuardedBuffer guarded;
-    Trace t;
-    std::size_t pos = 0;  // bytes consumed so far
-    std::size_t fed = plan ? std::min(stream.size(), plan->next()) : stream.size();
-    for (;;) {
-        const std::string_view buf = guarded.place(stream.substr(pos, fed - pos));
+    return mmc_fuzz::feed_stream<Record>(stream, plan, [&](std::string_view buf, std::size_t pos,
+                                                           std::size_t& consumed, Trace& t) {
         const TextEvent before = sentinel();
         TextEvent ev = before;
-        std::size_t consumed = 12345;  // must be overwritten on every path
+        consumed = 12345;  // must be overwritten on every path
         const ParseResult r = parser.parse(buf, ev, consumed);
 
         if (r == ParseResult::event) {
@@ -96,35 +87,27 @@ Trace run(ReplyKind kind, std::size_t max_value_size, std::string_view stream, C
                        span_of(ev.data, buf.data(), consumed, pos, "data view outside the event"),
                        pos + consumed};
             t.events.push_back(rec);
-            pos += consumed;
             if (ev.final) {
                 FUZZ_CHECK(!parser.in_reply(), "in_reply() after a final event");
                 parser.expect(kind);  // pipelining: the next reply answers the same kind
             } else {
                 FUZZ_CHECK(parser.in_reply(), "not in_reply() after a non-final event");
             }
-            continue;
+            return r;
         }
 
         FUZZ_CHECK(consumed == 0, "consumed set without an event");
         // ev's contents are unspecified here (the parser fills it in place).
         if (r == ParseResult::error) {
-            t.last = r;
             t.error = parser.error_message();
             FUZZ_CHECK(!t.error.empty(), "error without a message");
             FUZZ_CHECK(!parser.in_reply(), "in_reply() after an error");
             // Sticky: the same bytes (and any others) keep failing until expect().
             FUZZ_CHECK(parser.parse(buf, ev, consumed) == ParseResult::error && consumed == 0,
                        "error not sticky");
-            return t;
         }
-        FUZZ_CHECK(r == ParseResult::need_more, "unknown ParseResult");
-        if (fed == stream.size()) {
-            t.last = r;
-            return t;
-        }
-        fed = std::min(stream.size(), fed + plan->next());
-    }
+        return r;
+    });
 }
 
 }  // namespace
@@ -134,18 +117,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto kind = static_cast<ReplyKind>(data[0] & 0x07);
     const std::size_t max_value_size =
         (data[0] & 0x80) ? static_cast<std::size_t>((data[0] >> 3) & 0x0f) : mmc::proto::kDefaultMaxValueSize;
-    const std::string_view stream(reinterpret_cast<const char*>(data) + 3, size - 3);
-
-    const Trace whole = run(kind, max_value_size, stream, nullptr);
-    ChunkPlan plan(data[1], data[2]);
-    const Trace chunked = run(kind, max_value_size, stream, &plan);
-
-    FUZZ_CHECK(whole.events.size() == chunked.events.size(),
-               "whole and chunked input give different numbers of events");
-    for (std::size_t i = 0; i < whole.events.size(); ++i) {
-        FUZZ_CHECK(whole.events[i] == chunked.events[i], "whole and chunked input give different events");
-    }
-    FUZZ_CHECK(whole.last == chunked.last, "whole and chunked input end differently");
-    FUZZ_CHECK(whole.error == chunked.error, "whole and chunked input fail for different reasons");
+    mmc_fuzz::check_whole_against_chunked(data, size, [&](std::string_view stream, ChunkPlan* plan) {
+        return run(kind, max_value_size, stream, plan);
+    });
     return 0;
 }

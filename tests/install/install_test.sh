@@ -14,27 +14,10 @@ set -euo pipefail
 build=$1 src=$2 libdir=$3 includedir=$4 moduledir=$5 headerdir=$6
 memcached=$7 apache2=$8 apxs=$9
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-for tool in "$memcached" "$apache2" "$apxs" pkg-config curl cc; do
-  command -v "$tool" >/dev/null || fail "$tool not found (scripts/install-deps.sh installs it)"
-done
-
-work=$(mktemp -d /tmp/mmc-install.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {  # port: until something accepts, at most 10 s
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+# shellcheck source=tests/install/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+need_tools "$memcached" "$apache2" "$apxs" pkg-config curl cc
+make_work mmc-install
 
 root=$work/root
 DESTDIR=$root cmake --install "$build" >"$work/install.log" || { cat "$work/install.log"; fail "cmake --install"; }

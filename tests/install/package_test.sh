@@ -6,28 +6,11 @@
 # the configured memcached. Usage: package_test.sh SOURCE_DIR MEMCACHED APACHE2
 set -euo pipefail
 src=$1 memcached=$2 apache2=$3
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/install/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 [ -d /etc/apache2 ] || fail "/etc/apache2 not found: the apache2 package is needed"
-for tool in "$memcached" "$apache2" dpkg-deb curl python3; do
-  command -v "$tool" >/dev/null || fail "$tool not found (scripts/install-deps.sh installs it)"
-done
-
-work=$(mktemp -d /tmp/mmc-package.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+need_tools "$memcached" "$apache2" dpkg-deb curl python3
+make_work mmc-package
 
 BUILD_DIR=${PACKAGE_BUILD_DIR:-$src/build-package} "$src/scripts/package.sh" "$work/dist" \
   >"$work/package.log" 2>&1 || { cat "$work/package.log"; fail "scripts/package.sh"; }

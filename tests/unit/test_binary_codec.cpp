@@ -3,6 +3,7 @@
 // the same events however the bytes arrive, fails cleanly on anything malformed, never
 // reads past its input and never allocates.
 #include "allocation_counter.h"
+#include "codec_replay.h"
 #include "guard_page.h"
 #include "proto/binary_codec.h"
 
@@ -217,24 +218,10 @@ Event own(const BinaryEvent& ev) {
 
 // ---- driving the parser the way a connection does --------------------------------------
 
-struct Outcome {
-    std::vector<Event> events;
-    bool failed = false;
-    std::string error;
-    std::size_t leftover = 0;  // bytes never consumed
-};
-
-bool operator==(const Outcome& a, const Outcome& b) {
-    return a.events == b.events && a.failed == b.failed && a.error == b.error &&
-           a.leftover == b.leftover;
-}
-
-void PrintTo(const Outcome& o, std::ostream* os) {
-    *os << (o.failed ? "failed(" + o.error + ") " : "") << "leftover=" << o.leftover
-        << " events=[";
-    for (const Event& e : o.events) PrintTo(e, os);
-    *os << "]";
-}
+using Outcome = codec_replay::Outcome<Event>;
+using codec_replay::bytewise;
+using codec_replay::split_at;
+using codec_replay::whole;
 
 class Session {
 public:
@@ -285,28 +272,10 @@ private:
     Outcome out_;
 };
 
-// Appends each chunk to a buffer as a socket read would, parsing after each one.
 Outcome feed(const std::vector<std::string>& chunks,
              std::size_t max_value_size = kDefaultMaxValueSize) {
     Session session(max_value_size);
-    std::string buf;
-    for (const std::string& chunk : chunks) {
-        buf += chunk;
-        buf.erase(0, session.drain(buf));
-    }
-    return session.finish(buf.size());
-}
-
-std::vector<std::string> whole(const std::string& in) { return {in}; }
-
-std::vector<std::string> bytewise(const std::string& in) {
-    std::vector<std::string> chunks;
-    for (char c : in) chunks.emplace_back(1, c);
-    return chunks;
-}
-
-std::vector<std::string> split_at(const std::string& in, std::size_t pos) {
-    return {in.substr(0, pos), in.substr(pos)};
+    return codec_replay::feed(session, chunks);
 }
 
 Outcome parse_all(const std::string& in, std::size_t max_value_size = kDefaultMaxValueSize) {
@@ -1167,40 +1136,23 @@ const std::vector<Replay>& replays() {
     return table;
 }
 
-TEST(BinaryReplay, WholeInputGivesTheExpectedEvents) {
-    for (const Replay& r : replays()) {
-        SCOPED_TRACE(r.name);
-        EXPECT_EQ(feed(whole(r.input)), parsed(r.events));
-    }
+void replay_all(codec_replay::Arrival how) {
+    codec_replay::expect_replays(
+        replays(), how, [](const Replay&, const std::vector<std::string>& chunks) { return feed(chunks); },
+        [](const Replay& r) { return parsed(r.events); });
 }
 
-TEST(BinaryReplay, OneByteAtATimeGivesTheSameEvents) {
-    for (const Replay& r : replays()) {
-        SCOPED_TRACE(r.name);
-        EXPECT_EQ(feed(bytewise(r.input)), parsed(r.events));
-    }
-}
+TEST(BinaryReplay, WholeInputGivesTheExpectedEvents) { replay_all(codec_replay::Arrival::whole); }
+
+TEST(BinaryReplay, OneByteAtATimeGivesTheSameEvents) { replay_all(codec_replay::Arrival::bytewise); }
 
 TEST(BinaryReplay, SplitAtEveryPositionGivesTheSameEvents) {
-    for (const Replay& r : replays()) {
-        for (std::size_t pos = 0; pos <= r.input.size(); ++pos) {
-            SCOPED_TRACE(std::string(r.name) + " split at " + std::to_string(pos));
-            EXPECT_EQ(feed(split_at(r.input, pos)), parsed(r.events));
-        }
-    }
+    replay_all(codec_replay::Arrival::split_everywhere);
 }
 
 // ==== malformed responses ===============================================================
 
-struct Malformed {
-    const char* name;
-    std::string input;
-    const char* error;
-    std::size_t events_before_error = 0;
-    std::size_t max_value_size = kDefaultMaxValueSize;
-};
-
-void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
+using codec_replay::Malformed;
 
 class BinaryMalformedResponse : public ::testing::TestWithParam<Malformed> {};
 
@@ -1208,15 +1160,10 @@ class BinaryMalformedResponse : public ::testing::TestWithParam<Malformed> {};
 // same events.
 TEST_P(BinaryMalformedResponse, IsAnErrorHoweverItArrives) {
     const Malformed& m = GetParam();
-    const Outcome all = feed(whole(m.input), m.max_value_size);
-    EXPECT_TRUE(all.failed);
-    EXPECT_EQ(all.error, m.error);
-    EXPECT_EQ(all.events.size(), m.events_before_error);
-    EXPECT_EQ(feed(bytewise(m.input), m.max_value_size), all);
-    for (std::size_t pos = 0; pos <= m.input.size(); ++pos) {
-        SCOPED_TRACE("split at " + std::to_string(pos));
-        EXPECT_EQ(feed(split_at(m.input, pos), m.max_value_size), all);
-    }
+    codec_replay::expect_same_failure(m.input, m.error, m.events_before_error,
+                                      [&](const std::vector<std::string>& chunks) {
+                                          return feed(chunks, m.max_value_size);
+                                      });
 }
 
 constexpr const char* kWrongMagic = "wrong magic byte in response";
@@ -1300,10 +1247,7 @@ const Malformed kMalformed[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(BinaryReplyParser, BinaryMalformedResponse,
-                         ::testing::ValuesIn(kMalformed),
-                         [](const ::testing::TestParamInfo<Malformed>& info) {
-                             return std::string(info.param.name);
-                         });
+                         ::testing::ValuesIn(kMalformed), codec_replay::ParamName());
 
 // ==== arbitrary bytes ===================================================================
 

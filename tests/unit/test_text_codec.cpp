@@ -2,6 +2,7 @@
 // events however the bytes arrive, fails cleanly on anything malformed, never reads
 // past its input and never allocates.
 #include "allocation_counter.h"
+#include "codec_replay.h"
 #include "guard_page.h"
 #include "proto/text_codec.h"
 
@@ -114,25 +115,10 @@ Event end() { return final_event(EventType::end); }
 
 // ---- driving the parser the way a connection does --------------------------------------
 
-struct Outcome {
-    std::vector<Event> events;
-    bool failed = false;
-    std::string error;
-    bool complete = false;     // every expected reply reached its final event
-    std::size_t leftover = 0;  // bytes never consumed
-};
-
-bool operator==(const Outcome& a, const Outcome& b) {
-    return a.events == b.events && a.failed == b.failed && a.error == b.error &&
-           a.complete == b.complete && a.leftover == b.leftover;
-}
-
-void PrintTo(const Outcome& o, std::ostream* os) {
-    *os << (o.failed ? "failed(" + o.error + ") " : "") << (o.complete ? "complete " : "")
-        << "leftover=" << o.leftover << " events=[";
-    for (const Event& e : o.events) PrintTo(e, os);
-    *os << "]";
-}
+using Outcome = codec_replay::Outcome<Event>;
+using codec_replay::bytewise;
+using codec_replay::split_at;
+using codec_replay::whole;
 
 // Expects each kind in turn, the next one as soon as a reply has ended (pipelining).
 class Session {
@@ -191,28 +177,10 @@ private:
     Outcome out_;
 };
 
-// Appends each chunk to a buffer as a socket read would, parsing after each one.
 Outcome feed(const std::vector<ReplyKind>& kinds, const std::vector<std::string>& chunks,
              std::size_t max_value_size = kDefaultMaxValueSize) {
     Session session(kinds, max_value_size);
-    std::string buf;
-    for (const std::string& chunk : chunks) {
-        buf += chunk;
-        buf.erase(0, session.drain(buf));
-    }
-    return session.finish(buf.size());
-}
-
-std::vector<std::string> whole(const std::string& in) { return {in}; }
-
-std::vector<std::string> bytewise(const std::string& in) {
-    std::vector<std::string> chunks;
-    for (char c : in) chunks.emplace_back(1, c);
-    return chunks;
-}
-
-std::vector<std::string> split_at(const std::string& in, std::size_t pos) {
-    return {in.substr(0, pos), in.substr(pos)};
+    return codec_replay::feed(session, chunks);
 }
 
 Outcome parse_all(ReplyKind kind, const std::string& in,
@@ -1165,27 +1133,19 @@ const std::vector<Replay>& replays() {
     return table;
 }
 
-TEST(Replay, WholeInputGivesTheExpectedEvents) {
-    for (const Replay& r : replays()) {
-        SCOPED_TRACE(r.name);
-        EXPECT_EQ(feed(r.kinds, whole(r.input)), completed(r.events));
-    }
+void replay_all(codec_replay::Arrival how) {
+    codec_replay::expect_replays(
+        replays(), how,
+        [](const Replay& r, const std::vector<std::string>& chunks) { return feed(r.kinds, chunks); },
+        [](const Replay& r) { return completed(r.events); });
 }
 
-TEST(Replay, OneByteAtATimeGivesTheSameEvents) {
-    for (const Replay& r : replays()) {
-        SCOPED_TRACE(r.name);
-        EXPECT_EQ(feed(r.kinds, bytewise(r.input)), completed(r.events));
-    }
-}
+TEST(Replay, WholeInputGivesTheExpectedEvents) { replay_all(codec_replay::Arrival::whole); }
+
+TEST(Replay, OneByteAtATimeGivesTheSameEvents) { replay_all(codec_replay::Arrival::bytewise); }
 
 TEST(Replay, SplitAtEveryPositionGivesTheSameEvents) {
-    for (const Replay& r : replays()) {
-        for (std::size_t pos = 0; pos <= r.input.size(); ++pos) {
-            SCOPED_TRACE(std::string(r.name) + " split at " + std::to_string(pos));
-            EXPECT_EQ(feed(r.kinds, split_at(r.input, pos)), completed(r.events));
-        }
-    }
+    replay_all(codec_replay::Arrival::split_everywhere);
 }
 
 // ==== malformed replies =================================================================
@@ -1206,14 +1166,10 @@ class MalformedReply : public ::testing::TestWithParam<Malformed> {};
 // events and with the same message.
 TEST_P(MalformedReply, IsAnErrorHoweverItArrives) {
     const Malformed& m = GetParam();
-    const Outcome all = feed({m.kind}, whole(m.input), m.max_value_size);
-    EXPECT_TRUE(all.failed);
-    EXPECT_EQ(all.events.size(), m.events_before_error);
-    EXPECT_EQ(feed({m.kind}, bytewise(m.input), m.max_value_size), all);
-    for (std::size_t pos = 0; pos <= m.input.size(); ++pos) {
-        SCOPED_TRACE("split at " + std::to_string(pos));
-        EXPECT_EQ(feed({m.kind}, split_at(m.input, pos), m.max_value_size), all);
-    }
+    codec_replay::expect_same_failure(m.input, nullptr, m.events_before_error,
+                                      [&](const std::vector<std::string>& chunks) {
+                                          return feed({m.kind}, chunks, m.max_value_size);
+                                      });
 }
 
 const ReplyKind R = ReplyKind::retrieval;
@@ -1331,9 +1287,7 @@ const Malformed kMalformed[] = {
 };
 
 INSTANTIATE_TEST_SUITE_P(TextReplyParser, MalformedReply, ::testing::ValuesIn(kMalformed),
-                         [](const ::testing::TestParamInfo<Malformed>& info) {
-                             return std::string(info.param.name);
-                         });
+                         codec_replay::ParamName());
 
 // ==== arbitrary bytes ===================================================================
 
