@@ -83,7 +83,7 @@ bool base64_decode(std::string_view in, char* out, std::size_t capacity,
 // refuses as an invalid flag; E needs memcached 1.6.27 or later.
 
 // The largest time (N, R, T) memcached reads as it was meant.
-inline constexpr std::uint32_t kMaxMetaTtl = 2147483647u;
+inline constexpr std::uint32_t kMaxMetaTtl = kMaxTextTime;
 
 // mg: fetch an item, its value and/or metadata, and optionally touch, vivify or win it.
 // Reply: VA (value, with v), HD (hit without v), EN (miss; left out when quiet).
