@@ -316,11 +316,18 @@ struct MetaCodec {
     }
 
     // The key a reply's opaque names, or b.nkeys when it names none of the batch's.
+    // The opaque is what write_batch wrote: 1 to 10 decimal digits (anything else names
+    // no request of ours).
     static std::size_t key_of(const MetaEvent& ev, const GetBatch& b, const BatchCursor& cursor) noexcept {
+        const std::string_view o = ev.opaque;
+        if (o.empty() || o.size() > 10) return b.nkeys;
         std::uint64_t opaque = 0;
-        if (!ev.has(MetaFlag::opaque) || !proto::parse_meta_number(ev.opaque, opaque) || opaque > 0xffffffffu) {
-            return b.nkeys;
+        for (const char c : o) {
+            const unsigned d = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
+            if (d > 9) return b.nkeys;
+            opaque = opaque * 10 + d;
         }
+        if (opaque > 0xffffffffu) return b.nkeys;
         const std::uint32_t i = static_cast<std::uint32_t>(opaque) - cursor.first_opaque;
         return i < b.nkeys ? i : b.nkeys;
     }

@@ -30,7 +30,7 @@ const char* const kUsage =
     "  --workloads LIST   only these workloads (get-hit-100, get-miss, set-100, get-hit-10,\n"
     "                     get-hit-1k, get-hit-100k, set-10, set-1k, set-100k, mget-100x4,\n"
     "                     mixed-16t)\n"
-    "  --clients LIST     only these clients (ours, ours-bin, ours-modula, apr-util, libmc,\n"
+    "  --clients LIST     only these clients (ours, ours-bin, ours-meta, ours-modula, apr-util, libmc,\n"
     "                     libmc-bin)\n"
     "  --e2e-seconds N    length of each wrk run (default 5)\n"
     "  --e2e-reps N       wrk rounds per build (default 5)\n"
