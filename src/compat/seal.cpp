@@ -3,6 +3,7 @@
 // forked child.
 #include "compat/seal.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +43,37 @@ struct CtxFree {
 };
 using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
+std::atomic<std::uint64_t> next_key_serial{1};
+
+// Each thread keeps one context per direction with the key it last used, so a call
+// with the same key only sets a new nonce: no allocation, no key schedule, no parameter
+// lookups (together about two thirds of a 100-byte get's sealing cost with a context
+// per call). A context is never shared between threads.
+struct ThreadCipher {
+    CtxPtr ctx;
+    std::uint64_t serial = 0;  // the key the context holds; 0: none
+
+    // Ready to encrypt (enc 1) or decrypt (enc 0) with key k and nonce iv.
+    EVP_CIPHER_CTX* start(const EVP_CIPHER* cipher, const Key& k, const unsigned char* iv, int enc) noexcept {
+        if (!ctx) {
+            ctx.reset(EVP_CIPHER_CTX_new());
+            if (!ctx) return nullptr;
+        }
+        const bool same_key = serial == k.serial;
+        serial = 0;
+        const int ok = same_key ? EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
+                                : EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
+        if (ok != 1) return nullptr;
+        serial = k.serial;
+        return ctx.get();
+    }
+    // After a failed step: the next call sets the key again.
+    void forget() noexcept { serial = 0; }
+};
+
+thread_local ThreadCipher tl_encrypt;
+thread_local ThreadCipher tl_decrypt;
+
 int hex_digit(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -66,9 +98,19 @@ std::string_view trim(std::string_view s) noexcept {
 // its own length, so the parts cannot be shifted into one another.
 bool add_aad(EVP_CIPHER_CTX* ctx, std::string_view header, std::uint32_t flags,
              std::string_view key) noexcept {
-    int n = 0;
+    // One update for the whole AAD when it fits (memcached keys are at most 250 bytes):
+    // each update costs a pass through OpenSSL's dispatch.
+    unsigned char aad[3 + kMaxKeyIdSize + 4 + 250];
+    const std::size_t total = header.size() + 4 + key.size();
     const unsigned char f[4] = {static_cast<unsigned char>(flags >> 24), static_cast<unsigned char>(flags >> 16),
                                 static_cast<unsigned char>(flags >> 8), static_cast<unsigned char>(flags)};
+    int n = 0;
+    if (total <= sizeof aad) {
+        std::memcpy(aad, header.data(), header.size());
+        std::memcpy(aad + header.size(), f, sizeof f);
+        if (!key.empty()) std::memcpy(aad + header.size() + sizeof f, key.data(), key.size());
+        return EVP_CipherUpdate(ctx, nullptr, &n, aad, static_cast<int>(total)) == 1;
+    }
     return EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(header.data()),
                             static_cast<int>(header.size())) == 1 &&
            EVP_CipherUpdate(ctx, nullptr, &n, f, sizeof f) == 1 &&
@@ -95,6 +137,7 @@ bool crypt(EVP_CIPHER_CTX* ctx, const unsigned char* in, std::size_t len, unsign
 
 Keyring::Keyring(std::vector<Key> keys) : keys_(std::move(keys)), cipher_(std::make_unique<Cipher>()) {
     overhead_ = 3 + keys_.front().id.size() + kNonceSize + kTagSize;
+    for (Key& k : keys_) k.serial = next_key_serial.fetch_add(1, std::memory_order_relaxed);
 }
 
 Keyring::~Keyring() {
@@ -244,14 +287,16 @@ bool Keyring::seal(std::string_view key, std::uint32_t flags, std::string_view p
     if (RAND_bytes(nonce, kNonceSize) != 1) return false;
     p += kNonceSize;
 
-    CtxPtr ctx(EVP_CIPHER_CTX_new());
+    EVP_CIPHER_CTX* ctx = tl_encrypt.start(cipher_->cipher, k, nonce, 1);
     int n = 0;
-    const bool ok = ctx && EVP_EncryptInit_ex2(ctx.get(), cipher_->cipher, k.bytes.data(), nonce, nullptr) == 1 &&
-                    add_aad(ctx.get(), header, flags, key) &&
-                    crypt(ctx.get(), reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), p) &&
-                    EVP_EncryptFinal_ex(ctx.get(), p + plain.size(), &n) == 1 &&
-                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTagSize, p + plain.size()) == 1;
-    if (!ok) OPENSSL_cleanse(out, sealed_size(plain.size()));
+    const bool ok = ctx && add_aad(ctx, header, flags, key) &&
+                    crypt(ctx, reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), p) &&
+                    EVP_EncryptFinal_ex(ctx, p + plain.size(), &n) == 1 &&
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, p + plain.size()) == 1;
+    if (!ok) {
+        tl_encrypt.forget();
+        OPENSSL_cleanse(out, sealed_size(plain.size()));
+    }
     return ok;
 }
 
@@ -275,14 +320,15 @@ Failure Keyring::unseal(std::string_view key, std::uint32_t flags, std::string_v
     unsigned char tag[kTagSize];
     std::memcpy(tag, ct + len, kTagSize);
 
-    CtxPtr ctx(EVP_CIPHER_CTX_new());
+    EVP_CIPHER_CTX* ctx = tl_decrypt.start(cipher_->cipher, *k, nonce, 0);
     int n = 0;
     unsigned char last[16];
-    const bool ok = ctx && EVP_DecryptInit_ex2(ctx.get(), cipher_->cipher, k->bytes.data(), nonce, nullptr) == 1 &&
-                    add_aad(ctx.get(), header, flags, key) && crypt(ctx.get(), ct, len, out) &&
-                    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
-                    EVP_DecryptFinal_ex(ctx.get(), last, &n) == 1;
+    const bool ok = ctx && add_aad(ctx, header, flags, key) && crypt(ctx, ct, len, out) &&
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
+                    EVP_DecryptFinal_ex(ctx, last, &n) == 1;
     if (!ok) {
+        // A forged value is the common failure; the context is set afresh all the same.
+        tl_decrypt.forget();
         // GCM writes the plaintext before the tag is checked: none of it may remain.
         OPENSSL_cleanse(out, len);
         return Failure::forged;

@@ -52,6 +52,9 @@ const char* to_string(Failure f) noexcept;
 struct Key {
     std::string id;
     std::array<unsigned char, kKeySize> bytes{};
+    // Unique in the process for the life of the process (never reused), so a thread's
+    // cached cipher context can tell whether it already holds this key.
+    std::uint64_t serial = 0;
 };
 
 // The keys of one key file. The first key seals; every key unseals. Immutable once

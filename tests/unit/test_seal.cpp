@@ -2,8 +2,10 @@
 // refusals that need no network.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/stat.h>
@@ -110,6 +112,19 @@ TEST(SealEnvelope, ValueCopiedUnderAnotherKeyIsRefused) {
     EXPECT_EQ(unseal(*r, "session:alic", 0, env), Failure::forged);
 }
 
+TEST(SealEnvelope, KeysLongerThanMemcachedAllowsStillRoundTrip) {
+    // The AAD is built in one buffer for keys memcached accepts; longer ones take
+    // another path, which must agree.
+    auto r = ring("k1 " + kHexA + "\n");
+    for (std::size_t len : {0u, 1u, 250u, 251u, 1000u}) {
+        const std::string key(len, 'x');
+        std::string plain;
+        EXPECT_EQ(unseal(*r, key, 9, seal(*r, key, 9, "v"), &plain), Failure::none) << len;
+        EXPECT_EQ(plain, "v");
+        EXPECT_EQ(unseal(*r, key + "y", 9, seal(*r, key, 9, "v")), Failure::forged) << len;
+    }
+}
+
 TEST(SealEnvelope, ChangedFlagsAreRefused) {
     auto r = ring("k1 " + kHexA + "\n");
     const std::string env = seal(*r, "key", 1, "v");
@@ -175,6 +190,69 @@ TEST(SealKeyRotation, OldValuesStayReadableAndNewWritesUseTheNewKey) {
     EXPECT_EQ(unseal(*before, "key", 0, new_env), Failure::unknown_key);
     EXPECT_EQ(unseal(*after, "key", 0, new_env, &plain), Failure::none);
     EXPECT_EQ(plain, "written after");
+}
+
+// Each thread keeps its cipher contexts between calls: switching keys, rings and
+// outcomes on one thread must never carry state from one call into the next.
+TEST(SealEnvelope, CallsOnOneThreadDoNotLeakIntoEachOther) {
+    auto a = ring("a " + kHexA + "\n");
+    auto b = ring("b " + kHexB + "\na " + kHexA + "\n");
+    const std::string ea = seal(*a, "k", 0, "from a");
+    std::string forged = ea;
+    forged.back() ^= 1;
+    const std::string eb = seal(*b, "k", 0, "from b");
+    std::string plain;
+    for (int round = 0; round < 3; ++round) {
+        EXPECT_EQ(unseal(*a, "k", 0, forged), Failure::forged);
+        EXPECT_EQ(unseal(*a, "k", 0, ea, &plain), Failure::none);
+        EXPECT_EQ(plain, "from a");
+        EXPECT_EQ(unseal(*b, "k", 0, ea, &plain), Failure::none);
+        EXPECT_EQ(plain, "from a");
+        EXPECT_EQ(unseal(*b, "k", 0, eb, &plain), Failure::none);
+        EXPECT_EQ(plain, "from b");
+        EXPECT_EQ(unseal(*a, "k", 0, eb), Failure::unknown_key);
+    }
+}
+
+TEST(SealEnvelope, ANewRingWithAnotherKeyIsNotConfusedWithAnOldOne) {
+    std::string env;
+    {
+        auto old_ring = ring("k " + kHexA + "\n");
+        env = seal(*old_ring, "key", 0, "v");
+        EXPECT_EQ(unseal(*old_ring, "key", 0, env), Failure::none);
+    }
+    // Same id, other bytes, perhaps at the same address: the cached context must not
+    // still hold the old key.
+    auto new_ring = ring("k " + kHexB + "\n");
+    EXPECT_EQ(unseal(*new_ring, "key", 0, env), Failure::forged);
+    std::string plain;
+    EXPECT_EQ(unseal(*new_ring, "key", 0, seal(*new_ring, "key", 0, "w"), &plain), Failure::none);
+    EXPECT_EQ(plain, "w");
+}
+
+TEST(SealEnvelope, ThreadsSealAndUnsealAtOnce) {
+    auto r = ring("new " + kHexB + "\nold " + kHexA + "\n");
+    auto old_ring = ring("old " + kHexA + "\n");
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 500; ++i) {
+                const std::string key = "k" + std::to_string(t) + ":" + std::to_string(i);
+                const std::string value(static_cast<std::size_t>(i % 300), static_cast<char>('a' + t));
+                const Keyring& writer = i % 2 ? *r : *old_ring;
+                std::string env(writer.sealed_size(value.size()), '\0');
+                if (!writer.seal(key, 0, value, reinterpret_cast<unsigned char*>(env.data()))) ++bad;
+                std::string out(Keyring::plain_size(env), '\0');
+                if (r->unseal(key, 0, env, reinterpret_cast<unsigned char*>(out.data())) != Failure::none ||
+                    out != value) {
+                    ++bad;
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(bad.load(), 0);
 }
 
 TEST(SealKeyFile, AcceptsCommentsBlankLinesAndSpaces) {
