@@ -29,6 +29,7 @@ typedef struct {
     unsigned ttl_us;         /* idle connection lifetime, microseconds as in apr-util */
     int binary;              /* ours only: speak the binary protocol */
     int ketama;              /* ours only: ketama placement (else apr-util's modula) */
+    const char *seal_key_file; /* ours only: seal values with these keys (NULL: plain) */
 } bench_apr_config;
 
 /* One client shared by all threads; one session per thread (its own APR pools). */
