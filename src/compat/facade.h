@@ -73,6 +73,9 @@ inline const seal::Keyring* keyring_of(const apr_memcache_t* mc) noexcept {
 // heap; freed when the call returns.
 class SealedValue {
 public:
+    SealedValue() = default;
+    SealedValue(const SealedValue&) = delete;  // data_ may point into this object
+    SealedValue& operator=(const SealedValue&) = delete;
     std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
     // Seals plain for key into this; APR_EGENERAL when OpenSSL fails.
     apr_status_t seal(const seal::Keyring& ring, std::string_view key, std::uint32_t flags,
