@@ -294,7 +294,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_stats(apr_memcache_server_t *ms, a
 #define AP_MEMCACHE_LOG_DEBUG   7
 
 /** Receives the client's diagnostics (a server marked dead or back, a connect that
- *  failed, a reply that could not be parsed). status is the APR status involved or
+ *  failed, a reply that could not be parsed, a sealed value refused). status is the APR status involved or
  *  APR_SUCCESS; msg names the server. Called from the thread doing the operation, with
  *  no lock held; it must be thread-safe. */
 typedef void (*ap_memcache_log_func)(void *baton, int level, apr_status_t status,

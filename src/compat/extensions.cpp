@@ -29,7 +29,7 @@ apr_status_t on_owner(apr_memcache_t* mc, const char* key, Op&& op) {
 struct ItemCtx {
     apr_pool_t* p;
     ap_memcache_item_t* item;
-    // Set for a sealed client (see sealed_get).
+    // Set for a sealed client (see read_item).
     apr_memcache_t* sealed_by = nullptr;
     mmc::engine::Server* from = nullptr;
     std::string_view key;
@@ -41,10 +41,10 @@ void take_item(void* vctx, const mmc::engine::ValueView& v) {
     if (c.sealed_by) {
         std::size_t len = 0;
         char* plain = mmc::compat::unseal_value(c.sealed_by, *c.from, c.p, c.key, v, len);
-        if (!plain) {
-            c.refused = true;
-            return;
-        }
+        // The last value delivered decides, as for a plain client (a read retried on a
+        // new connection delivers again).
+        c.refused = plain == nullptr;
+        if (!plain) return;
         c.item->data = plain;
         c.item->len = len;
     } else {

@@ -48,10 +48,10 @@ void take_value(void* vctx, const mmc::engine::ValueView& v) {
     if (c.sealed_by) {
         std::size_t len = 0;
         char* plain = mmc::compat::unseal_value(c.sealed_by, *c.from, c.p, c.key, v, len);
-        if (!plain) {
-            c.refused = true;
-            return;
-        }
+        // The last value delivered decides, as for a plain client (a read retried on a
+        // new connection delivers again).
+        c.refused = plain == nullptr;
+        if (!plain) return;
         *c.data = plain;
         if (c.len) *c.len = len;
     } else {
