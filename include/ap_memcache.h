@@ -101,6 +101,9 @@ struct apr_memcache_t {
     apr_memcache_hash_func hash_func;    /**< key hash; NULL means apr_memcache_hash_default */
     void *server_baton;
     apr_memcache_server_func server_func;/**< server choice; NULL means the default */
+    /* Beyond apr-util's fields (the struct is only ever allocated by
+     * apr_memcache_create, so a field at the end changes nothing for consumers). */
+    struct ap_memcache_seal_t *seal;     /**< set by ap_memcache_set_seal; do not touch */
 };
 
 typedef struct {
@@ -291,7 +294,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_stats(apr_memcache_server_t *ms, a
 #define AP_MEMCACHE_LOG_DEBUG   7
 
 /** Receives the client's diagnostics (a server marked dead or back, a connect that
- *  failed, a reply that could not be parsed). status is the APR status involved or
+ *  failed, a reply that could not be parsed, a sealed value refused). status is the APR status involved or
  *  APR_SUCCESS; msg names the server. Called from the thread doing the operation, with
  *  no lock held; it must be thread-safe. */
 typedef void (*ap_memcache_log_func)(void *baton, int level, apr_status_t status,
@@ -547,6 +550,48 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t *mc,
                                                          apr_uint32_t flags);
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_delete(apr_memcache_t *mc, const void *key,
                                                           apr_size_t klen);
+
+/* ---- sealed values ---------------------------------------------------------------- */
+/* A sealed client encrypts and authenticates every value it stores (AES-256-GCM, with
+ * the memcached key and the item's flags bound in) and checks every value it reads, so
+ * memcached and the network see only ciphertext and a value that was changed, moved to
+ * another key or never sealed reads as a miss. docs/security.md has the envelope, the
+ * key file and key rotation. */
+
+/** A set of sealing keys read from a key file; opaque. */
+typedef struct ap_memcache_seal_t ap_memcache_seal_t;
+
+/** Reads the key file at path into *seal, allocated from p (the keys are wiped from
+ *  memory when p is cleared). The file holds lines "<key-id> <64 hex digits>" (ids of 1
+ *  to 32 letters, digits, '-', '_' or '.'; '#' comments and blank lines allowed); the
+ *  first key seals, every key unseals. It must be a regular file that others (neither
+ *  owner nor group) can neither read nor write. On failure *seal is untouched, *errmsg
+ *  (may be NULL) gets the reason from p, and the return is APR_EINVAL for a file that
+ *  is not a valid key file, or the status of the failed open. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_seal_load(apr_pool_t *p, const char *path,
+                                                        ap_memcache_seal_t **seal,
+                                                        const char **errmsg);
+
+/** The id of the key that seals (the first of the file), for logs. */
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_seal_key_id(const ap_memcache_seal_t *seal);
+
+/** Seals the values of mc with seal from now on (NULL: stop sealing). seal must live as
+ *  long as mc uses it; several clients may share one. Not thread-safe: call it while
+ *  setting the client up. On a sealed client:
+ *  - set, add, replace, cas and ap_memcache_store's SET/ADD/REPLACE store an envelope
+ *    31 + (length of the key id) bytes longer than the value; flags are stored as given.
+ *    AP_MEMCACHE_ETOOBIG applies to the envelope's length;
+ *  - getp, gets, gat, multgetp and multigets return the opened value; a value that does
+ *    not authenticate (not sealed, an unknown key id, tampered, stored under another key
+ *    or with other flags) is APR_NOTFOUND, for that key only, and is reported through
+ *    the server's logger (ap_memcache_server_set_logger) at AP_MEMCACHE_LOG_WARNING, at
+ *    most once a minute per reason, with the count since the last report;
+ *  - append, prepend, incr, decr, incr64 and decr64 cannot work on ciphertext and
+ *    return APR_ENOTIMPL with nothing sent;
+ *  - delete, touch and flush are unchanged.
+ *  APR_EINVAL when mc is NULL. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_seal(apr_memcache_t *mc,
+                                                       ap_memcache_seal_t *seal);
 
 /* ---- version ---------------------------------------------------------------- */
 

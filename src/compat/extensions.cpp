@@ -5,6 +5,7 @@
 
 using mmc::compat::on_owner;
 using mmc::compat::run_on;
+using mmc::engine::Outcome;
 using mmc::engine::Result;
 
 namespace {
@@ -12,15 +13,64 @@ namespace {
 struct ItemCtx {
     apr_pool_t* p;
     ap_memcache_item_t* item;
+    // Set for a sealed client (see read_item).
+    apr_memcache_t* sealed_by = nullptr;
+    mmc::engine::Server* from = nullptr;
+    std::string_view key;
+    bool refused = false;
 };
 
 void take_item(void* vctx, const mmc::engine::ValueView& v) {
     auto& c = *static_cast<ItemCtx*>(vctx);
+    if (c.sealed_by) {
+        std::size_t len = 0;
+        char* plain = mmc::compat::unseal_value(c.sealed_by, *c.from, c.p, c.key, v, len);
+        // The last value delivered decides, as for a plain client (a read retried on a
+        // new connection delivers again).
+        c.refused = plain == nullptr;
+        if (!plain) return;
+        c.item->data = plain;
+        c.item->len = len;
+    } else {
+        c.item->data = mmc::compat::copy_value(c.p, v.data);
+        c.item->len = v.data.size();
+    }
     c.item->key = apr_pstrmemdup(c.p, v.key.data(), v.key.size());
-    c.item->data = mmc::compat::copy_value(c.p, v.data);
-    c.item->len = v.data.size();
     c.item->flags = v.flags;
     c.item->cas = v.cas;
+}
+
+// Runs a read that fills an item (get(s) or gat) on the owner of key, opening the value
+// on a sealed client; a value that does not open is a miss.
+template <class Read>
+apr_status_t read_item(apr_memcache_t* mc, const char* key, ItemCtx& ctx, Read&& read) {
+    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+        if (mmc::compat::keyring_of(mc)) {
+            ctx.sealed_by = mc;
+            ctx.from = &s;
+            ctx.key = k;
+        }
+        return read(s, k);
+    });
+    return rv == APR_SUCCESS && ctx.refused ? APR_NOTFOUND : rv;
+}
+
+// Seals value for key on a sealed client (else leaves it), then runs the store.
+template <class Store>
+apr_status_t sealed_store(apr_memcache_t* mc, const char* key, std::string_view value,
+                          apr_uint32_t flags, Store&& store) {
+    apr_status_t seal_rv = APR_SUCCESS;
+    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+        mmc::compat::SealedValue sealed;
+        if (const auto* ring = mmc::compat::keyring_of(mc)) {
+            // Only OpenSSL failing (no randomness) ends here; nothing is sent.
+            seal_rv = sealed.seal(*ring, k, flags, value);
+            if (seal_rv != APR_SUCCESS) return Outcome{Result::invalid_argument};
+            value = sealed.view();
+        }
+        return store(s, k, value);
+    });
+    return seal_rv != APR_SUCCESS ? seal_rv : rv;
 }
 
 bool store_command(ap_memcache_store_e op, mmc::proto::StoreCommand& cmd) {
@@ -37,6 +87,8 @@ bool store_command(ap_memcache_store_e op, mmc::proto::StoreCommand& cmd) {
 apr_status_t arith64(mmc::proto::ArithCommand cmd, apr_memcache_t* mc, const char* key,
                      apr_uint64_t delta, const apr_uint64_t* initial, apr_uint32_t exptime,
                      apr_uint64_t* nv) {
+    // A counter cannot be sealed: memcached computes on the stored bytes.
+    if (mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     std::uint64_t value = 0;
     apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
         return initial ? mmc::engine::arith_create(s, cmd, k, delta, *initial, exptime, value)
@@ -56,9 +108,14 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t* mc, ap_memca
                                                     apr_uint32_t flags) {
     mmc::proto::StoreCommand cmd;
     if (!store_command(op, cmd) || (len > 0 && !data)) return APR_EINVAL;
-    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
-        return mmc::engine::store(s, cmd, k, std::string_view(data ? data : "", len), flags, exptime);
-    });
+    // Bytes added to an envelope would break its tag: refused before anything is sent.
+    if (mmc::compat::keyring_of(mc) && (op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND)) {
+        return APR_ENOTIMPL;
+    }
+    apr_status_t rv = sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
+                                   [&](mmc::engine::Server& s, std::string_view k, std::string_view v) {
+                                       return mmc::engine::store(s, cmd, k, v, flags, exptime);
+                                   });
     // Appending to nothing: the key is missing, which is what the caller needs to know.
     if (rv == APR_EEXIST && (op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND)) return APR_NOTFOUND;
     return rv;
@@ -67,8 +124,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t* mc, ap_memca
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gets(apr_memcache_t* mc, apr_pool_t* p,
                                                    const char* key, ap_memcache_item_t* item) {
     if (!p || !item) return APR_EINVAL;
-    ItemCtx ctx{p, item};
-    item->status = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    ItemCtx ctx{p, item, nullptr, nullptr, {}, false};
+    item->status = read_item(mc, key, ctx, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::get(s, k, take_item, &ctx, true);
     });
     return item->status;
@@ -79,10 +136,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t* mc, const char
                                                   apr_uint32_t exptime, apr_uint32_t flags,
                                                   apr_uint64_t cas) {
     if (len > 0 && !data) return APR_EINVAL;
-    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
-        return mmc::engine::store(s, mmc::proto::StoreCommand::cas, k,
-                                  std::string_view(data ? data : "", len), flags, exptime, cas);
-    });
+    return sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
+                        [&](mmc::engine::Server& s, std::string_view k, std::string_view v) {
+                            return mmc::engine::store(s, mmc::proto::StoreCommand::cas, k, v, flags,
+                                                      exptime, cas);
+                        });
 }
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t* mc, const char* key,
@@ -96,8 +154,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gat(apr_memcache_t* mc, apr_pool_t
                                                   const char* key, apr_uint32_t exptime,
                                                   ap_memcache_item_t* item) {
     if (!p || !item) return APR_EINVAL;
-    ItemCtx ctx{p, item};
-    item->status = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    ItemCtx ctx{p, item, nullptr, nullptr, {}, false};
+    item->status = read_item(mc, key, ctx, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::get_and_touch(s, k, exptime, take_item, &ctx);
     });
     return item->status;

@@ -9,12 +9,21 @@
 #include <string_view>
 #include <new>
 
+#include "compat/seal.h"
 #include "engine/outcome.h"
+#include "engine/requests.h"
 #include "engine/server.h"
 #include "ap_memcache.h"
 
 struct ap_memcache_server_impl {
     std::unique_ptr<mmc::engine::Server> server;
+};
+
+// What ap_memcache_set_seal attaches to a client: the keys and the limiter of the log
+// lines about refused values. Shared by every client it is attached to.
+struct ap_memcache_seal_t {
+    std::unique_ptr<mmc::compat::seal::Keyring> ring;
+    mmc::compat::seal::FailureLog failures;
 };
 
 namespace mmc::compat {
@@ -54,6 +63,36 @@ inline char* copy_value(apr_pool_t* p, std::string_view data) {
     d[data.size()] = '\0';
     return d;
 }
+
+// Sealed values (seal_api.cpp). The key ring of mc, or nullptr when it does not seal.
+inline const seal::Keyring* keyring_of(const apr_memcache_t* mc) noexcept {
+    return mc && mc->seal ? mc->seal->ring.get() : nullptr;
+}
+
+// An envelope being built for a store: small ones on the stack, larger ones on the
+// heap; freed when the call returns.
+class SealedValue {
+public:
+    SealedValue() = default;
+    SealedValue(const SealedValue&) = delete;  // data_ may point into this object
+    SealedValue& operator=(const SealedValue&) = delete;
+    std::string_view view() const noexcept { return {reinterpret_cast<const char*>(data_), size_}; }
+    // Seals plain for key into this; APR_EGENERAL when OpenSSL fails.
+    apr_status_t seal(const seal::Keyring& ring, std::string_view key, std::uint32_t flags,
+                      std::string_view plain);
+
+private:
+    unsigned char inline_[1024];
+    std::unique_ptr<unsigned char[]> heap_;
+    unsigned char* data_ = inline_;
+    std::size_t size_ = 0;
+};
+
+// Opens a value that server `from` returned for key into pool memory (NUL-terminated,
+// as copy_value). nullptr when it does not authenticate: the caller reports a miss; the
+// refusal is logged through the server's logger, rate-limited (seal::FailureLog).
+char* unseal_value(apr_memcache_t* mc, engine::Server& from, apr_pool_t* p, std::string_view key,
+                   const engine::ValueView& v, std::size_t& len);
 
 // Runs f, turning an escaping exception into an APR status: nothing may unwind into C.
 template <class F>

@@ -32,12 +32,36 @@ struct ItemCtx {
     apr_pool_t* p;
     ap_memcache_item_t* item;
     std::string_view key;
+    // Set on a sealed client: values are opened, and one that does not open is a miss.
+    apr_memcache_t* sealed_by = nullptr;
+    mmc::engine::Server* from = nullptr;
+    bool refused = false;
 };
+
+// Remembers where a sealed client's values come from (run inside the call, where the
+// server and the key are known).
+void note_source(ItemCtx& c, apr_memcache_t* mc, mmc::engine::Server& s, std::string_view k) {
+    c.key = k;
+    if (mmc::compat::keyring_of(mc)) {
+        c.sealed_by = mc;
+        c.from = &s;
+    }
+}
 
 void fill_item(ItemCtx& c, const MetaEvent& ev) {
     c.item->key = apr_pstrmemdup(c.p, c.key.data(), c.key.size());
-    c.item->data = mmc::compat::copy_value(c.p, ev.data);
-    c.item->len = ev.data.size();
+    // An empty value is a lease's placeholder (or an empty value), never an envelope.
+    if (c.sealed_by && !ev.data.empty()) {
+        std::size_t len = 0;
+        const mmc::engine::ValueView v{c.key, ev.data, ev.flags, ev.cas, ev.has(MetaFlag::cas)};
+        char* plain = mmc::compat::unseal_value(c.sealed_by, *c.from, c.p, c.key, v, len);
+        c.refused = plain == nullptr;
+        c.item->data = plain ? plain : mmc::compat::copy_value(c.p, {});
+        c.item->len = plain ? len : 0;
+    } else {
+        c.item->data = mmc::compat::copy_value(c.p, ev.data);
+        c.item->len = ev.data.size();
+    }
     c.item->flags = ev.flags;
     c.item->cas = ev.cas;
 }
@@ -92,7 +116,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
     if (!fits_time(lease_ttl) || !fits_time(recache_ttl)) return lease->item.status = APR_EINVAL;
     LeaseCtx ctx{{p, &lease->item, {}}, lease};
     apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
-        ctx.item.key = k;
+        note_source(ctx.item, mc, s, k);
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
         mg.value = mg.return_flags = mg.return_cas = mg.return_ttl = true;
@@ -105,6 +129,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
     if (rv == APR_SUCCESS && lease->item.len == 0 && !lease->stale && (lease->won || lease->lease_taken)) {
         rv = APR_NOTFOUND;
     }
+    // On a sealed client a value that does not open is a miss; the lease stands.
+    if (rv == APR_SUCCESS && ctx.item.refused) rv = APR_NOTFOUND;
     lease->item.status = rv;
     return rv;
 }
@@ -142,13 +168,14 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_get(apr_memcache_t* mc, apr_p
     *item = ap_memcache_item_t{};
     ItemCtx ctx{p, item, {}};
     item->status = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
-        ctx.key = k;
+        note_source(ctx, mc, s, k);
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
         mg.base64_key = true;
         mg.value = mg.return_flags = mg.return_cas = true;
         return mmc::engine::meta_get(s, mg, take_item, &ctx);
     });
+    if (item->status == APR_SUCCESS && ctx.refused) item->status = APR_NOTFOUND;
     return item->status;
 }
 
@@ -159,7 +186,17 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
     mmc::proto::MetaSetMode mode;
     if (!set_mode(op, mode) || (len > 0 && !data) || !fits_time(exptime)) return APR_EINVAL;
     const bool concat = op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND;
+    // As ap_memcache_store: a sealed value cannot be added to.
+    if (concat && mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
+    apr_status_t seal_rv = APR_SUCCESS;
     apr_status_t rv = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+        std::string_view value(data ? data : "", len);
+        mmc::compat::SealedValue sealed;
+        if (const auto* ring = mmc::compat::keyring_of(mc)) {
+            seal_rv = sealed.seal(*ring, k, flags, value);
+            if (seal_rv != APR_SUCCESS) return mmc::engine::Outcome{mmc::engine::Result::invalid_argument};
+            value = sealed.view();
+        }
         mmc::proto::MetaSetRequest ms;
         ms.key = k;
         ms.base64_key = true;
@@ -168,9 +205,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
             ms.flags = flags;
             ms.ttl = exptime;
         }
-        return mmc::engine::meta_set(s, ms, std::string_view(data ? data : "", len),
-                                     [](void*, const MetaEvent&) {}, nullptr);
+        return mmc::engine::meta_set(s, ms, value, [](void*, const MetaEvent&) {}, nullptr);
     });
+    if (seal_rv != APR_SUCCESS) return seal_rv;
     // As ap_memcache_store: appending to nothing says the key is missing.
     if (rv == APR_EEXIST && concat) return APR_NOTFOUND;
     return rv;

@@ -37,14 +37,26 @@ template <class Value>
 struct FillCtx {
     const Plan<Value>* plan;
     apr_pool_t* data_pool;
+    apr_memcache_t* sealed_by;  // the client when it seals, else nullptr
 };
 
 template <class Value>
 void fill(void* vctx, std::size_t batch, std::size_t key, const mmc::engine::ValueView& v) {
     auto& c = *static_cast<FillCtx<Value>*>(vctx);
-    Value* value = c.plan->values[c.plan->first[batch] + key];
-    value->data = mmc::compat::copy_value(c.data_pool, v.data);
-    value->len = v.data.size();
+    const std::size_t at = c.plan->first[batch] + key;
+    Value* value = c.plan->values[at];
+    if (c.sealed_by) {
+        // A value that does not open stays a miss (its status is APR_NOTFOUND already).
+        std::size_t len = 0;
+        char* plain = mmc::compat::unseal_value(c.sealed_by, *c.plan->servers[batch]->impl->server,
+                                                c.data_pool, c.plan->keys[at], v, len);
+        if (!plain) return;
+        value->data = plain;
+        value->len = len;
+    } else {
+        value->data = mmc::compat::copy_value(c.data_pool, v.data);
+        value->len = v.data.size();
+    }
     value->status = APR_SUCCESS;
     if constexpr (std::is_same_v<Value, ap_memcache_item_t>) {
         value->flags = v.flags;
@@ -142,7 +154,7 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
             batches[i].with_cas = with_cas;
             total = std::max(total, batches[i].server->options().timeouts.io);
         }
-        FillCtx<Value> ctx{&plan, data_pool};
+        FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
         mmc::engine::multi_get(batches.data(), batches.size(), total, fill<Value>, &ctx);
 
         for (std::size_t i = 0; i < batches.size(); ++i) {

@@ -36,12 +36,28 @@ struct GetCtx {
     char** data;
     apr_size_t* len;
     apr_uint16_t* flags;
+    // Set for a sealed client: the value is opened, or refused (a miss).
+    apr_memcache_t* sealed_by;
+    mmc::engine::Server* from;
+    std::string_view key;
+    bool refused;
 };
 
 void take_value(void* vctx, const mmc::engine::ValueView& v) {
     auto& c = *static_cast<GetCtx*>(vctx);
-    *c.data = mmc::compat::copy_value(c.p, v.data);
-    if (c.len) *c.len = v.data.size();
+    if (c.sealed_by) {
+        std::size_t len = 0;
+        char* plain = mmc::compat::unseal_value(c.sealed_by, *c.from, c.p, c.key, v, len);
+        // The last value delivered decides, as for a plain client (a read retried on a
+        // new connection delivers again).
+        c.refused = plain == nullptr;
+        if (!plain) return;
+        *c.data = plain;
+        if (c.len) *c.len = len;
+    } else {
+        *c.data = mmc::compat::copy_value(c.p, v.data);
+        if (c.len) *c.len = v.data.size();
+    }
     // The compatible API carries 16-bit flags; the upper bits cannot be represented.
     if (c.flags) *c.flags = static_cast<apr_uint16_t>(v.flags);
 }
@@ -53,8 +69,13 @@ apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char*
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;
     if (size > 0 && !data) return APR_EINVAL;
     return guarded([&] {
-        Outcome o = mmc::engine::store(*ms->impl->server, cmd, k,
-                                       std::string_view(data ? data : "", size), flags, exptime);
+        std::string_view value(data ? data : "", size);
+        mmc::compat::SealedValue sealed;
+        if (const auto* ring = mmc::compat::keyring_of(mc)) {
+            if (apr_status_t rv = sealed.seal(*ring, k, flags, value)) return rv;
+            value = sealed.view();
+        }
+        Outcome o = mmc::engine::store(*ms->impl->server, cmd, k, value, flags, exptime);
         publish_status(ms);
         return to_apr_status(o);
     });
@@ -62,6 +83,8 @@ apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char*
 
 apr_status_t arith(mmc::proto::ArithCommand cmd, apr_memcache_t* mc, const char* key,
                    apr_int32_t n, apr_uint32_t* nv) {
+    // A counter cannot be sealed: memcached computes on the stored bytes.
+    if (mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;
@@ -95,9 +118,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_
     apr_memcache_server_t* ms = nullptr;
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;
     return guarded([&] {
-        GetCtx ctx{p, baton, len, flags};
+        GetCtx ctx{p, baton, len, flags, mmc::compat::keyring_of(mc) ? mc : nullptr,
+                   ms->impl->server.get(), k, false};
         Outcome o = mmc::engine::get(*ms->impl->server, k, take_value, &ctx);
         publish_status(ms);
+        if (o.ok() && ctx.refused) return APR_NOTFOUND;
         return to_apr_status(o);
     });
 }

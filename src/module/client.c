@@ -89,6 +89,13 @@ static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *con
         return;
     }
     conf->serverhash = apr_hash_make(pchild);
+    if (conf->seal) {
+        ap_memcache_set_seal(conf->client, conf->seal);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                     "memcache client for %s seals values with key '%s' of %s",
+                     describe_server(pchild, s), ap_memcache_seal_key_id(conf->seal),
+                     conf->seal_key_file);
+    }
     for (i = 0; i < specs->nelts; ++i) {
         add_server(pchild, s, conf, &APR_ARRAY_IDX(specs, i, mmc_server_spec));
     }
@@ -101,6 +108,38 @@ static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *con
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s), %s",
                  describe_server(pchild, s), conf->client->ntotal,
                  mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula");
+}
+
+/* A virtual host that inherits the main server's servers but seals with other keys:
+ * a client of its own (its own keys) over the main server's server objects, so the
+ * process still keeps one pool of connections per memcached server. */
+static void build_sealed_view(apr_pool_t *pchild, server_rec *vs, mmc_server_conf *conf,
+                              const mmc_server_conf *main_conf)
+{
+    const apr_memcache_t *shared = main_conf->client;
+    apr_status_t rv;
+    int i;
+
+    rv = ap_memcache_create(pchild, shared->nalloc, 0, &conf->client);
+    for (i = 0; rv == APR_SUCCESS && i < shared->ntotal; ++i) {
+        rv = ap_memcache_add_server(conf->client, shared->live_servers[i]);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = ap_memcache_set_distribution(conf->client, mmc_distribution(conf));
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, vs, "cannot create the memcache client for %s",
+                     describe_server(pchild, vs));
+        conf->client = NULL;
+        return;
+    }
+    ap_memcache_set_seal(conf->client, conf->seal);
+    conf->serverhash = main_conf->serverhash;
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
+                 "memcache client for %s: the main server's servers, values sealed with "
+                 "key '%s' of %s", describe_server(pchild, vs),
+                 conf->seal ? ap_memcache_seal_key_id(conf->seal) : "(none)",
+                 conf->seal_key_file ? conf->seal_key_file : "(none)");
 }
 
 void mmc_child_init(apr_pool_t *pchild, server_rec *s)
@@ -119,8 +158,13 @@ void mmc_child_init(apr_pool_t *pchild, server_rec *s)
         }
         if (conf->servers == main_conf->servers) {
             /* Inherited: one pool of connections per process, not one per vhost. */
-            conf->client = main_conf->client;
-            conf->serverhash = main_conf->serverhash;
+            if (conf->seal == main_conf->seal) {
+                conf->client = main_conf->client;
+                conf->serverhash = main_conf->serverhash;
+            }
+            else if (main_conf->client) {
+                build_sealed_view(pchild, vs, conf, main_conf);
+            }
             continue;
         }
         build_client(pchild, vs, conf);

@@ -59,6 +59,14 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->failure_limit = MERGED(failure_limit);
     conf->max_value_size = MERGED(max_value_size);
     conf->socache_prefix = add->socache_prefix ? add->socache_prefix : base->socache_prefix;
+    if (add->seal) {
+        conf->seal = add->seal;
+        conf->seal_key_file = add->seal_key_file;
+    }
+    else {
+        conf->seal = base->seal;
+        conf->seal_key_file = base->seal_key_file;
+    }
     return conf;
 }
 
@@ -146,6 +154,30 @@ const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg)
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     }
     conf->socache_prefix = arg;
+    return NULL;
+}
+
+const char *mmc_cmd_seal_key_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    const char *why = NULL;
+    ap_memcache_seal_t *seal = NULL;
+    apr_status_t rv;
+
+    (void)dconf;
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: '%s': not a valid path", cmd->cmd->name, arg);
+    }
+    /* Read now, in the parent: the children never need to open the file. The keys live
+     * in the configuration pool and are wiped when it is cleared. */
+    rv = ap_memcache_seal_load(cmd->pool, path, &seal, &why);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: '%s': %s", cmd->cmd->name, path,
+                            why ? why : "cannot be read");
+    }
+    conf->seal = seal;
+    conf->seal_key_file = path;
     return NULL;
 }
 

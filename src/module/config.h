@@ -29,6 +29,11 @@ typedef struct {
     /* MemcacheSOCachePrefix: put before every key of the mcpool socache provider;
      * NULL unless given here. */
     const char *socache_prefix;
+    /* MemcacheSealKeyFile: the keys read at configuration time (so that a bad file fails
+     * apachectl -t, and the file may be readable by root only); NULL unless given here
+     * or, after the merge, in the main server. */
+    const char *seal_key_file;
+    ap_memcache_seal_t *seal;
     /* Filled from the pool of the child process (child_init); NULL in the parent. */
     apr_memcache_t *client;
     apr_hash_t *serverhash;
@@ -57,6 +62,9 @@ const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg)
 
 /** MemcacheSOCachePrefix PREFIX */
 const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg);
+
+/** MemcacheSealKeyFile PATH (relative to ServerRoot) */
+const char *mmc_cmd_seal_key_file(cmd_parms *cmd, void *dconf, const char *arg);
 
 /** The settings of conf with the defaults filled in, ready for the client. */
 void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec,

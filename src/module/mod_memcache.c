@@ -42,6 +42,9 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE1("MemcacheSOCachePrefix", mmc_cmd_socache_prefix, NULL, RSRC_CONF,
                   "put before every key of the mcpool socache provider, so that several "
                   "httpd fleets can share memcached servers (default: none)"),
+    AP_INIT_TAKE1("MemcacheSealKeyFile", mmc_cmd_seal_key_file, NULL, RSRC_CONF,
+                  "file of '<key-id> <64 hex digits>' lines: values are sealed "
+                  "(AES-256-GCM) with the first key and read with any (default: none)"),
     { 0 }
 };
 

@@ -257,6 +257,10 @@ static void build_own_client(apr_pool_t *pchild, ap_socache_instance_t *inst)
         return;
     }
     inst->serverhash = apr_hash_make(pchild);
+    /* The server's MemcacheSealKeyFile applies to its own list as to MemcacheServer's. */
+    if (conf->seal) {
+        ap_memcache_set_seal(inst->client, conf->seal);
+    }
     for (i = 0; i < inst->servers->nelts; ++i) {
         add_own_server(pchild, inst, &APR_ARRAY_IDX(inst->servers, i, mmc_server_spec));
     }

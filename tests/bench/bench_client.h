@@ -23,8 +23,9 @@ struct ClientKind {
     bool binary = false;  // binary protocol (ours, libmemcached)
     bool ketama = true;   // ketama placement (ours, libmemcached); apr-util is always modula
     bool meta = false;    // meta protocol (ours only)
-    // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula", "apr-util",
-    // "libmc", "libmc-bin" ("none" for the empty client).
+    bool sealed = false;  // values sealed with AES-256-GCM (ours)
+    // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula",
+    // "ours-sealed", "apr-util", "libmc", "libmc-bin" ("none" for the empty client).
     std::string label() const;
     static bool parse(const std::string& label, ClientKind& out);
 };

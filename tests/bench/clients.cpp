@@ -4,12 +4,18 @@
 
 #include "apr_api_client.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 namespace mmc::bench {
 
 std::string ClientKind::label() const {
     switch (library) {
     case Library::ours:
         if (meta) return "ours-meta";
+        if (sealed) return "ours-sealed";
         return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
     case Library::aprutil:
         return "apr-util";
@@ -23,8 +29,9 @@ std::string ClientKind::label() const {
 
 bool ClientKind::parse(const std::string& label, ClientKind& out) {
     for (ClientKind k : {ClientKind{Library::ours, false, true}, ClientKind{Library::ours, true, true},
-                         ClientKind{Library::ours, false, true, true},
+                         ClientKind{Library::ours, false, true, true, false},
                          ClientKind{Library::ours, false, false},
+                         ClientKind{Library::ours, false, true, false, true},
                          ClientKind{Library::aprutil, false, false},
                          ClientKind{Library::libmemcached, false, true},
                          ClientKind{Library::libmemcached, true, true},
@@ -90,8 +97,29 @@ std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKi
     c.binary = kind.binary;
     c.meta = kind.meta;
     c.ketama = kind.library == ClientKind::Library::ours && kind.ketama;
+    // A key file for the sealed client, read when the client is built and removed after.
+    std::string key_file;
+    if (kind.sealed) {
+        char path[] = "/tmp/mmc-bench-seal-XXXXXX";
+        const int fd = ::mkstemp(path);
+        const std::string line = "bench 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
+        if (fd < 0) {
+            error = "cannot create a key file in /tmp";
+            return nullptr;
+        }
+        const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+        ::close(fd);
+        if (!written) {
+            ::unlink(path);
+            error = "cannot write the key file " + std::string(path);
+            return nullptr;
+        }
+        key_file = path;
+        c.seal_key_file = key_file.c_str();
+    }
     char err[200] = "";
     bench_apr_client* client = ops.create(&c, err, sizeof err);
+    if (!key_file.empty()) ::unlink(key_file.c_str());
     if (!client) {
         error = err;
         return nullptr;

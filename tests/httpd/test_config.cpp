@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 namespace mmc::test {
 namespace {
 
@@ -183,6 +185,67 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodMemcacheServerLine,
                                            "127.0.0.1:11211 smax=100",
                                            "127.0.0.1:11211 weight=3 protocol=binary",
                                            "127.0.0.1:11211 Weight=1 PROTOCOL=Text"));
+
+}  // namespace
+}  // namespace mmc::test
+
+namespace mmc::test {
+namespace {
+
+// MemcacheSealKeyFile is read while the configuration is: a file that is missing,
+// readable by others or not a key file fails `apachectl -t` naming the directive, the
+// file and the reason.
+const std::string kSealKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+std::string key_file(const std::string& name, const std::string& content, mode_t mode) {
+    const std::string path = config_checker().write_file(name, content);
+    ::chmod(path.c_str(), mode);
+    return path;
+}
+
+void expect_refused(const std::string& line, const std::string& reason) {
+    CommandResult r = config_checker().config_test("MemcacheServer 127.0.0.1:11211\n" + line + "\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("MemcacheSealKeyFile: '"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(reason), std::string::npos) << r.output;
+}
+
+TEST(MemcacheSealKeyFileDirective, RejectsAMissingFile) {
+    expect_refused("MemcacheSealKeyFile " + config_checker().dir() + "/no-such-keys",
+                   "no-such-keys': cannot open: No such file or directory");
+}
+
+TEST(MemcacheSealKeyFileDirective, RejectsAFileOthersCanRead) {
+    expect_refused("MemcacheSealKeyFile " + key_file("keys-644", "k1 " + kSealKey + "\n", 0644),
+                   "others may read or write it");
+}
+
+TEST(MemcacheSealKeyFileDirective, RejectsAShortKeyNamingTheLine) {
+    expect_refused("MemcacheSealKeyFile " +
+                       key_file("keys-short", "# keys\nk1 " + kSealKey.substr(1) + "\n", 0600),
+                   "line 2: key 'k1' has 63 characters, expected 64 hex digits");
+}
+
+TEST(MemcacheSealKeyFileDirective, RejectsAFileWithoutKeys) {
+    expect_refused("MemcacheSealKeyFile " + key_file("keys-empty", "# nothing yet\n", 0600), "no key");
+}
+
+TEST(MemcacheSealKeyFileDirective, AcceptsAGoodFileInTheServerAndAVirtualHost) {
+    const std::string path = key_file("keys-good", "new " + kSealKey + "\nold " + kSealKey + "\n", 0600);
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211\nMemcacheSealKeyFile " + path +
+        "\n<VirtualHost 127.0.0.1:8080>\n  MemcacheSealKeyFile " + path + "\n</VirtualHost>\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("Syntax OK"), std::string::npos) << r.output;
+}
+
+TEST(MemcacheSealKeyFileDirective, IsNotAllowedInDirectoryContext) {
+    const std::string path = key_file("keys-dir", "k " + kSealKey + "\n", 0600);
+    CommandResult r = config_checker().config_test("<Location /x>\n  MemcacheSealKeyFile " + path +
+                                                   "\n</Location>\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("MemcacheSealKeyFile not allowed"), std::string::npos) << r.output;
+}
 
 }  // namespace
 }  // namespace mmc::test

@@ -89,7 +89,8 @@ struct MpmServers {
     std::size_t reported_log_lines = 0;
 };
 
-std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::string& htpasswd) {
+std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::string& htpasswd,
+                        const std::string& seal_keys) {
     const std::string vhost_addr = "127.0.0.1:" + std::to_string(h.port(1));
     return "MemcacheServer " + s.main_mc.address() + " min=2 smax=4 max=5 ttl=60\n"
            "<Location /mc>\n"
@@ -111,6 +112,10 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "Listen " + vhost_addr + "\n"
            "<VirtualHost " + vhost_addr + ">\n"
            "    ServerName inherit.test\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName sealed.test\n"
+           "    MemcacheSealKeyFile " + seal_keys + "\n"
            "</VirtualHost>\n"
            "<VirtualHost " + vhost_addr + ">\n"
            "    ServerName own.test\n"
@@ -184,7 +189,12 @@ MpmServers& servers_for(const std::string& mpm) {
     }
     s.dead_port = free_loopback_port();
     std::string htpasswd = s.httpd->write_file("htpasswd", kHtpasswd);
-    if (!s.httpd->start([&](const HttpdProcess& h) { return config_body(h, s, htpasswd); }, 1)) {
+    // Read by httpd's parent (root) only: not world-readable, as the directive demands.
+    std::string seal_keys = s.httpd->write_file(
+        "seal.keys", "k1 5e41ed0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n");
+    ::chmod(seal_keys.c_str(), 0600);
+    if (!s.httpd->start([&](const HttpdProcess& h) { return config_body(h, s, htpasswd, seal_keys); },
+                        1)) {
         s.error = "httpd (" + mpm + "): " + s.httpd->error();
     }
     return s;
@@ -355,6 +365,21 @@ TEST_P(HttpdTest, VirtualHostWithoutServersUsesTheMainServers) {
     EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("inherit")), std::optional<std::string>("main"));
     EXPECT_EQ(RawClient(s_->vhost_mc.port()).get(key("inherit")), std::nullopt);
     EXPECT_EQ(get_vhost("inherit.test", "/mc?op=servers").body, s_->main_mc.address() + " live\n");
+}
+
+TEST_P(HttpdTest, VirtualHostWithAKeyFileSealsOnTheMainServers) {
+    auto set = get_vhost("sealed.test", "/mc?op=set&key=" + key("sealed") + "&value=secret-value");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    auto stored = RawClient(s_->main_mc.port()).get(key("sealed"));
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->find("secret-value"), std::string::npos);
+    EXPECT_EQ(static_cast<unsigned char>((*stored)[0]), 0xC5);
+    EXPECT_EQ(get_vhost("sealed.test", "/mc?op=get&key=" + key("sealed")).body, "secret-value");
+    // A value the unsealed main server wrote is no sealed value: a miss here.
+    ASSERT_EQ(get("/mc?op=set&key=" + key("plain") + "&value=clear").status, 200);
+    EXPECT_EQ(get_vhost("sealed.test", "/mc?op=get&key=" + key("plain")).status, 404);
+    // Same servers, same connections: the vhost's client shares the main server's.
+    EXPECT_EQ(get_vhost("sealed.test", "/mc?op=servers").body, s_->main_mc.address() + " live\n");
 }
 
 TEST_P(HttpdTest, VirtualHostWithItsOwnServersUsesThem) {

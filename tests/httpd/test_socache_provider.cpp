@@ -160,6 +160,52 @@ TEST_F(SocacheProvider, StoppedMemcachedIsAMissWithinTheTimeout) {
     EXPECT_LE(ms, 1000 + 200) << "MemcacheTimeout is 1 s";
 }
 
+// ---- sealed values (MemcacheSealKeyFile) ------------------------------------------------
+
+// The provider rides the server's client, so a key file seals session data without the
+// provider knowing: memcached holds an envelope, never the session.
+class SocacheSealed : public SocacheProvider {
+protected:
+    void SetUp() override {
+        ASSERT_NO_FATAL_FAILURE(start({"socache_memcache"}, [&](const HttpdProcess& h) {
+            const std::string keys = h.write_file(
+                "seal.keys", "s1 8f2c6d1e0a9b7c5d3e1f2a4b6c8d0e1f3a5b7c9d1e2f4a6b8c0d2e4f6a8b0c1d\n");
+            ::chmod(keys.c_str(), 0600);
+            return probe_config(mc_) + "MemcacheSealKeyFile " + keys + "\n";
+        }));
+    }
+};
+
+TEST_F(SocacheSealed, SessionDataIsSealedInMemcached) {
+    const std::string id = "sealed-session-1";
+    const std::string data = "TLS-master-secret-0123456789";
+    ASSERT_EQ(store("mcpool", id, data, 60).status, kSuccess);
+    RawClient raw(mc_.port());
+    auto stored = raw.get("mcpool:" + hex(id));
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->find("master-secret"), std::string::npos) << "the session is in clear";
+    EXPECT_EQ(static_cast<unsigned char>((*stored)[0]), 0xC5);
+    EXPECT_EQ(stored->size(), data.size() + 31 + 2);
+
+    ProbeReply got = retrieve("mcpool", id);
+    EXPECT_EQ(got.status, kSuccess) << got.raw;
+    EXPECT_EQ(got.data, data);
+}
+
+TEST_F(SocacheSealed, TamperedSessionIsAMissAndLogged) {
+    const std::string id = "sealed-session-2";
+    ASSERT_EQ(store("mcpool", id, "session-data", 60).status, kSuccess);
+    RawClient raw(mc_.port());
+    const std::string key = "mcpool:" + hex(id);
+    std::string stored = *raw.get(key);
+    stored[stored.size() - 20] ^= 0x40;
+    ASSERT_TRUE(raw.set(key, stored));
+    ProbeReply got = retrieve("mcpool", id);
+    EXPECT_EQ(got.status, kNotFound) << got.raw;
+    EXPECT_NE(httpd_->error_log().find("sealed value refused (authentication failed)"), std::string::npos)
+        << httpd_->error_log();
+}
+
 // ---- the provider benchmark ------------------------------------------------------------
 
 struct BenchRow {

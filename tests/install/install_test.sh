@@ -49,8 +49,11 @@ pids+=($!)
 wait_port "$mc_port" || fail "memcached did not start on $mc_port"
 out=$(LD_LIBRARY_PATH=$root$libdir "$work/client" 127.0.0.1 "$mc_port") || fail "client: $out"
 echo "client: $out"
-ldd "$work/client" | grep -q "$root$libdir/libap_memcache.so" \
-  || LD_LIBRARY_PATH=$root$libdir ldd "$work/client" | grep -q "$root$libdir/libap_memcache.so" \
+# ldd's output is read whole before it is searched: `ldd | grep -q` under pipefail fails
+# when grep stops at the match while ldd still writes (more libraries listed after it).
+ldd_plain=$(ldd "$work/client" || true)
+ldd_path=$(LD_LIBRARY_PATH=$root$libdir ldd "$work/client" || true)
+grep -q "$root$libdir/libap_memcache.so" <<<"$ldd_plain$ldd_path" \
   || fail "the client did not use the installed library"
 
 # 3. A module built with apxs against the installed header, in a real httpd.

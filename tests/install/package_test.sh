@@ -41,6 +41,7 @@ expect "$dev" /usr/include/ap_memcache.h /usr/include/apache2/mod_memcache.h \
 dpkg-deb -f "$mod" Depends | grep -q "apache2-api-20120211" || fail "the module does not depend on apache2-api-20120211"
 dpkg-deb -f "$mod" Depends | grep -q "libstdc++6" || fail "the module does not depend on libstdc++6"
 dpkg-deb -f "$mod" Depends | grep -q "libc6" || fail "the module does not depend on libc6"
+dpkg-deb -f "$lib" Depends | grep -q "libssl3" || fail "the library does not depend on libssl3 (sealed values use libcrypto)"
 dpkg-deb -f "$dev" Depends | grep -q "libap-memcache0 (= ${version}-1)" || fail "dev does not depend on its library"
 echo "package contents: as expected"
 

@@ -2,7 +2,11 @@
 // metadata and keys of any bytes, against a real memcached. The servers here speak meta
 // whatever MMC_TEST_PROTOCOL says; OtherProtocolsRefuseAndSendNothing checks the text
 // and binary side of the contract.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -225,6 +229,49 @@ TEST_F(MetaExtensions, OtherProtocolsRefuseAndSendNothing) {
         EXPECT_EQ(raw.number("bytes_read"), before + 7);  // only the raw client's "stats\r\n"
         EXPECT_EQ(get("k"), "v");                       // and the server is still in use
     }
+}
+
+// On a sealed client the meta calls seal and open values as the others do: memcached
+// holds envelopes, the lease pattern works on them, and a lease's empty placeholder is
+// not taken for a value that failed to open.
+TEST_F(MetaExtensions, SealedClientSealsAndOpensThroughTheMetaCalls) {
+    char dir[] = "/tmp/mmc-meta-seal-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/keys";
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("k1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", f);
+    std::fclose(f);
+    ::chmod(path.c_str(), 0600);
+    ap_memcache_seal_t* seal = nullptr;
+    const char* why = nullptr;
+    ASSERT_EQ(ap_memcache_seal_load(pool_, path.c_str(), &seal, &why), APR_SUCCESS) << (why ? why : "");
+    std::remove(path.c_str());
+    ::rmdir(dir);
+    ASSERT_EQ(ap_memcache_set_seal(mc_, seal), APR_SUCCESS);
+
+    // A miss: the winner's placeholder is empty, the others wait.
+    ap_memcache_lease_t first = lease("sealed-page");
+    EXPECT_TRUE(first.won);
+    EXPECT_EQ(first.item.status, APR_NOTFOUND);
+    EXPECT_EQ(lease("sealed-page").item.status, APR_NOTFOUND);
+    ASSERT_EQ(ap_memcache_cas(mc_, "sealed-page", "secret page", 11, 0, 0, first.item.cas), APR_SUCCESS);
+    EXPECT_EQ(value_of(lease("sealed-page")), "secret page");
+    RawClient raw(server().port());
+    const auto stored = raw.get("sealed-page");
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->find("secret page"), std::string::npos);
+
+    const std::string bkey("b\0k", 3);
+    ASSERT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "hidden", 6, 0, 0), APR_SUCCESS);
+    ap_memcache_item_t item;
+    ASSERT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), APR_SUCCESS);
+    EXPECT_EQ(std::string(item.data, item.len), "hidden");
+    EXPECT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_APPEND, bkey.data(), bkey.size(), "!", 1, 0, 0), APR_ENOTIMPL);
+
+    // A plain value under a key the sealed client reads does not open: a miss.
+    ASSERT_TRUE(raw.set("plain-page", "not sealed"));
+    EXPECT_EQ(lease("plain-page").item.status, APR_NOTFOUND);
 }
 
 }  // namespace

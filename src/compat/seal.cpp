@@ -1,0 +1,354 @@
+// Sealed values: the envelope, the key ring and its key file. All cryptography is
+// OpenSSL's EVP AES-256-GCM; nonces come from RAND_bytes, which OpenSSL reseeds in a
+// forked child.
+#include "compat/seal.h"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace mmc::compat::seal {
+
+const char* to_string(Failure f) noexcept {
+    switch (f) {
+        case Failure::none: return "none";
+        case Failure::not_sealed: return "not a sealed value";
+        case Failure::unknown_key: return "sealed with an unknown key id";
+        case Failure::forged: return "authentication failed";
+    }
+    return "?";
+}
+
+// The cipher is fetched once per ring: an implicit fetch by EVP_aes_256_gcm() on every
+// call looks it up again in OpenSSL 3's provider store.
+struct Keyring::Cipher {
+    EVP_CIPHER* cipher = nullptr;
+    ~Cipher() { EVP_CIPHER_free(cipher); }
+};
+
+namespace {
+
+struct CtxFree {
+    void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
+};
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+std::atomic<std::uint64_t> next_key_serial{1};
+
+// Each thread keeps one context per direction with the key it last used, so a call
+// with the same key only sets a new nonce: no allocation, no key schedule, no parameter
+// lookups (together about two thirds of a 100-byte get's sealing cost with a context
+// per call). A context is never shared between threads.
+struct ThreadCipher {
+    CtxPtr ctx;
+    std::uint64_t serial = 0;  // the key the context holds; 0: none
+
+    // Ready to encrypt (enc 1) or decrypt (enc 0) with key k and nonce iv.
+    EVP_CIPHER_CTX* start(const EVP_CIPHER* cipher, const Key& k, const unsigned char* iv, int enc) noexcept {
+        if (!ctx) {
+            ctx.reset(EVP_CIPHER_CTX_new());
+            if (!ctx) return nullptr;
+        }
+        const bool same_key = serial == k.serial;
+        serial = 0;
+        const int ok = same_key ? EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
+                                : EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
+        if (ok != 1) return nullptr;
+        serial = k.serial;
+        return ctx.get();
+    }
+    // After a failed step: the next call sets the key again.
+    void forget() noexcept { serial = 0; }
+};
+
+thread_local ThreadCipher tl_encrypt;
+thread_local ThreadCipher tl_decrypt;
+
+int hex_digit(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool id_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+}
+
+bool blank(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (blank(s.front()) || s.front() == '\r')) s.remove_prefix(1);
+    while (!s.empty() && (blank(s.back()) || s.back() == '\r')) s.remove_suffix(1);
+    return s;
+}
+
+// The AAD: the envelope's header, the flags and the memcached key. The header carries
+// its own length, so the parts cannot be shifted into one another.
+bool add_aad(EVP_CIPHER_CTX* ctx, std::string_view header, std::uint32_t flags,
+             std::string_view key) noexcept {
+    // One update for the whole AAD when it fits (memcached keys are at most 250 bytes):
+    // each update costs a pass through OpenSSL's dispatch.
+    unsigned char aad[3 + kMaxKeyIdSize + 4 + 250];
+    const std::size_t total = header.size() + 4 + key.size();
+    const unsigned char f[4] = {static_cast<unsigned char>(flags >> 24), static_cast<unsigned char>(flags >> 16),
+                                static_cast<unsigned char>(flags >> 8), static_cast<unsigned char>(flags)};
+    int n = 0;
+    if (total <= sizeof aad) {
+        std::memcpy(aad, header.data(), header.size());
+        std::memcpy(aad + header.size(), f, sizeof f);
+        if (!key.empty()) std::memcpy(aad + header.size() + sizeof f, key.data(), key.size());
+        return EVP_CipherUpdate(ctx, nullptr, &n, aad, static_cast<int>(total)) == 1;
+    }
+    return EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(header.data()),
+                            static_cast<int>(header.size())) == 1 &&
+           EVP_CipherUpdate(ctx, nullptr, &n, f, sizeof f) == 1 &&
+           EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(key.data()),
+                            static_cast<int>(key.size())) == 1;
+}
+
+// OpenSSL takes lengths as int; values are bounded far below that (1 GiB at most).
+constexpr std::size_t kMaxChunk = 1u << 30;
+
+bool crypt(EVP_CIPHER_CTX* ctx, const unsigned char* in, std::size_t len, unsigned char* out) noexcept {
+    while (len > 0) {
+        const std::size_t chunk = len < kMaxChunk ? len : kMaxChunk;
+        int n = 0;
+        if (EVP_CipherUpdate(ctx, out, &n, in, static_cast<int>(chunk)) != 1) return false;
+        in += chunk;
+        out += chunk;
+        len -= chunk;
+    }
+    return true;
+}
+
+}  // namespace
+
+Keyring::Keyring(std::vector<Key> keys) : keys_(std::move(keys)), cipher_(std::make_unique<Cipher>()) {
+    overhead_ = 3 + keys_.front().id.size() + kNonceSize + kTagSize;
+    for (Key& k : keys_) k.serial = next_key_serial.fetch_add(1, std::memory_order_relaxed);
+}
+
+Keyring::~Keyring() {
+    for (Key& k : keys_) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+}
+
+std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err) {
+    std::vector<Key> keys;
+    std::size_t lineno = 0;
+    auto fail = [&](const std::string& why) {
+        for (Key& k : keys) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+        err = "line " + std::to_string(lineno) + ": " + why;
+        return nullptr;
+    };
+    while (!text.empty()) {
+        ++lineno;
+        const std::size_t nl = text.find('\n');
+        std::string_view line = trim(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+
+        std::size_t sp = 0;
+        while (sp < line.size() && !blank(line[sp])) ++sp;
+        const std::string_view id = line.substr(0, sp);
+        const std::string_view hex = trim(line.substr(sp));
+        if (id.size() > kMaxKeyIdSize) {
+            return fail("key id longer than " + std::to_string(kMaxKeyIdSize) + " characters");
+        }
+        for (char c : id) {
+            if (!id_char(c)) return fail("key id may hold only letters, digits, '-', '_' and '.'");
+        }
+        if (hex.empty()) return fail("expected '<key-id> <64 hex digits>'");
+        if (hex.size() != 2 * kKeySize) {
+            return fail("key '" + std::string(id) + "' has " + std::to_string(hex.size()) +
+                        " characters, expected 64 hex digits (openssl rand -hex 32)");
+        }
+        for (const Key& k : keys) {
+            if (k.id == id) return fail("key id '" + std::string(id) + "' appears twice");
+        }
+        if (keys.size() == kMaxKeys) return fail("more than " + std::to_string(kMaxKeys) + " keys");
+        Key key;
+        key.id = std::string(id);
+        for (std::size_t i = 0; i < kKeySize; ++i) {
+            const int hi = hex_digit(hex[2 * i]);
+            const int lo = hex_digit(hex[2 * i + 1]);
+            if (hi < 0 || lo < 0) {
+                OPENSSL_cleanse(key.bytes.data(), key.bytes.size());
+                return fail("key '" + key.id + "' is not hexadecimal");
+            }
+            key.bytes[i] = static_cast<unsigned char>(hi << 4 | lo);
+        }
+        keys.push_back(std::move(key));
+    }
+    if (keys.empty()) {
+        err = "no key: expected lines '<key-id> <64 hex digits>'";
+        return nullptr;
+    }
+    std::unique_ptr<Keyring> ring(new Keyring(std::move(keys)));
+    ring->cipher_->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (!ring->cipher_->cipher) {
+        err = "OpenSSL offers no AES-256-GCM";
+        return nullptr;
+    }
+    return ring;
+}
+
+std::unique_ptr<Keyring> Keyring::load(const char* path, std::string& err, int* sys_error) {
+    int ignored = 0;
+    int& sys = sys_error ? *sys_error : ignored;
+    sys = 0;
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        sys = errno;
+        err = std::string("cannot open: ") + std::strerror(sys);
+        return nullptr;
+    }
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        sys = errno;
+        err = std::string("cannot stat: ") + std::strerror(sys);
+        return nullptr;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = "not a regular file";
+        return nullptr;
+    }
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        err = "others may read or write it: make it readable by its owner (and group) only, "
+              "e.g. chmod 600";
+        return nullptr;
+    }
+    // A key file is a few lines; anything larger is not one.
+    constexpr off_t kMaxFile = 64 * 1024;
+    if (st.st_size > kMaxFile) {
+        err = "larger than 64 KiB: not a key file";
+        return nullptr;
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            sys = errno;
+            OPENSSL_cleanse(text.data(), text.size());
+            err = std::string("cannot read: ") + std::strerror(sys);
+            return nullptr;
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    auto ring = parse(text, err);
+    OPENSSL_cleanse(text.data(), text.size());
+    return ring;
+}
+
+const Key* Keyring::find(std::string_view id) const noexcept {
+    for (const Key& k : keys_) {
+        if (k.id == id) return &k;
+    }
+    return nullptr;
+}
+
+std::size_t Keyring::plain_size(std::string_view env) noexcept {
+    if (env.size() < 3) return 0;
+    const std::size_t idlen = static_cast<unsigned char>(env[2]);
+    const std::size_t overhead = 3 + idlen + kNonceSize + kTagSize;
+    return env.size() > overhead ? env.size() - overhead : 0;
+}
+
+bool Keyring::seal(std::string_view key, std::uint32_t flags, std::string_view plain,
+                   unsigned char* out) const noexcept {
+    const Key& k = keys_.front();
+    unsigned char* p = out;
+    *p++ = kMagic;
+    *p++ = kVersion;
+    *p++ = static_cast<unsigned char>(k.id.size());
+    std::memcpy(p, k.id.data(), k.id.size());
+    p += k.id.size();
+    const std::string_view header(reinterpret_cast<const char*>(out), static_cast<std::size_t>(p - out));
+    unsigned char* nonce = p;
+    if (RAND_bytes(nonce, kNonceSize) != 1) return false;
+    p += kNonceSize;
+
+    EVP_CIPHER_CTX* ctx = tl_encrypt.start(cipher_->cipher, k, nonce, 1);
+    int n = 0;
+    const bool ok = ctx && add_aad(ctx, header, flags, key) &&
+                    crypt(ctx, reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), p) &&
+                    EVP_EncryptFinal_ex(ctx, p + plain.size(), &n) == 1 &&
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, p + plain.size()) == 1;
+    if (!ok) {
+        tl_encrypt.forget();
+        OPENSSL_cleanse(out, sealed_size(plain.size()));
+    }
+    return ok;
+}
+
+Failure Keyring::unseal(std::string_view key, std::uint32_t flags, std::string_view env,
+                        unsigned char* out) const noexcept {
+    if (env.size() < 3 || static_cast<unsigned char>(env[0]) != kMagic ||
+        static_cast<unsigned char>(env[1]) != kVersion) {
+        return Failure::not_sealed;
+    }
+    const std::size_t idlen = static_cast<unsigned char>(env[2]);
+    if (idlen == 0 || idlen > kMaxKeyIdSize || env.size() < 3 + idlen + kNonceSize + kTagSize) {
+        return Failure::not_sealed;
+    }
+    const Key* k = find(env.substr(3, idlen));
+    if (!k) return Failure::unknown_key;
+
+    const std::string_view header = env.substr(0, 3 + idlen);
+    const auto* nonce = reinterpret_cast<const unsigned char*>(env.data()) + header.size();
+    const unsigned char* ct = nonce + kNonceSize;
+    const std::size_t len = env.size() - header.size() - kNonceSize - kTagSize;
+    unsigned char tag[kTagSize];
+    std::memcpy(tag, ct + len, kTagSize);
+
+    EVP_CIPHER_CTX* ctx = tl_decrypt.start(cipher_->cipher, *k, nonce, 0);
+    int n = 0;
+    unsigned char last[16];
+    const bool ok = ctx && add_aad(ctx, header, flags, key) && crypt(ctx, ct, len, out) &&
+                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
+                    EVP_DecryptFinal_ex(ctx, last, &n) == 1;
+    if (!ok) {
+        // A forged value is the common failure; the context is set afresh all the same.
+        tl_decrypt.forget();
+        // GCM writes the plaintext before the tag is checked: none of it may remain.
+        OPENSSL_cleanse(out, len);
+        return Failure::forged;
+    }
+    return Failure::none;
+}
+
+bool FailureLog::should_log(Failure f, std::uint64_t* count) noexcept {
+    const auto i = static_cast<std::size_t>(f);
+    if (i >= kFailureKinds) return false;
+    since_[i].fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    std::int64_t last = last_[i].load(std::memory_order_relaxed);
+    // 0 is "never logged": the first failure of each kind is always reported.
+    if (last != 0 && now - last < kIntervalNs) return false;
+    if (!last_[i].compare_exchange_strong(last, now == 0 ? 1 : now, std::memory_order_relaxed)) return false;
+    *count = since_[i].exchange(0, std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace mmc::compat::seal
