@@ -23,6 +23,8 @@ const char* to_string(Result r) noexcept {
         case Result::invalid_argument: return "invalid argument";
         case Result::no_memory: return "out of memory";
         case Result::value_too_large: return "value too large to store";
+        case Result::tls_failed: return "TLS handshake failed";
+        case Result::auth_failed: return "authentication failed";
     }
     return "unknown";
 }
