@@ -35,7 +35,9 @@ TlsServers& tls_servers_for(const std::string& mpm) {
         s.error = pki.error;
         return s;
     }
-    s.httpd = std::make_unique<HttpdProcess>(module_options(mpm));
+    HttpdOptions options = module_options(mpm);
+    options.system_modules = {"status"};
+    s.httpd = std::make_unique<HttpdProcess>(options);
     const std::string users = s.httpd->write_file("memcached-users", "httpd:t0ken\n");
     const std::string password = s.httpd->write_file("memcache.pw", "t0ken\n");
     std::vector<std::string> args = pki.memcached_args();
@@ -50,6 +52,9 @@ TlsServers& tls_servers_for(const std::string& mpm) {
                              "MemcacheTLSCACertificateFile " + pki.ca + "\n"
                              "<Location /mc>\n"
                              "    SetHandler memcache-example\n"
+                             "</Location>\n"
+                             "<Location /server-status>\n"
+                             "    SetHandler server-status\n"
                              "</Location>\n";
     if (!s.httpd->start([&](const HttpdProcess&) { return body; })) {
         s.error = "httpd (" + mpm + "): " + s.httpd->error();
@@ -92,6 +97,13 @@ TEST_P(HttpdTls, ManyRequestsShareTheChildrensConnections) {
         ASSERT_EQ(r.status, 200) << r.error << r.body;
         EXPECT_EQ(r.body, i == 0 ? "MISS\n" : "HIT\n");
     }
+}
+
+TEST_P(HttpdTls, TheStatusPageCountsTheHandshakes) {
+    ASSERT_EQ(get("/mc?op=get&key=" + key("status")).status, 404);
+    auto r = get("/server-status?auto");
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_NE(r.body.find("protocol=text tls_full="), std::string::npos) << r.body;
 }
 
 INSTANTIATE_TEST_SUITE_P(Mpm, HttpdTls, ::testing::Values("event", "prefork"),
