@@ -388,8 +388,8 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_tls_options_init(ap_memcache_tls_options_t
  *  server's connections (and across fork). Call it before the server is used; it is not
  *  thread-safe. APR_EINVAL for an unknown min_protocol or a key without a certificate;
  *  AP_MEMCACHE_ETLS when a file cannot be loaded or the key does not match, with
- *  *error (if error is not NULL) set to the reason, allocated from p. Nothing is
- *  changed on failure. */
+ *  *error (if error is not NULL) set to the reason, allocated from p (required; the
+ *  server keeps its own reference to the context). Nothing is changed on failure. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_tls(apr_memcache_server_t *ms,
                                                              const ap_memcache_tls_options_t *opts,
                                                              apr_pool_t *p, const char **error);

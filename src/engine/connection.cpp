@@ -103,12 +103,12 @@ Outcome Connection::open(const SocketAddress& addr, const ConnectionSettings& se
 }
 
 Outcome Connection::wait_connected(Clock::time_point deadline) {
-    do {
+    while (connecting_) {
         int n = wait_for(fd_, wait_events_, deadline);
         if (n == 0) return {Result::connect_timeout};
         if (n < 0) return {Result::io_error, errno};
         if (Outcome r = finish_connect(); !r.ok()) return r;
-    } while (connecting_);
+    }
     return {};
 }
 

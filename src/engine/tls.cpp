@@ -155,7 +155,8 @@ TlsContext::~TlsContext() {
 int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
     auto* self = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
     if (!self) return 0;
-    std::lock_guard<std::mutex> lock(self->mu_);
+    std::unique_lock<std::mutex> lock(self->mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return 0;  // OpenSSL keeps (and frees) it; the next one will do
     if (self->session_) SSL_SESSION_free(self->session_);
     self->session_ = session;
     return 1;  // the reference is ours now
@@ -166,7 +167,8 @@ void TlsContext::handshake_done(SSL* ssl) {
 }
 
 void TlsContext::record_failure(const std::string& reason) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
     failure_ = reason;
     if (session_) {
         SSL_SESSION_free(session_);
@@ -175,8 +177,8 @@ void TlsContext::record_failure(const std::string& reason) {
 }
 
 std::string TlsContext::last_failure() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return failure_;
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    return lock.owns_lock() ? failure_ : std::string("(reason not available)");
 }
 
 // ---- TlsStream ----------------------------------------------------------------------
@@ -202,8 +204,8 @@ std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
     {
-        std::lock_guard<std::mutex> lock(context.mu_);
-        if (context.session_) SSL_set_session(ssl, context.session_);
+        std::unique_lock<std::mutex> lock(context.mu_, std::try_to_lock);
+        if (lock.owns_lock() && context.session_) SSL_set_session(ssl, context.session_);
     }
     return s;
 }

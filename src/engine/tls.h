@@ -71,6 +71,8 @@ private:
     std::string peer_name_;
     bool peer_is_address_ = false;
     ssl_ctx_st* ctx_ = nullptr;
+    // Only ever try-locked: a contended moment costs a resumption (or a log detail),
+    // never a wait, and a child forked while another thread held it cannot deadlock.
     std::mutex mu_;
     ssl_session_st* session_ = nullptr;  // the newest session, offered on reconnect
     std::string failure_;
