@@ -117,6 +117,41 @@ TEST_F(Auth, TextServerWithMinusYRefusesAWrongPassword) {
     EXPECT_EQ(rv, APR_NOTFOUND);
 }
 
+TEST_F(Auth, AMultiGetAuthenticatesTheConnectionsItOpens) {
+    // Two -Y servers and no connection yet: both connects, each with its
+    // authentication, run in the fan-out's poll loop.
+    start_server({"-Y", auth_file_});
+    MemcachedProcess second({"-Y", auth_file_});
+    ASSERT_TRUE(second.start()) << second.error();
+    for (unsigned short port : {server_->port(), second.port()}) {
+        RawClient raw(port);
+        ASSERT_EQ(raw.command("set a 0 0 12\r\nalice s3cret\r\n"), "STORED\r\n");
+        for (int i = 0; i < 20; ++i) {
+            ASSERT_EQ(raw.command("set m" + std::to_string(i) + " 0 0 1\r\nx\r\n"), "STORED\r\n");
+        }
+    }
+    ASSERT_EQ(apr_memcache_create(pool_, 2, 0, &mc_), APR_SUCCESS);
+    for (unsigned short port : {server_->port(), second.port()}) {
+        apr_memcache_server_t* ms = nullptr;
+        ASSERT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", port, 0, 2, 2, 60000000, &ms), APR_SUCCESS);
+        ASSERT_EQ(ap_memcache_server_set_auth(ms, "alice", "s3cret"), APR_SUCCESS);
+        ap_memcache_server_set_logger(ms, &Lines::record, &log_);
+        ASSERT_EQ(apr_memcache_add_server(mc_, ms), APR_SUCCESS);
+    }
+    apr_hash_t* values = nullptr;
+    for (int i = 0; i < 20; ++i) apr_memcache_add_multget_key(pool_, ("m" + std::to_string(i)).c_str(), &values);
+    apr_pool_t* temp = nullptr;
+    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
+    for (int i = 0; i < 20; ++i) {
+        auto k = "m" + std::to_string(i);
+        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(v->status, APR_SUCCESS) << k;
+    }
+    EXPECT_EQ(log_.text, "");
+}
+
 TEST_F(Auth, WithoutCredentialsAMinusYServerRefusesEveryCommand) {
     start_server({"-Y", auth_file_});
     client_for(AP_MEMCACHE_PROTOCOL_TEXT, nullptr, nullptr);
