@@ -59,6 +59,13 @@ extern "C" {
  *  the connection and the server's health are untouched. apr-util sends such a value
  *  and gets a SERVER_ERROR back. */
 #define AP_MEMCACHE_ETOOBIG (APR_OS_START_USERERR + 4202)
+/** The TLS handshake with the server failed (an untrusted or expired certificate, a
+ *  name that does not match, no common protocol version); the server is marked dead
+ *  and the reason logged once. Never followed by a plain-text attempt. */
+#define AP_MEMCACHE_ETLS (APR_OS_START_USERERR + 4203)
+/** The server refused the configured user and password; the connection was dropped,
+ *  the server is marked dead and the refusal logged. */
+#define AP_MEMCACHE_EAUTH (APR_OS_START_USERERR + 4204)
 
 /** Like apr_strerror(), and also knows the AP_MEMCACHE_* codes above. */
 AP_MEMCACHE_DECLARE(const char *) ap_memcache_strerror(apr_status_t status, char *buf,
@@ -359,6 +366,81 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
  *  AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT; nothing is changed then. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
+
+/* ---- TLS and authentication ---------------------------------------------------- */
+
+/** Minimum protocol versions for ap_memcache_tls_options_t.min_protocol. */
+#define AP_MEMCACHE_TLS_1_2 12 /**< TLS 1.2 or later: the default */
+#define AP_MEMCACHE_TLS_1_3 13 /**< TLS 1.3 only */
+
+/** How a server is reached over TLS. Strings are copied or read at once; they need not
+ *  outlive the call. */
+typedef struct {
+    const char *ca_file;     /**< PEM file of the CAs trusted for the server's certificate;
+                                  NULL: the system's default store */
+    const char *cert_file;   /**< PEM client certificate (chain) to present; NULL: none */
+    const char *key_file;    /**< PEM private key of cert_file; NULL: in cert_file */
+    int verify;              /**< 1 (default): check the certificate chain and that it
+                                  names the server; 0: check neither (encryption
+                                  only, open to an active attacker) */
+    const char *server_name; /**< name sent as SNI and checked against the certificate;
+                                  NULL: the server's host when it is a name (an address
+                                  is checked as an IP address and sends no SNI) */
+    int min_protocol;        /**< AP_MEMCACHE_TLS_1_2 (default) or AP_MEMCACHE_TLS_1_3 */
+} ap_memcache_tls_options_t;
+
+/** Fills opts with the defaults above. */
+AP_MEMCACHE_DECLARE(void) ap_memcache_tls_options_init(ap_memcache_tls_options_t *opts);
+
+/** Makes every connection to ms speak TLS, from its first byte: there is no plain-text
+ *  fallback. The files are read now and one TLS context is built, shared by the
+ *  server's connections (and across fork). Call it before the server is used; it is not
+ *  thread-safe. APR_EINVAL for an unknown min_protocol or a key without a certificate;
+ *  AP_MEMCACHE_ETLS when a file cannot be loaded or the key does not match, with
+ *  *error (if error is not NULL) set to the reason, allocated from p (required; the
+ *  server keeps its own reference to the context). Nothing is changed on failure. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_tls(apr_memcache_server_t *ms,
+                                                             const ap_memcache_tls_options_t *opts,
+                                                             apr_pool_t *p, const char **error);
+
+/** A TLS context built from options for a server at host (its name or address, which
+ *  verification checks unless opts->server_name is set), before the server itself
+ *  exists: httpd builds it in post_config, while the files are still readable by the
+ *  user httpd starts as, and hands it to the server in each child
+ *  (ap_memcache_server_use_tls). Lives until p is cleared. Errors as
+ *  ap_memcache_server_set_tls. */
+typedef struct ap_memcache_tls_t ap_memcache_tls_t;
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_tls_create(apr_pool_t *p,
+                                                         const ap_memcache_tls_options_t *opts,
+                                                         const char *host,
+                                                         ap_memcache_tls_t **tls,
+                                                         const char **error);
+
+/** Makes every connection to ms speak TLS with a context from ap_memcache_tls_create
+ *  (ms keeps its own reference). Use one context per server: it keeps that server's
+ *  session for resumption and its handshake counts. Before the server is used. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_use_tls(apr_memcache_server_t *ms,
+                                                             ap_memcache_tls_t *tls);
+
+/** Authenticates every new connection to ms, before it is used or pooled: memcached's
+ *  -Y for the text protocol (a set of "user password"), SASL PLAIN for binary. user
+ *  NULL or empty turns authentication off. The password is copied. A refusal drops the
+ *  connection, marks the server dead and gives AP_MEMCACHE_EAUTH. APR_EINVAL for a user
+ *  or password with a space, a control character or a NUL byte (which neither
+ *  mechanism can carry). Call it before the server is used. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_auth(apr_memcache_server_t *ms,
+                                                              const char *user,
+                                                              const char *password);
+
+/** Handshakes a TLS server's connections have made in this process. */
+typedef struct {
+    apr_uint64_t full;    /**< complete handshakes */
+    apr_uint64_t resumed; /**< handshakes that resumed an earlier session */
+} ap_memcache_tls_stats_t;
+
+/** Fills *stats for ms; APR_EINVAL when ms does not use TLS. Thread-safe. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_tls_stats(apr_memcache_server_t *ms,
+                                                               ap_memcache_tls_stats_t *stats);
 
 /** What a server looks like from this process right now. */
 typedef struct {

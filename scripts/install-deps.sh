@@ -12,6 +12,7 @@ packages=(
   valgrind strace wrk
   python3 dpkg-dev fakeroot lintian
   openssl libssl-dev
+  sasl2-bin
   "$@"
 )
 

@@ -26,6 +26,8 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::no_memory: return APR_ENOMEM;
         case Result::value_too_large: return AP_MEMCACHE_ETOOBIG;
         case Result::not_supported: return APR_ENOTIMPL;
+        case Result::tls_failed: return AP_MEMCACHE_ETLS;
+        case Result::auth_failed: return AP_MEMCACHE_EAUTH;
     }
     return APR_EGENERAL;
 }
@@ -42,6 +44,12 @@ extern "C" AP_MEMCACHE_DECLARE(const char*) ap_memcache_strerror(apr_status_t st
         case AP_MEMCACHE_ETOOBIG:
             apr_cpystrn(buf, "value longer than the memcached server's max_value_size; not sent",
                         bufsize);
+            return buf;
+        case AP_MEMCACHE_ETLS:
+            apr_cpystrn(buf, "TLS handshake with the memcached server failed", bufsize);
+            return buf;
+        case AP_MEMCACHE_EAUTH:
+            apr_cpystrn(buf, "the memcached server refused the configured credentials", bufsize);
             return buf;
         default: return apr_strerror(status, buf, bufsize);
     }

@@ -16,6 +16,7 @@
 #include <cerrno>
 
 #include "engine/fork_guard.h"
+#include "engine/tls.h"
 
 namespace mmc::engine {
 
@@ -68,6 +69,10 @@ Outcome Connection::start(const SocketAddress& addr, const ConnectionSettings& s
     int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return {local_or_connect_failure(errno), errno};
     std::unique_ptr<Connection> conn(new Connection(fd, addr.family() != AF_UNIX, settings));
+    if (settings.tls) {
+        conn->tls_ = TlsStream::create(*settings.tls, fd);
+        if (!conn->tls_) return {Result::no_memory};
+    }
     int rc = ::connect(fd, addr.get(), addr.size);
     if (rc == 0) {
         if (Outcome r = conn->finish_connect(); !r.ok()) return r;
@@ -77,6 +82,7 @@ Outcome Connection::start(const SocketAddress& addr, const ConnectionSettings& s
     // EINTR: a non-blocking connect goes on in the background, as EINPROGRESS.
     if (errno == EINPROGRESS || errno == EINTR) {
         conn->connecting_ = true;
+        conn->wait_events_ = POLLOUT;
         out = std::move(conn);
         return {};
     }
@@ -97,27 +103,60 @@ Outcome Connection::open(const SocketAddress& addr, const ConnectionSettings& se
 }
 
 Outcome Connection::wait_connected(Clock::time_point deadline) {
-    int n = wait_for(fd_, POLLOUT, deadline);
-    if (n == 0) return {Result::connect_timeout};
-    if (n < 0) return {Result::io_error, errno};
-    return finish_connect();
+    while (connecting_) {
+        int n = wait_for(fd_, wait_events_, deadline);
+        if (n == 0) return {Result::connect_timeout};
+        if (n < 0) return {Result::io_error, errno};
+        if (Outcome r = finish_connect(); !r.ok()) return r;
+    }
+    return {};
 }
 
 Outcome Connection::finish_connect() {
-    if (connecting_) {
-        int soerr = 0;
-        socklen_t len = sizeof soerr;
-        if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) return {Result::connect_failed, errno};
-        if (soerr != 0) return {Result::connect_failed, soerr};
-        connecting_ = false;
+    if (!tcp_done_) {
+        if (connecting_) {
+            int soerr = 0;
+            socklen_t len = sizeof soerr;
+            if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) return {Result::connect_failed, errno};
+            if (soerr != 0) return {Result::connect_failed, soerr};
+        }
+        tcp_done_ = true;
+        if (tcp_) {
+            // Before the handshake, whose small flights must not wait for Nagle.
+            int one = 1;
+            ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
     }
+    if (tls_ && !tls_done_) {
+        // The handshake runs on the non-blocking socket, one step per readiness, so it
+        // keeps the connect deadline and fits a fan-out's poll loop.
+        switch (tls_->handshake()) {
+            case TlsStream::Status::ok: tls_done_ = true; break;
+            case TlsStream::Status::want_read:
+                connecting_ = true;
+                wait_events_ = POLLIN;
+                return {};
+            case TlsStream::Status::want_write:
+                connecting_ = true;
+                wait_events_ = POLLOUT;
+                return {};
+            case TlsStream::Status::closed:
+            case TlsStream::Status::failed: return {Result::tls_failed, tls_->sys_error()};
+        }
+    }
+    connecting_ = false;
+    if (auth_) {
+        // Sets connecting_ again while it waits for the socket.
+        Outcome r = authenticate();
+        if (!r.ok() || connecting_) return r;
+    }
+    return set_up_for_requests();
+}
+
+Outcome Connection::set_up_for_requests() {
     // From here on receives block, bounded by SO_RCVTIMEO: one syscall per receive
     // instead of a poll before each. Sends say MSG_DONTWAIT themselves.
     if (::fcntl(fd_, F_SETFL, 0) != 0) return {Result::connect_failed, errno};
-    if (tcp_) {
-        int one = 1;
-        ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
     timeval tv = to_timeval(io_timeout_);
     if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return {Result::connect_failed, errno};
     rcv_timeout_ = io_timeout_;
@@ -134,14 +173,22 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
       binary_parser_(settings.max_value_size),
       meta_parser_(settings.max_value_size) {
     out_.reserve(512);
+    if (settings.auth && !settings.auth->user.empty()) {
+        auth_ = settings.auth;
+        protocol_ = settings.protocol;
+    }
 }
 
-Connection::~Connection() { ::close(fd_); }
+Connection::~Connection() {
+    tls_.reset();  // before its socket is closed
+    ::close(fd_);
+}
 
 Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point deadline,
                              bool* quick) {
     if (quick) *quick = false;
     if (iovcnt < 0 || iovcnt > 8) return {Result::invalid_argument};
+    if (tls_) return tls_send(iov_in, iovcnt, deadline, quick);
     // The usual case: the whole request goes out in one write, straight from the
     // caller's iovecs.
     std::size_t total = 0;
@@ -225,9 +272,74 @@ bool Connection::set_receive_timeout(Duration d) {
     return true;
 }
 
+// TLS has no gather write: the request is gathered into one buffer and goes out as one
+// record (one send) when it fits one. What the socket does not take is waited for with
+// poll() until the deadline, as for plain sends.
+Outcome Connection::tls_send(const iovec* iov, int iovcnt, Clock::time_point deadline, bool* quick) {
+    const char* data = nullptr;
+    std::size_t len = 0;
+    if (iovcnt == 1) {
+        data = static_cast<const char*>(iov[0].iov_base);
+        len = iov[0].iov_len;
+    } else {
+        tls_out_.clear();
+        for (int i = 0; i < iovcnt; ++i) tls_out_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+        data = tls_out_.data();
+        len = tls_out_.size();
+    }
+    bool waited = false;
+    while (len > 0) {
+        std::size_t n = 0;
+        TlsStream::Status st = tls_->write(data, len, n);
+        data += n;
+        len -= n;
+        short events = 0;
+        switch (st) {
+            case TlsStream::Status::ok: continue;
+            case TlsStream::Status::want_write: events = POLLOUT; break;
+            case TlsStream::Status::want_read: events = POLLIN; break;
+            case TlsStream::Status::closed: return {Result::closed, tls_->sys_error()};
+            case TlsStream::Status::failed: return {Result::io_error, tls_->sys_error()};
+        }
+        waited = true;
+        int ready = wait_for(fd_, events, deadline);
+        if (ready == 0) return {Result::timeout};
+        if (ready < 0) return {Result::io_error, errno};
+    }
+    if (quick) *quick = !waited;
+    return {};
+}
+
+// One TLS read (one recv() when a whole reply is there), then whatever records OpenSSL
+// already holds: poll() cannot see those, so they are taken now. Results as
+// receive_into(); a read that made progress without completing a record (a late
+// record's rest, a session ticket) is {timeout, EINTR}: look at the clock, go on.
+Outcome Connection::tls_receive(bool wait) {
+    if (!in_.reserve_tail(4096)) return {Result::no_memory};
+    std::size_t got = 0;
+    TlsStream::Status st = tls_->read(in_.tail(), in_.tail_room(), got, wait);
+    if (st == TlsStream::Status::ok) {
+        in_.commit(got);
+        while (tls_->pending()) {
+            if (!in_.reserve_tail(4096)) return {Result::no_memory};
+            if (tls_->read(in_.tail(), in_.tail_room(), got, false) != TlsStream::Status::ok) break;
+            in_.commit(got);
+        }
+        return {};
+    }
+    switch (st) {
+        case TlsStream::Status::want_read:
+            return tls_->progressed() ? Outcome{Result::timeout, EINTR} : Outcome{Result::timeout};
+        case TlsStream::Status::want_write: return {Result::timeout, EINTR};
+        case TlsStream::Status::closed: return {Result::closed, tls_->sys_error()};
+        default: return {Result::io_error, tls_->sys_error()};
+    }
+}
+
 // One recv. A signal gives {timeout, EINTR}: the caller looks at the clock before
 // waiting again, so signals cannot stretch a wait past its deadline.
 Outcome Connection::receive_into(int flags) {
+    if (tls_) return tls_receive(flags == 0);
     if (!in_.reserve_tail(4096)) return {Result::no_memory};
     ssize_t n = ::recv(fd_, in_.tail(), in_.tail_room(), flags);
     if (n > 0) {
@@ -289,6 +401,7 @@ Outcome Connection::receive_nowait() {
 }
 
 bool Connection::peer_closed() {
+    if (tls_) return tls_->peer_closed();
     char c;
     ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return true;  // orderly shutdown by the server

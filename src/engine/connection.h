@@ -26,16 +26,26 @@
 
 namespace mmc::engine {
 
+class TlsContext;
+class TlsStream;
+
 struct ConnectionSettings {
     Duration io_timeout = std::chrono::seconds(1);
     std::size_t max_value_size = proto::kDefaultMaxValueSize;
+    // Set: the connection speaks TLS (tls.h) and is not connected before its handshake
+    // is complete. Never plain text as a fallback.
+    TlsContext* tls = nullptr;
+    // Set (a user): every new connection authenticates before it is used, in the
+    // protocol's way (auth.cpp). Part of the connect, within its deadline.
+    const Credentials* auth = nullptr;
+    Protocol protocol = Protocol::text;
 };
 
 class Connection {
 public:
     // Starts a connect to `addr` without waiting. ok and !connecting(): connected at
-    // once; ok and connecting(): in progress, wait for the socket to become writable
-    // (fd(), POLLOUT) and call finish_connect(). A failure leaves `out` empty.
+    // once; ok and connecting(): in progress, wait for the socket to be ready for
+    // wait_events() (fd()) and call finish_connect(). A failure leaves `out` empty.
     static Outcome start(const SocketAddress& addr, const ConnectionSettings& settings,
                          std::unique_ptr<Connection>& out);
     // Connects within `deadline`: start(), then a poll for the result.
@@ -45,11 +55,19 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
+    // True until the TCP connect, a TLS handshake and an authentication are complete.
     bool connecting() const noexcept { return connecting_; }
-    // After POLLOUT (or POLLERR/POLLHUP) on a connecting socket: ok when connected,
-    // else why not. Sets the socket up for requests.
+    // What a connecting socket waits for: POLLOUT for the TCP connect, POLLIN or
+    // POLLOUT during a TLS handshake.
+    short wait_events() const noexcept { return wait_events_; }
+    // After wait_events() (or POLLERR/POLLHUP) on a connecting socket: takes the connect
+    // one step on. ok and !connecting(): connected, the socket set up for requests; ok
+    // and connecting(): wait for wait_events() again; else why not (tls_failed: the
+    // handshake failed, the context has the reason; auth_failed: the credentials were
+    // refused).
     Outcome finish_connect();
-    // Waits for a started connect until `deadline`: connect_timeout when it passes.
+    // Waits for a started connect, handshake included, until `deadline`:
+    // connect_timeout when it passes.
     Outcome wait_connected(Clock::time_point deadline);
 
     // Sends every byte of the iovecs (at most 8) before the deadline, never blocking
@@ -76,6 +94,7 @@ public:
     // value made the buffers grow to, so an idle connection stays small.
     void trim_buffers() noexcept {
         if (in_.capacity() > ReadBuffer::kInitialSize) in_.shrink();
+        if (tls_out_.capacity() > 64 * 1024) std::string().swap(tls_out_);
     }
     // The same for the request buffer, which only a multi-get of many keys makes large
     // (stored values are sent from the caller's memory, never copied here).
@@ -114,11 +133,19 @@ private:
     Outcome receive_into(int flags);
     Outcome last_look();
     Outcome send_rest(const iovec* iov, int iovcnt, std::size_t skip, Clock::time_point deadline);
+    Outcome tls_send(const iovec* iov, int iovcnt, Clock::time_point deadline, bool* quick);
+    Outcome tls_receive(bool wait);
     bool set_receive_timeout(Duration d);
+    Outcome set_up_for_requests();
+    Outcome authenticate();
+    Outcome send_nowait(std::string_view bytes, std::size_t& sent);
 
     int fd_;
     bool tcp_;
     bool connecting_ = false;
+    bool tcp_done_ = false;  // the TCP connect is complete (a handshake may follow)
+    bool tls_done_ = false;  // the TLS handshake is complete
+    short wait_events_ = 0;
     std::uint32_t generation_;
     Duration io_timeout_;
     Duration rcv_timeout_;  // what SO_RCVTIMEO is set to now
@@ -128,6 +155,13 @@ private:
     proto::BinaryReplyParser binary_parser_;
     proto::MetaReplyParser meta_parser_;
     std::uint32_t opaque_ = 1;
+    std::unique_ptr<TlsStream> tls_;
+    // Authentication while connecting: the request and how much of it went out.
+    const Credentials* auth_ = nullptr;
+    Protocol protocol_ = Protocol::text;
+    std::string auth_request_;
+    std::size_t auth_sent_ = 0;
+    std::string tls_out_;  // a request gathered for one TLS record (TLS has no writev)
 };
 
 // Milliseconds until `deadline` for poll(), rounded up (a deadline 0.4 ms away is

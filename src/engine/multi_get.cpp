@@ -82,15 +82,17 @@ void send_request(InFlight& f, Clock::time_point deadline) {
     if (!sent.ok()) finish(f, sent);
 }
 
-// A connect finished (the socket polled writable): send the request, or try the
-// server's next address, or give up on the batch.
+// A connecting socket is ready for what it waited for: take the connect (and a TLS
+// handshake) a step on; once connected, send the request. Or try the server's next
+// address, or give up on the batch.
 void connected(InFlight& f, Clock::time_point deadline) {
     Outcome r = f.conn->finish_connect();
     if (!r.ok()) {
         r = f.batch->server->pool().connect_next(f.conn, r);
         if (!r.ok()) return finish(f, r);
-        if (f.conn->connecting()) return;  // the next address, still in progress
     }
+    // Still connecting: the next address, or a TLS handshake waiting for its peer.
+    if (f.conn->connecting()) return;
     send_request(f, deadline);
 }
 
@@ -119,7 +121,7 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
                 connecting = true;
                 until = std::min(until, f.connect_deadline);
             }
-            fds.push_back(pollfd{f.conn->fd(), static_cast<short>(f.sent ? POLLIN : POLLOUT), 0});
+            fds.push_back(pollfd{f.conn->fd(), static_cast<short>(f.sent ? POLLIN : f.conn->wait_events()), 0});
             polled.push_back(&f);
         }
         if (!connecting) return true;

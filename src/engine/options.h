@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "proto/text_codec.h"
@@ -51,6 +52,15 @@ struct Health {
 
 enum class Protocol : std::uint8_t { text, binary, meta };
 
+class TlsContext;  // tls.h
+
+// memcached authentication, run once on every new connection: -Y (a set of "user
+// password") for text, SASL PLAIN for binary. An empty user: none.
+struct Credentials {
+    std::string user;
+    std::string password;
+};
+
 struct ServerOptions {
     Endpoint endpoint;
     PoolLimits limits;
@@ -64,6 +74,10 @@ struct ServerOptions {
     // The longest value a store may send; longer ones are refused before anything is
     // sent. memcached's default item size (-I 1m).
     std::size_t max_store_size = proto::kDefaultMaxStoreSize;
+    // Set: the server is reached over TLS only, with these settings (shared by its
+    // connections; built once when the server is configured).
+    std::shared_ptr<TlsContext> tls;
+    Credentials auth;
 };
 
 }  // namespace mmc::engine

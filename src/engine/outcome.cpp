@@ -24,6 +24,8 @@ const char* to_string(Result r) noexcept {
         case Result::no_memory: return "out of memory";
         case Result::value_too_large: return "value too large to store";
         case Result::not_supported: return "not supported by the server's protocol";
+        case Result::tls_failed: return "TLS handshake failed";
+        case Result::auth_failed: return "authentication failed";
     }
     return "unknown";
 }

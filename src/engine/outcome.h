@@ -33,13 +33,17 @@ enum class Result : std::uint8_t {
     // A request the server's protocol cannot express (the meta protocol's leases,
     // invalidation and metadata on a text or binary server): nothing was sent.
     not_supported,
+    // The connection could not be set up for requests.
+    tls_failed,   // the TLS handshake failed (certificate, name, version): no fallback
+    auth_failed,  // memcached refused the configured user and password
 };
 
 // True when the server itself is suspect (as opposed to the request or a miss): these
 // outcomes count against the server's health.
 constexpr bool is_transport_failure(Result r) noexcept {
     return r == Result::timeout || r == Result::connect_timeout || r == Result::connect_failed ||
-           r == Result::closed || r == Result::io_error;
+           r == Result::closed || r == Result::io_error || r == Result::tls_failed ||
+           r == Result::auth_failed;
 }
 
 // True when the server produced a well-formed answer, whatever it was.

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "engine/tls.h"
+
 namespace mmc::engine {
 
 namespace {
@@ -44,7 +46,10 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             // A host that never answers a handshake (powered off, partitioned) costs
             // every caller the whole connect timeout, where a refusal costs nothing: it
             // is taken out at once instead of after failure_limit such waits.
-            if (!live() || n >= options_.health.failure_limit || outcome.result == Result::connect_timeout) {
+            // A certificate or a password that failed once fails again: the same.
+            const bool at_once = outcome.result == Result::connect_timeout ||
+                                 outcome.result == Result::tls_failed || outcome.result == Result::auth_failed;
+            if (!live() || n >= options_.health.failure_limit || at_once) {
                 mark_dead(outcome);
             } else {
                 // Not dead yet, but its idle connections are as suspect as the one that
@@ -89,7 +94,15 @@ void Server::mark_dead(const Outcome& why) {
     if (!was_dead) {
         std::string msg = "memcached server " + name_ + " marked dead: " +
                           (why.ok() ? "disabled by the application" : to_string(why.result));
-        if (why.sys_error) msg += " (" + system_error_text(why.sys_error) + ")";
+        if (why.result == Result::tls_failed && options_.tls) {
+            // Logged once per failing spell (only the change to dead is logged), with
+            // OpenSSL's reason: an untrusted or expired certificate, a name mismatch.
+            msg += ": " + options_.tls->last_failure();
+        } else if (why.result == Result::auth_failed) {
+            msg += ": user " + options_.auth.user + " refused";
+        } else if (why.sys_error) {
+            msg += " (" + system_error_text(why.sys_error) + ")";
+        }
         log(3, why, msg);
     }
 }

@@ -12,7 +12,8 @@ ServerPool::ServerPool(const ServerOptions& options)
 ServerPool::~ServerPool() { unregister_pool(this); }
 
 ConnectionSettings ServerPool::settings() const {
-    return ConnectionSettings{options_.timeouts.io, options_.max_value_size};
+    return ConnectionSettings{options_.timeouts.io, options_.max_value_size, options_.tls.get(),
+                              &options_.auth, options_.protocol};
 }
 
 Outcome ServerPool::addresses(std::shared_ptr<const std::vector<SocketAddress>>& out) {

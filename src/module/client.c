@@ -46,6 +46,12 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
         ap_memcache_server_set_logger(ms, log_to_httpd, s);
         rv = ap_memcache_server_set_options(ms, &opts);
     }
+    if (rv == APR_SUCCESS && spec->tls_context) {
+        rv = ap_memcache_server_use_tls(ms, spec->tls_context);
+    }
+    if (rv == APR_SUCCESS && spec->user) {
+        rv = ap_memcache_server_set_auth(ms, spec->user, spec->password);
+    }
     if (rv == APR_SUCCESS) {
         rv = ap_memcache_add_server(conf->client, ms);
     }

@@ -36,6 +36,8 @@ void *mmc_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->retry_period_us = MMC_UNSET;
     conf->failure_limit = MMC_UNSET;
     conf->max_value_size = MMC_UNSET;
+    conf->tls_verify = MMC_UNSET;
+    conf->tls_protocol = MMC_UNSET;
     return conf;
 }
 
@@ -67,6 +69,12 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
         conf->seal = base->seal;
         conf->seal_key_file = base->seal_key_file;
     }
+    conf->tls_ca_file = add->tls_ca_file ? add->tls_ca_file : base->tls_ca_file;
+    conf->tls_cert_file = add->tls_cert_file ? add->tls_cert_file : base->tls_cert_file;
+    conf->tls_key_file = add->tls_key_file ? add->tls_key_file : base->tls_key_file;
+    conf->tls_server_name = add->tls_server_name ? add->tls_server_name : base->tls_server_name;
+    conf->tls_verify = MERGED(tls_verify);
+    conf->tls_protocol = MERGED(tls_protocol);
     return conf;
 }
 
@@ -137,6 +145,74 @@ const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg)
     (void)dconf;
     return mmc_parse_size(cmd->pool, cmd->cmd->name, arg,
                           (apr_int64_t)AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT, &conf->max_value_size);
+}
+
+const char *mmc_cmd_tls_file(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    const char **field = (const char **)((char *)conf + (apr_size_t)cmd->info);
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f = NULL;
+    apr_status_t rv;
+
+    (void)dconf;
+    if (path == NULL) {
+        return apr_psprintf(cmd->pool, "%s: bad path '%s'", cmd->cmd->name, arg);
+    }
+    /* Checked now so that `apachectl -t` reports it; the contents are loaded (and
+     * checked again) in post_config. */
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        char err[128];
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %s", cmd->cmd->name, path,
+                            apr_strerror(rv, err, sizeof err));
+    }
+    apr_file_close(f);
+    *field = path;
+    return NULL;
+}
+
+const char *mmc_cmd_tls_verify(cmd_parms *cmd, void *dconf, int flag)
+{
+    (void)dconf;
+    mmc_get_server_conf(cmd->server)->tls_verify = flag ? 1 : 0;
+    return NULL;
+}
+
+const char *mmc_cmd_tls_server_name(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    const char *c;
+
+    (void)dconf;
+    for (c = arg; *c; ++c) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':') {
+            break;
+        }
+    }
+    if (*arg == '\0' || *c != '\0' || strlen(arg) > 253) {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected a host name (letters, digits, "
+                            "'-' and '.') or an address", cmd->cmd->name, arg);
+    }
+    mmc_get_server_conf(cmd->server)->tls_server_name = arg;
+    return NULL;
+}
+
+const char *mmc_cmd_tls_protocol(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+
+    (void)dconf;
+    if (strcasecmp(arg, "TLSv1.2") == 0) {
+        conf->tls_protocol = AP_MEMCACHE_TLS_1_2;
+    }
+    else if (strcasecmp(arg, "TLSv1.3") == 0) {
+        conf->tls_protocol = AP_MEMCACHE_TLS_1_3;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected TLSv1.2 (TLS 1.2 or later) or "
+                            "TLSv1.3 (TLS 1.3 only)", cmd->cmd->name, arg);
+    }
+    return NULL;
 }
 
 const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg)
@@ -267,13 +343,43 @@ static int mpm_threads(void)
     return threads;
 }
 
-static void resolve_servers(server_rec *s, mmc_server_conf *conf, int threads)
+static void tls_options(const mmc_server_conf *conf, ap_memcache_tls_options_t *o)
+{
+    ap_memcache_tls_options_init(o);
+    o->ca_file = conf->tls_ca_file;
+    o->cert_file = conf->tls_cert_file;
+    o->key_file = conf->tls_key_file;
+    o->server_name = conf->tls_server_name;
+    if (conf->tls_verify != MMC_UNSET) {
+        o->verify = conf->tls_verify;
+    }
+    if (conf->tls_protocol != MMC_UNSET) {
+        o->min_protocol = conf->tls_protocol;
+    }
+}
+
+static int resolve_servers(apr_pool_t *pconf, server_rec *s, mmc_server_conf *conf,
+                           int threads)
 {
     int i;
 
     for (i = 0; i < conf->servers->nelts; ++i) {
         mmc_server_spec *spec = &APR_ARRAY_IDX(conf->servers, i, mmc_server_spec);
 
+        if (spec->tls) {
+            ap_memcache_tls_options_t o;
+            const char *why = NULL;
+            apr_status_t rv;
+
+            tls_options(conf, &o);
+            rv = ap_memcache_tls_create(pconf, &o, spec->host, &spec->tls_context, &why);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                             "MemcacheServer %s tls=on: %s", spec->name,
+                             why ? why : "bad TLS settings");
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
         spec->limits = mmc_server_spec_resolve(spec, threads);
         if (spec->limits.max_raised) {
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
@@ -281,6 +387,7 @@ static void resolve_servers(server_rec *s, mmc_server_conf *conf, int threads)
                          "to fit min/smax", spec->name, threads, spec->limits.max);
         }
     }
+    return OK;
 }
 
 int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -289,7 +396,6 @@ int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
     int threads = mpm_threads();
     server_rec *vs;
 
-    (void)pconf;
     (void)plog;
     (void)ptemp;
     /* httpd reads its configuration twice at start; the first is discarded. */
@@ -301,7 +407,11 @@ int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, serv
 
         /* An inherited list is the main server's array, resolved with it. */
         if (conf->servers && (vs == s || conf->servers != main_conf->servers)) {
-            resolve_servers(vs, conf, threads);
+            int rc = resolve_servers(pconf, vs, conf, threads);
+
+            if (rc != OK) {
+                return rc;
+            }
         }
     }
     return OK;

@@ -26,6 +26,13 @@ typedef struct {
     apr_int64_t retry_period_us;
     int failure_limit;
     apr_int64_t max_value_size;          /* bytes */
+    /* TLS for the lines with tls=on (MemcacheTLS*): NULL / MMC_UNSET unless given. */
+    const char *tls_ca_file;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    const char *tls_server_name;
+    int tls_verify;                      /* 1 on, 0 off */
+    int tls_protocol;                    /* AP_MEMCACHE_TLS_1_2 or _1_3 */
     /* MemcacheSOCachePrefix: put before every key of the mcpool socache provider;
      * NULL unless given here. */
     const char *socache_prefix;
@@ -60,6 +67,17 @@ const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg);
 /** MemcacheMaxValueSize SIZE (1048576, 512k, 1m; at most 1g) */
 const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg);
 
+/** MemcacheTLSCACertificateFile, MemcacheTLSCertificateFile,
+ *  MemcacheTLSCertificateKeyFile: a file that must be readable now; cmd->info is the
+ *  offset of the field in mmc_server_conf. */
+const char *mmc_cmd_tls_file(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheTLSVerify on|off */
+const char *mmc_cmd_tls_verify(cmd_parms *cmd, void *dconf, int flag);
+/** MemcacheTLSServerName NAME */
+const char *mmc_cmd_tls_server_name(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheTLSProtocol TLSv1.2|TLSv1.3 (the lowest version accepted) */
+const char *mmc_cmd_tls_protocol(cmd_parms *cmd, void *dconf, const char *arg);
+
 /** MemcacheSOCachePrefix PREFIX */
 const char *mmc_cmd_socache_prefix(cmd_parms *cmd, void *dconf, const char *arg);
 
@@ -72,7 +90,9 @@ void mmc_server_options(const mmc_server_conf *conf, const mmc_server_spec *spec
 int mmc_distribution(const mmc_server_conf *conf);
 
 /** post_config: fits the defaults of every MemcacheServer line to the MPM (the MPM's
- *  directives are known only now). Opens nothing: sockets belong to the children. */
+ *  directives are known only now) and builds the TLS context of each tls=on line (the
+ *  certificate and key files are read here, with the rights httpd starts with). Opens
+ *  nothing: sockets belong to the children. */
 int mmc_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 
 #endif

@@ -17,7 +17,7 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
                       "host:port, [IPv6]:port or /path/to/socket, then optionally "
                       "min=N smax=N max=N ttl=TIME (60, 500ms, 2min) weight=N "
-                      "protocol=text|binary|meta"),
+                      "protocol=text|binary|meta tls=on|off user=NAME password-file=PATH"),
     AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
                   "ketama (default) or modula: how keys are placed on the servers"),
     AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,
@@ -39,6 +39,24 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE1("MemcacheMaxValueSize", mmc_cmd_max_value_size, NULL, RSRC_CONF,
                   "longest value a store may send: bytes, or with unit k, m or g "
                   "(default 1m, at most 1g)"),
+    AP_INIT_TAKE1("MemcacheTLSCACertificateFile", mmc_cmd_tls_file,
+                  (void *)APR_OFFSETOF(mmc_server_conf, tls_ca_file), RSRC_CONF,
+                  "PEM file of the CAs trusted for tls=on servers (default: the "
+                  "system's)"),
+    AP_INIT_TAKE1("MemcacheTLSCertificateFile", mmc_cmd_tls_file,
+                  (void *)APR_OFFSETOF(mmc_server_conf, tls_cert_file), RSRC_CONF,
+                  "PEM client certificate presented to tls=on servers (default: none)"),
+    AP_INIT_TAKE1("MemcacheTLSCertificateKeyFile", mmc_cmd_tls_file,
+                  (void *)APR_OFFSETOF(mmc_server_conf, tls_key_file), RSRC_CONF,
+                  "PEM private key of MemcacheTLSCertificateFile (default: in that file)"),
+    AP_INIT_FLAG("MemcacheTLSVerify", mmc_cmd_tls_verify, NULL, RSRC_CONF,
+                 "on (default): check tls=on servers' certificates and names; off: "
+                 "encrypt only"),
+    AP_INIT_TAKE1("MemcacheTLSServerName", mmc_cmd_tls_server_name, NULL, RSRC_CONF,
+                  "name sent as SNI and checked against the certificate (default: the "
+                  "server's host)"),
+    AP_INIT_TAKE1("MemcacheTLSProtocol", mmc_cmd_tls_protocol, NULL, RSRC_CONF,
+                  "TLSv1.2 (default: 1.2 or later) or TLSv1.3"),
     AP_INIT_TAKE1("MemcacheSOCachePrefix", mmc_cmd_socache_prefix, NULL, RSRC_CONF,
                   "put before every key of the mcpool socache provider, so that several "
                   "httpd fleets can share memcached servers (default: none)"),

@@ -8,6 +8,7 @@
 
 #include "mod_memcache.h"
 
+#include "apr_file_io.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
 
@@ -280,10 +281,89 @@ static const char *parse_protocol_option(apr_pool_t *p, const char *directive,
     return NULL;
 }
 
+static const char *parse_tls_option(apr_pool_t *p, const char *directive, const char *opt,
+                                    const char *value, int *tls)
+{
+    if (strcasecmp(value, "on") == 0) {
+        *tls = 1;
+    }
+    else if (strcasecmp(value, "off") == 0) {
+        *tls = 0;
+    }
+    else {
+        return apr_psprintf(p, "%s: '%s': expected tls=on or tls=off", directive, opt);
+    }
+    return NULL;
+}
+
+/* A user name or password must be printable without blanks: -Y carries them as
+ * "user password" and SASL PLAIN between NUL bytes. */
+static int credential_ok(const char *s)
+{
+    if (*s == '\0') {
+        return 0;
+    }
+    for (; *s; ++s) {
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+#define MMC_PASSWORD_MAX 1024
+
+/* The password is the file's first line (its end of line removed); it never appears
+ * in the configuration itself. */
+static const char *read_password(apr_pool_t *p, const char *directive, const char *opt,
+                                 const char *path, const char **password)
+{
+    apr_file_t *f = NULL;
+    char buf[MMC_PASSWORD_MAX + 2];
+    apr_size_t n = sizeof buf - 1;
+    apr_status_t rv;
+    char *eol;
+    apr_size_t line;
+
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, APR_FPROT_OS_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        char err[128];
+        return apr_psprintf(p, "%s: '%s': cannot read the password file: %s", directive, opt,
+                            apr_strerror(rv, err, sizeof err));
+    }
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        char err[128];
+        return apr_psprintf(p, "%s: '%s': cannot read the password file: %s", directive, opt,
+                            apr_strerror(rv, err, sizeof err));
+    }
+    buf[n] = '\0';
+    eol = memchr(buf, '\n', n);
+    line = eol ? (apr_size_t)(eol - buf) : n;
+    if (line > 0 && buf[line - 1] == '\r') {
+        --line;
+    }
+    if (line > MMC_PASSWORD_MAX) {
+        return apr_psprintf(p, "%s: '%s': the password is longer than %d bytes", directive,
+                            opt, MMC_PASSWORD_MAX);
+    }
+    buf[line] = '\0';
+    /* strlen stops early at a NUL byte inside the line. */
+    if (strlen(buf) != line || !credential_ok(buf)) {
+        return apr_psprintf(p, "%s: '%s': the file's first line must hold the password, "
+                            "without blanks or control characters", directive, opt);
+    }
+    *password = apr_pstrdup(p, buf);
+    return NULL;
+}
+
 /* The order of the pool options when the directive reports a conflict. */
-enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_WEIGHT, OPT_PROTOCOL, OPT_COUNT };
+enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_WEIGHT, OPT_PROTOCOL, OPT_TLS, OPT_USER,
+       OPT_PASSWORD_FILE, OPT_COUNT };
 static const char *const option_names[OPT_COUNT] = { "min", "smax", "max", "ttl", "weight",
-                                                     "protocol" };
+                                                     "protocol", "tls", "user",
+                                                     "password-file" };
 
 static const char *check_order(apr_pool_t *p, const char *directive,
                                const mmc_server_spec *spec, const char *const given[])
@@ -322,7 +402,8 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
 
     if (argc < 1) {
         return apr_psprintf(p, "%s: needs " USAGE ", then optionally min=N smax=N max=N "
-                            "ttl=TIME weight=N protocol=text|binary|meta", directive);
+                            "ttl=TIME weight=N protocol=text|binary|meta tls=on|off user=NAME "
+                            "password-file=PATH", directive);
     }
     if ((err = parse_address(p, directive, argv[0], spec)) != NULL) {
         return err;
@@ -339,9 +420,15 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
                 break;
             }
         }
+        if (which == OPT_COUNT && strcasecmp(name, "password") == 0) {
+            return apr_psprintf(p, "%s: '%s': a password is never written in the "
+                                "configuration; put it in a file readable by root only and "
+                                "give password-file=PATH", directive, eq ? "password=..." : opt);
+        }
         if (which == OPT_COUNT) {
             return apr_psprintf(p, "%s: unknown option '%s' (expected min=, smax=, max=, "
-                                "ttl=, weight= or protocol=)", directive, opt);
+                                "ttl=, weight=, protocol=, tls=, user= or password-file=)",
+                                directive, opt);
         }
         if (eq == NULL) {
             return apr_psprintf(p, "%s: '%s' needs a value, as in %s=N", directive, opt,
@@ -361,6 +448,18 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
                                      &spec->ttl_us);
             break;
         case OPT_WEIGHT: err = parse_weight(p, directive, opt, eq + 1, &spec->weight); break;
+        case OPT_TLS: err = parse_tls_option(p, directive, opt, eq + 1, &spec->tls); break;
+        case OPT_USER:
+            spec->user = apr_pstrdup(p, eq + 1);
+            err = credential_ok(spec->user)
+                      ? NULL
+                      : apr_psprintf(p, "%s: '%s': expected a user name without blanks or "
+                                     "control characters", directive, opt);
+            break;
+        case OPT_PASSWORD_FILE:
+            spec->password_file = apr_pstrdup(p, eq + 1);
+            err = read_password(p, directive, opt, spec->password_file, &spec->password);
+            break;
         default:
             err = parse_protocol_option(p, directive, opt, eq + 1, &spec->protocol);
             break;
@@ -368,6 +467,15 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
         if (err) {
             return err;
         }
+    }
+    if (given[OPT_USER] && !given[OPT_PASSWORD_FILE]) {
+        return apr_psprintf(p, "%s %s: '%s' needs password-file=PATH (a password is never "
+                            "written in the configuration)", directive, spec->name,
+                            given[OPT_USER]);
+    }
+    if (given[OPT_PASSWORD_FILE] && !given[OPT_USER]) {
+        return apr_psprintf(p, "%s %s: '%s' needs user=NAME", directive, spec->name,
+                            given[OPT_PASSWORD_FILE]);
     }
     return check_order(p, directive, spec, given);
 }

@@ -11,6 +11,8 @@
 #include "apr_pools.h"
 #include "apr_network_io.h"
 
+#include "ap_memcache.h"
+
 /** Marks a value the directive did not give; resolved in post_config. */
 #define MMC_UNSET (-1)
 
@@ -42,13 +44,20 @@ typedef struct {
     apr_int64_t ttl_us; /* as given, or MMC_UNSET */
     int weight;         /* as given, or MMC_UNSET (1) */
     int protocol;       /* AP_MEMCACHE_PROTOCOL_*, or MMC_UNSET (the context's default) */
+    int tls;            /* tls=on: 1; tls=off or not given: 0 */
+    const char *user;           /* user=, or NULL: no authentication */
+    const char *password_file;  /* password-file= as written (for messages) */
+    const char *password;       /* its first line, read when the line is parsed */
     mmc_pool_limits limits; /* what the server is created with; set in post_config */
+    ap_memcache_tls_t *tls_context; /* built in post_config when tls is 1 */
 } mmc_server_spec;
 
 /**
  * Parses the arguments of one line: argv[0] is "host:port", "[v6addr]:port" or
  * "/path/to/socket", the rest are min=N smax=N max=N ttl=TIME weight=N
- * protocol=text|binary (names and the protocol value case-insensitive).
+ * protocol=text|binary tls=on|off user=NAME password-file=PATH (names and the
+ * protocol and tls values case-insensitive). The password file is read here: a file
+ * that cannot be read, or that holds no usable password, is an error.
  * Returns NULL on success, else a message from p naming directive and the offending
  * argument, ready to be returned from a directive handler.
  */

@@ -19,23 +19,31 @@ static const char *server_line(apr_pool_t *p, const char *name, apr_memcache_ser
 {
     ap_memcache_server_state_t st;
     ap_memcache_server_options_t opts;
+    ap_memcache_tls_stats_t tls;
+    const char *protocol;
 
     if (ap_memcache_server_state(ms, &st) != APR_SUCCESS
         || ap_memcache_server_get_options(ms, &opts) != APR_SUCCESS) {
         return NULL;
     }
+    protocol = mmc_protocol_name(opts.protocol);
+    /* TLS servers: this child's full and resumed handshakes (a reconnect resumes). */
+    if (ap_memcache_server_tls_stats(ms, &tls) == APR_SUCCESS) {
+        protocol = apr_psprintf(p, short_report ? "%s tls_full=%" APR_UINT64_T_FMT
+                                                  " tls_resumed=%" APR_UINT64_T_FMT
+                                                : "%s+TLS (%" APR_UINT64_T_FMT " full, %"
+                                                  APR_UINT64_T_FMT " resumed handshakes)",
+                                protocol, tls.full, tls.resumed);
+    }
     if (short_report) {
         return apr_psprintf(p, "Memcache %s: %s open=%u idle=%u failures=%u protocol=%s weight=%u\n",
                             name, st.live ? "live" : "dead", st.open, st.idle, st.failures,
-                            mmc_protocol_name(opts.protocol),
-                            opts.weight);
+                            protocol, opts.weight);
     }
     return apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%u</td><td>%u</td><td>%u</td>"
                         "<td>%s</td><td>%u</td></tr>\n",
                         ap_escape_html(p, name), st.live ? "live" : "<b>dead</b>", st.open,
-                        st.idle, st.failures,
-                        mmc_protocol_name(opts.protocol),
-                        opts.weight);
+                        st.idle, st.failures, protocol, opts.weight);
 }
 
 static void client_report(request_rec *r, const char *who, const mmc_server_conf *conf,

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
 
 namespace mmc::test {
 namespace {
@@ -72,7 +76,15 @@ INSTANTIATE_TEST_SUITE_P(
                       BadLine{"127.0.0.1:11211 weight=x", "'weight=x'"},
                       BadLine{"127.0.0.1:11211 weight=70000", "'weight=70000'"},
                       BadLine{"127.0.0.1:11211 protocol=udp", "'protocol=udp'"},
-                      BadLine{"127.0.0.1:11211 protocol=", "'protocol='"}));
+                      BadLine{"127.0.0.1:11211 protocol=", "'protocol='"},
+                      BadLine{"127.0.0.1:11211 tls=maybe", "'tls=maybe'"},
+                      BadLine{"127.0.0.1:11211 tls", "'tls'"},
+                      BadLine{"127.0.0.1:11211 user=alice", "'user=alice' needs password-file"},
+                      BadLine{"127.0.0.1:11211 user=", "'user='"},
+                      BadLine{"127.0.0.1:11211 password=secret", "never written in the configuration"},
+                      BadLine{"127.0.0.1:11211 user=alice password-file=/nonexistent/pw",
+                              "'password-file=/nonexistent/pw': cannot read the password file"},
+                      BadLine{"127.0.0.1:11211 password-file=/etc/hostname", "needs user=NAME"}));
 
 struct BadSetting {
     std::string line;     // a whole directive line
@@ -114,7 +126,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSetting{"MemcacheMaxValueSize 1.5m", "'1.5m'"},
                       BadSetting{"MemcacheMaxValueSize -1", "'-1'"},
                       BadSetting{"MemcacheMaxValueSize m", "'m'"},
-                      BadSetting{"MemcacheMaxValueSize big", "'big'"}));
+                      BadSetting{"MemcacheMaxValueSize big", "'big'"},
+                      BadSetting{"MemcacheTLSCACertificateFile /nonexistent/ca.pem", "/nonexistent/ca.pem"},
+                      BadSetting{"MemcacheTLSCertificateFile /nonexistent/c.pem", "/nonexistent/c.pem"},
+                      BadSetting{"MemcacheTLSCertificateKeyFile /nonexistent/k.pem", "/nonexistent/k.pem"},
+                      BadSetting{"MemcacheTLSVerify maybe", "On or Off"},
+                      BadSetting{"MemcacheTLSProtocol SSLv3", "'SSLv3'"},
+                      BadSetting{"MemcacheTLSServerName bad/name", "'bad/name'"}));
 
 class GoodClientSetting : public ::testing::TestWithParam<std::string> {};
 
@@ -133,6 +151,10 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodClientSetting,
                                            "MemcacheMaxValueSize 512k", "MemcacheMaxValueSize 128M",
                                            "MemcacheMaxValueSize 1g",
                                            "MemcacheMaxValueSize 1073741824",
+                                           "MemcacheTLSVerify off", "MemcacheTLSProtocol TLSv1.3",
+                                           "MemcacheTLSProtocol tlsv1.2",
+                                           "MemcacheTLSServerName memcached.example.com",
+                                           "MemcacheTLSCACertificateFile /etc/ssl/certs/ca-certificates.crt",
                                            "<VirtualHost 127.0.0.1:8080>\n MemcacheTimeout 100ms\n"
                                            " MemcacheServer 127.0.0.1:11212\n</VirtualHost>"));
 
@@ -184,7 +206,30 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodMemcacheServerLine,
                                            "127.0.0.1:11211 min=8",  // max raised to fit
                                            "127.0.0.1:11211 smax=100",
                                            "127.0.0.1:11211 weight=3 protocol=binary",
-                                           "127.0.0.1:11211 Weight=1 PROTOCOL=Text"));
+                                           "127.0.0.1:11211 Weight=1 PROTOCOL=Text",
+                                           "127.0.0.1:11211 tls=on", "127.0.0.1:11211 TLS=Off"));
+
+TEST(MemcacheServerDirective, TakesAUserAndAPasswordFile) {
+    char dir[] = "/tmp/mmc-pw-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string file = std::string(dir) + "/pw";
+    {
+        std::ofstream(file) << "s3cret\n";
+    }
+    CommandResult r = config_checker().config_test("MemcacheServer 127.0.0.1:11211 user=alice password-file=" +
+                                                   file + " tls=on\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output.find("s3cret"), std::string::npos) << r.output;
+    {
+        std::ofstream(file) << "two words\n";
+    }
+    r = config_checker().config_test("MemcacheServer 127.0.0.1:11211 user=alice password-file=" + file + "\n");
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("without blanks"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("two words"), std::string::npos) << "the password is never printed: " << r.output;
+    ::unlink(file.c_str());
+    ::rmdir(dir);
+}
 
 }  // namespace
 }  // namespace mmc::test

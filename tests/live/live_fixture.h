@@ -20,6 +20,7 @@
 #include "memcached_process.h"
 #include "ap_memcache.h"
 #include "raw_client.h"
+#include "tls_certs.h"
 
 namespace mmc::test {
 
@@ -34,12 +35,34 @@ inline int test_protocol() {
     return AP_MEMCACHE_PROTOCOL_TEXT;
 }
 
-// Puts a server the test created on the suite's protocol.
+// CTest runs the core of the suite once more with MMC_TEST_TLS=1 (the ".tls" tests):
+// its memcached servers then speak TLS (-Z) only, and so does the client.
+inline bool test_tls() {
+    const char* t = std::getenv("MMC_TEST_TLS");
+    return t && std::string(t) == "1";
+}
+
+// memcached arguments for the suite's servers (TLS ones under MMC_TEST_TLS).
+inline std::vector<std::string> test_server_args() {
+    if (!test_tls()) return {};
+    EXPECT_TRUE(test_pki().error.empty()) << test_pki().error;
+    return test_pki().memcached_args();
+}
+
+// Puts a server the test created on the suite's protocol (and TLS, in the .tls run).
 inline void use_test_protocol(apr_memcache_server_t* ms) {
     ap_memcache_server_options_t o;
     ASSERT_EQ(ap_memcache_server_get_options(ms, &o), APR_SUCCESS);
     o.protocol = test_protocol();
     ASSERT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+    if (test_tls()) {
+        ASSERT_TRUE(test_pki().error.empty()) << test_pki().error;
+        ap_memcache_tls_options_t t;
+        ap_memcache_tls_options_init(&t);
+        t.ca_file = test_pki().ca.c_str();
+        const char* why = nullptr;
+        ASSERT_EQ(ap_memcache_server_set_tls(ms, &t, ms->p, &why), APR_SUCCESS) << (why ? why : "");
+    }
 }
 
 // A server on the suite's protocol with its own operation timeout (and store limit;
@@ -79,7 +102,7 @@ protected:
     void start_servers(std::size_t n, PoolSpec spec = {}) {
         servers_.clear();
         for (std::size_t i = 0; i < n; ++i) {
-            servers_.push_back(std::make_unique<MemcachedProcess>());
+            servers_.push_back(std::make_unique<MemcachedProcess>(test_server_args()));
             ASSERT_TRUE(servers_.back()->start()) << servers_.back()->error();
         }
         mc_ = make_client(spec);

@@ -1,0 +1,307 @@
+#include "engine/tls.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <mutex>
+
+namespace mmc::engine {
+
+namespace {
+
+// ---- the BIO over the Connection's socket -------------------------------------------
+
+int bio_write(BIO* bio, const char* data, int len) {
+    auto* io = static_cast<TlsStream::Io*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    for (;;) {
+        // Never blocks (a full socket buffer is waited for by the Connection with its
+        // deadline), never raises SIGPIPE.
+        ssize_t n = ::send(io->fd, data, static_cast<std::size_t>(len), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) return static_cast<int>(n);
+        if (errno == EINTR) continue;
+        io->last_errno = errno;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+        return -1;
+    }
+}
+
+int bio_read(BIO* bio, char* buf, int len) {
+    auto* io = static_cast<TlsStream::Io*>(BIO_get_data(bio));
+    BIO_clear_retry_flags(bio);
+    // Only the first recv() of a read may block: a record whose rest is late comes
+    // back as "want read" and the Connection looks at its deadline before waiting again.
+    const int flags = io->wait ? 0 : MSG_DONTWAIT;
+    io->wait = false;
+    ssize_t n = ::recv(io->fd, buf, static_cast<std::size_t>(len), flags);
+    if (n > 0) io->progressed = true;
+    if (n >= 0) return static_cast<int>(n);
+    io->last_errno = errno;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_read(bio);
+    return -1;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+    // FLUSH: every write went straight to the socket. Everything else is not ours.
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int bio_create(BIO* bio) {
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+BIO_METHOD* socket_method() {
+    static BIO_METHOD* method = [] {
+        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmc-socket");
+        if (m) {
+            BIO_meth_set_write(m, bio_write);
+            BIO_meth_set_read(m, bio_read);
+            BIO_meth_set_ctrl(m, bio_ctrl);
+            BIO_meth_set_create(m, bio_create);
+        }
+        return m;
+    }();
+    return method;
+}
+
+// OpenSSL's reason for the newest error on this thread's queue, "" when none.
+std::string openssl_reason() {
+    unsigned long e = ERR_peek_last_error();
+    if (e == 0) return {};
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    return buf;
+}
+
+bool is_address(const std::string& host) {
+    unsigned char buf[sizeof(in6_addr)];
+    return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+int context_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+}  // namespace
+
+// ---- TlsContext ---------------------------------------------------------------------
+
+std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const std::string& host,
+                                               std::string& error) {
+    ERR_clear_error();
+    std::shared_ptr<TlsContext> c(new TlsContext());
+    c->config_ = config;
+    c->peer_name_ = config.server_name.empty() ? host : config.server_name;
+    c->peer_is_address_ = is_address(c->peer_name_);
+    c->ctx_ = SSL_CTX_new(TLS_client_method());
+    auto fail = [&](const std::string& what) {
+        error = what;
+        std::string reason = openssl_reason();
+        if (!reason.empty()) error += ": " + reason;
+        ERR_clear_error();
+        return nullptr;
+    };
+    if (!c->ctx_ || socket_method() == nullptr || context_index() < 0) return fail("cannot create a TLS context");
+    SSL_CTX* ctx = c->ctx_;
+    SSL_CTX_set_ex_data(ctx, context_index(), c.get());
+    SSL_CTX_set_min_proto_version(ctx, config.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    // A reply's records are read in one recv() (not header, then body), and a send
+    // that the socket took only in part goes on from where it stopped.
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Sessions are kept here (one per server: the newest), not in OpenSSL's cache.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &TlsContext::on_new_session);
+    if (config.verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        if (!config.ca_file.empty()) {
+            if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
+                return fail("cannot load CA certificates from " + config.ca_file);
+            }
+        } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            return fail("cannot load the system's CA certificates");
+        }
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    }
+    if (!config.cert_file.empty()) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
+            return fail("cannot load the client certificate from " + config.cert_file);
+        }
+        const std::string& key = config.key_file.empty() ? config.cert_file : config.key_file;
+        if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+            return fail("cannot load the client key from " + key);
+        }
+        if (SSL_CTX_check_private_key(ctx) != 1) return fail("the client key does not match its certificate");
+    } else if (!config.key_file.empty()) {
+        error = "a client key without a client certificate";
+        return nullptr;
+    }
+    return c;
+}
+
+TlsContext::~TlsContext() {
+    if (session_) SSL_SESSION_free(session_);
+    if (ctx_) SSL_CTX_free(ctx_);
+}
+
+int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
+    auto* self = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
+    if (!self) return 0;
+    std::unique_lock<std::mutex> lock(self->mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return 0;  // OpenSSL keeps (and frees) it; the next one will do
+    if (self->session_) SSL_SESSION_free(self->session_);
+    self->session_ = session;
+    return 1;  // the reference is ours now
+}
+
+void TlsContext::handshake_done(SSL* ssl) {
+    (SSL_session_reused(ssl) ? resumed_ : full_).fetch_add(1, std::memory_order_relaxed);
+}
+
+void TlsContext::record_failure(const std::string& reason) {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    failure_ = reason;
+    if (session_) {
+        SSL_SESSION_free(session_);
+        session_ = nullptr;
+    }
+}
+
+std::string TlsContext::last_failure() {
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    return lock.owns_lock() ? failure_ : std::string("(reason not available)");
+}
+
+// ---- TlsStream ----------------------------------------------------------------------
+
+std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
+    ERR_clear_error();
+    SSL* ssl = SSL_new(context.ctx_);
+    if (!ssl) return nullptr;
+    std::unique_ptr<TlsStream> s(new TlsStream(context, ssl, fd));
+    BIO* bio = BIO_new(socket_method());
+    if (!bio) return nullptr;
+    BIO_set_data(bio, &s->io_);
+    SSL_set_bio(ssl, bio, bio);
+    SSL_set_connect_state(ssl);
+    const std::string& name = context.peer_name_;
+    if (!name.empty() && !context.peer_is_address_) {
+        if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) return nullptr;
+    }
+    if (context.config_.verify && !name.empty()) {
+        int ok = context.peer_is_address_ ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str())
+                                          : SSL_set1_host(ssl, name.c_str());
+        if (ok != 1) return nullptr;
+        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    }
+    {
+        std::unique_lock<std::mutex> lock(context.mu_, std::try_to_lock);
+        if (lock.owns_lock() && context.session_) SSL_set_session(ssl, context.session_);
+    }
+    return s;
+}
+
+TlsStream::TlsStream(TlsContext& context, SSL* ssl, int fd)
+    : context_(context), ssl_(ssl), io_{fd, false, false, 0} {}
+
+TlsStream::~TlsStream() {
+    // No SSL_shutdown(): nothing is written on the way out (see tls.h). Marked as shut
+    // down all the same, or SSL_free() would make the session unresumable (OpenSSL
+    // takes a session that was not shut down for a failed one).
+    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl_);
+}
+
+TlsStream::Status TlsStream::status_of(int rc) {
+    switch (SSL_get_error(ssl_, rc)) {
+        case SSL_ERROR_WANT_READ: return Status::want_read;
+        case SSL_ERROR_WANT_WRITE: return Status::want_write;
+        case SSL_ERROR_ZERO_RETURN: return Status::closed;
+        case SSL_ERROR_SYSCALL:
+            // rc 0 with nothing queued: the peer closed the socket without close_notify.
+            if (io_.last_errno == 0 || io_.last_errno == ECONNRESET || io_.last_errno == EPIPE) {
+                sys_error_ = io_.last_errno;
+                return Status::closed;
+            }
+            sys_error_ = io_.last_errno;
+            return Status::failed;
+        default: sys_error_ = EPROTO; return Status::failed;
+    }
+}
+
+TlsStream::Status TlsStream::handshake() {
+    ERR_clear_error();
+    io_.wait = false;
+    io_.last_errno = 0;
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) {
+        context_.handshake_done(ssl_);
+        return Status::ok;
+    }
+    Status s = status_of(rc);
+    if (s == Status::want_read || s == Status::want_write) return s;
+    long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK) {
+        failure_ = X509_verify_cert_error_string(verify);
+    } else {
+        failure_ = openssl_reason();
+        if (failure_.empty()) {
+            failure_ = s == Status::closed ? "the server closed the connection during the handshake"
+                                           : "handshake failed";
+        }
+    }
+    ERR_clear_error();
+    context_.record_failure(failure_);
+    return s == Status::closed ? Status::failed : s;
+}
+
+TlsStream::Status TlsStream::write(const void* data, std::size_t len, std::size_t& written) {
+    written = 0;
+    ERR_clear_error();
+    io_.wait = false;
+    io_.last_errno = 0;
+    int rc = SSL_write_ex(ssl_, data, len, &written);
+    if (rc == 1) return Status::ok;
+    Status s = status_of(0);
+    ERR_clear_error();
+    return s;
+}
+
+TlsStream::Status TlsStream::read(void* buf, std::size_t cap, std::size_t& got, bool wait) {
+    got = 0;
+    ERR_clear_error();
+    io_.wait = wait;
+    io_.progressed = false;
+    io_.last_errno = 0;
+    int rc = SSL_read_ex(ssl_, buf, cap, &got);
+    if (rc == 1) return Status::ok;
+    Status s = status_of(0);
+    ERR_clear_error();
+    return s;
+}
+
+bool TlsStream::pending() const noexcept { return SSL_has_pending(ssl_) == 1; }
+
+bool TlsStream::peer_closed() {
+    char c;
+    std::size_t got = 0;
+    ERR_clear_error();
+    io_.wait = false;
+    io_.last_errno = 0;
+    int rc = SSL_peek_ex(ssl_, &c, 1, &got);
+    if (rc == 1) return true;  // unsolicited data: the stream cannot be trusted
+    Status s = status_of(0);
+    ERR_clear_error();
+    return s != Status::want_read && s != Status::want_write;
+}
+
+}  // namespace mmc::engine

@@ -1,0 +1,221 @@
+// Authentication to memcached: -Y (text protocol) with a user and password file made by
+// the test, good and bad credentials; a refusal is an error with a log line naming the
+// server, the connection is dropped, and nothing is stored.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "httpd_process.h"
+#include "live_fixture.h"
+
+namespace mmc::test {
+namespace {
+
+struct Lines {
+    std::mutex mu;
+    std::string text;
+    static void record(void* baton, int level, apr_status_t, const char* msg) {
+        auto* self = static_cast<Lines*>(baton);
+        std::lock_guard<std::mutex> lock(self->mu);
+        self->text += std::to_string(level) + " " + msg + "\n";
+    }
+};
+
+class Auth : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_EQ(apr_pool_create(&pool_, nullptr), APR_SUCCESS);
+        char dir[] = "/tmp/mmc-auth-XXXXXX";
+        ASSERT_NE(::mkdtemp(dir), nullptr);
+        dir_ = dir;
+        auth_file_ = dir_ + "/users";
+        std::ofstream(auth_file_) << "alice:s3cret\n";
+        // memcached drops to an unprivileged user when the tests run as root.
+        ::chmod(dir, 0755);
+        ::chmod(auth_file_.c_str(), 0644);
+    }
+    void TearDown() override {
+        server_.reset();
+        ::unlink(auth_file_.c_str());
+        ::rmdir(dir_.c_str());
+        if (pool_) apr_pool_destroy(pool_);
+    }
+
+    void start_server(std::vector<std::string> args) {
+        server_ = std::make_unique<MemcachedProcess>(std::move(args));
+        ASSERT_TRUE(server_->start()) << server_->error();
+    }
+
+    apr_memcache_server_t* client_for(int protocol, const char* user, const char* password) {
+        EXPECT_EQ(apr_memcache_create(pool_, 2, 0, &mc_), APR_SUCCESS);
+        apr_memcache_server_t* ms = nullptr;
+        EXPECT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", server_->port(), 0, 2, 2, 60000000, &ms),
+                  APR_SUCCESS);
+        ap_memcache_server_options_t o;
+        ap_memcache_server_get_options(ms, &o);
+        o.protocol = protocol;
+        EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+        EXPECT_EQ(ap_memcache_server_set_auth(ms, user, password), APR_SUCCESS);
+        ap_memcache_server_set_logger(ms, &Lines::record, &log_);
+        EXPECT_EQ(apr_memcache_add_server(mc_, ms), APR_SUCCESS);
+        return ms;
+    }
+
+    apr_status_t set(const std::string& k, const std::string& v) {
+        return apr_memcache_set(mc_, k.c_str(), const_cast<char*>(v.data()), v.size(), 0, 0);
+    }
+    std::string get(const std::string& k, apr_status_t* rv) {
+        char* data = nullptr;
+        apr_size_t len = 0;
+        *rv = apr_memcache_getp(mc_, pool_, k.c_str(), &data, &len, nullptr);
+        return *rv == APR_SUCCESS ? std::string(data, len) : std::string();
+    }
+
+    apr_pool_t* pool_ = nullptr;
+    apr_memcache_t* mc_ = nullptr;
+    std::unique_ptr<MemcachedProcess> server_;
+    std::string dir_, auth_file_;
+    Lines log_;
+};
+
+TEST_F(Auth, TextServerWithMinusYAcceptsTheRightPassword) {
+    start_server({"-Y", auth_file_});
+    apr_memcache_server_t* ms = client_for(AP_MEMCACHE_PROTOCOL_TEXT, "alice", "s3cret");
+    ASSERT_EQ(set("authed", "yes"), APR_SUCCESS);
+    apr_status_t rv;
+    EXPECT_EQ(get("authed", &rv), "yes");
+    EXPECT_EQ(rv, APR_SUCCESS);
+    // Each new connection authenticates by itself: a multi-get opens a second one
+    // while the first is pooled... and every call after works on the pooled ones.
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(set("k" + std::to_string(i), "v"), APR_SUCCESS);
+    ap_memcache_server_state_t st{};
+    ASSERT_EQ(ap_memcache_server_state(ms, &st), APR_SUCCESS);
+    EXPECT_EQ(st.live, 1);
+    EXPECT_EQ(log_.text, "");
+}
+
+TEST_F(Auth, TextServerWithMinusYRefusesAWrongPassword) {
+    start_server({"-Y", auth_file_});
+    apr_memcache_server_t* ms = client_for(AP_MEMCACHE_PROTOCOL_TEXT, "alice", "wrong");
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(set("intruder", "x"), AP_MEMCACHE_EAUTH);
+    EXPECT_LE(elapsed_ms(t0), 1100);
+    ap_memcache_server_state_t st{};
+    ASSERT_EQ(ap_memcache_server_state(ms, &st), APR_SUCCESS);
+    EXPECT_EQ(st.live, 0);
+    EXPECT_EQ(st.open, 0u) << "the refused connection is dropped";
+    EXPECT_NE(log_.text.find("127.0.0.1:" + std::to_string(server_->port())), std::string::npos) << log_.text;
+    EXPECT_NE(log_.text.find("authentication failed"), std::string::npos) << log_.text;
+    EXPECT_NE(log_.text.find("alice"), std::string::npos) << log_.text;
+    EXPECT_EQ(log_.text.find("wrong"), std::string::npos) << "the password is never logged: " << log_.text;
+    // The value was never stored: ask with the right credentials.
+    client_for(AP_MEMCACHE_PROTOCOL_TEXT, "alice", "s3cret");
+    apr_status_t rv;
+    get("intruder", &rv);
+    EXPECT_EQ(rv, APR_NOTFOUND);
+}
+
+TEST_F(Auth, AMultiGetAuthenticatesTheConnectionsItOpens) {
+    // Two -Y servers and no connection yet: both connects, each with its
+    // authentication, run in the fan-out's poll loop.
+    start_server({"-Y", auth_file_});
+    MemcachedProcess second({"-Y", auth_file_});
+    ASSERT_TRUE(second.start()) << second.error();
+    for (unsigned short port : {server_->port(), second.port()}) {
+        RawClient raw(port);
+        ASSERT_EQ(raw.command("set a 0 0 12\r\nalice s3cret\r\n"), "STORED\r\n");
+        for (int i = 0; i < 20; ++i) {
+            ASSERT_EQ(raw.command("set m" + std::to_string(i) + " 0 0 1\r\nx\r\n"), "STORED\r\n");
+        }
+    }
+    ASSERT_EQ(apr_memcache_create(pool_, 2, 0, &mc_), APR_SUCCESS);
+    for (unsigned short port : {server_->port(), second.port()}) {
+        apr_memcache_server_t* ms = nullptr;
+        ASSERT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", port, 0, 2, 2, 60000000, &ms), APR_SUCCESS);
+        ASSERT_EQ(ap_memcache_server_set_auth(ms, "alice", "s3cret"), APR_SUCCESS);
+        ap_memcache_server_set_logger(ms, &Lines::record, &log_);
+        ASSERT_EQ(apr_memcache_add_server(mc_, ms), APR_SUCCESS);
+    }
+    apr_hash_t* values = nullptr;
+    for (int i = 0; i < 20; ++i) apr_memcache_add_multget_key(pool_, ("m" + std::to_string(i)).c_str(), &values);
+    apr_pool_t* temp = nullptr;
+    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
+    for (int i = 0; i < 20; ++i) {
+        auto k = "m" + std::to_string(i);
+        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(v->status, APR_SUCCESS) << k;
+    }
+    EXPECT_EQ(log_.text, "");
+}
+
+TEST_F(Auth, WithoutCredentialsAMinusYServerRefusesEveryCommand) {
+    start_server({"-Y", auth_file_});
+    client_for(AP_MEMCACHE_PROTOCOL_TEXT, nullptr, nullptr);
+    EXPECT_NE(set("anon", "x"), APR_SUCCESS);
+}
+
+// memcached -S reads its users from a SASL password database (Debian's sasl2-bin
+// makes one with saslpasswd2) found through SASL_CONF_PATH.
+class SaslAuth : public Auth {
+protected:
+    void start_sasl_server() {
+        const char* tool = "/usr/sbin/saslpasswd2";
+        ASSERT_EQ(::access(tool, X_OK), 0) << tool << " not found: install the Debian package sasl2-bin "
+                                                      "(scripts/install-deps.sh)";
+        const std::string db = dir_ + "/sasldb2";
+        CommandResult r = run_command({"/bin/sh", "-c",
+                                       "printf %s s3cret | " + std::string(tool) + " -a memcached -c -p -f " + db +
+                                           " alice"});
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        std::ofstream(dir_ + "/memcached.conf") << "mech_list: plain\nsasldb_path: " << db << "\n";
+        ::chmod(db.c_str(), 0644);
+        ::chmod((dir_ + "/memcached.conf").c_str(), 0644);
+        // memcached inherits it; the variable means nothing to this process.
+        ::setenv("SASL_CONF_PATH", dir_.c_str(), 1);
+        start_server({"-S"});
+        ::unsetenv("SASL_CONF_PATH");
+    }
+    void TearDown() override {
+        ::unlink((dir_ + "/sasldb2").c_str());
+        ::unlink((dir_ + "/memcached.conf").c_str());
+        Auth::TearDown();
+    }
+};
+
+TEST_F(SaslAuth, BinaryServerWithSaslAcceptsTheRightPassword) {
+    ASSERT_NO_FATAL_FAILURE(start_sasl_server());
+    client_for(AP_MEMCACHE_PROTOCOL_BINARY, "alice", "s3cret");
+    ASSERT_EQ(set("sasl", "yes"), APR_SUCCESS);
+    apr_status_t rv;
+    EXPECT_EQ(get("sasl", &rv), "yes");
+    EXPECT_EQ(log_.text, "");
+}
+
+TEST_F(SaslAuth, BinaryServerWithSaslRefusesAWrongPassword) {
+    ASSERT_NO_FATAL_FAILURE(start_sasl_server());
+    apr_memcache_server_t* ms = client_for(AP_MEMCACHE_PROTOCOL_BINARY, "alice", "wrong");
+    EXPECT_EQ(set("sasl", "x"), AP_MEMCACHE_EAUTH);
+    ap_memcache_server_state_t st{};
+    ASSERT_EQ(ap_memcache_server_state(ms, &st), APR_SUCCESS);
+    EXPECT_EQ(st.live, 0);
+    EXPECT_EQ(st.open, 0u);
+    EXPECT_NE(log_.text.find("authentication failed"), std::string::npos) << log_.text;
+    EXPECT_EQ(log_.text.find("wrong"), std::string::npos) << log_.text;
+}
+
+TEST_F(Auth, CredentialsThatCannotBeSentAreRefused) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", 1, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    EXPECT_EQ(ap_memcache_server_set_auth(ms, "al ice", "pw"), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_server_set_auth(ms, "alice", "p w"), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_server_set_auth(ms, "alice", "p\nw"), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_server_set_auth(ms, "alice", nullptr), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_server_set_auth(ms, nullptr, nullptr), APR_SUCCESS);
+}
+
+}  // namespace
+}  // namespace mmc::test
