@@ -153,6 +153,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (report.empty()) report = o.out_dir + "/results.md";
+    // The out directory and the report's directory are created with their parents, so
+    // that a fresh path works; one that cannot be created stops the run before it starts.
+    const auto slash = report.find_last_of('/');
+    for (const std::string& dir : {o.out_dir, slash == std::string::npos ? std::string()
+                                                                         : report.substr(0, slash)}) {
+        if (dir.empty()) continue;
+        const std::string why = make_directories(dir);
+        if (!why.empty()) {
+            std::fprintf(stderr, "mmc_bench: %s\n", why.c_str());
+            return 2;
+        }
+    }
 
     SuiteResult result;
     bool ran = run_suite(o, result);

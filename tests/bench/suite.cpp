@@ -248,7 +248,6 @@ WorkloadResult make_result(const Workload& w, const SuiteOptions& o) {
 bool run_suite(const SuiteOptions& o, SuiteResult& result) {
     auto started = std::chrono::steady_clock::now();
     initialize_clients();
-    ::mkdir(o.out_dir.c_str(), 0755);
 
     std::vector<std::unique_ptr<test::MemcachedProcess>> memcached;
     std::vector<Endpoint> servers;
