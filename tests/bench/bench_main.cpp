@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet.h"
 #include "suite.h"
 #include "tools.h"
 
@@ -36,6 +37,11 @@ const char* const kUsage =
     "  --e2e-reps N       wrk rounds per build (default 5)\n"
     "  --no-pin           let the scheduler place single-thread runs (default: the client\n"
     "                     and memcached share one CPU; see docs/benchmarks.md)\n"
+    "  --servers LIST     benchmark servers you already run instead of starting four:\n"
+    "                     host:port,[v6addr]:port,/path/to/socket,... The bench starts,\n"
+    "                     stops and flushes nothing; its keys carry a random prefix and\n"
+    "                     are deleted afterwards (also after Ctrl-C). Multi-server\n"
+    "                     workloads use every server; no end-to-end run.\n"
     "  --out-dir DIR      callgrind/strace files and the report (default bench-out)\n"
     "  --report FILE      where the Markdown report goes (default DIR/results.md)\n"
     "  --smoke            a few operations of everything: checks that the bench works\n";
@@ -49,18 +55,8 @@ std::vector<std::string> split(const std::string& s, char sep = ',') {
     return out;
 }
 
-bool parse_servers(const std::string& list, std::vector<Endpoint>& out) {
-    for (const auto& s : split(list)) {
-        auto colon = s.rfind(':');
-        if (colon == std::string::npos) return false;
-        out.push_back(Endpoint{s.substr(0, colon),
-                               static_cast<unsigned short>(std::atoi(s.c_str() + colon + 1))});
-    }
-    return !out.empty();
-}
-
 int probe_main(int argc, char** argv) {
-    std::string workload, client, servers;
+    std::string workload, client, servers, key_prefix;
     std::size_t ops = 0, ops2 = 0;
     bool callgrind = false;
     for (int i = 2; i < argc; ++i) {
@@ -71,14 +67,15 @@ int probe_main(int argc, char** argv) {
         else if (a == "--servers") servers = next();
         else if (a == "--ops") ops = std::strtoul(next().c_str(), nullptr, 10);
         else if (a == "--ops2") ops2 = std::strtoul(next().c_str(), nullptr, 10);
+        else if (a == "--key-prefix") key_prefix = next();
         else if (a == "--callgrind") callgrind = true;
     }
     std::vector<Endpoint> endpoints;
-    if (!parse_servers(servers, endpoints) || ops == 0) {
+    if (!parse_fleet(servers, endpoints).empty() || ops == 0) {
         std::fprintf(stderr, "probe: need --workload --client --servers --ops\n");
         return 2;
     }
-    return run_probe(workload, client, endpoints, ops, ops2, callgrind);
+    return run_probe(workload, client, endpoints, ops, ops2, callgrind, key_prefix);
 }
 
 }  // namespace
@@ -115,6 +112,13 @@ int main(int argc, char** argv) {
         else if (a == "--e2e-seconds") e.seconds = std::atoi(next().c_str());
         else if (a == "--e2e-reps") e.reps = std::atoi(next().c_str());
         else if (a == "--out-dir") o.out_dir = next();
+        else if (a == "--servers") {
+            const std::string why = parse_fleet(next(), o.fleet);
+            if (!why.empty()) {
+                std::fprintf(stderr, "mmc_bench: --servers: %s\n", why.c_str());
+                return 2;
+            }
+        }
         else if (a == "--no-pin") o.pin_single_thread = false;
         else if (a == "--report") report = next();
         else if (a == "--skip") {
@@ -173,6 +177,7 @@ int main(int argc, char** argv) {
     if (!write_text_file(report, md)) std::fprintf(stderr, "could not write %s\n", report.c_str());
     else std::fprintf(stderr, "[bench] report written to %s\n", report.c_str());
     if (!ran) return 1;
+    if (result.interrupted) return 130;
     // A failed measurement fails the run, so that the smoke test catches a broken bench;
     // a missing tool (notes) does not.
     return result.errors.empty() ? 0 : 1;

@@ -147,6 +147,8 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
                                  "servers on one CPU; threaded ones and httpd on all. "
                                : "No CPU pinning. ")
        << "Whole run: " << num(r.seconds) << " s.\n\n";
+    if (!r.servers_note.empty()) md << r.servers_note << "\n\n";
+    if (r.interrupted) md << "**Interrupted**: the run stopped early; the tables are incomplete.\n\n";
 
     if (!r.workloads.empty()) {
         md << "### Headline: text protocol (ours and libmemcached with ketama; apr-util modula)\n\n";

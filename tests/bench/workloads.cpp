@@ -121,6 +121,20 @@ const Workload* find_workload(const std::vector<Workload>& all, const std::strin
     return nullptr;
 }
 
+std::vector<std::string> workload_keys(const Workload& w) {
+    const std::string prefix =
+        w.key_prefix +
+        (w.preload || w.kind == Workload::Kind::set ? w.name : std::string("never-stored")) + ":";
+    std::vector<std::string> keys;
+    keys.reserve(w.keys);
+    char num[24];
+    for (std::size_t i = 0; i < w.keys; ++i) {
+        std::snprintf(num, sizeof num, "%06zu", i);
+        keys.push_back(prefix + num);
+    }
+    return keys;
+}
+
 void scale_ops(Workload& w, double scale) {
     w.ops = std::max<std::size_t>(w.threads, static_cast<std::size_t>(w.ops * scale));
 }
@@ -151,15 +165,7 @@ Bench::Bench(const Workload& w, const ClientKind& kind, const std::vector<Endpoi
         }
         sessions_.push_back(std::move(s));
     }
-    // The miss workload asks for keys that nothing stores.
-    std::string prefix = "mmcbench:" + std::string(w.preload || w.kind == Workload::Kind::set
-                                                       ? w.name
-                                                       : "never-stored") + ":";
-    char num[24];
-    for (std::size_t i = 0; i < w.keys; ++i) {
-        std::snprintf(num, sizeof num, "%06zu", i);
-        keys_.push_back(prefix + num);
-    }
+    keys_ = workload_keys(w);
     for (const auto& k : keys_) {
         key_ptrs_.push_back(k.c_str());
         key_lens_.push_back(k.size());
