@@ -24,11 +24,12 @@ namespace {
 // memcached drops its privileges (-u nobody) when the bench runs as root, which clears
 // the parent-death signal the harness sets; so a bench that crashes or is interrupted
 // kills its servers itself.
+constexpr int kMaxGuarded = 256;
 volatile sig_atomic_t g_server_count = 0;
-volatile pid_t g_server_pids[8];
+volatile pid_t g_server_pids[kMaxGuarded];
 
 void kill_servers_and_reraise(int sig) {
-    for (sig_atomic_t i = 0; i < g_server_count; ++i)
+    for (sig_atomic_t i = 0; i < g_server_count && i < kMaxGuarded; ++i)
         if (g_server_pids[i] > 0) ::kill(g_server_pids[i], SIGKILL);
     ::signal(sig, SIG_DFL);
     ::raise(sig);
@@ -37,7 +38,7 @@ void kill_servers_and_reraise(int sig) {
 void guard_servers(const std::vector<std::unique_ptr<test::MemcachedProcess>>& servers) {
     g_server_count = 0;
     for (const auto& m : servers) {
-        if (g_server_count < 8) g_server_pids[g_server_count] = m->pid();
+        if (g_server_count < kMaxGuarded) g_server_pids[g_server_count] = m->pid();
         g_server_count = g_server_count + 1;
     }
     for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGHUP})
@@ -331,7 +332,11 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         key_prefix = random_key_prefix();
         catch_interrupts();
     } else {
-        for (int i = 0; i < 4; ++i) {
+        // Four servers, or as many as the widest selected workload needs.
+        std::size_t wanted = 4;
+        for (const auto& w : all_workloads())
+            if (selected(o.only_workloads, w.name)) wanted = std::max(wanted, w.servers);
+        for (std::size_t i = 0; i < wanted; ++i) {
             // One worker thread: memcached hands connections to its workers in turn, and
             // which worker (and so which core) a client's connection lands on changed its
             // latency by 2x on this machine, a difference between clients that is not theirs.
