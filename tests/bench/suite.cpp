@@ -393,7 +393,7 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         }
     }
     const bool e2e = o.e2e && !fleet;
-    if (e2e) total_weight += kE2eWeight;
+    if (e2e) total_weight += 2 * kE2eWeight;
     Progress progress(total_weight);
 
     std::vector<Workload> touched;  // whose keys may be on the servers now
@@ -463,11 +463,19 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             log("[bench] end to end (httpd + wrk)%s%s\n");
             result.e2e_ran = true;
             result.e2e = run_e2e(c, servers[0]);
-            if (!result.e2e.error.empty()) result.errors.push_back("end to end: " + result.e2e.error);
-            for (const auto* p : {&result.e2e.ours_profile, &result.e2e.aprutil_profile})
-                if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
+            progress.step("end to end, one get", kE2eWeight);
+            E2eConfig m = c;
+            m.keys = 20;
+            m.name = "e2e-mget20";
+            result.e2e_mget_ran = !interrupted();
+            if (result.e2e_mget_ran) result.e2e_mget = run_e2e(m, servers[0]);
+            for (const auto* e : {&result.e2e, &result.e2e_mget}) {
+                if (!e->error.empty()) result.errors.push_back("end to end: " + e->error);
+                for (const auto* p : {&e->ours_profile, &e->aprutil_profile})
+                    if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
+            }
         }
-        progress.step("end to end", kE2eWeight);
+        progress.step("end to end, 20-key multi-get", kE2eWeight);
     }
     progress.finish();
 

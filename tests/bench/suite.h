@@ -71,6 +71,9 @@ struct SuiteResult {
     std::vector<WorkloadResult> scaling;  // one per thread count
     bool e2e_ran = false;
     E2eResult e2e;
+    // The same with one 20-key multi-get per request (a page assembled from fragments).
+    bool e2e_mget_ran = false;
+    E2eResult e2e_mget;
     // Callgrind annotations of our client: "<workload>" -> top functions (self). The
     // full ones are in out_dir/profile.<workload>.ours.{self,inclusive}.txt.
     std::map<std::string, std::vector<std::string>> profiles;
