@@ -19,8 +19,23 @@
  *                                  keys in one multi-get (at most 64)
  *   /mc?op=servers                 one "host:port live|dead" line per server
  *
+ * On servers speaking the meta protocol (MemcacheProtocol meta), a page cached with a
+ * lease, so that only one request recomputes it when it expires or is invalidated:
+ *
+ *   /mc?op=page&key=k&ms=50        COMPUTED <value>  this request won the lease and
+ *                                                    recomputed the value (taking ms)
+ *                                  HIT <value>       served from memcached
+ *                                  STALE <value>     the old value, while another
+ *                                                    request recomputes it
+ *                                  503 BUSY          another request is computing a
+ *                                                    value that was never there
+ *   /mc?op=invalidate&key=k        INVALIDATED       the value goes stale: the next
+ *                                                    page request recomputes it
+ *
  * It calls ap_memcache_* directly, so mod_memcache must be loaded first.
  */
+#include <stdlib.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_protocol.h"
@@ -44,6 +59,9 @@ static int reply_error(request_rec *r, apr_status_t rv)
     }
     if (rv == APR_EINVAL) {  /* a key memcached would not accept */
         return reply(r, HTTP_BAD_REQUEST, "invalid key\n");
+    }
+    if (rv == APR_ENOTIMPL) {  /* a meta call on a text or binary server */
+        return reply(r, HTTP_NOT_IMPLEMENTED, "needs a server with protocol=meta\n");
     }
     ap_memcache_strerror(rv, buf, sizeof buf);
     /* For the access log: LogFormat "... %{memcache-error}n" */
@@ -165,6 +183,56 @@ static int multi_get(request_rec *r, apr_memcache_t *mc, char *list)
     return OK;
 }
 
+/* The lease calls come with mod_memcache's meta protocol support; a build against
+ * another apr_memcache (the benchmark's apr-util build) leaves the page out. */
+#ifdef AP_MEMCACHE_PROTOCOL_META
+
+/* How long a lease on a missing page is held before another request may try; and the
+ * page's lifetime in memcached. */
+#define PAGE_LEASE_SECONDS 10
+#define PAGE_TTL_SECONDS 300
+
+/* The lease pattern (docs/api.md): on a miss or a stale value exactly one request
+ * recomputes the page and stores it; the others serve the stale value, or, when there
+ * is none yet, wait a little for the winner and look again. */
+static int serve_page(request_rec *r, apr_memcache_t *mc, const char *key)
+{
+    const char *ms_arg = query_arg(r, "ms");
+    int compute_ms = ms_arg ? atoi(ms_arg) : 0;
+    ap_memcache_lease_t lease;
+    apr_status_t rv;
+    char *page;
+    int tries;
+
+    for (tries = 0; tries < 20; ++tries) {
+        rv = ap_memcache_lease_get(mc, r->pool, key, PAGE_LEASE_SECONDS, 0, &lease);
+        if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+            return reply_error(r, rv);
+        }
+        if (lease.won) {
+            /* Stands for the expensive work the cache saves. */
+            if (compute_ms > 0) {
+                apr_sleep(apr_time_from_msec(compute_ms < 5000 ? compute_ms : 5000));
+            }
+            page = apr_psprintf(r->pool, "page %s built at %" APR_TIME_T_FMT, key, apr_time_now());
+            rv = ap_memcache_cas(mc, key, page, strlen(page), PAGE_TTL_SECONDS, 0, lease.item.cas);
+            if (rv != APR_SUCCESS && rv != APR_EEXIST) {
+                return reply_error(r, rv);
+            }
+            return reply(r, HTTP_OK, apr_pstrcat(r->pool, "COMPUTED ", page, "\n", NULL));
+        }
+        if (rv == APR_SUCCESS) {
+            return reply(r, HTTP_OK, apr_pstrcat(r->pool, lease.stale ? "STALE " : "HIT ",
+                                                 lease.item.data, "\n", NULL));
+        }
+        /* No value yet and another request holds the lease. */
+        apr_sleep(apr_time_from_msec(25));
+    }
+    return reply(r, HTTP_SERVICE_UNAVAILABLE, "BUSY\n");
+}
+
+#endif /* AP_MEMCACHE_PROTOCOL_META */
+
 static int memcache_example_handler(request_rec *r)
 {
     apr_memcache_t *mc;
@@ -231,6 +299,17 @@ static int memcache_example_handler(request_rec *r)
     if (strcmp(op, "mget") == 0) {
         return multi_get(r, mc, key);
     }
+    if (strcmp(op, "page") == 0 || strcmp(op, "invalidate") == 0) {
+#ifdef AP_MEMCACHE_PROTOCOL_META
+        if (strcmp(op, "page") == 0) {
+            return serve_page(r, mc, key);
+        }
+        rv = ap_memcache_invalidate(mc, key, PAGE_LEASE_SECONDS);
+        return rv == APR_SUCCESS ? reply(r, HTTP_OK, "INVALIDATED\n") : reply_error(r, rv);
+#else
+        return reply(r, HTTP_NOT_IMPLEMENTED, "needs mod_memcache's meta protocol\n");
+#endif
+    }
     if (strcmp(op, "delete") == 0) {
         rv = apr_memcache_delete(mc, key, 0);
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, "DELETED\n") : reply_error(r, rv);
@@ -247,7 +326,8 @@ static int memcache_example_handler(request_rec *r)
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, apr_psprintf(r->pool, "%u\n", n))
                                  : reply_error(r, rv);
     }
-    return reply(r, HTTP_BAD_REQUEST, "op must be set, get, getset, mget, delete, incr or servers\n");
+    return reply(r, HTTP_BAD_REQUEST,
+                 "op must be set, get, getset, mget, delete, incr, page, invalidate or servers\n");
 }
 
 static void memcache_example_register_hooks(apr_pool_t *p)

@@ -308,7 +308,12 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t 
 
 /** The wire protocols a server can be spoken to in. */
 #define AP_MEMCACHE_PROTOCOL_TEXT   0 /**< memcached's text (ASCII) protocol: the default */
-#define AP_MEMCACHE_PROTOCOL_BINARY 1 /**< memcached's binary protocol */
+#define AP_MEMCACHE_PROTOCOL_BINARY 1 /**< memcached's binary protocol (deprecated by
+                                           memcached since 1.6) */
+#define AP_MEMCACHE_PROTOCOL_META   2 /**< memcached's meta protocol (mg, ms, md, ma;
+                                           memcached 1.6 or later): recommended for new
+                                           deployments, and needed by the lease,
+                                           invalidate and metadata calls */
 
 /** Settings of a server beyond those of apr_memcache_server_create. Times are in
  *  microseconds (apr_interval_time_t). */
@@ -323,8 +328,9 @@ typedef struct {
     apr_uint32_t failure_limit;          /**< consecutive transport failures (refused,
                                               reset, timed out) that mark a server dead;
                                               default 2 */
-    int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default) or
-                                              AP_MEMCACHE_PROTOCOL_BINARY */
+    int protocol;                        /**< AP_MEMCACHE_PROTOCOL_TEXT (default),
+                                              AP_MEMCACHE_PROTOCOL_BINARY or
+                                              AP_MEMCACHE_PROTOCOL_META */
     apr_size_t max_value_size;           /**< longest value a store may send, in bytes;
                                               longer ones get AP_MEMCACHE_ETOOBIG and
                                               nothing is sent. Replies may carry values
@@ -505,6 +511,81 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t *mc,
                                                              apr_size_t nkeys,
                                                              ap_memcache_result_t *results,
                                                              apr_uint32_t options);
+
+/* ---- what only the meta protocol offers -------------------------------------
+ * Leases against a thundering herd, invalidation that keeps a stale value to serve,
+ * item metadata, and keys of any bytes. These need servers on AP_MEMCACHE_PROTOCOL_META
+ * (memcached 1.6 or later); on a text or binary server they return APR_ENOTIMPL and
+ * send nothing. Times are seconds (or a unix time), at most 2^31 - 1: larger ones are
+ * APR_EINVAL, nothing sent. docs/api.md shows the lease pattern; examples/ has a
+ * module using it. */
+
+/** What ap_memcache_lease_get found. */
+typedef struct {
+    ap_memcache_item_t item; /**< status APR_SUCCESS with the value (stale or not), or
+                                  APR_NOTFOUND when there is none; item.cas is what the
+                                  winner passes to ap_memcache_cas */
+    int won;                 /**< this caller holds the lease: recompute the value and
+                                  store it (ap_memcache_cas with item.cas, or a set) */
+    int stale;               /**< the value was invalidated (ap_memcache_invalidate):
+                                  serve it while the winner recomputes */
+    int lease_taken;         /**< another caller holds the lease: serve the stale value,
+                                  or wait and get again */
+    apr_int64_t ttl;         /**< seconds the item has left; -1 when it never expires */
+} ap_memcache_lease_t;
+
+/** Gets key as a lease: a miss or a stale value makes exactly one caller the winner
+ *  (lease->won) until it stores a new value or the lease's time runs out. lease_ttl: on
+ *  a miss, hold the lease (an empty placeholder item) this many seconds (0: a miss is
+ *  a plain miss, nobody wins). recache_ttl: also win when less than this time is left
+ *  on a hit (0: never), so a hot item is refreshed before it expires. Returns
+ *  lease->item.status. A value stored empty under a lease-managed key looks like the
+ *  placeholder (APR_NOTFOUND): store values of at least one byte there. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t *mc, apr_pool_t *p,
+                                                        const char *key, apr_uint32_t lease_ttl,
+                                                        apr_uint32_t recache_ttl,
+                                                        ap_memcache_lease_t *lease);
+
+/** Marks key stale instead of deleting it: the next lease get returns the old value with
+ *  stale and won, later ones stale and lease_taken, until the winner stores. stale_ttl:
+ *  the item's new expiry (0: unchanged). APR_NOTFOUND when absent. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_invalidate(apr_memcache_t *mc, const char *key,
+                                                         apr_uint32_t stale_ttl);
+
+/** An item's metadata, without its value. */
+typedef struct {
+    apr_int64_t ttl;          /**< seconds left; -1 when it never expires */
+    apr_uint32_t last_access; /**< seconds since it was last fetched or stored */
+    int fetched;              /**< fetched at least once since it was stored */
+    apr_uint32_t size;        /**< the value's length in bytes */
+    apr_uint64_t cas;         /**< the CAS unique */
+    apr_uint32_t flags;       /**< the client flags */
+} ap_memcache_meta_t;
+
+/** Gets key's metadata. no_bump non-zero: the look changes nothing (no LRU bump, last
+ *  access and fetched stay as they are). APR_NOTFOUND when absent. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_meta_get(apr_memcache_t *mc, const char *key,
+                                                       int no_bump, ap_memcache_meta_t *meta);
+
+/** The longest key of any bytes: memcached allows 250 characters of its base64 form. */
+#define AP_MEMCACHE_MAX_BINARY_KEY 186
+
+/** Keys of any bytes (spaces, control characters, NULs; 1 to AP_MEMCACHE_MAX_BINARY_KEY
+ *  bytes), sent base64-encoded and placed by their bytes. As ap_memcache_gets (item->key
+ *  is a copy of the klen key bytes, NUL-terminated after them), ap_memcache_store and
+ *  apr_memcache_delete. A binary key and a text key with the same characters are the
+ *  same item. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_get(apr_memcache_t *mc, apr_pool_t *p,
+                                                       const void *key, apr_size_t klen,
+                                                       ap_memcache_item_t *item);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t *mc,
+                                                         ap_memcache_store_e op,
+                                                         const void *key, apr_size_t klen,
+                                                         const char *data, apr_size_t len,
+                                                         apr_uint32_t exptime,
+                                                         apr_uint32_t flags);
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_delete(apr_memcache_t *mc, const void *key,
+                                                          apr_size_t klen);
 
 /* ---- version ---------------------------------------------------------------- */
 

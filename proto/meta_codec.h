@@ -83,7 +83,7 @@ bool base64_decode(std::string_view in, char* out, std::size_t capacity,
 // refuses as an invalid flag; E needs memcached 1.6.27 or later.
 
 // The largest time (N, R, T) memcached reads as it was meant.
-inline constexpr std::uint32_t kMaxMetaTtl = 2147483647u;
+inline constexpr std::uint32_t kMaxMetaTtl = kMaxTextTime;
 
 // mg: fetch an item, its value and/or metadata, and optionally touch, vivify or win it.
 // Reply: VA (value, with v), HD (hit without v), EN (miss; left out when quiet).
@@ -306,12 +306,19 @@ public:
     // caused the error is out of step for good: discard its connection.
     void reset() noexcept;
 
+    // An ordinary complete reply (HD, EN, MN, or VA with only f, c, k and O) is read by a
+    // short path in one pass; everything else by the general path, which finds the line
+    // end first. Both give the same events. Off, every reply takes the general path: the
+    // tests compare the two.
+    void use_short_path(bool on) noexcept { short_path_ = on; }
+
 private:
     // No partial-input state is kept: each parse() starts again at the front of `in`,
     // which is what makes every way of splitting the input give the same events.
     ParseResult fail(const char* why) noexcept;
 
     std::size_t max_value_size_;
+    bool short_path_ = true;
     bool failed_ = false;
     const char* error_ = "";
 };

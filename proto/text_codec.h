@@ -70,6 +70,11 @@ enum class StoreCommand : std::uint8_t { set, add, replace, append, prepend, cas
 // larger number would be refused, or worse, misread, and the data that follows it
 // parsed as commands.
 inline constexpr std::size_t kMaxTextValueLength = 2147483647u - 2u;
+// The largest time (an expiry or a flush delay, in seconds or as a Unix time) memcached
+// reads from a text or meta command as it was meant: it keeps a larger number's low 32
+// bits as a signed time (1.6.18, checked), so 3000000000 is a time in the past and the
+// item expires at once. The engine refuses larger times before anything is sent.
+inline constexpr std::uint32_t kMaxTextTime = 2147483647u;
 // Only the command line "set <key> <flags> <exptime> <bytes>\r\n": the caller sends the
 // data and the trailing "\r\n" after it, so large values are never copied.
 // For StoreCommand::cas the line is "cas <key> <flags> <exptime> <bytes> <cas_unique>",

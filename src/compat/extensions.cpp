@@ -3,28 +3,11 @@
 #include "compat/facade.h"
 #include "engine/operations.h"
 
-using mmc::compat::guarded;
-using mmc::compat::publish_status;
-using mmc::compat::route;
-using mmc::compat::to_apr_status;
-using mmc::engine::Outcome;
+using mmc::compat::on_owner;
+using mmc::compat::run_on;
 using mmc::engine::Result;
 
 namespace {
-
-// Runs op(server, key) on the server that owns key; the health of the server is
-// published afterwards.
-template <class Op>
-apr_status_t on_owner(apr_memcache_t* mc, const char* key, Op&& op) {
-    std::string_view k;
-    apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
-    return guarded([&] {
-        Outcome o = op(*ms->impl->server, k);
-        publish_status(ms);
-        return to_apr_status(o);
-    });
-}
 
 struct ItemCtx {
     apr_pool_t* p;
@@ -129,11 +112,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_flush(apr_memcache_t* mc, apr_uint
             if (first_error == APR_SUCCESS) first_error = AP_MEMCACHE_ENOSERVER;
             continue;
         }
-        apr_status_t rv = guarded([&] {
-            Outcome o = mmc::engine::flush(*ms->impl->server, delay);
-            publish_status(ms);
-            return to_apr_status(o);
-        });
+        apr_status_t rv = run_on(ms, [&](mmc::engine::Server& s) { return mmc::engine::flush(s, delay); });
         if (rv != APR_SUCCESS && first_error == APR_SUCCESS) first_error = rv;
     }
     return first_error;

@@ -67,6 +67,26 @@ apr_status_t guarded(F&& f) noexcept {
     }
 }
 
+// Runs op(server) on ms and publishes the server's health afterwards.
+template <class Op>
+apr_status_t run_on(apr_memcache_server_t* ms, Op&& op) {
+    return guarded([&] {
+        engine::Outcome o = op(*ms->impl->server);
+        publish_status(ms);
+        return to_apr_status(o);
+    });
+}
+
+// Runs op(server, key) on the server that owns key (checked with valid_key()), as
+// run_on does.
+template <class Op>
+apr_status_t on_owner(apr_memcache_t* mc, const char* key, Op&& op) {
+    std::string_view k;
+    apr_memcache_server_t* ms = nullptr;
+    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    return run_on(ms, [&](engine::Server& s) { return op(s, k); });
+}
+
 }  // namespace mmc::compat
 
 #endif

@@ -111,6 +111,25 @@ apr_interval_time_t to_usec(mmc::engine::Duration d) {
         std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
+int protocol_number(mmc::engine::Protocol p) noexcept {
+    switch (p) {
+        case mmc::engine::Protocol::binary: return AP_MEMCACHE_PROTOCOL_BINARY;
+        case mmc::engine::Protocol::meta: return AP_MEMCACHE_PROTOCOL_META;
+        case mmc::engine::Protocol::text: break;
+    }
+    return AP_MEMCACHE_PROTOCOL_TEXT;
+}
+
+// False for a number that names no protocol.
+bool protocol_of(int number, mmc::engine::Protocol& p) noexcept {
+    switch (number) {
+        case AP_MEMCACHE_PROTOCOL_TEXT: p = mmc::engine::Protocol::text; return true;
+        case AP_MEMCACHE_PROTOCOL_BINARY: p = mmc::engine::Protocol::binary; return true;
+        case AP_MEMCACHE_PROTOCOL_META: p = mmc::engine::Protocol::meta; return true;
+        default: return false;
+    }
+}
+
 void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_options_t& out) {
     out.weight = o.weight;
     out.connect_timeout = to_usec(o.timeouts.connect);
@@ -118,8 +137,7 @@ void export_options(const mmc::engine::ServerOptions& o, ap_memcache_server_opti
     out.acquire_timeout = to_usec(o.timeouts.acquire);
     out.retry_period = to_usec(o.timeouts.retry);
     out.failure_limit = o.health.failure_limit;
-    out.protocol = o.protocol == mmc::engine::Protocol::binary ? AP_MEMCACHE_PROTOCOL_BINARY
-                                                               : AP_MEMCACHE_PROTOCOL_TEXT;
+    out.protocol = protocol_number(o.protocol);
     out.max_value_size = o.max_store_size;
 }
 
@@ -204,9 +222,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(apr_memcache_se
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t* ms, const ap_memcache_server_options_t* opts) {
     if (!ms || !ms->impl || !opts) return APR_EINVAL;
+    mmc::engine::Protocol protocol = mmc::engine::Protocol::text;
     if (opts->weight == 0 || opts->failure_limit == 0 || opts->connect_timeout <= 0 ||
         opts->io_timeout <= 0 || opts->acquire_timeout <= 0 || opts->retry_period <= 0 ||
-        (opts->protocol != AP_MEMCACHE_PROTOCOL_TEXT && opts->protocol != AP_MEMCACHE_PROTOCOL_BINARY) ||
+        !protocol_of(opts->protocol, protocol) ||
         opts->max_value_size == 0 || opts->max_value_size > AP_MEMCACHE_MAX_VALUE_SIZE_LIMIT) {
         return APR_EINVAL;
     }
@@ -217,8 +236,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     o.timeouts.acquire = std::chrono::microseconds(opts->acquire_timeout);
     o.timeouts.retry = std::chrono::microseconds(opts->retry_period);
     o.health.failure_limit = opts->failure_limit;
-    engine_of(ms).set_protocol(opts->protocol == AP_MEMCACHE_PROTOCOL_BINARY ? mmc::engine::Protocol::binary
-                                                                             : mmc::engine::Protocol::text);
+    engine_of(ms).set_protocol(protocol);
     mmc::engine::set_max_store_size(o, opts->max_value_size);
     return APR_SUCCESS;
 }

@@ -25,6 +25,7 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::invalid_argument: return APR_EINVAL;
         case Result::no_memory: return APR_ENOMEM;
         case Result::value_too_large: return AP_MEMCACHE_ETOOBIG;
+        case Result::not_supported: return APR_ENOTIMPL;
     }
     return APR_EGENERAL;
 }

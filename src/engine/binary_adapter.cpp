@@ -45,12 +45,15 @@ struct BinaryCodec {
         BinaryOpcode opcode = BinaryOpcode::noop;
     };
 
+    // Times are unsigned 32-bit numbers on the wire, read as such: any is sent.
     template <class R>
-    static constexpr bool fits(const R&) noexcept {
-        return true;
+    static constexpr Result check(const R&) noexcept {
+        return Result::ok;
     }
-    static bool fits(const StoreRequest& r) noexcept {
-        return proto::binary_request_fits(store_extras_length(r.cmd), r.key.size(), r.data.size());
+    static Result check(const StoreRequest& r) noexcept {
+        return proto::binary_request_fits(store_extras_length(r.cmd), r.key.size(), r.data.size())
+                   ? Result::ok
+                   : Result::value_too_large;
     }
 
     // ---- requests ----
@@ -83,7 +86,7 @@ struct BinaryCodec {
     }
 
     // A text "cas" is a binary set carrying the CAS unique; append and prepend are their
-    // own (concat) requests. fits() was checked, so the encoders cannot refuse; if one
+    // own (concat) requests. check() was passed, so the encoders cannot refuse; if one
     // ever did, the data must not go out without its header.
     static std::string_view write(std::string& out, const StoreRequest& r, std::uint32_t opaque) {
         bool written = false;

@@ -131,7 +131,8 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
       io_timeout_(settings.io_timeout),
       rcv_timeout_(settings.io_timeout),
       text_parser_(settings.max_value_size),
-      binary_parser_(settings.max_value_size) {
+      binary_parser_(settings.max_value_size),
+      meta_parser_(settings.max_value_size) {
     out_.reserve(512);
 }
 

@@ -21,6 +21,7 @@
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
 #include "proto/binary_codec.h"
+#include "proto/meta_codec.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
@@ -91,8 +92,9 @@ public:
     // server's adapter uses its own.
     proto::TextReplyParser& text_parser() noexcept { return text_parser_; }
     proto::BinaryReplyParser& binary_parser() noexcept { return binary_parser_; }
-    // Opaque values for binary requests: distinct per request on this connection, so a
-    // response can be matched to the request it answers.
+    proto::MetaReplyParser& meta_parser() noexcept { return meta_parser_; }
+    // Opaque values for binary and meta requests: distinct per request on this
+    // connection, so a reply can be matched to the request it answers.
     std::uint32_t next_opaque(std::uint32_t count = 1) noexcept {
         std::uint32_t first = opaque_;
         opaque_ += count;
@@ -124,6 +126,7 @@ private:
     std::string out_;
     proto::TextReplyParser text_parser_;
     proto::BinaryReplyParser binary_parser_;
+    proto::MetaReplyParser meta_parser_;
     std::uint32_t opaque_ = 1;
 };
 

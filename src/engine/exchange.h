@@ -12,8 +12,10 @@
 //   Pending                        what the reader must know of the request just sent
 //                                  (an opaque, whether a value came), value-initialised
 //                                  before each request is written
-//   fits(const R&)                 false when R cannot be expressed (a value too long for
-//                                  the protocol's length field): refused, nothing sent
+//   check(const R&) -> Result      ok, or why R cannot be sent: value_too_large for a
+//                                  value too long for the protocol's length field,
+//                                  invalid_argument for a time the protocol would misread;
+//                                  refused before a connection is taken, nothing sent
 //   encode(Connection&, const R&, Pending&) -> std::string_view
 //                                  writes the request into conn.out() and returns a
 //                                  payload to send after it (followed by kTrailer), or an
@@ -22,7 +24,7 @@
 //                                  consumes what has arrived (read_events below)
 //   write_batch, read_batch        the multi-get entries of ProtocolAdapter
 //
-// with encode, read and fits for every request type of requests.h.
+// with encode, read and check for every request type of requests.h.
 #ifndef MMC_ENGINE_EXCHANGE_H
 #define MMC_ENGINE_EXCHANGE_H
 
@@ -91,15 +93,17 @@ Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_
     }
 }
 
-// Ends a store whose value may not be sent (over the store limit, or longer than the
-// protocol can carry) before a connection is taken: nothing is sent. report() leaves
-// the server's health as it is and only lets go of a retry probe the caller may have
-// claimed when it picked the server, which this call will never make.
-inline Outcome refuse_value(Server& server) {
-    const Outcome refused{Result::value_too_large};
+// Ends a request that may not be sent (a value over the store limit or longer than the
+// protocol can carry, a time it would misread) before a connection is taken: nothing is
+// sent. report() leaves the server's health as it is and only lets go of a retry probe
+// the caller may have claimed when it picked the server, which this call will never make.
+inline Outcome refuse(Server& server, Result why) {
+    const Outcome refused{why};
     server.report(refused);
     return refused;
 }
+
+inline Outcome refuse_value(Server& server) { return refuse(server, Result::value_too_large); }
 
 // One request of type Request over Codec's protocol.
 //
@@ -108,11 +112,11 @@ inline Outcome refuse_value(Server& server) {
 // case). Each wait takes its own timeout or the time left in the call, whichever ends
 // first.
 template <class Codec, class Request>
-Outcome exchange(Server& server, const Request& req) {
+Outcome exchange_supported(Server& server, const Request& req) {
     // Whatever the store limit says: the encoder would refuse a length its protocol
     // cannot carry, and by then a connection would be taken and a reply awaited that
     // never comes.
-    if (!Codec::fits(req)) return refuse_value(server);
+    if (const Result why = Codec::check(req); why != Result::ok) return refuse(server, why);
     const Timeouts& t = server.options().timeouts;
     // One clock read serves the call's deadline, the acquire deadline, the stale check
     // and the I/O deadline, unless the acquire had to wait or connect (then time has
@@ -206,6 +210,17 @@ Outcome exchange(Server& server, const Request& req) {
         }
         server.report(outcome, epoch);
         return outcome;
+    }
+}
+
+// Any request over Codec's protocol: one it cannot express at all (meta_only, on a
+// server speaking another protocol) is refused with not_supported, nothing sent.
+template <class Codec, class Request>
+Outcome exchange(Server& server, const Request& req) {
+    if constexpr (IsMetaOnly<Request>::value && Codec::kProtocol != Protocol::meta) {
+        return refuse(server, Result::not_supported);
+    } else {
+        return exchange_supported<Codec>(server, req);
     }
 }
 

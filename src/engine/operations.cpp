@@ -64,4 +64,20 @@ Outcome version(Server& s, std::string& out) { return s.adapter().version(s, Ver
 
 Outcome stats(Server& s, StatFn fn, void* ctx) { return s.adapter().stats(s, StatsRequest{fn, ctx}); }
 
+Outcome meta_get(Server& s, const proto::MetaGetRequest& req, MetaReplyFn fn, void* ctx) {
+    return s.adapter().meta_get(s, MetaGetCall{&req, fn, ctx});
+}
+
+Outcome meta_set(Server& s, const proto::MetaSetRequest& req, std::string_view data, MetaReplyFn fn,
+                 void* ctx) {
+    if (s.adapter().protocol == Protocol::meta && data.size() > s.options().max_store_size) {
+        return detail::refuse_value(s);
+    }
+    return s.adapter().meta_set(s, MetaSetCall{&req, data, fn, ctx});
+}
+
+Outcome meta_delete(Server& s, const proto::MetaDeleteRequest& req) {
+    return s.adapter().meta_delete(s, MetaDeleteCall{&req});
+}
+
 }  // namespace mmc::engine

@@ -54,6 +54,14 @@ Outcome version(Server& server, std::string& out);
 
 Outcome stats(Server& server, StatFn fn, void* ctx);
 
+// The meta protocol's own requests, sent as given (keys checked with valid_meta_key,
+// quiet and opaque left unset): fn gets the reply line of a hit (mg) or a store (ms).
+// not_supported, nothing sent, when the server speaks another protocol.
+Outcome meta_get(Server& server, const proto::MetaGetRequest& req, MetaReplyFn fn, void* ctx);
+Outcome meta_set(Server& server, const proto::MetaSetRequest& req, std::string_view data,
+                 MetaReplyFn fn, void* ctx);
+Outcome meta_delete(Server& server, const proto::MetaDeleteRequest& req);
+
 }  // namespace mmc::engine
 
 #endif

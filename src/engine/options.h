@@ -49,7 +49,7 @@ struct Health {
     std::uint32_t failure_limit = 2;
 };
 
-enum class Protocol : std::uint8_t { text, binary };
+enum class Protocol : std::uint8_t { text, binary, meta };
 
 struct ServerOptions {
     Endpoint endpoint;

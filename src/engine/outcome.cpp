@@ -23,6 +23,7 @@ const char* to_string(Result r) noexcept {
         case Result::invalid_argument: return "invalid argument";
         case Result::no_memory: return "out of memory";
         case Result::value_too_large: return "value too large to store";
+        case Result::not_supported: return "not supported by the server's protocol";
     }
     return "unknown";
 }

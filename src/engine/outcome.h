@@ -30,6 +30,9 @@ enum class Result : std::uint8_t {
     // A value over the store limit, or longer than the protocol can carry. The caller's
     // mistake, not the server's: nothing was sent and the server's health is untouched.
     value_too_large,
+    // A request the server's protocol cannot express (the meta protocol's leases,
+    // invalidation and metadata on a text or binary server): nothing was sent.
+    not_supported,
 };
 
 // True when the server itself is suspect (as opposed to the request or a miss): these

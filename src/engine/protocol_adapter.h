@@ -30,6 +30,9 @@ struct BatchCursor {
     // Where the search for the next returned key starts (replies that name their key
     // come in the order asked).
     std::size_t next_key = 0;
+    // An error reply that names no key (meta: an error line in the pipeline): the
+    // batch's outcome once its end arrives, for the keys that returned nothing.
+    Result error = Result::ok;
 };
 
 // The position of `key` among the batch's keys, searched from `from` onwards and then
@@ -86,6 +89,10 @@ struct ProtocolAdapter {
     Outcome (*flush)(Server&, const FlushRequest&);
     Outcome (*version)(Server&, const VersionRequest&);
     Outcome (*stats)(Server&, const StatsRequest&);
+    // The meta protocol's own requests: not_supported, nothing sent, on the others.
+    Outcome (*meta_get)(Server&, const MetaGetCall&);
+    Outcome (*meta_set)(Server&, const MetaSetCall&);
+    Outcome (*meta_delete)(Server&, const MetaDeleteCall&);
 
     // Multi-get, one server's share (multi_get.cpp): writes the request for every key of
     // the batch into the connection's request buffer, in one piece, and readies the
@@ -119,6 +126,9 @@ constexpr ProtocolAdapter make_adapter() noexcept {
         &detail::exchange<Codec, FlushRequest>,
         &detail::exchange<Codec, VersionRequest>,
         &detail::exchange<Codec, StatsRequest>,
+        &detail::exchange<Codec, MetaGetCall>,
+        &detail::exchange<Codec, MetaSetCall>,
+        &detail::exchange<Codec, MetaDeleteCall>,
         &Codec::write_batch,
         &Codec::read_batch,
     };
@@ -126,10 +136,12 @@ constexpr ProtocolAdapter make_adapter() noexcept {
 
 const ProtocolAdapter& text_adapter() noexcept;    // text_adapter.cpp
 const ProtocolAdapter& binary_adapter() noexcept;  // binary_adapter.cpp
+const ProtocolAdapter& meta_adapter() noexcept;    // meta_adapter.cpp
 
 inline const ProtocolAdapter& adapter_for(Protocol p) noexcept {
     switch (p) {
         case Protocol::binary: return binary_adapter();
+        case Protocol::meta: return meta_adapter();
         case Protocol::text: break;
     }
     return text_adapter();

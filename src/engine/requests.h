@@ -13,8 +13,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "engine/outcome.h"
+#include "proto/meta_codec.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
@@ -107,6 +109,47 @@ struct StatsRequest {
     StatFn fn;
     void* ctx;
 };
+
+// ---- what only the meta protocol can say ----
+// Requests marked meta_only are refused with not_supported, nothing sent, by a server
+// that speaks another protocol (exchange.h). They carry the meta request as the codec
+// (proto/meta_codec.h) describes it, keys and flags already checked by the caller, and
+// hand back the reply line itself: what it means (won, stale, metadata) is the caller's.
+
+using MetaReplyFn = void (*)(void* ctx, const proto::MetaEvent& reply);
+
+// mg: reply VA or HD (ok, passed to fn) or EN (not_found).
+struct MetaGetCall {
+    // Not even when stale: an mg may create an item (N) or take a lease, and a second
+    // one would find its own lease taken.
+    static constexpr Retry retry = Retry::never;
+    static constexpr bool meta_only = true;
+    const proto::MetaGetRequest* req;
+    MetaReplyFn fn;
+    void* ctx;
+};
+
+// ms with its data: HD (ok, passed to fn), NS (not_stored), EX (exists), NF (not_found).
+struct MetaSetCall {
+    static constexpr Retry retry = Retry::never;
+    static constexpr bool meta_only = true;
+    const proto::MetaSetRequest* req;
+    std::string_view data;
+    MetaReplyFn fn;
+    void* ctx;
+};
+
+// md: HD (ok), NF (not_found), EX (exists).
+struct MetaDeleteCall {
+    static constexpr Retry retry = Retry::never;
+    static constexpr bool meta_only = true;
+    const proto::MetaDeleteRequest* req;
+};
+
+template <class R, class = void>
+struct IsMetaOnly : std::false_type {};
+template <class R>
+struct IsMetaOnly<R, std::void_t<decltype(R::meta_only)>> : std::bool_constant<R::meta_only> {};
 
 // ---- multi-get --------------------------------------------------------------------
 

@@ -32,8 +32,11 @@ public:
     // The protocol the server speaks, as the table every operation calls through. Chosen
     // when the server is created (from options().protocol) and by set_protocol().
     const ProtocolAdapter& adapter() const noexcept { return *adapter_; }
-    // Before first use, as mutable_options().
-    void set_protocol(Protocol p) noexcept {
+    // Before first use, as mutable_options(). memcached fixes a connection's protocol
+    // at its first request, so connections opened in another protocol are closed rather
+    // than used again.
+    void set_protocol(Protocol p) {
+        if (p != options_.protocol) pool_.retire_all();
         options_.protocol = p;
         adapter_ = &adapter_for(p);
     }

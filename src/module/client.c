@@ -62,7 +62,7 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
                  "protocol=%s max_value_size=%" APR_SIZE_T_FMT, spec->name,
                  describe_server(pchild, s), lim->min, lim->smax, lim->max,
                  lim->ttl_us / 1000, opts.weight,
-                 opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text",
+                 mmc_protocol_name(opts.protocol),
                  opts.max_value_size);
 
     /* Opening min connections now keeps that latency out of the first requests; a

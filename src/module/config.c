@@ -87,7 +87,7 @@ const char *mmc_cmd_protocol(cmd_parms *cmd, void *dconf, const char *arg)
     (void)dconf;
     conf->protocol = mmc_parse_protocol(arg);
     if (conf->protocol < 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s': expected text or binary", cmd->cmd->name,
+        return apr_psprintf(cmd->pool, "%s: '%s': expected text, binary or meta", cmd->cmd->name,
                             arg);
     }
     return NULL;

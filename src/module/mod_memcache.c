@@ -17,11 +17,11 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
                       "host:port, [IPv6]:port or /path/to/socket, then optionally "
                       "min=N smax=N max=N ttl=TIME (60, 500ms, 2min) weight=N "
-                      "protocol=text|binary"),
+                      "protocol=text|binary|meta"),
     AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
                   "ketama (default) or modula: how keys are placed on the servers"),
     AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,
-                  "text (default) or binary: the protocol of servers without protocol="),
+                  "text (default), binary or meta: the protocol of servers without protocol="),
     AP_INIT_TAKE1("MemcacheConnectTimeout", mmc_cmd_duration,
                   (void *)APR_OFFSETOF(mmc_server_conf, connect_timeout_us), RSRC_CONF,
                   "deadline for opening a connection (default 1s)"),

@@ -220,7 +220,22 @@ int mmc_parse_protocol(const char *value)
     if (strcasecmp(value, "binary") == 0) {
         return AP_MEMCACHE_PROTOCOL_BINARY;
     }
+    if (strcasecmp(value, "meta") == 0) {
+        return AP_MEMCACHE_PROTOCOL_META;
+    }
     return -1;
+}
+
+const char *mmc_protocol_name(int protocol)
+{
+    switch (protocol) {
+    case AP_MEMCACHE_PROTOCOL_BINARY:
+        return "binary";
+    case AP_MEMCACHE_PROTOCOL_META:
+        return "meta";
+    default:
+        return "text";
+    }
 }
 
 static const char *parse_count(apr_pool_t *p, const char *directive, const char *opt,
@@ -259,7 +274,7 @@ static const char *parse_protocol_option(apr_pool_t *p, const char *directive,
 {
     *protocol = mmc_parse_protocol(value);
     if (*protocol < 0) {
-        return apr_psprintf(p, "%s: '%s': expected protocol=text or protocol=binary",
+        return apr_psprintf(p, "%s: '%s': expected protocol=text, protocol=binary or protocol=meta",
                             directive, opt);
     }
     return NULL;
@@ -307,7 +322,7 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
 
     if (argc < 1) {
         return apr_psprintf(p, "%s: needs " USAGE ", then optionally min=N smax=N max=N "
-                            "ttl=TIME weight=N protocol=text|binary", directive);
+                            "ttl=TIME weight=N protocol=text|binary|meta", directive);
     }
     if ((err = parse_address(p, directive, argv[0], spec)) != NULL) {
         return err;

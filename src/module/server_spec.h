@@ -78,8 +78,10 @@ const char *mmc_parse_duration(apr_pool_t *p, const char *directive, const char 
 const char *mmc_parse_size(apr_pool_t *p, const char *directive, const char *value,
                            apr_int64_t max_bytes, apr_int64_t *bytes);
 
-/** "text" or "binary" (any case) as AP_MEMCACHE_PROTOCOL_*; -1 for anything else. */
+/** "text", "binary" or "meta" (any case) as AP_MEMCACHE_PROTOCOL_*; -1 for anything else. */
 int mmc_parse_protocol(const char *value);
+/** "text", "binary" or "meta", for logs and mod_status. */
+const char *mmc_protocol_name(int protocol);
 
 /** True when a and b name the same server (host compared case-insensitively). */
 int mmc_server_spec_same_server(const mmc_server_spec *a, const mmc_server_spec *b);

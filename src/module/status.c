@@ -27,14 +27,14 @@ static const char *server_line(apr_pool_t *p, const char *name, apr_memcache_ser
     if (short_report) {
         return apr_psprintf(p, "Memcache %s: %s open=%u idle=%u failures=%u protocol=%s weight=%u\n",
                             name, st.live ? "live" : "dead", st.open, st.idle, st.failures,
-                            opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text",
+                            mmc_protocol_name(opts.protocol),
                             opts.weight);
     }
     return apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%u</td><td>%u</td><td>%u</td>"
                         "<td>%s</td><td>%u</td></tr>\n",
                         ap_escape_html(p, name), st.live ? "live" : "<b>dead</b>", st.open,
                         st.idle, st.failures,
-                        opts.protocol == AP_MEMCACHE_PROTOCOL_BINARY ? "binary" : "text",
+                        mmc_protocol_name(opts.protocol),
                         opts.weight);
 }
 

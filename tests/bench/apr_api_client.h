@@ -28,6 +28,7 @@ typedef struct {
     unsigned max_per_server; /* apr_memcache_server_create(min 0, smax = max, max) */
     unsigned ttl_us;         /* idle connection lifetime, microseconds as in apr-util */
     int binary;              /* ours only: speak the binary protocol */
+    int meta;                /* ours only: speak the meta protocol */
     int ketama;              /* ours only: ketama placement (else apr-util's modula) */
 } bench_apr_config;
 

@@ -22,9 +22,10 @@ struct ClientKind {
     Library library = Library::ours;
     bool binary = false;  // binary protocol (ours, libmemcached)
     bool ketama = true;   // ketama placement (ours, libmemcached); apr-util is always modula
+    bool meta = false;    // meta protocol (ours only)
     bool array = false;   // ours: multi-gets through ap_memcache_multiget_array
-    // The label in the tables: "ours", "ours-bin", "ours-modula", "ours-array",
-    // "apr-util", "libmc", "libmc-bin" ("none" for the empty client).
+    // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula",
+    // "ours-array", "apr-util", "libmc", "libmc-bin" ("none" for the empty client).
     std::string label() const;
     static bool parse(const std::string& label, ClientKind& out);
 };

@@ -10,6 +10,7 @@ std::string ClientKind::label() const {
     switch (library) {
     case Library::ours:
         if (array) return "ours-array";
+        if (meta) return "ours-meta";
         return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
     case Library::aprutil:
         return "apr-util";
@@ -23,8 +24,9 @@ std::string ClientKind::label() const {
 
 bool ClientKind::parse(const std::string& label, ClientKind& out) {
     for (ClientKind k : {ClientKind{Library::ours, false, true}, ClientKind{Library::ours, true, true},
-                         ClientKind{Library::ours, false, false},
                          ClientKind{Library::ours, false, true, true},
+                         ClientKind{Library::ours, false, false},
+                         ClientKind{Library::ours, false, true, false, true},
                          ClientKind{Library::aprutil, false, false},
                          ClientKind{Library::libmemcached, false, true},
                          ClientKind{Library::libmemcached, true, true},
@@ -93,6 +95,7 @@ std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKi
     c.max_per_server = config.max_per_server;
     c.ttl_us = config.ttl_us;
     c.binary = kind.binary;
+    c.meta = kind.meta;
     c.ketama = kind.library == ClientKind::Library::ours && kind.ketama;
     char err[200] = "";
     bench_apr_client* client = ops.create(&c, err, sizeof err);

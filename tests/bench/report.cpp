@@ -261,6 +261,18 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
                << num(syscalls(&w, "libmc-bin"), 2) << " |\n";
         }
         md << "\n";
+        md << "### Meta protocol against text (ours)\n\n";
+        md << "| workload | ops/s ours-meta | ours | meta ÷ text | instr/op ours-meta | ours | "
+              "syscalls/op ours-meta | ours |\n|---|--:|--:|--:|--:|--:|--:|--:|\n";
+        for (const auto& w : r.workloads) {
+            if (!w.find("ours-meta") || !w.find("ours")) continue;
+            md << "| " << w.workload.name << " | " << num(ops(&w, "ours-meta")) << " | "
+               << num(ops(&w, "ours")) << " | " << ratio(ops(&w, "ours-meta"), ops(&w, "ours"))
+               << " | " << num(instr(&w, "ours-meta")) << " | " << num(instr(&w, "ours"))
+               << " | " << num(syscalls(&w, "ours-meta"), 2) << " | "
+               << num(syscalls(&w, "ours"), 2) << " |\n";
+        }
+        md << "\n";
         if (const WorkloadResult* m = find(r, "mget-100x4"); m && m->find("ours-modula")) {
             md << "### Multi-get with modula placement (ours) vs apr-util (modula)\n\n"
                << "| | calls/s | instr/call | instr/key | syscalls/call |\n|---|--:|--:|--:|--:|\n";

@@ -15,8 +15,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::vector<std::string> kSingleServerClients = {"ours", "ours-bin", "apr-util", "libmc",
-                                                       "libmc-bin"};
+const std::vector<std::string> kSingleServerClients = {"ours", "ours-bin", "ours-meta", "apr-util",
+                                                       "libmc", "libmc-bin"};
 
 Workload get_workload(const std::string& name, std::size_t size, std::size_t keys, std::size_t ops) {
     Workload w;
@@ -86,7 +86,8 @@ std::vector<Workload> all_workloads() {
     mget.strace_ops[1] = 120;
     mget.callgrind_ops[0] = 10;
     mget.callgrind_ops[1] = 50;
-    mget.clients = {"ours", "ours-array", "ours-modula", "ours-bin", "apr-util", "libmc", "libmc-bin"};
+    mget.clients = {"ours",     "ours-array", "ours-modula", "ours-bin",
+                    "ours-meta", "apr-util",  "libmc",       "libmc-bin"};
     all.push_back(mget);
 
     // Cost per key as a batch grows: ten times the keys per call.
@@ -144,7 +145,7 @@ Workload scaling_workload(unsigned threads) {
     w.strace_ops[1] = 3200;
     w.callgrind_ops[0] = 160;
     w.callgrind_ops[1] = 800;
-    w.clients = {"ours", "apr-util", "libmc"};
+    w.clients = {"ours", "ours-meta", "apr-util", "libmc"};
     return w;
 }
 

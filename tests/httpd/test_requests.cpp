@@ -136,6 +136,11 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "    MemcacheServer " + s.main_mc.address() + "\n"
            "</VirtualHost>\n"
            "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName meta.test\n"
+           "    MemcacheProtocol meta\n"
+           "    MemcacheServer " + s.main_mc.address() + "\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
            "    ServerName slow.test\n"
            "    MemcacheTimeout 300ms\n"
            "    MemcacheRetryPeriod 60s\n"
@@ -430,6 +435,45 @@ TEST_P(HttpdTest, BinaryProtocolServesTheSameRequests) {
     EXPECT_EQ(get_vhost("binary.test", "/mc?op=get&key=" + key("bin")).body, "over binary");
     EXPECT_EQ(get_vhost("binary.test", "/mc?op=get&key=" + key("bin-missing")).status, 404);
     EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("bin")), std::optional<std::string>("over binary"));
+}
+
+TEST_P(HttpdTest, MetaProtocolServesTheSameRequests) {
+    std::string log = log_with("protocol=meta");
+    EXPECT_NE(log.find("protocol=meta"), std::string::npos) << log;
+    auto set = get_vhost("meta.test", "/mc?op=set&key=" + key("meta") + "&value=over%20meta");
+    ASSERT_EQ(set.status, 200) << set.error << set.body;
+    EXPECT_EQ(get_vhost("meta.test", "/mc?op=get&key=" + key("meta")).body, "over meta");
+    EXPECT_EQ(get_vhost("meta.test", "/mc?op=get&key=" + key("meta-missing")).status, 404);
+    EXPECT_EQ(get_vhost("meta.test", "/mc?op=incr&key=" + key("meta-missing") + "&n=1").status, 404);
+    EXPECT_EQ(RawClient(s_->main_mc.port()).get(key("meta")), std::optional<std::string>("over meta"));
+    // The lease page needs meta: on a text server it says so.
+    EXPECT_EQ(get("/mc?op=page&key=" + key("page-on-text")).status, 501);
+}
+
+// The lease pattern under httpd: concurrent requests for a page that is missing, then
+// invalidated; each time exactly one request recomputes it, the others wait for it or
+// are served the stale page.
+TEST_P(HttpdTest, LeasePageIsComputedOncePerMissAndPerInvalidation) {
+    const std::string page = "/mc?op=page&ms=200&key=" + key("page");
+    for (const char* phase : {"miss", "invalidated"}) {
+        constexpr int kRequests = 8;
+        std::vector<HttpResponse> got(kRequests);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kRequests; ++i) {
+            threads.emplace_back([&, i] { got[i] = get_vhost("meta.test", page); });
+        }
+        for (auto& t : threads) t.join();
+        int computed = 0, served = 0;
+        for (const auto& r : got) {
+            EXPECT_EQ(r.status, 200) << phase << ": " << r.error << r.body;
+            if (r.body.rfind("COMPUTED ", 0) == 0) ++computed;
+            if (r.body.rfind("HIT ", 0) == 0 || r.body.rfind("STALE ", 0) == 0) ++served;
+        }
+        EXPECT_EQ(computed, 1) << phase;
+        EXPECT_EQ(served, kRequests - 1) << phase;
+        auto inv = get_vhost("meta.test", "/mc?op=invalidate&key=" + key("page"));
+        EXPECT_EQ(inv.body, "INVALIDATED\n") << inv.error;
+    }
 }
 
 TEST_P(HttpdTest, SilentServerDoesNotSlowKeysOnTheOtherServer) {

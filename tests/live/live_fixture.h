@@ -23,11 +23,15 @@
 
 namespace mmc::test {
 
-// The protocol the live suite speaks: CTest runs it once as is (text) and once with
-// MMC_TEST_PROTOCOL=binary, and both must give the same results.
+// The protocol the live suite speaks: CTest runs it once as is (text), once with
+// MMC_TEST_PROTOCOL=binary and once with MMC_TEST_PROTOCOL=meta, and all must give the
+// same results.
 inline int test_protocol() {
     const char* p = std::getenv("MMC_TEST_PROTOCOL");
-    return p && std::string(p) == "binary" ? AP_MEMCACHE_PROTOCOL_BINARY : AP_MEMCACHE_PROTOCOL_TEXT;
+    const std::string name = p ? p : "";
+    if (name == "binary") return AP_MEMCACHE_PROTOCOL_BINARY;
+    if (name == "meta") return AP_MEMCACHE_PROTOCOL_META;
+    return AP_MEMCACHE_PROTOCOL_TEXT;
 }
 
 // Puts a server the test created on the suite's protocol.

@@ -343,8 +343,59 @@ TEST_F(ApiCalls, ModulaPlacementFollowsAprUtilFormula) {
 namespace mmc::test {
 namespace {
 
-// What the client actually writes: the first byte of a get is 'g' in the text protocol
-// and the request magic 0x80 in the binary one.
+// What the client actually writes: a get starts "get " in the text protocol, with the
+// request magic 0x80 in the binary one and "mg " in the meta one; a set "set ", 0x80 and
+// "ms ".
+std::string first_bytes_of(int protocol, bool store) {
+    apr_pool_t* pool = nullptr;
+    EXPECT_EQ(apr_pool_create(&pool, nullptr), APR_SUCCESS);
+    int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    EXPECT_EQ(::listen(listener, 4), 0);
+    socklen_t len = sizeof sa;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len);
+
+    apr_memcache_t* mc = nullptr;
+    apr_memcache_server_t* ms = nullptr;
+    EXPECT_EQ(apr_memcache_create(pool, 1, 0, &mc), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_server_create(pool, "127.0.0.1", ntohs(sa.sin_port), 0, 1, 1, 0, &ms), APR_SUCCESS);
+    ap_memcache_server_options_t o;
+    ap_memcache_server_get_options(ms, &o);
+    o.protocol = protocol;
+    o.io_timeout = 100 * 1000;
+    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+
+    if (store) {
+        char v[] = "value";
+        EXPECT_EQ(apr_memcache_set(mc, "k", v, 5, 0, 0), APR_TIMEUP);
+    } else {
+        char* data = nullptr;
+        apr_size_t dlen = 0;
+        EXPECT_EQ(apr_memcache_getp(mc, pool, "k", &data, &dlen, nullptr), APR_TIMEUP);
+    }
+    std::string got;
+    int conn = ::accept(listener, nullptr, nullptr);
+    EXPECT_GE(conn, 0);
+    char buf[3];
+    ssize_t n = conn >= 0 ? ::recv(conn, buf, sizeof buf, MSG_WAITALL) : -1;
+    if (n > 0) got.assign(buf, static_cast<std::size_t>(n));
+    if (conn >= 0) ::close(conn);
+    ::close(listener);
+    apr_pool_destroy(pool);
+    return got;
+}
+
+TEST(Protocol, MetaSendsMgAndMs) {
+    EXPECT_EQ(first_bytes_of(AP_MEMCACHE_PROTOCOL_META, false), "mg ");
+    EXPECT_EQ(first_bytes_of(AP_MEMCACHE_PROTOCOL_META, true), "ms ");
+    EXPECT_EQ(first_bytes_of(AP_MEMCACHE_PROTOCOL_TEXT, false), "get");
+    EXPECT_EQ(first_bytes_of(AP_MEMCACHE_PROTOCOL_TEXT, true), "set");
+}
+
 TEST(Protocol, ConfiguredProtocolIsWhatGoesOnTheWire) {
     apr_pool_t* pool = nullptr;
     ASSERT_EQ(apr_pool_create(&pool, nullptr), APR_SUCCESS);

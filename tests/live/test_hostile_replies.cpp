@@ -123,5 +123,69 @@ TEST_F(HostileReplies, TruncatedReplyTimesOut) {
     EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), APR_TIMEUP);
 }
 
+// Meta replies describe themselves; one that cannot answer the request sent is out of
+// step, whatever it says.
+TEST_F(HostileReplies, MetaDeleteAnsweredByAValueIsAProtocolError) {
+    CannedServer server("VA 1\r\nx\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+    EXPECT_EQ(apr_memcache_delete(mc, "k", 0), AP_MEMCACHE_EPROTO);
+}
+
+TEST_F(HostileReplies, MetaIncrWithoutANumberIsNotASuccess) {
+    CannedServer server("VA 3\r\nabc\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+    apr_uint32_t nv = 123;
+    EXPECT_EQ(apr_memcache_incr(mc, "k", 1, &nv), AP_MEMCACHE_EPROTO);
+    EXPECT_EQ(nv, 123u);
+}
+
+TEST_F(HostileReplies, MetaGetAnsweredWithoutAValueIsAProtocolError) {
+    CannedServer server("HD\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
+}
+
+// A multi-get matches hits by opaque and key: a value with an opaque that names no key
+// of the batch, or naming another key, is refused, and no key gets a value it did not ask for.
+TEST_F(HostileReplies, MetaMultiGetReplyForARequestNotSentIsAProtocolError) {
+    for (const char* reply : {"VA 1 f0 kk O999\r\nx\r\nMN\r\n", "VA 1 f0 kother O1\r\nx\r\nMN\r\n",
+                              "VA 1 f0 O1\r\nx\r\nMN\r\n"}) {
+        CannedServer server(reply);
+        apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+        apr_hash_t* values = nullptr;
+        apr_memcache_add_multget_key(pool_, "k", &values);
+        apr_pool_t* temp = nullptr;
+        ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+        ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
+        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, "k", APR_HASH_KEY_STRING));
+        ASSERT_NE(v, nullptr);
+        EXPECT_EQ(v->status, AP_MEMCACHE_EPROTO) << reply;
+        EXPECT_EQ(v->data, nullptr) << reply;
+    }
+}
+
+// An error line in a multi-get's pipeline names no key: the keys that got no value are
+// errors, not misses, and the batch still ends at MN.
+TEST_F(HostileReplies, MetaMultiGetErrorLineMakesTheUnansweredKeysErrors) {
+    CannedServer server("SERVER_ERROR out of memory\r\nMN\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+    apr_hash_t* values = nullptr;
+    apr_memcache_add_multget_key(pool_, "k", &values);
+    apr_memcache_add_multget_key(pool_, "j", &values);
+    apr_pool_t* temp = nullptr;
+    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
+    EXPECT_LT(elapsed_ms(t0), 250);  // ended by MN, not by the 300 ms deadline
+    for (const char* key : {"k", "j"}) {
+        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, key, APR_HASH_KEY_STRING));
+        ASSERT_NE(v, nullptr);
+        EXPECT_NE(v->status, APR_SUCCESS) << key;
+        EXPECT_NE(v->status, APR_NOTFOUND) << key;
+    }
+}
+
 }  // namespace
 }  // namespace mmc::test

@@ -584,7 +584,9 @@ using codec_replay::whole;
 
 class Session {
 public:
-    explicit Session(std::size_t max_value_size) : parser_(max_value_size) {}
+    Session(std::size_t max_value_size, bool short_path) : parser_(max_value_size) {
+        parser_.use_short_path(short_path);
+    }
 
     // Parses every event `in` holds; returns the bytes consumed.
     std::size_t drain(std::string_view in) {
@@ -628,10 +630,16 @@ private:
     Outcome out_;
 };
 
+// Every input is parsed twice: as a connection does, and with the short path off. The
+// two must agree event for event, error for error.
 Outcome feed(const std::vector<std::string>& chunks,
              std::size_t max_value_size = kDefaultMaxValueSize) {
-    Session session(max_value_size);
-    return codec_replay::feed(session, chunks);
+    Session general(max_value_size, false);
+    const Outcome slow = codec_replay::feed(general, chunks);
+    Session session(max_value_size, true);
+    Outcome fast = codec_replay::feed(session, chunks);
+    EXPECT_EQ(fast, slow) << "the short path and the general path disagree";
+    return fast;
 }
 
 Outcome parse_all(const std::string& in, std::size_t max_value_size = kDefaultMaxValueSize) {
@@ -1087,7 +1095,7 @@ TEST(MetaReplyParser, NeverReadsPastTheEndOfItsInput) {
         ASSERT_LE(input.size(), guard.capacity());
         // Every prefix, so that each way a reply can be cut short ends at the guard.
         for (std::size_t len = 0; len <= input.size(); ++len) {
-            Session session(kDefaultMaxValueSize);
+            Session session(kDefaultMaxValueSize, true);
             session.drain(guard.place(std::string_view(input).substr(0, len)));
         }
     }
@@ -1098,7 +1106,7 @@ TEST(MetaReplyParser, NeverReadsPastTheEndOfAnOverlongLine) {
     ASSERT_TRUE(guard.ok());
     const std::string line(kMaxLineLength - 2, 'x');
     for (const std::string& in : {line, line + "\r", std::string(kMaxLineLength, 'x')}) {
-        Session session(kDefaultMaxValueSize);
+        Session session(kDefaultMaxValueSize, true);
         session.drain(guard.place(in));
     }
 }
@@ -1259,4 +1267,60 @@ TEST(AllocationCounter, SeesAllocations) {
     EXPECT_EQ(after - before, 1u);
 }
 
+// The short path takes ordinary complete replies and leaves everything else to the
+// general path; feed() checks that both give the same events. These are its edges.
+TEST(MetaShortPath, AgreesWithTheGeneralPathAtItsEdges) {
+    const std::string big_flags = "VA 1 f4294967295 c18446744073709551615\r\nx\r\n";
+    const std::string cases[] = {
+        "HD\r\n", "EN\r\n", "MN\r\n", "NS\r\n", "HD \r\n", "HD\rx",
+        "VA 2 f7 kkey O42 c9\r\nab\r\nMN\r\n",
+        "VA 2 f123456789 c1234567890123456789\r\nab\r\n",
+        big_flags,
+        "VA 1 f4294967296\r\nx\r\n",
+        "VA 1 c18446744073709551616\r\nx\r\n",
+        "VA 1 f1 f2\r\nx\r\n",
+        "VA 1 kk kk\r\nx\r\n",
+        "VA 1 k\x01\r\nx\r\n",
+        "VA 1 k\x7f\r\nx\r\n",
+        "VA 1 k\xff\r\nx\r\n",
+        "VA 1 O" + std::string(32, 'o') + "\r\nx\r\n",
+        "VA 1 O" + std::string(33, 'o') + "\r\nx\r\n",
+        "VA 1 k" + std::string(250, 'k') + "\r\nx\r\n",
+        "VA 1 k" + std::string(251, 'k') + "\r\nx\r\n",
+        "VA 1 O\r\nx\r\n",
+        "VA 1 k\r\nx\r\n",
+        "VA 1 f\r\nx\r\n",
+        "VA 1  f1\r\nx\r\n",
+        "VA 1 f1 \r\nx\r\n",
+        "VA 1x\r\nx\r\n",
+        "VA 01\r\nx\r\n",
+        "VA 00000000001\r\nx\r\n",
+        "VA 1\r\nxy\r\n",
+        "VA 1\r\nx\n\r",
+        "VA 1 f1\nx\r\n",
+        "VA 1 t-1\r\nx\r\n",
+        "VA 1 W\r\nx\r\n",
+        "VA 1 kk O1 f0 " + std::string(1000, 'z') + "\r\nx\r\n",
+        "VA 1 kk O1 " + std::string(1008, 'z') + "\r\nx\r\n",
+        "VA 3 f0 kabc O7\r\n\r\n\r\r\nEN\r\nHD\r\n",
+        // Tokens long enough for the sixteen-byte scan, with an odd byte at every place.
+        "VA 1 f0 k" + std::string(40, 'a') + " O12345\r\nx\r\n",
+    };
+    std::vector<std::string> all(std::begin(cases), std::end(cases));
+    for (char odd : {'\x01', '\x7f', '\xff', '\x80', '\t'}) {
+        for (std::size_t at = 0; at < 40; ++at) {
+            std::string key(40, 'k');
+            key[at] = odd;
+            all.push_back("VA 1 k" + key + " O1\r\nx\r\n");
+        }
+    }
+    for (const std::string& in : all) {
+        SCOPED_TRACE(in);
+        feed(whole(in));
+        feed(bytewise(in));
+        feed(whole(in), 1);  // a value over max_value_size
+    }
+}
+
 }  // namespace
+

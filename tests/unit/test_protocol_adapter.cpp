@@ -23,10 +23,13 @@ mmc::engine::ServerOptions nowhere(Protocol p) {
 TEST(ProtocolAdapter, AServerCallsThroughTheAdapterOfTheProtocolItIsCreatedWith) {
     mmc::engine::Server text(nowhere(Protocol::text));
     mmc::engine::Server binary(nowhere(Protocol::binary));
+    mmc::engine::Server meta(nowhere(Protocol::meta));
     EXPECT_EQ(&text.adapter(), &mmc::engine::text_adapter());
     EXPECT_EQ(&binary.adapter(), &mmc::engine::binary_adapter());
+    EXPECT_EQ(&meta.adapter(), &mmc::engine::meta_adapter());
     EXPECT_EQ(text.adapter().protocol, Protocol::text);
     EXPECT_EQ(binary.adapter().protocol, Protocol::binary);
+    EXPECT_EQ(meta.adapter().protocol, Protocol::meta);
 }
 
 TEST(ProtocolAdapter, SetProtocolChangesTheAdapterAndTheOptionsTogether) {
@@ -47,12 +50,21 @@ TEST(ProtocolAdapter, ServerOptionsOfTheCApiChooseTheAdapter) {
     o.protocol = AP_MEMCACHE_PROTOCOL_BINARY;
     ASSERT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
     EXPECT_EQ(mmc::compat::engine_of(ms).adapter().protocol, Protocol::binary);
+    o.protocol = AP_MEMCACHE_PROTOCOL_META;
+    ASSERT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+    EXPECT_EQ(mmc::compat::engine_of(ms).adapter().protocol, Protocol::meta);
+    ASSERT_EQ(ap_memcache_server_get_options(ms, &o), APR_SUCCESS);
+    EXPECT_EQ(o.protocol, AP_MEMCACHE_PROTOCOL_META);
+    o.protocol = 3;  // names no protocol: refused, nothing changes
+    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_EINVAL);
+    EXPECT_EQ(mmc::compat::engine_of(ms).adapter().protocol, Protocol::meta);
     apr_pool_destroy(pool);
 }
 
 TEST(ProtocolAdapter, OnlyTextNeedsCounterCreationComposedOfIncrAndAdd) {
     EXPECT_FALSE(mmc::engine::text_adapter().creates_counters);
     EXPECT_TRUE(mmc::engine::binary_adapter().creates_counters);
+    EXPECT_TRUE(mmc::engine::meta_adapter().creates_counters);
 }
 
 }  // namespace

@@ -1,0 +1,189 @@
+// What only the meta protocol offers, in the style of the extended API: lease gets
+// (anti-dogpile), invalidation (stale-while-revalidate), item metadata, and keys of any
+// bytes (base64 on the wire). On a text or binary server each call returns
+// APR_ENOTIMPL and sends nothing (the engine refuses meta-only requests there).
+#include "compat/facade.h"
+#include "engine/operations.h"
+
+using mmc::compat::on_owner;
+using mmc::compat::place_keys;
+using mmc::compat::run_on;
+using mmc::proto::MetaEvent;
+using mmc::proto::MetaFlag;
+
+namespace {
+
+// Runs op(server, key) on the server that owns a key of any bytes: placed by its bytes,
+// sent base64-encoded.
+template <class Op>
+apr_status_t on_binary_key_owner(apr_memcache_t* mc, const void* key, apr_size_t klen, Op&& op) {
+    if (!mc || !key) return APR_EINVAL;
+    const std::string_view k(static_cast<const char*>(key), klen);
+    if (!mmc::proto::valid_meta_key(k, true)) return APR_EINVAL;
+    apr_memcache_server_t* ms = nullptr;
+    place_keys(mc, &k, 1, &ms);
+    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    return run_on(ms, [&](mmc::engine::Server& s) { return op(s, k); });
+}
+
+bool fits_time(apr_uint32_t t) noexcept { return t <= mmc::proto::kMaxMetaTtl; }
+
+struct ItemCtx {
+    apr_pool_t* p;
+    ap_memcache_item_t* item;
+    std::string_view key;
+};
+
+void fill_item(ItemCtx& c, const MetaEvent& ev) {
+    c.item->key = apr_pstrmemdup(c.p, c.key.data(), c.key.size());
+    c.item->data = mmc::compat::copy_value(c.p, ev.data);
+    c.item->len = ev.data.size();
+    c.item->flags = ev.flags;
+    c.item->cas = ev.cas;
+}
+
+void take_item(void* vctx, const MetaEvent& ev) { fill_item(*static_cast<ItemCtx*>(vctx), ev); }
+
+struct LeaseCtx {
+    ItemCtx item;
+    ap_memcache_lease_t* lease;
+};
+
+void take_lease(void* vctx, const MetaEvent& ev) {
+    auto& c = *static_cast<LeaseCtx*>(vctx);
+    fill_item(c.item, ev);
+    c.lease->won = ev.has(MetaFlag::won);
+    c.lease->stale = ev.has(MetaFlag::stale);
+    c.lease->lease_taken = ev.has(MetaFlag::lease_taken);
+    c.lease->ttl = ev.ttl;
+}
+
+void take_metadata(void* vctx, const MetaEvent& ev) {
+    auto& m = *static_cast<ap_memcache_meta_t*>(vctx);
+    m.ttl = ev.ttl;
+    m.last_access = ev.last_access;
+    m.fetched = ev.hit_before;
+    m.size = ev.size;
+    m.cas = ev.cas;
+    m.flags = ev.flags;
+}
+
+bool set_mode(ap_memcache_store_e op, mmc::proto::MetaSetMode& mode) {
+    switch (op) {
+        case AP_MEMCACHE_SET: mode = mmc::proto::MetaSetMode::set; return true;
+        case AP_MEMCACHE_ADD: mode = mmc::proto::MetaSetMode::add; return true;
+        case AP_MEMCACHE_REPLACE: mode = mmc::proto::MetaSetMode::replace; return true;
+        case AP_MEMCACHE_APPEND: mode = mmc::proto::MetaSetMode::append; return true;
+        case AP_MEMCACHE_PREPEND: mode = mmc::proto::MetaSetMode::prepend; return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+extern "C" {
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_pool_t* p,
+                                                        const char* key, apr_uint32_t lease_ttl,
+                                                        apr_uint32_t recache_ttl,
+                                                        ap_memcache_lease_t* lease) {
+    if (!p || !lease) return APR_EINVAL;
+    *lease = ap_memcache_lease_t{};
+    if (!fits_time(lease_ttl) || !fits_time(recache_ttl)) return lease->item.status = APR_EINVAL;
+    LeaseCtx ctx{{p, &lease->item, {}}, lease};
+    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+        ctx.item.key = k;
+        mmc::proto::MetaGetRequest mg;
+        mg.key = k;
+        mg.value = mg.return_flags = mg.return_cas = mg.return_ttl = true;
+        if (lease_ttl) mg.vivify_ttl = lease_ttl;
+        if (recache_ttl) mg.recache_ttl = recache_ttl;
+        return mmc::engine::meta_get(s, mg, take_lease, &ctx);
+    });
+    // The placeholder a lease creates on a miss is an empty item: whoever sees it (the
+    // winner, or a caller finding the lease taken) has no value.
+    if (rv == APR_SUCCESS && lease->item.len == 0 && !lease->stale && (lease->won || lease->lease_taken)) {
+        rv = APR_NOTFOUND;
+    }
+    lease->item.status = rv;
+    return rv;
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_invalidate(apr_memcache_t* mc, const char* key,
+                                                         apr_uint32_t stale_ttl) {
+    if (!fits_time(stale_ttl)) return APR_EINVAL;
+    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+        mmc::proto::MetaDeleteRequest md;
+        md.key = k;
+        md.invalidate = true;
+        if (stale_ttl) md.ttl = stale_ttl;
+        return mmc::engine::meta_delete(s, md);
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_meta_get(apr_memcache_t* mc, const char* key,
+                                                       int no_bump, ap_memcache_meta_t* meta) {
+    if (!meta) return APR_EINVAL;
+    *meta = ap_memcache_meta_t{};
+    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+        mmc::proto::MetaGetRequest mg;
+        mg.key = k;
+        mg.return_ttl = mg.return_last_access = mg.return_hit_before = mg.return_size = true;
+        mg.return_cas = mg.return_flags = true;
+        mg.no_lru_bump = no_bump != 0;
+        return mmc::engine::meta_get(s, mg, take_metadata, meta);
+    });
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_get(apr_memcache_t* mc, apr_pool_t* p,
+                                                       const void* key, apr_size_t klen,
+                                                       ap_memcache_item_t* item) {
+    if (!p || !item) return APR_EINVAL;
+    *item = ap_memcache_item_t{};
+    ItemCtx ctx{p, item, {}};
+    item->status = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+        ctx.key = k;
+        mmc::proto::MetaGetRequest mg;
+        mg.key = k;
+        mg.base64_key = true;
+        mg.value = mg.return_flags = mg.return_cas = true;
+        return mmc::engine::meta_get(s, mg, take_item, &ctx);
+    });
+    return item->status;
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_memcache_store_e op,
+                                                         const void* key, apr_size_t klen,
+                                                         const char* data, apr_size_t len,
+                                                         apr_uint32_t exptime, apr_uint32_t flags) {
+    mmc::proto::MetaSetMode mode;
+    if (!set_mode(op, mode) || (len > 0 && !data) || !fits_time(exptime)) return APR_EINVAL;
+    const bool concat = op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND;
+    apr_status_t rv = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+        mmc::proto::MetaSetRequest ms;
+        ms.key = k;
+        ms.base64_key = true;
+        ms.mode = mode;
+        if (!concat) {
+            ms.flags = flags;
+            ms.ttl = exptime;
+        }
+        return mmc::engine::meta_set(s, ms, std::string_view(data ? data : "", len),
+                                     [](void*, const MetaEvent&) {}, nullptr);
+    });
+    // As ap_memcache_store: appending to nothing says the key is missing.
+    if (rv == APR_EEXIST && concat) return APR_NOTFOUND;
+    return rv;
+}
+
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_delete(apr_memcache_t* mc, const void* key,
+                                                          apr_size_t klen) {
+    return on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+        mmc::proto::MetaDeleteRequest md;
+        md.key = k;
+        md.base64_key = true;
+        return mmc::engine::meta_delete(s, md);
+    });
+}
+
+}  // extern "C"
