@@ -2,6 +2,7 @@
 #   libapache2-mod-memcache  the module, memcache.load and memcache.conf (component module)
 #   libap-memcache0          the shared library for programs outside httpd (lib)
 #   libap-memcache-dev       ap_memcache.h, mod_memcache.h, the .so link, ap_memcache.pc (dev)
+#   ap-memcache-bench        mmc_bench, the benchmark tool (bench; when MMC_BUILD_BENCH)
 # scripts/package.sh configures a build for this (prefix /usr, Release), runs cpack
 # and lintian; docs/packaging.md explains the choices.
 
@@ -17,6 +18,11 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${MMC_PACKAGE_MAINTAINER}")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "")
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL module lib dev)
+set(_mmc_components module lib dev)
+if(TARGET mmc_bench)
+  list(APPEND CPACK_COMPONENTS_ALL bench)
+  list(APPEND _mmc_components bench)
+endif()
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_STRIP_FILES ON)
@@ -56,6 +62,23 @@ Headers and pkg-config file for building programs against libap_memcache
 (ap_memcache.h, pkg-config ap_memcache) and httpd modules against
 mod_memcache (mod_memcache.h, in apxs's include directory).")
 
+# mmc_bench links libap_memcache from this very build, which dpkg-shlibdeps cannot
+# resolve (no installed package provides it yet), so its dependencies are written out.
+set(CPACK_DEBIAN_BENCH_PACKAGE_NAME ap-memcache-bench)
+set(CPACK_DEBIAN_BENCH_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_BENCH_PACKAGE_SHLIBDEPS OFF)
+set(CPACK_DEBIAN_BENCH_PACKAGE_DEPENDS
+    "libap-memcache0 (= ${PROJECT_VERSION}-${MMC_PACKAGE_REVISION}), libapr1, libaprutil1, libmemcached11, libmemcachedutil2, libc6, libstdc++6, libgcc-s1")
+# memcached for runs on servers the bench starts itself; strace and valgrind for system
+# calls and instructions per operation.
+set(CPACK_DEBIAN_BENCH_PACKAGE_RECOMMENDS "memcached, strace, valgrind")
+set(CPACK_COMPONENT_BENCH_DESCRIPTION
+    "benchmark for memcached servers through mod_memcache's engine
+mmc_bench measures gets, sets, multi-gets and threaded mixes through the
+engine mod_memcache runs, beside apr-util's apr_memcache and libmemcached.
+With --servers it measures servers already running: it starts and flushes
+nothing, and deletes the keys it wrote.")
+
 # /etc files are the administrator's: dpkg keeps their changes on upgrade.
 file(WRITE ${PROJECT_BINARY_DIR}/packaging/module/conffiles
      "${MMC_HTTPD_CONF_DIR}/memcache.conf\n${MMC_HTTPD_CONF_DIR}/memcache.load\n")
@@ -73,7 +96,7 @@ set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA
 
 # Every package carries the copyright file and a changelog in /usr/share/doc/<name>.
 string(TIMESTAMP _mmc_changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
-foreach(component module lib dev)
+foreach(component ${_mmc_components})
   string(TOUPPER ${component} _upper)
   set(_pkg ${CPACK_DEBIAN_${_upper}_PACKAGE_NAME})
   set(_dir ${PROJECT_BINARY_DIR}/packaging/${component})

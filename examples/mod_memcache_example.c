@@ -14,6 +14,9 @@
  *   /mc?op=incr&key=hits&n=1       the new value     (404 NOT_FOUND)
  *   /mc?op=getset&key=k&value=v    HIT or MISS       a get, then a set of value
  *                                                    (what tests/soak/ runs)
+ *   /mc?op=mget&key=a,b,c          a page assembled from fragments: one line per key,
+ *                                  its value, or "(a: NOT_FOUND)" and the like; all
+ *                                  keys in one multi-get (at most 64)
  *   /mc?op=servers                 one "host:port live|dead" line per server
  *
  * On servers speaking the meta protocol (MemcacheProtocol meta), a page cached with a
@@ -96,6 +99,86 @@ static int list_servers(request_rec *r)
         apr_memcache_server_t *ms = apr_hash_this_val(hi);
 
         ap_rprintf(r, "%s %s\n", name, ms->status == APR_MC_SERVER_LIVE ? "live" : "dead");
+    }
+    return OK;
+}
+
+#define MAX_FRAGMENTS 64
+
+/* One line per key of the comma-separated list, in the order given. With mod_memcache
+ * the keys go in an array and come back in one (ap_memcache_multiget_array: no hash,
+ * values packed into r->pool); the same source built against apr-util's apr_memcache
+ * (the end-to-end benchmark's comparison) uses its hash-based multgetp. */
+static int multi_get(request_rec *r, apr_memcache_t *mc, char *list)
+{
+    const char *names[MAX_FRAGMENTS];
+    apr_size_t lens[MAX_FRAGMENTS];
+    const char *data[MAX_FRAGMENTS];
+    apr_size_t sizes[MAX_FRAGMENTS];
+    apr_status_t status[MAX_FRAGMENTS];
+    char *last, *k;
+    apr_size_t i, n = 0;
+    apr_status_t rv;
+    char buf[120];
+#ifdef AP_MEMCACHE_H
+    ap_memcache_key_t keys[MAX_FRAGMENTS];
+    ap_memcache_result_t results[MAX_FRAGMENTS];
+#else
+    apr_hash_t *values = NULL;
+    apr_pool_t *temp;
+#endif
+
+    for (k = apr_strtok(list, ",", &last); k; k = apr_strtok(NULL, ",", &last)) {
+        if (n == MAX_FRAGMENTS) {
+            return reply(r, HTTP_BAD_REQUEST, "at most 64 keys\n");
+        }
+        names[n] = k;
+        lens[n] = strlen(k);
+        ++n;
+    }
+#ifdef AP_MEMCACHE_H
+    for (i = 0; i < n; ++i) {
+        keys[i].key = names[i];
+        keys[i].len = lens[i];
+    }
+    rv = ap_memcache_multiget_array(mc, r->pool, keys, n, results, 0);
+    if (rv != APR_SUCCESS) {
+        return reply_error(r, rv);
+    }
+    for (i = 0; i < n; ++i) {
+        status[i] = results[i].status;
+        data[i] = results[i].data;
+        sizes[i] = results[i].len;
+    }
+#else
+    for (i = 0; i < n; ++i) {
+        apr_memcache_add_multget_key(r->pool, names[i], &values);
+    }
+    if (n > 0) {
+        apr_pool_create(&temp, r->pool);
+        rv = apr_memcache_multgetp(mc, temp, r->pool, values);
+        if (rv != APR_SUCCESS) {
+            return reply_error(r, rv);
+        }
+    }
+    for (i = 0; i < n; ++i) {
+        apr_memcache_value_t *v = apr_hash_get(values, names[i], (apr_ssize_t)lens[i]);
+
+        status[i] = v ? v->status : APR_EINVAL;
+        data[i] = v ? v->data : NULL;
+        sizes[i] = v ? v->len : 0;
+    }
+#endif
+    ap_set_content_type(r, "text/plain");
+    for (i = 0; i < n; ++i) {
+        if (status[i] == APR_SUCCESS) {
+            ap_rwrite(data[i], (int)sizes[i], r);
+            ap_rputs("\n", r);
+        } else {
+            ap_rprintf(r, "(%s: %s)\n", names[i],
+                       status[i] == APR_NOTFOUND ? "NOT_FOUND"
+                                                 : ap_memcache_strerror(status[i], buf, sizeof buf));
+        }
     }
     return OK;
 }
@@ -213,6 +296,9 @@ static int memcache_example_handler(request_rec *r)
         rv = apr_memcache_set(mc, key, value, strlen(value), 0, 0);
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, found) : reply_error(r, rv);
     }
+    if (strcmp(op, "mget") == 0) {
+        return multi_get(r, mc, key);
+    }
     if (strcmp(op, "page") == 0 || strcmp(op, "invalidate") == 0) {
 #ifdef AP_MEMCACHE_PROTOCOL_META
         if (strcmp(op, "page") == 0) {
@@ -240,7 +326,8 @@ static int memcache_example_handler(request_rec *r)
         return rv == APR_SUCCESS ? reply(r, HTTP_OK, apr_psprintf(r->pool, "%u\n", n))
                                  : reply_error(r, rv);
     }
-    return reply(r, HTTP_BAD_REQUEST, "op must be set, get, getset, delete, incr, page, invalidate or servers\n");
+    return reply(r, HTTP_BAD_REQUEST,
+                 "op must be set, get, getset, mget, delete, incr, page, invalidate or servers\n");
 }
 
 static void memcache_example_register_hooks(apr_pool_t *p)

@@ -558,6 +558,45 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multigets(apr_memcache_t *mc,
                                                         apr_pool_t *data_pool,
                                                         apr_hash_t *items);
 
+/* ---- the array multi-get ----------------------------------------------------- */
+
+/** One key of ap_memcache_multiget_array: its bytes and their number (no NUL needed). */
+typedef struct {
+    const char *key;
+    apr_size_t len;
+} ap_memcache_key_t;
+
+/** One result of ap_memcache_multiget_array, at the index of its key. */
+typedef struct {
+    apr_status_t status; /**< as a value's status after apr_memcache_multgetp */
+    apr_uint32_t flags;  /**< 32-bit flags; 0 unless status is APR_SUCCESS */
+    apr_uint64_t cas;    /**< the CAS unique with AP_MEMCACHE_MULTIGET_CAS, else 0 */
+    const char *data;    /**< NUL-terminated at data[len], in data_pool; NULL unless found */
+    apr_size_t len;
+} ap_memcache_result_t;
+
+/** Option of ap_memcache_multiget_array: also fetch each value's CAS unique. */
+#define AP_MEMCACHE_MULTIGET_CAS 0x1u
+
+/** Gets nkeys keys in one round trip per server, all servers at once, under one total
+ *  deadline, exactly as apr_memcache_multgetp would get the same keys (same placement,
+ *  requests, deadline and per-key statuses), without a hash: results[i] answers keys[i]
+ *  with status APR_SUCCESS (data, len, flags), APR_NOTFOUND, APR_EINVAL for an invalid
+ *  key (NULL, empty, over 250 bytes, a space or control byte; nothing is sent for it),
+ *  AP_MEMCACHE_ENOSERVER, or the error of its server (APR_TIMEUP when the deadline
+ *  passed). A key given twice is asked twice and both results are filled. Values are
+ *  copied into a few blocks of data_pool per call (no allocation per key) and live as
+ *  long as it. options: 0 or AP_MEMCACHE_MULTIGET_CAS. nkeys 0 sends nothing. Returns
+ *  APR_SUCCESS unless the arguments are unusable (APR_EINVAL: mc or data_pool NULL,
+ *  keys or results NULL with nkeys > 0, an unknown option; results untouched) or memory
+ *  ran out (APR_ENOMEM). */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t *mc,
+                                                             apr_pool_t *data_pool,
+                                                             const ap_memcache_key_t *keys,
+                                                             apr_size_t nkeys,
+                                                             ap_memcache_result_t *results,
+                                                             apr_uint32_t options);
+
 /* ---- what only the meta protocol offers -------------------------------------
  * Leases against a thundering herd, invalidation that keeps a stale value to serve,
  * item metadata, and keys of any bytes. These need servers on AP_MEMCACHE_PROTOCOL_META

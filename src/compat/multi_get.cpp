@@ -10,6 +10,7 @@
 #include "apr_general.h"
 #include "apr_time.h"
 #include "compat/facade.h"
+#include "compat/key_batches.h"
 #include "engine/multi_get.h"
 #include "proto/key.h"
 
@@ -22,14 +23,11 @@ namespace {
 // Both value types: apr_memcache_value_t (16-bit flags) and ap_memcache_item_t (32-bit
 // flags and the CAS unique).
 
-// The keys of one call, laid out server by server: batch i's keys are keys[first[i] ..
-// first[i + 1]), and values[] holds the caller's value for each key at the same place,
-// so a reply is matched to its value by position (no lookup by key).
+// The keys of one call, laid out server by server (key_batches.h), and the caller's
+// values in the order the keys were met.
 template <class Value>
 struct Plan {
-    std::vector<apr_memcache_server_t*> servers;
-    std::vector<std::size_t> first;
-    std::vector<std::string_view> keys;
+    mmc::compat::KeyBatches batches;
     std::vector<Value*> values;
 };
 
@@ -43,13 +41,14 @@ struct FillCtx {
 template <class Value>
 void fill(void* vctx, std::size_t batch, std::size_t key, const mmc::engine::ValueView& v) {
     auto& c = *static_cast<FillCtx<Value>*>(vctx);
-    const std::size_t at = c.plan->first[batch] + key;
-    Value* value = c.plan->values[at];
+    const auto& kb = c.plan->batches;
+    const std::size_t at = kb.first[batch] + key;
+    Value* value = c.plan->values[kb.owner[at]];
     if (c.sealed_by) {
         // A value that does not open stays a miss (its status is APR_NOTFOUND already).
         std::size_t len = 0;
-        char* plain = mmc::compat::unseal_value(c.sealed_by, *c.plan->servers[batch]->impl->server,
-                                                c.data_pool, c.plan->keys[at], v, len);
+        char* plain = mmc::compat::unseal_value(c.sealed_by, *kb.servers[batch]->impl->server,
+                                                c.data_pool, kb.keys[at], v, len);
         if (!plain) return;
         value->data = plain;
         value->len = len;
@@ -98,41 +97,10 @@ void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Pl
     }
     std::vector<apr_memcache_server_t*> where(keys.size());
     mmc::compat::place_keys(mc, keys.data(), keys.size(), where.data());
-
-    // Each key's batch (its server's index in plan.servers), then a counting sort by
-    // batch that keeps each server's keys in the order met.
-    constexpr std::uint32_t kNone = UINT32_MAX;
-    std::vector<std::uint32_t> batch(keys.size());
-    std::size_t last = 0;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        apr_memcache_server_t* ms = where[i];
-        if (!ms || !ms->impl) {
-            vals[i]->status = AP_MEMCACHE_ENOSERVER;
-            batch[i] = kNone;
-            continue;
-        }
-        vals[i]->status = APR_NOTFOUND;
-        if (last >= plan.servers.size() || plan.servers[last] != ms) {
-            last = 0;
-            while (last < plan.servers.size() && plan.servers[last] != ms) ++last;
-            if (last == plan.servers.size()) plan.servers.push_back(ms);
-        }
-        batch[i] = static_cast<std::uint32_t>(last);
-    }
-    plan.first.assign(plan.servers.size() + 1, 0);
-    for (std::uint32_t b : batch) {
-        if (b != kNone) ++plan.first[b + 1];
-    }
-    for (std::size_t s = 1; s < plan.first.size(); ++s) plan.first[s] += plan.first[s - 1];
-    std::vector<std::size_t> next(plan.first.begin(), plan.first.end() - 1);
-    plan.keys.resize(plan.first.back());
-    plan.values.resize(plan.first.back());
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-        if (batch[i] == kNone) continue;
-        const std::size_t at = next[batch[i]]++;
-        plan.keys[at] = keys[i];
-        plan.values[at] = vals[i];
-    }
+    for (Value* v : vals) v->status = APR_NOTFOUND;
+    mmc::compat::group_by_server(keys.data(), where.data(), keys.size(), plan.batches,
+                                 [&](std::size_t i) { vals[i]->status = AP_MEMCACHE_ENOSERVER; });
+    plan.values = std::move(vals);
 }
 
 template <class Value>
@@ -143,28 +111,12 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
     apr_status_t rv = guarded([&]() -> apr_status_t {
         Plan<Value> plan;
         plan_keys(mc, temp_pool, values, plan);
-        if (plan.servers.empty()) return APR_SUCCESS;
-
-        std::vector<mmc::engine::GetBatch> batches(plan.servers.size());
-        mmc::engine::Duration total = mmc::engine::Duration::zero();
-        for (std::size_t i = 0; i < batches.size(); ++i) {
-            batches[i].server = plan.servers[i]->impl->server.get();
-            batches[i].keys = plan.keys.data() + plan.first[i];
-            batches[i].nkeys = plan.first[i + 1] - plan.first[i];
-            batches[i].with_cas = with_cas;
-            total = std::max(total, batches[i].server->options().timeouts.io);
-        }
         FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
-        mmc::engine::multi_get(batches.data(), batches.size(), total, fill<Value>, &ctx);
-
-        for (std::size_t i = 0; i < batches.size(); ++i) {
-            publish_status(plan.servers[i]);
-            if (batches[i].outcome.ok()) continue;
-            apr_status_t err = to_apr_status(batches[i].outcome);
-            for (std::size_t k = plan.first[i]; k < plan.first[i + 1]; ++k) {
-                if (plan.values[k]->status != APR_SUCCESS) plan.values[k]->status = err;
-            }
-        }
+        Value** vals = plan.values.data();
+        mmc::compat::run_batches(plan.batches, with_cas, fill<Value>, &ctx,
+                                 [vals](std::uint32_t owner, apr_status_t err) {
+                                     if (vals[owner]->status != APR_SUCCESS) vals[owner]->status = err;
+                                 });
         return APR_SUCCESS;
     });
     // apr-util clears temp_pool on the way out; callers may rely on that.

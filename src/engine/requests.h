@@ -156,7 +156,9 @@ struct IsMetaOnly<R, std::void_t<decltype(R::meta_only)>> : std::bool_constant<R
 // One server's share of a multi-get.
 struct GetBatch {
     Server* server = nullptr;
-    const std::string_view* keys = nullptr;  // valid keys, distinct within the batch
+    // Valid keys. A key may come more than once (the array multi-get passes the
+    // caller's list as it is): each copy is asked and answered at its own position.
+    const std::string_view* keys = nullptr;
     std::size_t nkeys = 0;
     bool with_cas = false;  // the CAS unique where the protocol makes it optional
     // Out: ok when the server answered completely (keys it did not return are misses),

@@ -50,6 +50,10 @@ typedef struct {
     int (*set)(bench_apr_session *s, const char *key, const char *value, size_t len);
     /* Number of keys found, -1 when the call itself failed. */
     long (*multi_get)(bench_apr_session *s, const char *const *keys, size_t nkeys);
+    /* The same through ap_memcache_multiget_array (keys with their lengths, results in
+     * an array); NULL for apr-util, which has no such call. */
+    long (*multi_get_array)(bench_apr_session *s, const char *const *keys, const size_t *lens,
+                            size_t nkeys);
     /* The library's description of the last error status of this session. */
     const char *(*last_error)(bench_apr_session *s);
 } bench_apr_ops;

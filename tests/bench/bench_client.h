@@ -24,8 +24,10 @@ struct ClientKind {
     bool ketama = true;   // ketama placement (ours, libmemcached); apr-util is always modula
     bool meta = false;    // meta protocol (ours only)
     bool sealed = false;  // values sealed with AES-256-GCM (ours)
+    bool array = false;   // ours: multi-gets through ap_memcache_multiget_array
     // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula",
-    // "ours-sealed", "apr-util", "libmc", "libmc-bin" ("none" for the empty client).
+    // "ours-sealed", "ours-array", "apr-util", "libmc", "libmc-bin" ("none" for the
+    // empty client).
     std::string label() const;
     static bool parse(const std::string& label, ClientKind& out);
 };

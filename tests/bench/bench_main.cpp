@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet.h"
 #include "suite.h"
 #include "tools.h"
 
@@ -29,13 +30,19 @@ const char* const kUsage =
     "  --skip LIST        sections to leave out: micro,scaling,strace,callgrind,e2e\n"
     "  --workloads LIST   only these workloads (get-hit-100, get-miss, set-100, get-hit-10,\n"
     "                     get-hit-1k, get-hit-100k, set-10, set-1k, set-100k, mget-100x4,\n"
-    "                     mixed-16t)\n"
-    "  --clients LIST     only these clients (ours, ours-bin, ours-meta, ours-modula, apr-util, libmc,\n"
-    "                     libmc-bin)\n"
+    "                     mget-1000x4, mget-100x32, get-hit-100x4, get-hit-100x32,\n"
+    "                     get-hit-100x200, mixed-16t)\n"
+    "  --clients LIST     only these clients (ours, ours-bin, ours-meta, ours-modula,\n"
+    "                     ours-array, apr-util, libmc, libmc-bin)\n"
     "  --e2e-seconds N    length of each wrk run (default 5)\n"
     "  --e2e-reps N       wrk rounds per build (default 5)\n"
     "  --no-pin           let the scheduler place single-thread runs (default: the client\n"
     "                     and memcached share one CPU; see docs/benchmarks.md)\n"
+    "  --servers LIST     benchmark servers you already run instead of starting four:\n"
+    "                     host:port,[v6addr]:port,/path/to/socket,... The bench starts,\n"
+    "                     stops and flushes nothing; its keys carry a random prefix and\n"
+    "                     are deleted afterwards (also after Ctrl-C). Multi-server\n"
+    "                     workloads use every server; no end-to-end run.\n"
     "  --out-dir DIR      callgrind/strace files and the report (default bench-out)\n"
     "  --report FILE      where the Markdown report goes (default DIR/results.md)\n"
     "  --smoke            a few operations of everything: checks that the bench works\n";
@@ -49,18 +56,8 @@ std::vector<std::string> split(const std::string& s, char sep = ',') {
     return out;
 }
 
-bool parse_servers(const std::string& list, std::vector<Endpoint>& out) {
-    for (const auto& s : split(list)) {
-        auto colon = s.rfind(':');
-        if (colon == std::string::npos) return false;
-        out.push_back(Endpoint{s.substr(0, colon),
-                               static_cast<unsigned short>(std::atoi(s.c_str() + colon + 1))});
-    }
-    return !out.empty();
-}
-
 int probe_main(int argc, char** argv) {
-    std::string workload, client, servers;
+    std::string workload, client, servers, key_prefix;
     std::size_t ops = 0, ops2 = 0;
     bool callgrind = false;
     for (int i = 2; i < argc; ++i) {
@@ -71,14 +68,15 @@ int probe_main(int argc, char** argv) {
         else if (a == "--servers") servers = next();
         else if (a == "--ops") ops = std::strtoul(next().c_str(), nullptr, 10);
         else if (a == "--ops2") ops2 = std::strtoul(next().c_str(), nullptr, 10);
+        else if (a == "--key-prefix") key_prefix = next();
         else if (a == "--callgrind") callgrind = true;
     }
     std::vector<Endpoint> endpoints;
-    if (!parse_servers(servers, endpoints) || ops == 0) {
+    if (!parse_fleet(servers, endpoints).empty() || ops == 0) {
         std::fprintf(stderr, "probe: need --workload --client --servers --ops\n");
         return 2;
     }
-    return run_probe(workload, client, endpoints, ops, ops2, callgrind);
+    return run_probe(workload, client, endpoints, ops, ops2, callgrind, key_prefix);
 }
 
 }  // namespace
@@ -115,6 +113,13 @@ int main(int argc, char** argv) {
         else if (a == "--e2e-seconds") e.seconds = std::atoi(next().c_str());
         else if (a == "--e2e-reps") e.reps = std::atoi(next().c_str());
         else if (a == "--out-dir") o.out_dir = next();
+        else if (a == "--servers") {
+            const std::string why = parse_fleet(next(), o.fleet);
+            if (!why.empty()) {
+                std::fprintf(stderr, "mmc_bench: --servers: %s\n", why.c_str());
+                return 2;
+            }
+        }
         else if (a == "--no-pin") o.pin_single_thread = false;
         else if (a == "--report") report = next();
         else if (a == "--skip") {
@@ -153,6 +158,18 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (report.empty()) report = o.out_dir + "/results.md";
+    // The out directory and the report's directory are created with their parents, so
+    // that a fresh path works; one that cannot be created stops the run before it starts.
+    const auto slash = report.find_last_of('/');
+    for (const std::string& dir : {o.out_dir, slash == std::string::npos ? std::string()
+                                                                         : report.substr(0, slash)}) {
+        if (dir.empty()) continue;
+        const std::string why = make_directories(dir);
+        if (!why.empty()) {
+            std::fprintf(stderr, "mmc_bench: %s\n", why.c_str());
+            return 2;
+        }
+    }
 
     SuiteResult result;
     bool ran = run_suite(o, result);
@@ -161,6 +178,7 @@ int main(int argc, char** argv) {
     if (!write_text_file(report, md)) std::fprintf(stderr, "could not write %s\n", report.c_str());
     else std::fprintf(stderr, "[bench] report written to %s\n", report.c_str());
     if (!ran) return 1;
+    if (result.interrupted) return 130;
     // A failed measurement fails the run, so that the smoke test catches a broken bench;
     // a missing tool (notes) does not.
     return result.errors.empty() ? 0 : 1;

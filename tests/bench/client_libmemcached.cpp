@@ -156,7 +156,8 @@ std::unique_ptr<Client> make_libmemcached_client(const ClientKind& kind,
     if (kind.ketama) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED, 1);
     if (kind.binary) memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
     for (const auto& e : config.servers) {
-        memcached_return_t rc = memcached_server_add(mc, e.host.c_str(), e.port);
+        memcached_return_t rc = e.port == 0 ? memcached_server_add_unix_socket(mc, e.host.c_str())
+                                            : memcached_server_add(mc, e.host.c_str(), e.port);
         if (!memcached_success(rc)) {
             error = std::string("memcached_server_add: ") + memcached_strerror(mc, rc);
             memcached_free(mc);

@@ -14,6 +14,7 @@ namespace mmc::bench {
 std::string ClientKind::label() const {
     switch (library) {
     case Library::ours:
+        if (array) return "ours-array";
         if (meta) return "ours-meta";
         if (sealed) return "ours-sealed";
         return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
@@ -48,7 +49,8 @@ namespace {
 
 class AprSession final : public Session {
 public:
-    AprSession(const bench_apr_ops& ops, bench_apr_session* s) : ops_(ops), s_(s) {}
+    AprSession(const bench_apr_ops& ops, bench_apr_session* s, bool array)
+        : ops_(ops), s_(s), array_(array) {}
     ~AprSession() override { ops_.session_destroy(s_); }
 
     GetResult get(const std::string& key, std::size_t& len) override {
@@ -59,7 +61,8 @@ public:
         return ops_.set(s_, key.c_str(), value.data(), value.size()) == 0;
     }
     long multi_get(const std::vector<const char*>& keys,
-                   const std::vector<std::size_t>& /*lens*/) override {
+                   const std::vector<std::size_t>& lens) override {
+        if (array_) return ops_.multi_get_array(s_, keys.data(), lens.data(), keys.size());
         return ops_.multi_get(s_, keys.data(), keys.size());
     }
     std::string last_error() override { return ops_.last_error(s_); }
@@ -67,22 +70,25 @@ public:
 private:
     const bench_apr_ops& ops_;
     bench_apr_session* s_;
+    bool array_;
 };
 
 class AprClient final : public Client {
 public:
-    AprClient(const bench_apr_ops& ops, bench_apr_client* c) : ops_(ops), c_(c) {}
+    AprClient(const bench_apr_ops& ops, bench_apr_client* c, bool array)
+        : ops_(ops), c_(c), array_(array) {}
     ~AprClient() override { ops_.destroy(c_); }
 
     std::unique_ptr<Session> session() override {
         bench_apr_session* s = ops_.session_create(c_);
         if (!s) return nullptr;
-        return std::make_unique<AprSession>(ops_, s);
+        return std::make_unique<AprSession>(ops_, s, array_);
     }
 
 private:
     const bench_apr_ops& ops_;
     bench_apr_client* c_;
+    bool array_;
 };
 
 std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKind& kind,
@@ -124,7 +130,12 @@ std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKi
         error = err;
         return nullptr;
     }
-    return std::make_unique<AprClient>(ops, client);
+    if (kind.array && !ops.multi_get_array) {
+        ops.destroy(client);
+        error = "this library has no array multi-get";
+        return nullptr;
+    }
+    return std::make_unique<AprClient>(ops, client, kind.array);
 }
 
 // Answers every call at once without a server: the harness's own cost per operation.

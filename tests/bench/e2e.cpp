@@ -96,10 +96,30 @@ void parse_wrk(const std::string& out, WrkRun& run) {
     if (!run.ok) run.error = "could not read wrk's output:\n" + out;
 }
 
+// The keys a request asks for, and its path.
+std::vector<std::string> request_keys(const E2eConfig& c) {
+    if (c.keys <= 1) return {kKey};
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < c.keys; ++i) keys.push_back(std::string(kKey) + ":" + std::to_string(i));
+    return keys;
+}
+
+std::string request_path(const E2eConfig& c) {
+    const auto keys = request_keys(c);
+    if (keys.size() == 1) return "/mc?op=get&key=" + keys[0];
+    std::string path = "/mc?op=mget&key=";
+    for (std::size_t i = 0; i < keys.size(); ++i) path += (i ? "," : "") + keys[i];
+    return path;
+}
+
+// A multi-get answers 200 whatever it found; a key it could not get shows as "(key: ...)".
+bool answered_in_full(const test::HttpResponse& r) {
+    return r.status == 200 && r.body.find('(') == std::string::npos;
+}
+
 WrkRun wrk_run(const E2eConfig& c, const test::HttpdProcess& httpd, int seconds,
                int threads, int connections) {
-    std::string url = "http://127.0.0.1:" + std::to_string(httpd.port()) +
-                      "/mc?op=get&key=" + kKey;
+    std::string url = "http://127.0.0.1:" + std::to_string(httpd.port()) + request_path(c);
     CpuSeconds cpu0 = group_cpu_seconds(httpd.pid());
     ProcessResult r = run_process({c.wrk, "-t", std::to_string(threads), "-c",
                                    std::to_string(connections), "-d", std::to_string(seconds) + "s",
@@ -161,7 +181,7 @@ HttpdProfile profile_httpd(const E2eConfig& c, test::HttpdOptions opts, const st
     long long total[2] = {-1, -1};
     long requests[2] = {0, 0};
     for (int i = 0; i < 2; ++i) {
-        const std::string file = c.out_dir + "/callgrind.e2e." + name + "." + std::to_string(i + 1);
+        const std::string file = c.out_dir + "/callgrind." + c.name + "." + name + "." + std::to_string(i + 1);
         // httpd switches to an unprivileged user before callgrind writes this file at
         // exit: it is created here and left writable for that user.
         write_text_file(file, "");
@@ -174,8 +194,8 @@ HttpdProfile profile_httpd(const E2eConfig& c, test::HttpdOptions opts, const st
             prof.error = name + " httpd under callgrind did not start: " + httpd.error();
             return prof;
         }
-        auto check = test::http_get(httpd.port(), std::string("/mc?op=get&key=") + kKey);
-        if (check.status != 200) {
+        auto check = test::http_get(httpd.port(), request_path(c));
+        if (!answered_in_full(check)) {
             prof.error = name + " httpd under callgrind answered " + std::to_string(check.status) +
                          ": " + check.body + check.error;
             return prof;
@@ -202,7 +222,7 @@ HttpdProfile profile_httpd(const E2eConfig& c, test::HttpdOptions opts, const st
     prof.instr_per_request = static_cast<double>(total[1] - total[0]) / static_cast<double>(requests[1] - requests[0]);
     if (!c.annotate.empty()) {
         ProcessResult a = run_process({c.annotate, "--inclusive=yes", "--threshold=100", prof.file}, 120);
-        write_text_file(c.out_dir + "/profile.e2e." + name + ".inclusive.txt", a.output);
+        write_text_file(c.out_dir + "/profile." + c.name + "." + name + ".inclusive.txt", a.output);
         // Only requests run the handler, so its whole cost is theirs.
         prof.handler_per_request = inclusive_cost(a.output, "memcache_example_handler") / static_cast<double>(prof.requests);
         prof.get_per_request = inclusive_cost(a.output, get_fn) / static_cast<double>(prof.requests);
@@ -227,16 +247,18 @@ std::string common_config(const E2eConfig& c) {
 E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
     E2eResult result;
 
-    // The key every request gets, stored through our client (100 bytes).
+    // The keys every request gets, stored through our client (100 bytes each).
     {
         std::string err;
         ClientConfig cc;
         cc.servers = {memcached};
         auto client = make_client(ClientKind{}, cc, err);
         auto session = client ? client->session() : nullptr;
-        if (!session || !session->set(kKey, std::string(100, 'v'))) {
-            result.error = "could not store the e2e key: " + (session ? session->last_error() : err);
-            return result;
+        for (const auto& k : request_keys(c)) {
+            if (!session || !session->set(k, std::string(100, 'v'))) {
+                result.error = "could not store the e2e key: " + (session ? session->last_error() : err);
+                return result;
+            }
         }
     }
 
@@ -271,8 +293,8 @@ E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
         return result;
     }
     for (auto* h : {ours.get(), apr.get()}) {
-        auto r = test::http_get(h->port(), std::string("/mc?op=get&key=") + kKey);
-        if (r.status != 200) {
+        auto r = test::http_get(h->port(), request_path(c));
+        if (!answered_in_full(r)) {
             result.error = "a get through httpd returned " + std::to_string(r.status) + ": " +
                            r.body + r.error + "\n" + h->error_log();
             return result;
@@ -309,8 +331,11 @@ E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
 
     if (!c.valgrind.empty()) {
         result.profiled = true;
-        result.ours_profile = profile_httpd(c, ours_opts, ours_body, "ours", "ap_memcache_getp");
-        result.aprutil_profile = profile_httpd(c, apr_opts, base, "apr-util", "apr_memcache_getp");
+        const bool one = c.keys <= 1;
+        result.ours_profile = profile_httpd(c, ours_opts, ours_body, "ours",
+                                            one ? "ap_memcache_getp" : "ap_memcache_multiget_array");
+        result.aprutil_profile = profile_httpd(c, apr_opts, base, "apr-util",
+                                               one ? "apr_memcache_getp" : "apr_memcache_multgetp");
     }
     return result;
 }

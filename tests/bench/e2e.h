@@ -34,6 +34,11 @@ struct E2eConfig {
     std::string annotate;  // callgrind_annotate, for the handler's and the get's share
     std::string out_dir;   // where the callgrind files go
     int profile_seconds[2] = {2, 6};
+    // What a request asks for: one key (op=get), or this many in one multi-get (op=mget:
+    // a page assembled from fragments; ours through the array call, apr-util's build
+    // through apr_memcache_multgetp). Each key holds 100 bytes, stored beforehand.
+    std::size_t keys = 1;
+    std::string name = "e2e";  // names the callgrind and profile files
 };
 
 struct WrkRun {

@@ -3,7 +3,7 @@
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +12,7 @@
 
 #include <valgrind/callgrind.h>
 
+#include "fleet.h"
 #include "memcached_process.h"
 #include "stats.h"
 #include "tools.h"
@@ -23,11 +24,12 @@ namespace {
 // memcached drops its privileges (-u nobody) when the bench runs as root, which clears
 // the parent-death signal the harness sets; so a bench that crashes or is interrupted
 // kills its servers itself.
+constexpr int kMaxGuarded = 256;
 volatile sig_atomic_t g_server_count = 0;
-volatile pid_t g_server_pids[8];
+volatile pid_t g_server_pids[kMaxGuarded];
 
 void kill_servers_and_reraise(int sig) {
-    for (sig_atomic_t i = 0; i < g_server_count; ++i)
+    for (sig_atomic_t i = 0; i < g_server_count && i < kMaxGuarded; ++i)
         if (g_server_pids[i] > 0) ::kill(g_server_pids[i], SIGKILL);
     ::signal(sig, SIG_DFL);
     ::raise(sig);
@@ -36,7 +38,7 @@ void kill_servers_and_reraise(int sig) {
 void guard_servers(const std::vector<std::unique_ptr<test::MemcachedProcess>>& servers) {
     g_server_count = 0;
     for (const auto& m : servers) {
-        if (g_server_count < 8) g_server_pids[g_server_count] = m->pid();
+        if (g_server_count < kMaxGuarded) g_server_pids[g_server_count] = m->pid();
         g_server_count = g_server_count + 1;
     }
     for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGHUP})
@@ -89,7 +91,9 @@ std::string join_servers(const std::vector<Endpoint>& servers) {
     std::string s;
     for (const auto& e : servers) {
         if (!s.empty()) s += ",";
-        s += e.host + ":" + std::to_string(e.port);
+        if (e.port == 0) s += e.host;  // a unix socket
+        else if (e.host.find(':') != std::string::npos) s += "[" + e.host + "]:" + std::to_string(e.port);
+        else s += e.host + ":" + std::to_string(e.port);
     }
     return s;
 }
@@ -99,13 +103,54 @@ void log(const char* fmt, const std::string& a = "", const std::string& b = "") 
     std::fflush(stderr);
 }
 
+// What the run has done and roughly how long the rest will take, on stderr: a line
+// rewritten in place on a terminal, a line per step otherwise. Steps are weighted by
+// what they usually cost (a throughput repetition 1, a strace pair 2, a callgrind run
+// 10, the end-to-end runs 60), and the time left is the time so far per done weight.
+class Progress {
+public:
+    explicit Progress(double total) : total_(total > 0 ? total : 1), tty_(::isatty(2) != 0) {}
+    void step(const std::string& what, double weight) {
+        done_ += weight;
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+        const double left = done_ > 0 ? elapsed * (total_ - done_) / done_ : 0;
+        std::fprintf(stderr, "%s[bench] %3.0f%%  %s elapsed, about %s left  %-40.40s%s",
+                     tty_ ? "\r" : "", 100 * std::min(1.0, done_ / total_),
+                     duration(elapsed).c_str(), duration(std::max(0.0, left)).c_str(),
+                     what.c_str(), tty_ ? "" : "\n");
+        std::fflush(stderr);
+    }
+    void finish() {
+        if (tty_) std::fputc('\n', stderr);
+    }
+
+private:
+    static std::string duration(double s) {
+        char buf[32];
+        const long t = static_cast<long>(s + 0.5);
+        if (t >= 60) std::snprintf(buf, sizeof buf, "%ld min %02ld s", t / 60, t % 60);
+        else std::snprintf(buf, sizeof buf, "%ld s", t);
+        return buf;
+    }
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    double total_;
+    double done_ = 0;
+    bool tty_;
+};
+
+constexpr double kThroughputWeight = 1;
+constexpr double kStraceWeight = 2;
+constexpr double kCallgrindWeight = 10;
+constexpr double kE2eWeight = 60;
+
 std::size_t probe_len(std::size_t n, double scale) {
     return std::max<std::size_t>(2, static_cast<std::size_t>(n * scale));
 }
 
 // Throughput repetitions of one workload, all its clients interleaved.
 void measure_throughput(const SuiteOptions& o, const std::vector<Endpoint>& servers,
-                        WorkloadResult& wr) {
+                        WorkloadResult& wr, Progress& progress) {
     const Workload& w = wr.workload;
     std::vector<std::unique_ptr<Bench>> benches;
     for (auto& cr : wr.clients) {
@@ -121,11 +166,13 @@ void measure_throughput(const SuiteOptions& o, const std::vector<Endpoint>& serv
         }
         benches.push_back(std::move(b));
     }
-    for (int rep = 0; rep < o.reps; ++rep) {
+    for (int rep = 0; rep < o.reps && !interrupted(); ++rep) {
         // A different client goes first in each repetition.
-        for (std::size_t j = 0; j < benches.size(); ++j) {
+        for (std::size_t j = 0; j < benches.size() && !interrupted(); ++j) {
             std::size_t i = (j + static_cast<std::size_t>(rep)) % benches.size();
             ClientResult& cr = wr.clients[i];
+            progress.step(w.name + " " + cr.client + " rep " + std::to_string(rep + 1),
+                          kThroughputWeight);
             if (!cr.error.empty()) continue;
             RunResult r = benches[i]->run(w.ops, true);
             if (r.unexpected) {
@@ -145,9 +192,12 @@ void measure_throughput(const SuiteOptions& o, const std::vector<Endpoint>& serv
 std::vector<std::string> probe_args(const std::string& exe, const Workload& w,
                                     const std::string& client, const std::vector<Endpoint>& servers,
                                     std::size_t ops, std::size_t ops2, bool callgrind) {
+    // The probe is given the workload's own servers.
+    const std::vector<Endpoint> own(servers.begin(),
+                                    servers.begin() + static_cast<long>(std::min(w.servers, servers.size())));
     std::vector<std::string> a = {exe,      "--probe",  "--workload",          w.name,
-                                  "--client", client,   "--servers",           join_servers(servers),
-                                  "--ops",    std::to_string(ops)};
+                                  "--client", client,   "--servers",           join_servers(own),
+                                  "--ops",    std::to_string(ops), "--key-prefix", w.key_prefix};
     if (callgrind) {
         a.push_back("--ops2");
         a.push_back(std::to_string(ops2));
@@ -157,12 +207,14 @@ std::vector<std::string> probe_args(const std::string& exe, const Workload& w,
 }
 
 void measure_syscalls(const SuiteOptions& o, const std::string& strace,
-                      const std::vector<Endpoint>& servers, WorkloadResult& wr) {
+                      const std::vector<Endpoint>& servers, WorkloadResult& wr, Progress& progress) {
     const Workload& w = wr.workload;
     std::size_t n[2] = {probe_len(w.strace_ops[0], o.probe_scale),
                         probe_len(w.strace_ops[1], o.probe_scale)};
     if (n[1] <= n[0]) n[1] = n[0] + 1;
     for (auto& cr : wr.clients) {
+        if (interrupted()) return;
+        progress.step(w.name + " " + cr.client + " strace", kStraceWeight);
         if (!cr.error.empty()) continue;
         SyscallCounts counts[2];
         for (int i = 0; i < 2; ++i) {
@@ -195,12 +247,15 @@ void measure_syscalls(const SuiteOptions& o, const std::string& strace,
 }
 
 void measure_instructions(const SuiteOptions& o, const std::string& valgrind,
-                          const std::vector<Endpoint>& servers, WorkloadResult& wr) {
+                          const std::vector<Endpoint>& servers, WorkloadResult& wr,
+                          Progress& progress) {
     const Workload& w = wr.workload;
     std::size_t n1 = probe_len(w.callgrind_ops[0], o.probe_scale);
     std::size_t n2 = probe_len(w.callgrind_ops[1], o.probe_scale);
     if (n2 <= n1) n2 = n1 + 1;
     for (auto& cr : wr.clients) {
+        if (interrupted()) return;
+        progress.step(w.name + " " + cr.client + " callgrind", kCallgrindWeight);
         if (!cr.error.empty()) continue;
         std::string base = o.out_dir + "/callgrind." + w.name + "." + cr.client;
         for (const char* suffix : {"", ".1", ".2"}) std::remove((base + suffix).c_str());
@@ -230,6 +285,24 @@ void measure_instructions(const SuiteOptions& o, const std::string& valgrind,
     }
 }
 
+// Against the user's servers: the bench's own key prefix, every server for the
+// workloads of several, and no apr-util where a server is a unix socket (apr_memcache
+// cannot reach one).
+void fit_to_fleet(const SuiteOptions& o, const std::string& key_prefix, Workload& w) {
+    if (o.fleet.empty()) return;
+    w.key_prefix = key_prefix;
+    if (w.servers > 1) {
+        w.servers = o.fleet.size();
+        const auto at = w.title.rfind(" over ");
+        if (at != std::string::npos)
+            w.title = w.title.substr(0, at) + " over " + std::to_string(w.servers) + " servers";
+    }
+    bool unix_socket = false;
+    for (std::size_t i = 0; i < w.servers; ++i) unix_socket |= o.fleet[i].port == 0;
+    if (unix_socket)
+        w.clients.erase(std::remove(w.clients.begin(), w.clients.end(), "apr-util"), w.clients.end());
+}
+
 WorkloadResult make_result(const Workload& w, const SuiteOptions& o) {
     WorkloadResult wr;
     wr.workload = w;
@@ -248,25 +321,38 @@ WorkloadResult make_result(const Workload& w, const SuiteOptions& o) {
 bool run_suite(const SuiteOptions& o, SuiteResult& result) {
     auto started = std::chrono::steady_clock::now();
     initialize_clients();
-    ::mkdir(o.out_dir.c_str(), 0755);
 
+    const bool fleet = !o.fleet.empty();
     std::vector<std::unique_ptr<test::MemcachedProcess>> memcached;
     std::vector<Endpoint> servers;
-    for (int i = 0; i < 4; ++i) {
-        // One worker thread: memcached hands connections to its workers in turn, and
-        // which worker (and so which core) a client's connection lands on changed its
-        // latency by 2x on this machine, a difference between clients that is not theirs.
-        auto m = std::make_unique<test::MemcachedProcess>(
-            std::vector<std::string>{"-m", "256", "-t", "1"});
-        if (!m->start()) {
- result.errors.push_back("memcached did not start: " + m->error());
-            return false;
+    std::string key_prefix;
+    if (fleet) {
+        // The user's servers: none started, none flushed; keys of our own, deleted after.
+        servers = o.fleet;
+        key_prefix = random_key_prefix();
+        catch_interrupts();
+    } else {
+        // Four servers, or as many as the widest selected workload needs.
+        std::size_t wanted = 4;
+        for (const auto& w : all_workloads())
+            if (selected(o.only_workloads, w.name)) wanted = std::max(wanted, w.servers);
+        for (std::size_t i = 0; i < wanted; ++i) {
+            // One worker thread: memcached hands connections to its workers in turn, and
+            // which worker (and so which core) a client's connection lands on changed its
+            // latency by 2x on this machine, a difference between clients that is not theirs.
+            auto m = std::make_unique<test::MemcachedProcess>(
+                std::vector<std::string>{"-m", "256", "-t", "1"});
+            if (!m->start()) {
+                result.errors.push_back("memcached did not start: " + m->error());
+                return false;
+            }
+            servers.push_back(Endpoint{"127.0.0.1", m->port()});
+            memcached.push_back(std::move(m));
         }
-        servers.push_back(Endpoint{"127.0.0.1", m->port()});
-        memcached.push_back(std::move(m));
+        guard_servers(memcached);
     }
-    guard_servers(memcached);
     Placement placement;
+    const bool pin = o.pin_single_thread && !fleet;
 
     std::string strace = o.strace ? find_program("strace") : "";
     std::string valgrind = o.callgrind ? find_program("valgrind") : "";
@@ -278,24 +364,56 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         result.notes.push_back("valgrind is not installed: instructions per operation not "
                                "measured (scripts/bench.sh installs it)");
 
-    for (const auto& w : all_workloads()) {
+    // The plan: every workload and scaling step that will run, and its weight for the
+    // progress line.
+    std::vector<Workload> planned;
+    double total_weight = 0;
+    for (Workload w : all_workloads()) {
         if (!selected(o.only_workloads, w.name)) continue;
+        fit_to_fleet(o, key_prefix, w);
         WorkloadResult wr = make_result(w, o);
         if (wr.clients.empty()) continue;
-        log("[bench] %s%s\n", w.name);
-        placement.apply(o.pin_single_thread && w.threads == 1, memcached);
-        if (o.micro) measure_throughput(o, servers, wr);
+        const double n = static_cast<double>(wr.clients.size());
+        if (o.micro) total_weight += n * o.reps * kThroughputWeight;
+        if (selected(o.probe_workloads, w.name)) {
+            if (!strace.empty()) total_weight += n * kStraceWeight;
+            if (!valgrind.empty()) total_weight += (n + 1) * kCallgrindWeight;
+        }
+        planned.push_back(w);
+    }
+    std::vector<Workload> scaling;
+    if (o.scaling && o.micro) {
+        for (unsigned t : o.scaling_threads) {
+            Workload w = scaling_workload(t);
+            fit_to_fleet(o, key_prefix, w);
+            WorkloadResult wr = make_result(w, o);
+            if (wr.clients.empty()) continue;
+            total_weight += static_cast<double>(wr.clients.size()) * o.reps * kThroughputWeight;
+            scaling.push_back(w);
+        }
+    }
+    const bool e2e = o.e2e && !fleet;
+    if (e2e) total_weight += 2 * kE2eWeight;
+    Progress progress(total_weight);
+
+    std::vector<Workload> touched;  // whose keys may be on the servers now
+    for (const auto& w : planned) {
+        if (interrupted()) break;
+        WorkloadResult wr = make_result(w, o);
+        touched.push_back(w);
+        placement.apply(pin && w.threads == 1, memcached);
+        if (o.micro) measure_throughput(o, servers, wr, progress);
         bool probe = selected(o.probe_workloads, w.name);
-        if (probe && !strace.empty()) measure_syscalls(o, strace, servers, wr);
+        if (probe && !strace.empty()) measure_syscalls(o, strace, servers, wr, progress);
         if (probe && !valgrind.empty()) {
-            measure_instructions(o, valgrind, servers, wr);
+            measure_instructions(o, valgrind, servers, wr, progress);
             // The harness's share, with a client that does nothing.
             WorkloadResult harness;
             harness.workload = wr.workload;
             ClientResult none;
             none.client = "none";
             harness.clients.push_back(none);
-            measure_instructions(o, valgrind, servers, harness);
+            measure_instructions(o, valgrind, servers, harness, progress);
             wr.harness_instr_per_op = harness.clients[0].instr_per_op;
         }
         for (const auto& cr : wr.clients) {
@@ -322,20 +440,17 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
     }
 
     placement.apply(false, memcached);
-    if (o.scaling && o.micro) {
-        for (unsigned t : o.scaling_threads) {
-            Workload w = scaling_workload(t);
-            WorkloadResult wr = make_result(w, o);
-            if (wr.clients.empty()) continue;
-            log("[bench] scaling %s%s\n", w.name);
-            measure_throughput(o, servers, wr);
-            for (const auto& cr : wr.clients)
-                if (!cr.error.empty()) result.errors.push_back(w.name + " / " + cr.client + ": " + cr.error);
-            result.scaling.push_back(std::move(wr));
-        }
+    for (const auto& w : scaling) {
+        if (interrupted()) break;
+        WorkloadResult wr = make_result(w, o);
+        touched.push_back(w);
+        measure_throughput(o, servers, wr, progress);
+        for (const auto& cr : wr.clients)
+            if (!cr.error.empty()) result.errors.push_back(w.name + " / " + cr.client + ": " + cr.error);
+        result.scaling.push_back(std::move(wr));
     }
 
-    if (o.e2e) {
+    if (e2e && !interrupted()) {
         E2eConfig c = o.e2e_config;
         c.valgrind = valgrind;  // empty when callgrind is skipped or missing
         c.annotate = annotate;
@@ -348,10 +463,36 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             log("[bench] end to end (httpd + wrk)%s%s\n");
             result.e2e_ran = true;
             result.e2e = run_e2e(c, servers[0]);
-            if (!result.e2e.error.empty()) result.errors.push_back("end to end: " + result.e2e.error);
-            for (const auto* p : {&result.e2e.ours_profile, &result.e2e.aprutil_profile})
-                if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
+            progress.step("end to end, one get", kE2eWeight);
+            E2eConfig m = c;
+            m.keys = 20;
+            m.name = "e2e-mget20";
+            result.e2e_mget_ran = !interrupted();
+            if (result.e2e_mget_ran) result.e2e_mget = run_e2e(m, servers[0]);
+            for (const auto* e : {&result.e2e, &result.e2e_mget}) {
+                if (!e->error.empty()) result.errors.push_back("end to end: " + e->error);
+                for (const auto* p : {&e->ours_profile, &e->aprutil_profile})
+                    if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
+            }
         }
+        progress.step("end to end, 20-key multi-get", kE2eWeight);
+    }
+    progress.finish();
+
+    if (fleet) {
+        // Whatever happened above (failures, an interrupt), the keys go.
+        result.interrupted = interrupted();
+        std::size_t deleted = 0;
+        for (const auto& w : touched) {
+            std::string why = delete_workload_keys(servers, w, deleted);
+            if (!why.empty()) result.errors.push_back("cleaning up " + w.name + ": " + why);
+        }
+        result.servers_note = "Servers: " + join_servers(servers) +
+                              " (the user's own: not started by the bench, never flushed). Keys "
+                              "prefixed `" + key_prefix + "`; " + std::to_string(deleted) +
+                              " of them deleted afterwards.";
+        if (o.e2e)
+            result.notes.push_back("end-to-end not run: it needs servers the bench starts itself");
     }
     result.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -360,17 +501,21 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
 
 int run_probe(const std::string& workload, const std::string& client,
               const std::vector<Endpoint>& servers, std::size_t ops, std::size_t ops2,
-              bool callgrind) {
+              bool callgrind, const std::string& key_prefix) {
     initialize_clients();
     std::vector<Workload> all = all_workloads();
     for (unsigned t : {1u, 2u, 4u, 8u, 16u}) all.push_back(scaling_workload(t));
-    const Workload* w = find_workload(all, workload);
+    const Workload* found = find_workload(all, workload);
     ClientKind kind;
-    if (!w || !ClientKind::parse(client, kind)) {
+    if (!found || !ClientKind::parse(client, kind)) {
         std::fprintf(stderr, "probe: unknown workload %s or client %s\n", workload.c_str(),
                      client.c_str());
         return 2;
     }
+    Workload w0 = *found;
+    w0.servers = servers.size();
+    if (!key_prefix.empty()) w0.key_prefix = key_prefix;
+    const Workload* w = &w0;
     Bench b(*w, kind, servers);
     if (!b.ok() || !b.preload()) {
         std::fprintf(stderr, "probe: %s\n", b.error().c_str());

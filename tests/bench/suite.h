@@ -33,6 +33,10 @@ struct SuiteOptions {
     // the end-to-end runs always use every CPU.
     bool pin_single_thread = true;
     E2eConfig e2e_config;
+    // The user's own servers (mmc_bench --servers): none is started, the keys get a
+    // random prefix and are deleted afterwards, nothing is flushed; the workloads of
+    // several servers use all of them; no end-to-end run and no CPU pinning.
+    std::vector<Endpoint> fleet;
 };
 
 struct ClientResult {
@@ -67,12 +71,17 @@ struct SuiteResult {
     std::vector<WorkloadResult> scaling;  // one per thread count
     bool e2e_ran = false;
     E2eResult e2e;
+    // The same with one 20-key multi-get per request (a page assembled from fragments).
+    bool e2e_mget_ran = false;
+    E2eResult e2e_mget;
     // Callgrind annotations of our client: "<workload>" -> top functions (self). The
     // full ones are in out_dir/profile.<workload>.ours.{self,inclusive}.txt.
     std::map<std::string, std::vector<std::string>> profiles;
     std::vector<std::string> notes;   // what was not measured and why (a tool missing)
     std::vector<std::string> errors;  // measurements that failed
     double seconds = 0;
+    bool interrupted = false;  // a signal stopped the run early (fleet mode)
+    std::string servers_note;  // fleet mode: which servers, the key prefix, the clean-up
 };
 
 // Runs the selected sections against memcached servers it starts on loopback.
@@ -85,9 +94,11 @@ std::string render_report(const SuiteOptions& options, const SuiteResult& result
 // The child side of the strace/callgrind measurements: builds the client, preloads,
 // warms up, then runs `ops` operations (and, with callgrind, dumps statistics after
 // `ops` and after `ops2` more). Returns the process exit code.
+// `servers` are the workload's own (a workload of several servers uses all of them);
+// `key_prefix` replaces the workload's when not empty.
 int run_probe(const std::string& workload, const std::string& client,
               const std::vector<Endpoint>& servers, std::size_t ops, std::size_t ops2,
-              bool callgrind);
+              bool callgrind, const std::string& key_prefix);
 
 }  // namespace mmc::bench
 

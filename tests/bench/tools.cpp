@@ -48,6 +48,20 @@ std::string read_text_file(const std::string& path) {
     return ss.str();
 }
 
+std::string make_directories(const std::string& path) {
+    if (path.empty()) return "empty directory name";
+    // Each prefix ending before a '/', then the whole path: mkdir -p.
+    for (std::size_t at = path.find('/', 1);; at = path.find('/', at + 1)) {
+        const std::string part = path.substr(0, at);
+        if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST)
+            return "cannot create " + part + ": " + std::strerror(errno);
+        if (at == std::string::npos) break;
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return path + " is not a directory";
+    return "";
+}
+
 bool write_text_file(const std::string& path, const std::string& content) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << content;

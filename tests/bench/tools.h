@@ -40,6 +40,9 @@ std::vector<std::string> callgrind_top_functions(const std::string& annotate, co
                                                  std::size_t top, bool inclusive, double ops,
                                                  std::size_t width = 150);
 
+// Creates path and its missing parents (mkdir -p). "" on success, else why not.
+std::string make_directories(const std::string& path);
+
 std::string read_text_file(const std::string& path);
 bool write_text_file(const std::string& path, const std::string& content);
 

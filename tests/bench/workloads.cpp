@@ -90,8 +90,42 @@ std::vector<Workload> all_workloads() {
     mget.strace_ops[1] = 120;
     mget.callgrind_ops[0] = 10;
     mget.callgrind_ops[1] = 50;
-    mget.clients = {"ours", "ours-modula", "ours-bin", "ours-meta", "apr-util", "libmc", "libmc-bin"};
+    mget.clients = {"ours",     "ours-array", "ours-modula", "ours-bin",
+                    "ours-meta", "apr-util",  "libmc",       "libmc-bin"};
     all.push_back(mget);
+
+    // Cost per key as a batch grows: ten times the keys per call.
+    Workload big_mget = mget;
+    big_mget.name = "mget-1000x4";
+    big_mget.title = "multi-get of 1000 keys (100 B values) over 4 servers";
+    big_mget.keys = 1000;
+    big_mget.multi = 1000;
+    big_mget.ops = 200;
+    big_mget.strace_ops[0] = 4;
+    big_mget.strace_ops[1] = 24;
+    big_mget.callgrind_ops[0] = 2;
+    big_mget.callgrind_ops[1] = 10;
+    big_mget.clients = {"ours-array", "ours", "apr-util", "libmc"};
+    all.push_back(big_mget);
+
+    // Many servers: the fan-out over 32, and a single get among 4, 32 and 200 servers
+    // (ketama for ours and libmemcached), whose cost must not grow beyond the ring lookup.
+    Workload wide_mget = mget;
+    wide_mget.name = "mget-100x32";
+    wide_mget.title = "multi-get of 100 keys (100 B values) over 32 servers";
+    wide_mget.servers = 32;
+    wide_mget.clients = {"ours-array", "ours", "apr-util", "libmc"};
+    all.push_back(wide_mget);
+    for (std::size_t n : {4, 32, 200}) {
+        Workload g = get_workload("get-hit-100x" + std::to_string(n), 100, 1000, 10000);
+        g.title = "get hit, 100 B value, " + std::to_string(n) + " servers configured";
+        g.servers = n;
+        // libmemcached 1.1 asserts when the ketama points of all servers exceed its
+        // continuum (MEMCACHED_CONTINUUM_SIZE): 200 servers are beyond it.
+        g.clients = n > 100 ? std::vector<std::string>{"ours", "apr-util"}
+                            : std::vector<std::string>{"ours", "apr-util", "libmc"};
+        all.push_back(g);
+    }
 
     Workload mixed = scaling_workload(16);
     mixed.name = "mixed-16t";
@@ -125,6 +159,21 @@ const Workload* find_workload(const std::vector<Workload>& all, const std::strin
     return nullptr;
 }
 
+std::vector<std::string> workload_keys(const Workload& w, bool sealed) {
+    const std::string prefix =
+        w.key_prefix +
+        (w.preload || w.kind == Workload::Kind::set ? w.name : std::string("never-stored")) + ":" +
+        (sealed ? "sealed:" : "");
+    std::vector<std::string> keys;
+    keys.reserve(w.keys);
+    char num[24];
+    for (std::size_t i = 0; i < w.keys; ++i) {
+        std::snprintf(num, sizeof num, "%06zu", i);
+        keys.push_back(prefix + num);
+    }
+    return keys;
+}
+
 void scale_ops(Workload& w, double scale) {
     w.ops = std::max<std::size_t>(w.threads, static_cast<std::size_t>(w.ops * scale));
 }
@@ -155,17 +204,8 @@ Bench::Bench(const Workload& w, const ClientKind& kind, const std::vector<Endpoi
         }
         sessions_.push_back(std::move(s));
     }
-    // The miss workload asks for keys that nothing stores.
-    std::string prefix = "mmcbench:" + std::string(w.preload || w.kind == Workload::Kind::set
-                                                       ? w.name
-                                                       : "never-stored") + ":";
     // The sealed client keeps its own keys: the others would read its envelopes.
-    if (kind.sealed) prefix += "sealed:";
-    char num[24];
-    for (std::size_t i = 0; i < w.keys; ++i) {
-        std::snprintf(num, sizeof num, "%06zu", i);
-        keys_.push_back(prefix + num);
-    }
+    keys_ = workload_keys(w, kind.sealed);
     for (const auto& k : keys_) {
         key_ptrs_.push_back(k.c_str());
         key_lens_.push_back(k.size());

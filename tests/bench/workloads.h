@@ -32,6 +32,9 @@ struct Workload {
     std::size_t strace_ops[2] = {200, 1200};    // the two run lengths for syscalls/op
     std::size_t callgrind_ops[2] = {100, 500};  // the two run lengths for instructions/op
     std::vector<std::string> clients;           // labels (ClientKind::label)
+    // Every key of the bench starts with this; against the user's own servers it also
+    // holds a random part (fleet.h), so that the run touches no key but its own.
+    std::string key_prefix = "mmcbench:";
     // For the tables: operations are calls, and per-key figures divide by `multi`.
     bool per_key() const { return kind == Kind::multi_get; }
 };
@@ -41,6 +44,9 @@ std::vector<Workload> all_workloads();
 // The same mixed workload with `threads` threads, for the scaling table.
 Workload scaling_workload(unsigned threads);
 const Workload* find_workload(const std::vector<Workload>& all, const std::string& name);
+// The keys a workload reads and writes: key_prefix, the workload's name (or
+// "never-stored" for the miss workload, whose keys nothing stores), and a number.
+std::vector<std::string> workload_keys(const Workload& w, bool sealed = false);
 // Multiplies the measured operation counts (not the probe counts) by scale, at least 1 op
 // per thread.
 void scale_ops(Workload& w, double scale);

@@ -311,6 +311,16 @@ TEST_P(HttpdTest, GetOfAMissingKeyIsNotFound) {
     EXPECT_EQ(got.body, "NOT_FOUND\n");
 }
 
+TEST_P(HttpdTest, MultiGetAssemblesAPageFromFragmentsInOrder) {
+    ASSERT_EQ(get("/mc?op=set&key=" + key("frag-a") + "&value=header").status, 200);
+    ASSERT_EQ(get("/mc?op=set&key=" + key("frag-c") + "&value=footer").status, 200);
+    auto got = get("/mc?op=mget&key=" + key("frag-a") + "," + key("frag-b") + "," + key("frag-c") +
+                   ",bad%01key," + key("frag-a"));
+    ASSERT_EQ(got.status, 200) << got.error << got.body;
+    EXPECT_EQ(got.body, "header\n(" + key("frag-b") + ": NOT_FOUND)\nfooter\n(bad\x01key: " +
+                            "Invalid argument)\nheader\n");
+}
+
 TEST_P(HttpdTest, QueryValuesAreUrlDecoded) {
     ASSERT_EQ(get("/mc?op=set&key=" + key("enc") + "&value=a%20b%26c+d").status, 200);
     EXPECT_EQ(get("/mc?op=get&key=" + key("enc")).body, "a b&c d");

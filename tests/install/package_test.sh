@@ -22,7 +22,8 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 mod=$work/dist/libapache2-mod-memcache_${version}-1_${arch}.deb
 lib=$work/dist/libap-memcache0_${version}-1_${arch}.deb
 dev=$work/dist/libap-memcache-dev_${version}-1_${arch}.deb
-for deb in "$mod" "$lib" "$dev"; do [ -f "$deb" ] || fail "no $(basename "$deb") (version from the header: $version)"; done
+bench=$work/dist/ap-memcache-bench_${version}-1_${arch}.deb
+for deb in "$mod" "$lib" "$dev" "$bench"; do [ -f "$deb" ] || fail "no $(basename "$deb") (version from the header: $version)"; done
 
 expect() {  # deb path...: every path is in the package
   local deb=$1; shift
@@ -43,11 +44,16 @@ dpkg-deb -f "$mod" Depends | grep -q "libstdc++6" || fail "the module does not d
 dpkg-deb -f "$mod" Depends | grep -q "libc6" || fail "the module does not depend on libc6"
 dpkg-deb -f "$lib" Depends | grep -q "libssl3" || fail "the library does not depend on libssl3 (sealed values use libcrypto)"
 dpkg-deb -f "$dev" Depends | grep -q "libap-memcache0 (= ${version}-1)" || fail "dev does not depend on its library"
+expect "$bench" /usr/bin/mmc_bench /usr/share/doc/ap-memcache-bench/copyright
+dpkg-deb -f "$bench" Depends | grep -q "libap-memcache0 (= ${version}-1)" || fail "the bench does not depend on the library"
 echo "package contents: as expected"
 
 # Extract, and enable the module in a scratch copy of the system's configuration.
 x=$work/x
-for deb in "$mod" "$lib" "$dev"; do dpkg -x "$deb" "$x"; done
+for deb in "$mod" "$lib" "$dev" "$bench"; do dpkg -x "$deb" "$x"; done
+# The extracted tool runs with the extracted library and tells its options.
+LD_LIBRARY_PATH="$x/usr/lib/$multiarch" "$x/usr/bin/mmc_bench" --help | grep -q -- "--servers" ||
+  fail "the packaged mmc_bench does not run or does not know --servers"
 etc=$work/etc/apache2
 mkdir -p "$work/etc"
 cp -a /etc/apache2 "$etc"

@@ -88,6 +88,20 @@ TEST_F(SealedValues, MemcachedHoldsAnEnvelopeNotTheValue) {
     EXPECT_NE(raw_->command("get sess\r\n").find("VALUE sess 42 "), std::string::npos);
 }
 
+// The array multi-get opens values as multgetp does; a plain value is a miss.
+TEST_F(SealedValues, ArrayMultiGetOpensValues) {
+    ASSERT_EQ(set("a1", "first sealed", 3), APR_SUCCESS);
+    ASSERT_TRUE(raw_->set("a2", "plain"));
+    const ap_memcache_key_t keys[] = {{"a1", 2}, {"a2", 2}, {"a3", 2}};
+    ap_memcache_result_t results[3];
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, keys, 3, results, 0), APR_SUCCESS);
+    EXPECT_EQ(results[0].status, APR_SUCCESS);
+    EXPECT_EQ(std::string(results[0].data, results[0].len), "first sealed");
+    EXPECT_EQ(results[0].flags, 3u);
+    EXPECT_EQ(results[1].status, APR_NOTFOUND);
+    EXPECT_EQ(results[2].status, APR_NOTFOUND);
+}
+
 TEST_F(SealedValues, GetReturnsTheValueAndFlags) {
     ASSERT_EQ(set("k", "hello sealed world", 7), APR_SUCCESS);
     apr_status_t rv;

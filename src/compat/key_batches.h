@@ -1,0 +1,97 @@
+// The keys of one multi-get laid out server by server, shared by the hash-based
+// multi-gets (multi_get.cpp) and the array one (array_multi_get.cpp), so that both group
+// keys the same way and hand the engine the same batches.
+#ifndef MMC_COMPAT_KEY_BATCHES_H
+#define MMC_COMPAT_KEY_BATCHES_H
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "ap_memcache.h"
+#include "compat/facade.h"
+#include "engine/multi_get.h"
+
+namespace mmc::compat {
+
+// Batch i's keys are keys[first[i] .. first[i + 1]), sent to servers[i]; owner[] gives,
+// at the same place, the key's index in the caller's list, so a reply is matched to
+// its caller's slot by position (no lookup by key).
+struct KeyBatches {
+    std::vector<apr_memcache_server_t*> servers;
+    std::vector<std::size_t> first;
+    std::vector<std::string_view> keys;
+    std::vector<std::uint32_t> owner;
+};
+
+// Groups n placed keys (where[i] is the server of keys[i], from place_keys) per server,
+// each server's keys in the order given; servers in the order first met. A key with no
+// usable server is left out and reported to no_server(i).
+template <class NoServer>
+void group_by_server(const std::string_view* keys, apr_memcache_server_t* const* where,
+                     std::size_t n, KeyBatches& out, NoServer&& no_server) {
+    constexpr std::uint32_t kNone = UINT32_MAX;
+    std::vector<std::uint32_t> batch(n);
+    std::size_t last = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        apr_memcache_server_t* ms = where[i];
+        if (!ms || !ms->impl) {
+            no_server(i);
+            batch[i] = kNone;
+            continue;
+        }
+        if (last >= out.servers.size() || out.servers[last] != ms) {
+            last = 0;
+            while (last < out.servers.size() && out.servers[last] != ms) ++last;
+            if (last == out.servers.size()) out.servers.push_back(ms);
+        }
+        batch[i] = static_cast<std::uint32_t>(last);
+    }
+    // A counting sort by batch, stable within each.
+    out.first.assign(out.servers.size() + 1, 0);
+    for (std::uint32_t b : batch) {
+        if (b != kNone) ++out.first[b + 1];
+    }
+    for (std::size_t s = 1; s < out.first.size(); ++s) out.first[s] += out.first[s - 1];
+    std::vector<std::size_t> next(out.first.begin(), out.first.end() - 1);
+    out.keys.resize(out.first.back());
+    out.owner.resize(out.first.back());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (batch[i] == kNone) continue;
+        const std::size_t at = next[batch[i]]++;
+        out.keys[at] = keys[i];
+        out.owner[at] = static_cast<std::uint32_t>(i);
+    }
+}
+
+// Runs the batches through the engine's one fan-out, under one deadline (the largest I/O
+// timeout of the servers asked), hands every value to fn(ctx, batch, key, value),
+// publishes each server's state, and reports each key of a batch that did not complete
+// to fail(owner, status) with its server's error.
+template <class Fail>
+void run_batches(const KeyBatches& kb, bool with_cas, engine::BatchValueFn fn, void* ctx,
+                 Fail&& fail) {
+    if (kb.servers.empty()) return;
+    std::vector<engine::GetBatch> batches(kb.servers.size());
+    engine::Duration total = engine::Duration::zero();
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+        batches[i].server = kb.servers[i]->impl->server.get();
+        batches[i].keys = kb.keys.data() + kb.first[i];
+        batches[i].nkeys = kb.first[i + 1] - kb.first[i];
+        batches[i].with_cas = with_cas;
+        total = std::max(total, batches[i].server->options().timeouts.io);
+    }
+    engine::multi_get(batches.data(), batches.size(), total, fn, ctx);
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+        publish_status(kb.servers[i]);
+        if (batches[i].outcome.ok()) continue;
+        const apr_status_t err = to_apr_status(batches[i].outcome);
+        for (std::size_t k = kb.first[i]; k < kb.first[i + 1]; ++k) fail(kb.owner[k], err);
+    }
+}
+
+}  // namespace mmc::compat
+
+#endif
