@@ -20,7 +20,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 fi
 cmake -S . -B "$build" -DMMC_BUILD_BENCH=ON >/dev/null
-cmake --build "$build" -j "$(nproc)" --target mmc_bench
+cmake --build "$build" -j "$(nproc)" --target mmc_bench mmc_lease_bench
 
 for arg in "$@"; do
   case "$arg" in
@@ -76,6 +76,14 @@ started=$(date +%s)
 
 rc=0
 "$build/tests/bench/mmc_bench" --out-dir "$out" --report "$out/results.md" "$@" >/dev/null || rc=$?
+# The thundering herd: recomputations of a hot key per expiry, text get/set against the
+# meta protocol's lease get (docs/benchmarks.md).
+{
+  echo
+  echo "### Thundering herd: recomputations per expiry"
+  echo
+  "$build/tests/bench/mmc_lease_bench"
+} >"$out/lease.md" 2>&1 || rc=$?
 
 touch "$stop_file"
 wait "$monitor" || true
@@ -110,6 +118,7 @@ other=$(awk -v t="$other_ticks" -v hz="$hz" -v e="$elapsed" \
   echo "| command | \`scripts/bench.sh $*\` |"
   echo
   cat "$out/results.md"
+  cat "$out/lease.md"
 } >"$out/report.md"
 
 cat "$out/report.md"
