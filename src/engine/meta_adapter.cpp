@@ -274,8 +274,13 @@ struct MetaCodec {
     // The meta calls: the reply line goes to the caller as it came.
     static Result on_event(const MetaEvent& ev, const MetaGetCall& r) {
         switch (ev.type) {
+            // VA when the value was asked for (v), HD when it was not: the other is a
+            // reply to some other request.
             case MetaEventType::value:
-            case MetaEventType::ok: r.fn(r.ctx, ev); return Result::ok;
+            case MetaEventType::ok:
+                if ((ev.type == MetaEventType::value) != r.req->value) return Result::protocol_error;
+                r.fn(r.ctx, ev);
+                return Result::ok;
             case MetaEventType::miss: return Result::not_found;
             default: return error_result(ev);
         }

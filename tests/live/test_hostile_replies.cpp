@@ -147,6 +147,15 @@ TEST_F(HostileReplies, MetaGetAnsweredWithoutAValueIsAProtocolError) {
     EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), AP_MEMCACHE_EPROTO);
 }
 
+// A lease get asks for the value: an HD (a hit without one) answers something else.
+TEST_F(HostileReplies, MetaLeaseGetAnsweredWithoutAValueIsAProtocolError) {
+    CannedServer server("HD W\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
+    ap_memcache_lease_t lease;
+    EXPECT_EQ(ap_memcache_lease_get(mc, pool_, "k", 30, 0, &lease), AP_MEMCACHE_EPROTO);
+    EXPECT_FALSE(lease.won);
+}
+
 // A multi-get matches hits by opaque and key: a value with an opaque that names no key
 // of the batch, or naming another key, is refused, and no key gets a value it did not ask for.
 TEST_F(HostileReplies, MetaMultiGetReplyForARequestNotSentIsAProtocolError) {
