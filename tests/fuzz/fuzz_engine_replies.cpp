@@ -261,13 +261,21 @@ private:
         }
     }
 
+    // A value lease_get or bkey_get returned with APR_SUCCESS. Known engine leniency
+    // (README.md, "Known findings"): an HD reply to their mg, which asks for the value,
+    // is taken as a hit with an empty value. Accepted here only as exactly that, so the
+    // rest of the run still looks for values the server never sent.
+    void check_meta_item(const ap_memcache_item_t& item) const {
+        const FakeServer& server = *e_.server;
+        if (item.len == 0 && item.data != nullptr && item.data[0] == '\0' && server.sent_meta_hd()) return;
+        check_value(server, protocol_, 0, false, {}, item.data, item.len);
+    }
+
     void check_meta_call() {
         const FakeServer& server = *e_.server;
         switch (mmc_fuzz::as_meta_call(spec_.kind)) {
             case MetaCall::lease_get:
-                if (rv_ == APR_SUCCESS) {
-                    check_value(server, protocol_, 0, false, key(), lease_.item.data, lease_.item.len);
-                }
+                if (rv_ == APR_SUCCESS) check_meta_item(lease_.item);
                 FUZZ_CHECK(lease_.item.status == rv_, "lease_get: item.status is not what it returned");
                 FUZZ_CHECK(!lease_.won || server.sent_meta_flag('W'), "lease_get: won without W");
                 FUZZ_CHECK(!lease_.stale || server.sent_meta_flag('X'), "lease_get: stale without X");
@@ -276,7 +284,7 @@ private:
             case MetaCall::bkey_get:
                 FUZZ_CHECK(item_.status == rv_, "bkey_get: item.status is not what it returned");
                 if (rv_ == APR_SUCCESS) {
-                    check_value(server, protocol_, 0, false, {}, item_.data, item_.len);
+                    check_meta_item(item_);
                     FUZZ_CHECK(item_.key != nullptr && std::memcmp(item_.key, bkey().data(), bkey().size()) == 0 &&
                                    item_.key[bkey().size()] == '\0',
                                "bkey_get: item.key is not a copy of the key bytes");
