@@ -4,18 +4,31 @@
 // drift apart.
 //
 //   input := protocol op*                      at most kMaxOps ops; the rest is ignored
-//   protocol := 1 byte                         bit 0: 0 text, 1 binary; others unused
+//   protocol := 1 byte                         bits 0-1: 0 text, 1 binary, 2 meta,
+//                                              3 binary (bit 0 alone chose binary
+//                                              before meta existed); others unused
 //   op := a b len_lo len_hi cut* reply
-//     a: bits 0-2 operation (OpKind), bits 3-4 key index (k0..k3), bit 5 variant,
-//        bit 6 close the connection after the reply, bit 7 patch binary opaques
-//     b: bits 0-1 multi-get key count - 1, bits 2-3 reply segment count - 1
+//     a: bits 0-2 operation (OpKind, or MetaCall when b bit 4 is set on meta), bits 3-4
+//        key index (k0..k3), bit 5 variant, bit 6 close the connection after the
+//        reply, bit 7 patch opaques (binary and meta)
+//     b: bits 0-1 multi-get key count - 1, bits 2-3 reply segment count - 1, bit 4 (meta
+//        only; ignored on text and binary, so older inputs keep their meaning) the
+//        operation is a MetaCall, one of the calls only meta can make
 //     len: reply length, little endian; a length past the end of the input takes what
 //          is left, so a truncated input is still a usable one
 //     cut: one byte per segment boundary: the reply is cut at cut * len / 256
 //     reply: the bytes the server writes after it reads the request
 //
 // Variants: get of an invalid key (nothing may be sent), replace for set, a zero-length
-// value for add, decr for incr, an invalid key among the multi-get keys.
+// value for add, decr for incr, an invalid key among the multi-get keys. On meta every
+// OpKind goes over the meta wire (version and stats stay text commands).
+//
+// MetaCalls and their variants: lease_get (lease and recache times; variant: both 0,
+// a plain get), invalidate (a stale time; variant: 0), meta_get (variant: no LRU bump),
+// bkey_get and bkey_store (a key of any bytes, kBinaryKeys; store variant: append),
+// bkey_delete, invalid_key (variant false: lease_get, true: meta_get, both with
+// kInvalidKey) and invalid_bkey (variant false: bkey_get of an empty key, true:
+// bkey_store of a key one byte too long): the last two must send nothing.
 //
 // Patching opaques: the fuzzer cannot know the opaque the engine puts in a binary
 // request, so with bit 7 the fake server adds the opaque of the first request header
@@ -23,6 +36,15 @@
 // by their body lengths). A seed therefore writes 0 for "the request's opaque", and
 // 0..n for a multi-get's n getkq and its noop. With bit 7 clear, the opaques go out as
 // written, which covers responses to requests never sent.
+//
+// Meta opaques work alike: with bit 7 the fake server rewrites every `O<i>` token of
+// the reply's lines (not inside VA data blocks) to the opaque the request's mg line for
+// key k<i> carried, or, when the request has no such line, to the request's first
+// opaque + i. A multi-get numbers its keys O<first>..O<first+n-1> (first is the
+// connection's counter) in the order of its hash table, which the input cannot know:
+// so a seed writes "kk2 O2" for k2's own reply and "kk2 O0" for a reply whose opaque
+// names k0's request. A request without an O token (single-key calls) leaves the reply
+// as written, as does bit 7 clear.
 #ifndef MMC_TESTS_FUZZ_ENGINE_INPUT_H
 #define MMC_TESTS_FUZZ_ENGINE_INPUT_H
 
@@ -36,6 +58,17 @@
 namespace mmc_fuzz {
 
 enum class OpKind : std::uint8_t { get, set, add, del, incr, multi_get, version, stats };
+enum class MetaCall : std::uint8_t {
+    lease_get,
+    invalidate,
+    meta_get,
+    bkey_get,
+    bkey_store,
+    bkey_delete,
+    invalid_key,
+    invalid_bkey
+};
+enum class Protocol : std::uint8_t { text, binary, meta };
 
 inline constexpr std::size_t kMaxOps = 16;
 inline constexpr std::size_t kMaxSegments = 4;
@@ -44,9 +77,14 @@ inline constexpr std::size_t kKeyCount = 4;
 // Valid keys the operations use; replies name them, so they are short and fixed.
 inline constexpr std::string_view kKeys[kKeyCount] = {"k0", "k1", "k2", "k3"};
 inline constexpr std::string_view kInvalidKey = "bad key";
+// Keys of any bytes for the bkey calls: a space and a NUL in each.
+inline constexpr std::string_view kBinaryKeys[kKeyCount] = {
+    std::string_view("b\0 0", 4), std::string_view("b\0 1", 4), std::string_view("b\0 2", 4),
+    std::string_view("b\0 3", 4)};
 
 struct OpSpec {
     OpKind kind = OpKind::get;
+    bool meta_call = false;  // meta only: the operation is MetaCall(kind's value)
     unsigned key = 0;      // index into kKeys
     bool variant = false;  // see the list above
     bool close_after = false;
@@ -61,7 +99,11 @@ public:
     explicit InputReader(std::string_view in) noexcept : in_(in) {}
 
     // Empty input reads as text with no operations.
-    bool binary() const noexcept { return !in_.empty() && (in_[0] & 1); }
+    Protocol protocol() const noexcept {
+        if (in_.empty()) return Protocol::text;
+        const unsigned p = static_cast<std::uint8_t>(in_[0]) & 3;
+        return p == 2 ? Protocol::meta : (p & 1) ? Protocol::binary : Protocol::text;
+    }
 
     bool next(OpSpec& op) {
         if (ops_ == kMaxOps) return false;
@@ -78,6 +120,7 @@ public:
         op.close_after = (a & 0x40) != 0;
         op.patch_opaque = (a & 0x80) != 0;
         op.nkeys = 1 + (b & 0x03);
+        op.meta_call = protocol() == Protocol::meta && (b & 0x10) != 0;
         const std::size_t ncuts = (b >> 2) & 0x03;
         const std::size_t cut_end = std::min(in_.size(), pos_ + ncuts);
         std::string_view cut_bytes = in_.substr(pos_, cut_end - pos_);
@@ -104,7 +147,10 @@ private:
 
 // ---- writing (make_seeds) -------------------------------------------------------------
 
-inline std::string begin_input(bool binary) { return std::string(1, binary ? '\x01' : '\x00'); }
+inline std::string begin_input(Protocol p) { return std::string(1, static_cast<char>(p)); }
+
+inline OpKind as_op_kind(MetaCall c) { return static_cast<OpKind>(c); }
+inline MetaCall as_meta_call(OpKind k) { return static_cast<MetaCall>(k); }
 
 // Appends one op. `cut_bytes` are raw cut bytes (see the format); at most 3.
 inline void append_op(std::string& out, const OpSpec& op, std::string_view reply,
@@ -113,7 +159,7 @@ inline void append_op(std::string& out, const OpSpec& op, std::string_view reply
                                              (op.variant ? 0x20 : 0) | (op.close_after ? 0x40 : 0) |
                                              (op.patch_opaque ? 0x80 : 0));
     const std::size_t ncuts = std::min<std::size_t>(cut_bytes.size(), kMaxSegments - 1);
-    const auto b = static_cast<std::uint8_t>(((op.nkeys - 1) & 3) | ncuts << 2);
+    const auto b = static_cast<std::uint8_t>(((op.nkeys - 1) & 3) | ncuts << 2 | (op.meta_call ? 0x10 : 0));
     out.push_back(static_cast<char>(a));
     out.push_back(static_cast<char>(b));
     out.push_back(static_cast<char>(reply.size() & 0xff));

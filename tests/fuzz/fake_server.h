@@ -25,7 +25,7 @@ struct Reply {
     std::string bytes;
     std::vector<std::size_t> cuts;  // segment boundaries: sorted, each in (0, bytes.size())
     bool close_after = false;       // close the connection once the reply is written
-    bool patch_opaque = false;      // see engine_input.h
+    bool patch_opaque = false;      // binary or meta opaques: see engine_input.h
 };
 
 class FakeServer {
@@ -53,6 +53,15 @@ public:
     // value up to its first NUL byte (for values the API hands out as C strings).
     bool sent_binary_value(int opcode, bool any_key, std::string_view key, std::string_view data,
                            bool prefix_to_nul = false) const;
+    // Was there, on one connection, a meta "VA <len>..." line (at a line start) whose
+    // <len> is data.size(), followed by exactly these data bytes?
+    bool sent_meta_value(std::string_view data) const;
+    // Was the meta flag `flag` sent as a token of its own (" W", " X", " Z" ...) on any
+    // connection? Loose (it may match inside a data block), which only makes the
+    // checks that use it weaker, never wrong.
+    bool sent_meta_flag(char flag) const;
+    // Was a meta "HD" reply line (HD alone or with flags) sent on any connection?
+    bool sent_meta_hd() const;
     // Was "VERSION <v>" followed by CR or NUL sent (the API returns a C string, which
     // ends at the first NUL)?
     bool sent_text_version(std::string_view v) const;

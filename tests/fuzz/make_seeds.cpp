@@ -28,8 +28,10 @@ namespace {
 using mmc::proto::BinaryHeader;
 using mmc::proto::BinaryOpcode;
 using mmc::proto::ReplyKind;
+using mmc_fuzz::MetaCall;
 using mmc_fuzz::OpKind;
 using mmc_fuzz::OpSpec;
+using mmc_fuzz::Protocol;
 
 int g_written = 0;
 
@@ -233,8 +235,14 @@ struct Step {
     std::vector<std::uint8_t> cuts;
 };
 
-std::string engine_input(bool binary, const std::vector<Step>& steps) {
-    std::string in = mmc_fuzz::begin_input(binary);
+OpSpec call(MetaCall c, unsigned key = 0, bool variant = false) {
+    OpSpec o = op(mmc_fuzz::as_op_kind(c), key, variant);
+    o.meta_call = true;
+    return o;
+}
+
+std::string engine_input(Protocol protocol, const std::vector<Step>& steps) {
+    std::string in = mmc_fuzz::begin_input(protocol);
     for (const Step& s : steps) mmc_fuzz::append_op(in, s.spec, s.reply, s.cuts);
     return in;
 }
@@ -283,12 +291,12 @@ void engine_seeds(const fs::path& root) {
                            {op(OpKind::stats), "STAT pid 1\r\nEND\r\n", {}},
                            {op(OpKind::get, 0), "END\r\n", {}}}},
     };
-    for (const auto& [name, steps] : text) write_file(dir, name, engine_input(false, steps));
+    for (const auto& [name, steps] : text) write_file(dir, name, engine_input(Protocol::text, steps));
 
     OpSpec closing = op(OpKind::get, 0);
     closing.close_after = true;
     write_file(dir, "text-close-after-reply",
-               engine_input(false, {{closing, "VALUE k0 0 1\r\nz\r\nEND\r\n", {}}, {op(OpKind::get, 0), "END\r\n", {}}}));
+               engine_input(Protocol::text, {{closing, "VALUE k0 0 1\r\nz\r\nEND\r\n", {}}, {op(OpKind::get, 0), "END\r\n", {}}}));
 
     // Binary: opaques are relative to the request's (patch_opaque, see engine_input.h).
     const std::vector<std::pair<const char*, std::vector<Step>>> binary = {
@@ -321,7 +329,110 @@ void engine_seeds(const fs::path& root) {
                              {op(OpKind::stats), stat_stream(0), {}},
                              {op(OpKind::get, 0), status(B::get, 0x0001, "Not found"), {}}}},
     };
-    for (const auto& [name, steps] : binary) write_file(dir, name, engine_input(true, steps));
+    for (const auto& [name, steps] : binary) write_file(dir, name, engine_input(Protocol::binary, steps));
+
+    // Meta: every reply code and the flags the engine reads. A multi-get's replies
+    // write O<i> for "the opaque the request gave k<i>" (patch_opaque, see
+    // engine_input.h); a single request carries none, so its replies go out as written.
+    const std::string mn = "MN\r\n";
+    const std::vector<std::pair<const char*, std::vector<Step>>> meta = {
+        {"meta-get-hit", {{op(OpKind::get, 0), "VA 5 f3\r\nhello\r\n", {}}}},
+        {"meta-get-hit-flags", {{op(OpKind::get, 1), "VA 4 f7 c99 t-1 s4 kk1 O123 b W X Z\r\nabcd\r\n", {}}}},
+        {"meta-get-miss", {{op(OpKind::get, 1), "EN\r\n", {}}}},
+        {"meta-get-split", {{op(OpKind::get, 2), "VA 10 f0\r\n0123456789\r\n", {3, 40, 200}}}},
+        {"meta-get-invalid-key", {{op(OpKind::get, 0, true), "", {}}}},
+        {"meta-get-hostile-length", {{op(OpKind::get, 0), "VA 18446744073709551615 f0\r\nabc\r\n", {}}}},
+        {"meta-get-wrong-code", {{op(OpKind::get, 0), "HD\r\n", {}}, {op(OpKind::get, 0), "NS\r\n", {}}}},
+        {"meta-get-errors", {{op(OpKind::get, 0), "ERROR\r\n", {}},
+                             {op(OpKind::get, 1), "CLIENT_ERROR bad command line format\r\n", {}},
+                             {op(OpKind::get, 2), "SERVER_ERROR out of memory\r\n", {}}}},
+        {"meta-store", {{op(OpKind::set, 0), "HD\r\n", {}},
+                        {op(OpKind::set, 1, true), "NS\r\n", {}},
+                        {op(OpKind::add, 2), "NS\r\n", {}},
+                        {op(OpKind::add, 3, true), "HD c5\r\n", {}},
+                        {op(OpKind::set, 0), "EX\r\n", {}},
+                        {op(OpKind::set, 1), "NF\r\n", {}}}},
+        {"meta-delete", {{op(OpKind::del, 0), "HD\r\n", {}}, {op(OpKind::del, 1), "NF\r\n", {}},
+                         {op(OpKind::del, 2), "EX\r\n", {}}}},
+        {"meta-incr", {{op(OpKind::incr, 0), "VA 1\r\n6\r\n", {}},
+                       {op(OpKind::incr, 1, true), "VA 1 t-1\r\n0\r\n", {}},
+                       {op(OpKind::incr, 2), "NF\r\n", {}},
+                       {op(OpKind::incr, 3), "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n", {}},
+                       {op(OpKind::incr, 0), "VA 20\r\n18446744073709551615\r\n", {}},
+                       {op(OpKind::incr, 0), "NS\r\n", {}}}},
+        {"meta-multi-get", {{op(OpKind::multi_get, 1, false, 3),
+                             "VA 1 f0 kk1 O1\r\na\r\nVA 2 f2 kk3 O3\r\nbb\r\n" + mn, {}}}},
+        {"meta-multi-get-out-of-order", {{op(OpKind::multi_get, 0, false, 4),
+                                          "VA 1 f0 kk3 O3\r\nd\r\nVA 1 f0 kk0 O0\r\na\r\n"
+                                          "VA 1 f0 kk2 O2\r\nc\r\n" + mn, {50}}}},
+        {"meta-multi-get-misses", {{op(OpKind::multi_get, 0, false, 4), mn, {}},
+                                   {op(OpKind::multi_get, 1, false, 2), "VA 1 f0 kk1 O1\r\nz\r\n" + mn, {}}}},
+        {"meta-multi-get-invalid-key", {{op(OpKind::multi_get, 0, true, 2), "VA 0 f0 kk0 O0\r\n\r\n" + mn, {}}}},
+        {"meta-multi-get-error-mid", {{op(OpKind::multi_get, 0, false, 3),
+                                       "VA 1 f0 kk0 O0\r\na\r\nSERVER_ERROR out of memory\r\n"
+                                       "VA 1 f0 kk2 O2\r\nc\r\n" + mn, {}},
+                                      {op(OpKind::get, 0), "EN\r\n", {}}}},
+        {"meta-multi-get-not-asked", {{op(OpKind::multi_get, 0, false, 2),
+                                       "VA 1 f0 kk3 O0\r\nx\r\nVA 1 f0 kk0 O7\r\ny\r\n" + mn, {}},
+                                      {op(OpKind::get, 1), "EN\r\n", {}}}},
+        {"meta-multi-get-hostile-length", {{op(OpKind::multi_get, 0, false, 2),
+                                            "VA 99999999999 f0 kk0 O0\r\nab\r\n" + mn, {}}}},
+        {"meta-version", {{op(OpKind::version), "VERSION 1.6.21\r\n", {}}}},
+        {"meta-stats", {{op(OpKind::stats), text_stats(), {60, 130, 220}}}},
+        {"meta-lease", {{call(MetaCall::lease_get, 0), "VA 0 f0 c1 t30 W\r\n\r\n", {}},
+                        {call(MetaCall::lease_get, 0), "VA 0 f0 c1 t29 Z\r\n\r\n", {}},
+                        {call(MetaCall::lease_get, 1), "VA 5 f0 c7 t100 W\r\nhello\r\n", {}},
+                        {call(MetaCall::lease_get, 2, true), "EN\r\n", {}},
+                        {call(MetaCall::lease_get, 3), "VA 3 f1 c8 t-1\r\nabc\r\n", {20}}}},
+        {"meta-invalidate", {{call(MetaCall::invalidate, 0), "HD\r\n", {}},
+                             {call(MetaCall::lease_get, 0), "VA 5 f0 c9 t30 X W\r\nstale\r\n", {}},
+                             {call(MetaCall::lease_get, 0), "VA 5 f0 c9 t29 X Z\r\nstale\r\n", {}},
+                             {call(MetaCall::invalidate, 1, true), "NF\r\n", {}},
+                             {call(MetaCall::invalidate, 2), "EX\r\n", {}}}},
+        {"meta-metadata", {{call(MetaCall::meta_get, 0), "HD t-1 l3 h1 s5 c9 f4\r\n", {}},
+                           {call(MetaCall::meta_get, 1, true), "HD t100 l0 h0 s0 c1 f0\r\n", {}},
+                           {call(MetaCall::meta_get, 2), "EN\r\n", {}},
+                           {call(MetaCall::meta_get, 3), "HD t99999999999999999999 l-1 h2 s4294967296\r\n", {}}}},
+        {"meta-bkey", {{call(MetaCall::bkey_store, 0), "HD\r\n", {}},
+                       {call(MetaCall::bkey_get, 0), "VA 10 f7 c3 b kYgAgMA==\r\nfuzz-value\r\n", {}},
+                       {call(MetaCall::bkey_get, 1), "EN\r\n", {}},
+                       {call(MetaCall::bkey_store, 2, true), "NS\r\n", {}},
+                       {call(MetaCall::bkey_delete, 3), "NF\r\n", {}},
+                       {call(MetaCall::bkey_delete, 0), "HD\r\n", {}}}},
+        {"meta-invalid-keys", {{call(MetaCall::invalid_key, 0), "", {}},
+                               {call(MetaCall::invalid_key, 0, true), "", {}},
+                               {call(MetaCall::invalid_bkey, 0), "", {}},
+                               {call(MetaCall::invalid_bkey, 0, true), "", {}}}},
+        {"meta-debug-reply", {{op(OpKind::get, 0), "ME k0 exp=-1 la=3 cas=2 fetch=no cls=1 size=63\r\n", {}}}},
+        {"meta-noop-for-get", {{op(OpKind::get, 0), "MN\r\n", {}}, {op(OpKind::get, 0), "VA 1\r\nq\r\n", {}}}},
+        {"meta-sequence", {{op(OpKind::set, 0), "HD\r\n", {}},
+                           {op(OpKind::get, 0), "VA 10 f7\r\nfuzz-value\r\n", {128}},
+                           {op(OpKind::incr, 1), "VA 2\r\n11\r\n", {}},
+                           {op(OpKind::multi_get, 0, false, 4), "VA 1 f0 kk0 O0\r\nx\r\n" + mn, {100}},
+                           {op(OpKind::multi_get, 2, false, 2), "VA 1 f0 kk3 O3\r\ny\r\n" + mn, {}},
+                           {op(OpKind::del, 0), "HD\r\n", {}},
+                           {call(MetaCall::lease_get, 1), "VA 0 f0 c1 t30 W\r\n\r\n", {}},
+                           {op(OpKind::version), "VERSION 1.6.21\r\n", {}},
+                           {op(OpKind::stats), "STAT pid 1\r\nEND\r\n", {}},
+                           {op(OpKind::get, 0), "EN\r\n", {}}}},
+    };
+    for (const auto& [name, steps] : meta) write_file(dir, name, engine_input(Protocol::meta, steps));
+
+    OpSpec meta_closing = op(OpKind::get, 0);
+    meta_closing.close_after = true;
+    write_file(dir, "meta-close-after-reply",
+               engine_input(Protocol::meta, {{meta_closing, "VA 1 f0\r\nz\r\n", {}},
+                                             {op(OpKind::multi_get, 0, false, 2), "VA 1 f0 kk1 O1\r\nw\r\n" + mn, {}}}));
+    OpSpec meta_cut_short = op(OpKind::multi_get, 0, false, 3);
+    meta_cut_short.close_after = true;
+    write_file(dir, "meta-multi-get-closed-mid",
+               engine_input(Protocol::meta, {{meta_cut_short, "VA 1 f0 kk0 O0\r\na\r\nVA 1 f0 kk1", {}},
+                                             {op(OpKind::get, 0), "EN\r\n", {}}}));
+    // Opaques as written: replies to requests never sent.
+    OpSpec unpatched = op(OpKind::multi_get, 0, false, 2);
+    unpatched.patch_opaque = false;
+    write_file(dir, "meta-multi-get-unpatched",
+               engine_input(Protocol::meta, {{unpatched, "VA 1 f0 kk0 O0\r\na\r\nVA 1 f0 kk1 O2\r\nb\r\n" + mn, {}}}));
 }
 
 }  // namespace
