@@ -443,18 +443,6 @@ bool FakeServer::sent_meta_flag(char flag) const {
     return false;
 }
 
-bool FakeServer::sent_meta_hd() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& entry : streams_) {
-        const std::string_view s(entry.second);
-        for (std::size_t at = s.find("HD"); at != std::string_view::npos; at = s.find("HD", at + 1)) {
-            if (at > 0 && s[at - 1] != '\n') continue;
-            if (at + 2 < s.size() && (s[at + 2] == ' ' || s[at + 2] == '\r')) return true;
-        }
-    }
-    return false;
-}
-
 bool FakeServer::sent_text_version(std::string_view v) const {
     const std::string needle = "VERSION " + std::string(v);
     std::lock_guard<std::mutex> lock(mu_);

@@ -60,8 +60,6 @@ public:
     // connection? Loose (it may match inside a data block), which only makes the
     // checks that use it weaker, never wrong.
     bool sent_meta_flag(char flag) const;
-    // Was a meta "HD" reply line (HD alone or with flags) sent on any connection?
-    bool sent_meta_hd() const;
     // Was "VERSION <v>" followed by CR or NUL sent (the API returns a C string, which
     // ends at the first NUL)?
     bool sent_text_version(std::string_view v) const;
