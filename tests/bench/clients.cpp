@@ -29,10 +29,18 @@ std::string ClientKind::label() const {
 }
 
 bool ClientKind::parse(const std::string& label, ClientKind& out) {
-    for (ClientKind k : {ClientKind{Library::ours, false, true}, ClientKind{Library::ours, true, true},
-                         ClientKind{Library::ours, false, true, true, false},
-                         ClientKind{Library::ours, false, false},
-                         ClientKind{Library::ours, false, true, false, true},
+    // Every variant of ours, named field by field (the struct grows).
+    enum Variant { plain, bin, meta, modula, sealed, array };
+    auto ours = [](Variant v) {
+        ClientKind k;
+        k.binary = v == bin;
+        k.ketama = v != modula;
+        k.meta = v == meta;
+        k.sealed = v == sealed;
+        k.array = v == array;
+        return k;
+    };
+    for (ClientKind k : {ours(plain), ours(bin), ours(meta), ours(modula), ours(sealed), ours(array),
                          ClientKind{Library::aprutil, false, false},
                          ClientKind{Library::libmemcached, false, true},
                          ClientKind{Library::libmemcached, true, true},
