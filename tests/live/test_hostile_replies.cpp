@@ -2,6 +2,7 @@
 // value, never a crash, an overflow or a wrong success. (The parsers themselves are
 // fuzzed: tests/fuzz.)
 #include <climits>
+#include <initializer_list>
 
 #include "canned_server.h"
 #include "live_fixture.h"
@@ -26,6 +27,19 @@ protected:
         EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
         EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
         return mc;
+    }
+
+    // One multgetp of keys from mc; rv gets what it returned. The values by key.
+    apr_hash_t* multi_get(apr_memcache_t* mc, std::initializer_list<const char*> keys, apr_status_t& rv) {
+        apr_hash_t* values = nullptr;
+        for (const char* k : keys) apr_memcache_add_multget_key(pool_, k, &values);
+        apr_pool_t* temp = nullptr;
+        rv = apr_pool_create(&temp, pool_);
+        if (rv == APR_SUCCESS) rv = apr_memcache_multgetp(mc, temp, pool_, values);
+        return values;
+    }
+    static apr_memcache_value_t* value_of(apr_hash_t* values, const char* key) {
+        return static_cast<apr_memcache_value_t*>(apr_hash_get(values, key, APR_HASH_KEY_STRING));
     }
 
     apr_pool_t* pool_ = nullptr;
@@ -94,12 +108,10 @@ TEST_F(HostileReplies, MultiGetValueForAKeyNotAskedForIsAProtocolError) {
     // matches it against the keys asked for and refuses the reply.
     CannedServer server(std::string("VALUE a\x01z 0 1\r\nx\r\nEND\r\n"));
     apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
-    apr_hash_t* values = nullptr;
-    apr_memcache_add_multget_key(pool_, "k", &values);
-    apr_pool_t* temp = nullptr;
-    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
-    ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
-    auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, "k", APR_HASH_KEY_STRING));
+    apr_status_t rv = APR_EGENERAL;
+    apr_hash_t* values = multi_get(mc, {"k"}, rv);
+    ASSERT_EQ(rv, APR_SUCCESS);
+    auto* v = value_of(values, "k");
     ASSERT_NE(v, nullptr);
     EXPECT_EQ(v->status, AP_MEMCACHE_EPROTO);
     EXPECT_EQ(v->data, nullptr);
@@ -163,12 +175,10 @@ TEST_F(HostileReplies, MetaMultiGetReplyForARequestNotSentIsAProtocolError) {
                               "VA 1 f0 O1\r\nx\r\nMN\r\n"}) {
         CannedServer server(reply);
         apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
-        apr_hash_t* values = nullptr;
-        apr_memcache_add_multget_key(pool_, "k", &values);
-        apr_pool_t* temp = nullptr;
-        ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
-        ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
-        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, "k", APR_HASH_KEY_STRING));
+        apr_status_t rv = APR_EGENERAL;
+        apr_hash_t* values = multi_get(mc, {"k"}, rv);
+        ASSERT_EQ(rv, APR_SUCCESS);
+        auto* v = value_of(values, "k");
         ASSERT_NE(v, nullptr);
         EXPECT_EQ(v->status, AP_MEMCACHE_EPROTO) << reply;
         EXPECT_EQ(v->data, nullptr) << reply;
@@ -180,16 +190,13 @@ TEST_F(HostileReplies, MetaMultiGetReplyForARequestNotSentIsAProtocolError) {
 TEST_F(HostileReplies, MetaMultiGetErrorLineMakesTheUnansweredKeysErrors) {
     CannedServer server("SERVER_ERROR out of memory\r\nMN\r\n");
     apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_META);
-    apr_hash_t* values = nullptr;
-    apr_memcache_add_multget_key(pool_, "k", &values);
-    apr_memcache_add_multget_key(pool_, "j", &values);
-    apr_pool_t* temp = nullptr;
-    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+    apr_status_t rv = APR_EGENERAL;
     auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ(apr_memcache_multgetp(mc, temp, pool_, values), APR_SUCCESS);
+    apr_hash_t* values = multi_get(mc, {"k", "j"}, rv);
+    ASSERT_EQ(rv, APR_SUCCESS);
     EXPECT_LT(elapsed_ms(t0), 250);  // ended by MN, not by the 300 ms deadline
     for (const char* key : {"k", "j"}) {
-        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, key, APR_HASH_KEY_STRING));
+        auto* v = value_of(values, key);
         ASSERT_NE(v, nullptr);
         EXPECT_NE(v->status, APR_SUCCESS) << key;
         EXPECT_NE(v->status, APR_NOTFOUND) << key;
