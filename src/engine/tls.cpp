@@ -14,6 +14,29 @@ namespace mmc::engine {
 
 namespace {
 
+// SSL_get_error needs the thread's error queue empty before each call (other code on
+// the thread, mod_ssl for one, may have left errors in it). Emptying a queue that is
+// already empty costs several hundred instructions per call, so it is looked at first.
+inline void empty_error_queue() noexcept {
+    if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
+// OpenSSL works out a certificate's extensions (key identifiers, purposes) the first
+// time a verification looks at them, and writes them into the shared X509 object; two
+// threads handshaking at once would both do it. Done here, once, for every certificate
+// the context holds, before any connection uses it.
+void cache_certificate_extensions(SSL_CTX* ctx) {
+    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+        if (X509* x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) X509_check_purpose(x, -1, 0);
+    }
+    if (X509* own = SSL_CTX_get0_certificate(ctx)) X509_check_purpose(own, -1, 0);
+    STACK_OF(X509)* chain = nullptr;
+    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1) {
+        for (int i = 0; i < sk_X509_num(chain); ++i) X509_check_purpose(sk_X509_value(chain, i), -1, 0);
+    }
+}
+
 // ---- the BIO over the Connection's socket -------------------------------------------
 
 int bio_write(BIO* bio, const char* data, int len) {
@@ -144,6 +167,7 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
         error = "a client key without a client certificate";
         return nullptr;
     }
+    cache_certificate_extensions(ctx);
     return c;
 }
 
@@ -155,11 +179,18 @@ TlsContext::~TlsContext() {
 int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
     auto* self = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
     if (!self) return 0;
+    // A copy: the session OpenSSL hands over stays attached to this connection, which
+    // may still change it (a later ticket), while other threads read the kept one.
+    SSL_SESSION* copy = SSL_SESSION_dup(session);
+    if (!copy) return 0;
     std::unique_lock<std::mutex> lock(self->mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return 0;  // OpenSSL keeps (and frees) it; the next one will do
+    if (!lock.owns_lock()) {  // the next ticket will do
+        SSL_SESSION_free(copy);
+        return 0;
+    }
     if (self->session_) SSL_SESSION_free(self->session_);
-    self->session_ = session;
-    return 1;  // the reference is ours now
+    self->session_ = copy;
+    return 0;  // OpenSSL keeps (and frees) its own reference
 }
 
 void TlsContext::handshake_done(SSL* ssl) {
@@ -203,9 +234,17 @@ std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
         if (ok != 1) return nullptr;
         SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
+    // Each connection resumes from a copy of the kept session of its own: OpenSSL
+    // writes into the session of a connection during its handshake and when tickets
+    // arrive, so one SSL_SESSION shared by connections of several threads is a race.
+    SSL_SESSION* copy = nullptr;
     {
         std::unique_lock<std::mutex> lock(context.mu_, std::try_to_lock);
-        if (lock.owns_lock() && context.session_) SSL_set_session(ssl, context.session_);
+        if (lock.owns_lock() && context.session_) copy = SSL_SESSION_dup(context.session_);
+    }
+    if (copy) {
+        SSL_set_session(ssl, copy);  // takes a reference of its own
+        SSL_SESSION_free(copy);
     }
     return s;
 }
@@ -266,7 +305,7 @@ TlsStream::Status TlsStream::handshake() {
 
 TlsStream::Status TlsStream::write(const void* data, std::size_t len, std::size_t& written) {
     written = 0;
-    ERR_clear_error();
+    empty_error_queue();
     io_.wait = false;
     io_.last_errno = 0;
     int rc = SSL_write_ex(ssl_, data, len, &written);
@@ -278,7 +317,7 @@ TlsStream::Status TlsStream::write(const void* data, std::size_t len, std::size_
 
 TlsStream::Status TlsStream::read(void* buf, std::size_t cap, std::size_t& got, bool wait) {
     got = 0;
-    ERR_clear_error();
+    empty_error_queue();
     io_.wait = wait;
     io_.progressed = false;
     io_.last_errno = 0;
@@ -294,7 +333,7 @@ bool TlsStream::pending() const noexcept { return SSL_has_pending(ssl_) == 1; }
 bool TlsStream::peer_closed() {
     char c;
     std::size_t got = 0;
-    ERR_clear_error();
+    empty_error_queue();
     io_.wait = false;
     io_.last_errno = 0;
     int rc = SSL_peek_ex(ssl_, &c, 1, &got);

@@ -74,7 +74,9 @@ private:
     // Only ever try-locked: a contended moment costs a resumption (or a log detail),
     // never a wait, and a child forked while another thread held it cannot deadlock.
     std::mutex mu_;
-    ssl_session_st* session_ = nullptr;  // the newest session, offered on reconnect
+    // A copy of the newest session, never attached to a connection: each new one
+    // resumes from a copy of this copy.
+    ssl_session_st* session_ = nullptr;
     std::string failure_;
     std::atomic<std::uint64_t> full_{0};
     std::atomic<std::uint64_t> resumed_{0};

@@ -5,6 +5,8 @@
 #include <apr_hash.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -349,6 +351,41 @@ TEST_F(Tls, TheFirstByteOnTheWireIsATlsHandshakeRecord) {
     ASSERT_GE(bytes.size(), 3u);
     EXPECT_EQ(bytes[0], 0x16);  // ContentType handshake
     EXPECT_EQ(bytes[1], 0x03);  // record version 3.x
+}
+
+TEST_F(Tls, ErrorsOtherCodeLeftInTheThreadsOpenSslQueueDoNotFailCalls) {
+    // mod_ssl and other libraries on the same thread may leave entries in OpenSSL's
+    // per-thread error queue; a read or write that must wait would then look like a
+    // TLS failure unless the queue is emptied first. Before every kind of call here
+    // (multi-get, get, set; several records each way), an entry is left in the queue.
+    start_tls_servers(2);
+    mc_ = new_client();
+    for (auto& s : servers_) add_tls_server(mc_, "127.0.0.1", s->port(), tls_options());
+    const std::string big(200 * 1024, 'q');
+    for (int i = 0; i < 8; ++i) ASSERT_EQ(set("queue" + std::to_string(i), big), APR_SUCCESS);
+    auto leave_an_error = [] { ERR_raise_data(ERR_LIB_SSL, SSL_R_BAD_LENGTH, "left by other code"); };
+    for (int round = 0; round < 5; ++round) {
+        leave_an_error();
+        apr_hash_t* values = nullptr;
+        for (int i = 0; i < 8; ++i) apr_memcache_add_multget_key(pool_, ("queue" + std::to_string(i)).c_str(), &values);
+        apr_pool_t* temp = nullptr;
+        ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
+        ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
+        for (int i = 0; i < 8; ++i) {
+            auto k = "queue" + std::to_string(i);
+            auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
+            ASSERT_NE(v, nullptr);
+            ASSERT_EQ(v->status, APR_SUCCESS) << "round " << round << " key " << k;
+            EXPECT_EQ(v->len, big.size());
+        }
+        apr_pool_destroy(temp);
+        leave_an_error();
+        EXPECT_EQ(get("queue" + std::to_string(round)), big);
+        leave_an_error();
+        EXPECT_EQ(set("queue" + std::to_string(round), big), APR_SUCCESS);
+    }
+    ERR_clear_error();
+    EXPECT_TRUE(log_.containing("TLS").empty()) << log_.all();
 }
 
 TEST_F(Tls, AReconnectResumesTheSession) {
