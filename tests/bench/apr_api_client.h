@@ -20,6 +20,7 @@ extern "C" {
 typedef struct {
     const char *host;
     unsigned short port;
+    const char *tls_ca_file; /* ours only: TLS, the certificate signed by this CA (NULL: plain) */
 } bench_server;
 
 typedef struct {

@@ -13,6 +13,7 @@ namespace mmc::bench {
 struct Endpoint {
     std::string host = "127.0.0.1";
     unsigned short port = 0;
+    std::string tls_ca;  // non-empty: the server speaks TLS, its certificate signed by this CA
 };
 
 // Which library, and how it is set up.
@@ -25,8 +26,9 @@ struct ClientKind {
     bool meta = false;    // meta protocol (ours only)
     bool sealed = false;  // values sealed with AES-256-GCM (ours)
     bool array = false;   // ours: multi-gets through ap_memcache_multiget_array
+    bool tls = false;     // ours: TLS to the servers (the suite's TLS servers)
     // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula",
-    // "ours-sealed", "ours-array", "apr-util", "libmc", "libmc-bin" ("none" for the
+    // "ours-sealed", "ours-array", "ours-tls", "apr-util", "libmc", "libmc-bin" ("none" for the
     // empty client).
     std::string label() const;
     static bool parse(const std::string& label, ClientKind& out);

@@ -33,7 +33,7 @@ const char* const kUsage =
     "                     mget-1000x4, mget-100x32, get-hit-100x4, get-hit-100x32,\n"
     "                     get-hit-100x200, mixed-16t)\n"
     "  --clients LIST     only these clients (ours, ours-bin, ours-meta, ours-modula,\n"
-    "                     ours-array, apr-util, libmc, libmc-bin)\n"
+    "                     ours-array, ours-sealed, ours-tls, apr-util, libmc, libmc-bin)\n"
     "  --e2e-seconds N    length of each wrk run (default 5)\n"
     "  --e2e-reps N       wrk rounds per build (default 5)\n"
     "  --no-pin           let the scheduler place single-thread runs (default: the client\n"
@@ -57,7 +57,7 @@ std::vector<std::string> split(const std::string& s, char sep = ',') {
 }
 
 int probe_main(int argc, char** argv) {
-    std::string workload, client, servers, key_prefix;
+    std::string workload, client, servers, key_prefix, tls_ca;
     std::size_t ops = 0, ops2 = 0;
     bool callgrind = false;
     for (int i = 2; i < argc; ++i) {
@@ -69,6 +69,7 @@ int probe_main(int argc, char** argv) {
         else if (a == "--ops") ops = std::strtoul(next().c_str(), nullptr, 10);
         else if (a == "--ops2") ops2 = std::strtoul(next().c_str(), nullptr, 10);
         else if (a == "--key-prefix") key_prefix = next();
+        else if (a == "--tls-ca") tls_ca = next();
         else if (a == "--callgrind") callgrind = true;
     }
     std::vector<Endpoint> endpoints;
@@ -76,6 +77,7 @@ int probe_main(int argc, char** argv) {
         std::fprintf(stderr, "probe: need --workload --client --servers --ops\n");
         return 2;
     }
+    for (auto& e : endpoints) e.tls_ca = tls_ca;
     return run_probe(workload, client, endpoints, ops, ops2, callgrind, key_prefix);
 }
 

@@ -17,6 +17,7 @@ std::string ClientKind::label() const {
         if (array) return "ours-array";
         if (meta) return "ours-meta";
         if (sealed) return "ours-sealed";
+        if (tls) return "ours-tls";
         return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
     case Library::aprutil:
         return "apr-util";
@@ -30,7 +31,7 @@ std::string ClientKind::label() const {
 
 bool ClientKind::parse(const std::string& label, ClientKind& out) {
     // Every variant of ours, named field by field (the struct grows).
-    enum Variant { plain, bin, meta, modula, sealed, array };
+    enum Variant { plain, bin, meta, modula, sealed, array, tls };
     auto ours = [](Variant v) {
         ClientKind k;
         k.binary = v == bin;
@@ -38,9 +39,10 @@ bool ClientKind::parse(const std::string& label, ClientKind& out) {
         k.meta = v == meta;
         k.sealed = v == sealed;
         k.array = v == array;
+        k.tls = v == tls;
         return k;
     };
-    for (ClientKind k : {ours(plain), ours(bin), ours(meta), ours(modula), ours(sealed), ours(array),
+    for (ClientKind k : {ours(plain), ours(bin), ours(meta), ours(modula), ours(sealed), ours(array), ours(tls),
                          ClientKind{Library::aprutil, false, false},
                          ClientKind{Library::libmemcached, false, true},
                          ClientKind{Library::libmemcached, true, true},
@@ -102,7 +104,8 @@ private:
 std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKind& kind,
                                         const ClientConfig& config, std::string& error) {
     std::vector<bench_server> servers;
-    for (const auto& e : config.servers) servers.push_back({e.host.c_str(), e.port});
+    for (const auto& e : config.servers)
+        servers.push_back({e.host.c_str(), e.port, e.tls_ca.empty() ? nullptr : e.tls_ca.c_str()});
     bench_apr_config c{};
     c.servers = servers.data();
     c.nservers = servers.size();

@@ -15,6 +15,7 @@
 #include "fleet.h"
 #include "memcached_process.h"
 #include "stats.h"
+#include "tls_certs.h"
 #include "tools.h"
 
 namespace mmc::bench {
@@ -98,6 +99,15 @@ std::string join_servers(const std::vector<Endpoint>& servers) {
     return s;
 }
 
+// The servers each client is measured against: ours-tls has TLS servers of its own
+// (memcached -Z listens for TLS only), every other client the plain ones.
+struct Servers {
+    std::vector<Endpoint> plain, tls;
+    const std::vector<Endpoint>& of(const std::string& client) const {
+        return client == "ours-tls" ? tls : plain;
+    }
+};
+
 void log(const char* fmt, const std::string& a = "", const std::string& b = "") {
     std::fprintf(stderr, fmt, a.c_str(), b.c_str());
     std::fflush(stderr);
@@ -149,14 +159,14 @@ std::size_t probe_len(std::size_t n, double scale) {
 }
 
 // Throughput repetitions of one workload, all its clients interleaved.
-void measure_throughput(const SuiteOptions& o, const std::vector<Endpoint>& servers,
+void measure_throughput(const SuiteOptions& o, const Servers& servers,
                         WorkloadResult& wr, Progress& progress) {
     const Workload& w = wr.workload;
     std::vector<std::unique_ptr<Bench>> benches;
     for (auto& cr : wr.clients) {
         ClientKind kind;
         ClientKind::parse(cr.client, kind);
-        auto b = std::make_unique<Bench>(w, kind, servers);
+        auto b = std::make_unique<Bench>(w, kind, servers.of(cr.client));
         if (b->ok() && b->preload()) {
             // Warm-up: connections opened, caches and branch predictors filled.
             RunResult warm = b->run(std::max<std::size_t>(w.threads, std::min<std::size_t>(w.ops / 10, 500)), false);
@@ -198,6 +208,10 @@ std::vector<std::string> probe_args(const std::string& exe, const Workload& w,
     std::vector<std::string> a = {exe,      "--probe",  "--workload",          w.name,
                                   "--client", client,   "--servers",           join_servers(own),
                                   "--ops",    std::to_string(ops), "--key-prefix", w.key_prefix};
+    if (!own.empty() && !own[0].tls_ca.empty()) {
+        a.push_back("--tls-ca");
+        a.push_back(own[0].tls_ca);
+    }
     if (callgrind) {
         a.push_back("--ops2");
         a.push_back(std::to_string(ops2));
@@ -207,7 +221,7 @@ std::vector<std::string> probe_args(const std::string& exe, const Workload& w,
 }
 
 void measure_syscalls(const SuiteOptions& o, const std::string& strace,
-                      const std::vector<Endpoint>& servers, WorkloadResult& wr, Progress& progress) {
+                      const Servers& servers, WorkloadResult& wr, Progress& progress) {
     const Workload& w = wr.workload;
     std::size_t n[2] = {probe_len(w.strace_ops[0], o.probe_scale),
                         probe_len(w.strace_ops[1], o.probe_scale)};
@@ -221,7 +235,7 @@ void measure_syscalls(const SuiteOptions& o, const std::string& strace,
             std::string file = o.out_dir + "/strace." + w.name + "." + cr.client + "." +
                                std::to_string(i) + ".txt";
             std::vector<std::string> argv = {strace, "-f", "-qq", "-c", "-U", "calls,name", "-o", file};
-            auto probe = probe_args(self_exe(), w, cr.client, servers, n[i], 0, false);
+            auto probe = probe_args(self_exe(), w, cr.client, servers.of(cr.client), n[i], 0, false);
             argv.insert(argv.end(), probe.begin(), probe.end());
             ProcessResult r = run_process(argv, 300);
             if (r.exit_code != 0) {
@@ -247,7 +261,7 @@ void measure_syscalls(const SuiteOptions& o, const std::string& strace,
 }
 
 void measure_instructions(const SuiteOptions& o, const std::string& valgrind,
-                          const std::vector<Endpoint>& servers, WorkloadResult& wr,
+                          const Servers& servers, WorkloadResult& wr,
                           Progress& progress) {
     const Workload& w = wr.workload;
     std::size_t n1 = probe_len(w.callgrind_ops[0], o.probe_scale);
@@ -264,7 +278,7 @@ void measure_instructions(const SuiteOptions& o, const std::string& valgrind,
                                          // dump can be annotated on its own.
                                          "--compress-strings=no", "--compress-pos=no",
                                          "--callgrind-out-file=" + base};
-        auto probe = probe_args(self_exe(), w, cr.client, servers, n1, n2, true);
+        auto probe = probe_args(self_exe(), w, cr.client, servers.of(cr.client), n1, n2, true);
         argv.insert(argv.end(), probe.begin(), probe.end());
         ProcessResult r = run_process(argv, 600);
         if (r.exit_code != 0) {
@@ -297,6 +311,8 @@ void fit_to_fleet(const SuiteOptions& o, const std::string& key_prefix, Workload
         if (at != std::string::npos)
             w.title = w.title.substr(0, at) + " over " + std::to_string(w.servers) + " servers";
     }
+    // The user's servers are reached in plain text: ours-tls needs servers the bench starts.
+    w.clients.erase(std::remove(w.clients.begin(), w.clients.end(), "ours-tls"), w.clients.end());
     bool unix_socket = false;
     for (std::size_t i = 0; i < w.servers; ++i) unix_socket |= o.fleet[i].port == 0;
     if (unix_socket)
@@ -324,7 +340,8 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
 
     const bool fleet = !o.fleet.empty();
     std::vector<std::unique_ptr<test::MemcachedProcess>> memcached;
-    std::vector<Endpoint> servers;
+    Servers all_servers;
+    std::vector<Endpoint>& servers = all_servers.plain;
     std::string key_prefix;
     if (fleet) {
         // The user's servers: none started, none flushed; keys of our own, deleted after.
@@ -333,20 +350,39 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         catch_interrupts();
     } else {
         // Four servers, or as many as the widest selected workload needs.
-        std::size_t wanted = 4;
-        for (const auto& w : all_workloads())
-            if (selected(o.only_workloads, w.name)) wanted = std::max(wanted, w.servers);
-        for (std::size_t i = 0; i < wanted; ++i) {
+        // And as many TLS servers as the widest workload ours-tls is measured on.
+        std::size_t wanted = 4, tls_wanted = 0;
+        for (const auto& w : all_workloads()) {
+            if (!selected(o.only_workloads, w.name)) continue;
+            wanted = std::max(wanted, w.servers);
+            if (selected(o.only_clients, "ours-tls") &&
+                std::find(w.clients.begin(), w.clients.end(), "ours-tls") != w.clients.end())
+                tls_wanted = std::max(tls_wanted, w.servers);
+        }
+        const test::TestPki* pki = nullptr;
+        if (tls_wanted) {
+            pki = &test::test_pki();
+            if (!pki->error.empty()) {
+                result.errors.push_back("ours-tls not measured: no certificates for its servers: " + pki->error);
+                tls_wanted = 0;
+            }
+        }
+        for (std::size_t i = 0; i < wanted + tls_wanted; ++i) {
             // One worker thread: memcached hands connections to its workers in turn, and
             // which worker (and so which core) a client's connection lands on changed its
             // latency by 2x on this machine, a difference between clients that is not theirs.
-            auto m = std::make_unique<test::MemcachedProcess>(
-                std::vector<std::string>{"-m", "256", "-t", "1"});
+            const bool tls = i >= wanted;
+            std::vector<std::string> args{"-m", "256", "-t", "1"};
+            if (tls) {
+                const auto z = pki->memcached_args();
+                args.insert(args.end(), z.begin(), z.end());
+            }
+            auto m = std::make_unique<test::MemcachedProcess>(args);
             if (!m->start()) {
                 result.errors.push_back("memcached did not start: " + m->error());
                 return false;
             }
-            servers.push_back(Endpoint{"127.0.0.1", m->port()});
+            (tls ? all_servers.tls : servers).push_back(Endpoint{"127.0.0.1", m->port(), tls ? pki->ca : ""});
             memcached.push_back(std::move(m));
         }
         guard_servers(memcached);
@@ -402,18 +438,18 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         WorkloadResult wr = make_result(w, o);
         touched.push_back(w);
         placement.apply(pin && w.threads == 1, memcached);
-        if (o.micro) measure_throughput(o, servers, wr, progress);
+        if (o.micro) measure_throughput(o, all_servers, wr, progress);
         bool probe = selected(o.probe_workloads, w.name);
-        if (probe && !strace.empty()) measure_syscalls(o, strace, servers, wr, progress);
+        if (probe && !strace.empty()) measure_syscalls(o, strace, all_servers, wr, progress);
         if (probe && !valgrind.empty()) {
-            measure_instructions(o, valgrind, servers, wr, progress);
+            measure_instructions(o, valgrind, all_servers, wr, progress);
             // The harness's share, with a client that does nothing.
             WorkloadResult harness;
             harness.workload = wr.workload;
             ClientResult none;
             none.client = "none";
             harness.clients.push_back(none);
-            measure_instructions(o, valgrind, servers, harness, progress);
+            measure_instructions(o, valgrind, all_servers, harness, progress);
             wr.harness_instr_per_op = harness.clients[0].instr_per_op;
         }
         for (const auto& cr : wr.clients) {
@@ -429,7 +465,9 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
                 }
                 for (bool inclusive : {false, true}) {
                     ProcessResult a = run_process(
-                        {annotate, inclusive ? "--inclusive=yes" : "--inclusive=no", cr.callgrind_file}, 120);
+                        {annotate, inclusive ? "--inclusive=yes" : "--inclusive=no", "--threshold=100",
+                         cr.callgrind_file},
+                        120);
                     write_text_file(o.out_dir + "/profile." + w.name + ".ours." +
                                         (inclusive ? "inclusive" : "self") + ".txt",
                                     a.output);
@@ -444,7 +482,7 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         if (interrupted()) break;
         WorkloadResult wr = make_result(w, o);
         touched.push_back(w);
-        measure_throughput(o, servers, wr, progress);
+        measure_throughput(o, all_servers, wr, progress);
         for (const auto& cr : wr.clients)
             if (!cr.error.empty()) result.errors.push_back(w.name + " / " + cr.client + ": " + cr.error);
         result.scaling.push_back(std::move(wr));

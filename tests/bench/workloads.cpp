@@ -58,14 +58,17 @@ std::vector<Workload> all_workloads() {
     get.clients.insert(get.clients.begin() + 2, "ours-modula");
     // ours-sealed: what AES-256-GCM sealing adds to a 100-byte get and set.
     get.clients.insert(get.clients.begin() + 3, "ours-sealed");
-    all.push_back(get);
     Workload miss = get_workload("get-miss", 100, 1000, 10000);
     miss.title = "get miss, 1 server";
     miss.preload = false;
     miss.clients = get.clients;
+    // ours-tls: the same get, set and multi-get over TLS (servers of its own).
+    get.clients.insert(get.clients.begin() + 1, "ours-tls");
+    all.push_back(get);
     all.push_back(miss);
     Workload set = set_workload("set-100", 100, 1000, 10000);
     set.clients.insert(set.clients.begin() + 1, "ours-sealed");
+    set.clients.insert(set.clients.begin() + 1, "ours-tls");
     all.push_back(set);
     all.push_back(get_workload("get-hit-10", 10, 1000, 10000));
     all.push_back(get_workload("get-hit-1k", 1024, 1000, 10000));
@@ -90,8 +93,8 @@ std::vector<Workload> all_workloads() {
     mget.strace_ops[1] = 120;
     mget.callgrind_ops[0] = 10;
     mget.callgrind_ops[1] = 50;
-    mget.clients = {"ours",     "ours-array", "ours-modula", "ours-bin",
-                    "ours-meta", "apr-util",  "libmc",       "libmc-bin"};
+    mget.clients = {"ours",     "ours-array", "ours-modula", "ours-bin", "ours-meta",
+                    "ours-tls", "apr-util",   "libmc",       "libmc-bin"};
     all.push_back(mget);
 
     // Cost per key as a batch grows: ten times the keys per call.
