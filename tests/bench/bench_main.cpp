@@ -36,6 +36,8 @@ const char* const kUsage =
     "                     ours-array, ours-sealed, ours-tls, apr-util, libmc, libmc-bin)\n"
     "  --e2e-seconds N    length of each wrk run (default 5)\n"
     "  --e2e-reps N       wrk rounds per build (default 5)\n"
+    "  --memcached-arg A  one more argument for every memcached the bench starts (repeat\n"
+    "                     it for more), e.g. --memcached-arg -R --memcached-arg 100\n"
     "  --no-pin           let the scheduler place single-thread runs (default: the client\n"
     "                     and memcached share one CPU; see docs/benchmarks.md)\n"
     "  --servers LIST     benchmark servers you already run instead of starting four:\n"
@@ -123,6 +125,7 @@ int main(int argc, char** argv) {
             }
         }
         else if (a == "--no-pin") o.pin_single_thread = false;
+        else if (a == "--memcached-arg") o.memcached_args.push_back(next());
         else if (a == "--report") report = next();
         else if (a == "--skip") {
             for (const auto& s : split(next())) {

@@ -262,7 +262,13 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
                                  "servers on one CPU; threaded ones and httpd on all. "
                                : "No CPU pinning. ")
        << "Whole run: " << num(r.seconds) << " s.\n\n";
-    if (!r.servers_note.empty()) md << r.servers_note << "\n\n";
+    if (!r.servers_note.empty()) {
+        md << r.servers_note << "\n\n";
+    } else {
+        md << "The bench's memcached servers ran with `-m 256 -t 1";
+        for (const auto& a : o.memcached_args) md << " " << a;
+        md << "`" << (o.memcached_args.empty() ? " and memcached's defaults otherwise" : "") << ".\n\n";
+    }
     if (r.interrupted) md << "**Interrupted**: the run stopped early; the tables are incomplete.\n\n";
 
     if (!r.workloads.empty()) {

@@ -373,6 +373,7 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             // latency by 2x on this machine, a difference between clients that is not theirs.
             const bool tls = i >= wanted;
             std::vector<std::string> args{"-m", "256", "-t", "1"};
+            args.insert(args.end(), o.memcached_args.begin(), o.memcached_args.end());
             if (tls) {
                 const auto z = pki->memcached_args();
                 args.insert(args.end(), z.begin(), z.end());

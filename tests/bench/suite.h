@@ -32,6 +32,8 @@ struct SuiteOptions {
     // latency on a small VM, and the runs flip between the two. Threaded workloads and
     // the end-to-end runs always use every CPU.
     bool pin_single_thread = true;
+    // Added to the arguments of every memcached the bench starts (e.g. -R 100).
+    std::vector<std::string> memcached_args;
     E2eConfig e2e_config;
     // The user's own servers (mmc_bench --servers): none is started, the keys get a
     // random prefix and are deleted afterwards, nothing is flushed; the workloads of
