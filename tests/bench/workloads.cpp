@@ -108,7 +108,7 @@ std::vector<Workload> all_workloads() {
     big_mget.strace_ops[1] = 24;
     big_mget.callgrind_ops[0] = 2;
     big_mget.callgrind_ops[1] = 10;
-    big_mget.clients = {"ours-array", "ours", "apr-util", "libmc"};
+    big_mget.clients = {"ours-array", "ours", "ours-meta", "apr-util", "libmc"};
     all.push_back(big_mget);
 
     // Many servers: the fan-out over 32, and a single get among 4, 32 and 200 servers
@@ -117,7 +117,7 @@ std::vector<Workload> all_workloads() {
     wide_mget.name = "mget-100x32";
     wide_mget.title = "multi-get of 100 keys (100 B values) over 32 servers";
     wide_mget.servers = 32;
-    wide_mget.clients = {"ours-array", "ours", "apr-util", "libmc"};
+    wide_mget.clients = {"ours-array", "ours", "ours-meta", "apr-util", "libmc"};
     all.push_back(wide_mget);
     for (std::size_t n : {4, 32, 200}) {
         Workload g = get_workload("get-hit-100x" + std::to_string(n), 100, 1000, 10000);
@@ -125,8 +125,8 @@ std::vector<Workload> all_workloads() {
         g.servers = n;
         // libmemcached 1.1 asserts when the ketama points of all servers exceed its
         // continuum (MEMCACHED_CONTINUUM_SIZE): 200 servers are beyond it.
-        g.clients = n > 100 ? std::vector<std::string>{"ours", "apr-util"}
-                            : std::vector<std::string>{"ours", "apr-util", "libmc"};
+        g.clients = n > 100 ? std::vector<std::string>{"ours", "ours-meta", "apr-util"}
+                            : std::vector<std::string>{"ours", "ours-meta", "apr-util", "libmc"};
         all.push_back(g);
     }
 
