@@ -21,13 +21,29 @@ struct InFlight {
     bool sent = false;                   // the request is out (else still connecting)
     Clock::time_point connect_deadline{};  // while connecting
     BatchCursor cursor{};                // the adapter's, between reads
+    // A pooled connection (not one made for this call), on the batch's first try: if it
+    // fails before any byte of the reply, the server most likely closed it while it
+    // sat idle (a restart), and the batch is tried once more on a new connection.
+    bool may_retry = false;
+    bool got_bytes = false;  // some of the reply has arrived
+    bool retry = false;      // ended, to be tried again in the next round
 };
 
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
 // it must not count against the server.
 void finish(InFlight& f, Outcome outcome, bool blame = true) {
-    f.batch->outcome = outcome;
     f.done = true;
+    if (f.may_retry && blame && !f.got_bytes &&
+        (outcome.result == Result::closed || outcome.result == Result::io_error)) {
+        // As a single get does (exchange.h): nothing of this batch has reached the
+        // caller, so asking again changes nothing but the connection.
+        f.retry = true;
+        f.batch->outcome = outcome;  // what it ends with if no time is left for a retry
+        f.batch->server->pool().release(std::move(f.conn), false);
+        f.batch->server->pool().drop_idle();
+        return;
+    }
+    f.batch->outcome = outcome;
     bool clean = outcome.ok() && f.conn && f.conn->in().empty();
     std::uint32_t epoch = Server::kNoConnection;
     if (f.conn) {
@@ -67,6 +83,7 @@ void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
             const std::size_t had = f.conn->in().view().size();
             r = f.conn->receive_nowait();
             if (!r.ok() || f.conn->in().view().size() == had) break;  // failed, or nothing more
+            f.got_bytes = true;
             drain(f, fn, ctx);
         }
         if (!f.done) finish(f, r.ok() ? Outcome{Result::timeout} : r);
@@ -152,6 +169,7 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
                 finish(f, r);
                 continue;
             }
+            f.got_bytes = true;
             drain(f, fn, ctx);
         }
     }
@@ -205,6 +223,7 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchVa
             finish(f, r);
             continue;
         }
+        f.got_bytes = true;
         drain(f, fn, ctx);
     }
     for (auto& f : flights) {
@@ -215,6 +234,7 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchVa
                 finish(f, r);
                 break;
             }
+            f.got_bytes = true;
             drain(f, fn, ctx);
         }
     }
@@ -235,6 +255,7 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
 
     std::vector<InFlight> flights;
     std::vector<GetBatch*> later;
+    std::vector<bool> retried(n, false);
     flights.reserve(pending.size());
     while (!pending.empty()) {
         flights.clear();
@@ -269,6 +290,7 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 continue;
             }
             f.connect_deadline = std::min(deadline, Clock::now() + server.options().timeouts.connect);
+            f.may_retry = !fresh && !retried[f.index];
             flights.push_back(std::move(f));
         }
         // Every request is written before any reply is read, so all servers work at
@@ -277,6 +299,15 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
             if (!f.conn->connecting()) send_request(f, deadline);
         }
         collect(flights, deadline, fn, ctx);
+        for (auto& f : flights) {
+            if (!f.retry) continue;
+            retried[f.index] = true;
+            if (Clock::now() < deadline) {
+                later.push_back(f.batch);
+            } else {
+                f.batch->server->report(f.batch->outcome);
+            }
+        }
         pending.swap(later);
     }
 }
