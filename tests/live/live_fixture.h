@@ -10,8 +10,12 @@
 
 #include <cstring>
 
+#include <apr_hash.h>
+#include <apr_strings.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <thread>
 #include <memory>
 #include <string>
@@ -87,6 +91,34 @@ struct PoolSpec {
     apr_uint32_t ttl_us = 60 * 1000 * 1000;
 };
 
+// One apr_memcache_multgetp of keys through mc (its own status in *rv_out), in a pool
+// of its own under `pool`: each key's status and value, APR_EGENERAL for a key the call
+// left out of the hash.
+struct Got {
+    apr_status_t status = APR_EGENERAL;
+    std::string value;
+};
+inline std::map<std::string, Got> multiget_of(apr_memcache_t* mc, apr_pool_t* pool,
+                                              const std::vector<std::string>& keys,
+                                              apr_status_t* rv_out = nullptr) {
+    apr_pool_t* temp = nullptr;
+    apr_pool_create(&temp, pool);
+    apr_hash_t* values = nullptr;
+    for (const auto& k : keys) apr_memcache_add_multget_key(temp, apr_pstrdup(temp, k.c_str()), &values);
+    const apr_status_t rv = apr_memcache_multgetp(mc, temp, temp, values);
+    if (rv_out) *rv_out = rv;
+    std::map<std::string, Got> got;
+    for (const auto& k : keys) {
+        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
+        Got& g = got[k];
+        if (!v) continue;
+        g.status = v->status;
+        if (v->status == APR_SUCCESS) g.value.assign(v->data, v->len);
+    }
+    apr_pool_destroy(temp);
+    return got;
+}
+
 class Live : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -134,6 +166,11 @@ protected:
     }
     apr_status_t set(const std::string& key, const std::string& value, apr_uint16_t flags = 0) {
         return apr_memcache_set(mc_, key.c_str(), const_cast<char*>(value.data()), value.size(), 0, flags);
+    }
+
+    // One apr_memcache_multgetp of keys through mc_ (multiget_of below).
+    std::map<std::string, Got> multiget(const std::vector<std::string>& keys, apr_status_t* rv_out = nullptr) {
+        return multiget_of(mc_, pool_, keys, rv_out);
     }
 
     apr_pool_t* pool_ = nullptr;

@@ -138,17 +138,11 @@ TEST_F(Auth, AMultiGetAuthenticatesTheConnectionsItOpens) {
         ap_memcache_server_set_logger(ms, &Lines::record, &log_);
         ASSERT_EQ(apr_memcache_add_server(mc_, ms), APR_SUCCESS);
     }
-    apr_hash_t* values = nullptr;
-    for (int i = 0; i < 20; ++i) apr_memcache_add_multget_key(pool_, ("m" + std::to_string(i)).c_str(), &values);
-    apr_pool_t* temp = nullptr;
-    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
-    ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
-    for (int i = 0; i < 20; ++i) {
-        auto k = "m" + std::to_string(i);
-        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
-        ASSERT_NE(v, nullptr);
-        EXPECT_EQ(v->status, APR_SUCCESS) << k;
-    }
+    std::vector<std::string> keys;
+    for (int i = 0; i < 20; ++i) keys.push_back("m" + std::to_string(i));
+    apr_status_t rv = APR_EGENERAL;
+    for (const auto& [k, got] : multiget_of(mc_, pool_, keys, &rv)) EXPECT_EQ(got.status, APR_SUCCESS) << k;
+    EXPECT_EQ(rv, APR_SUCCESS);
     EXPECT_EQ(log_.text, "");
 }
 

@@ -184,17 +184,11 @@ TEST_F(Tls, MultiGetOpensItsTlsConnectionsInTheFanOut) {
     start_tls_servers(2);
     mc_ = new_client();
     for (auto& s : servers_) add_tls_server(mc_, "127.0.0.1", s->port(), tls_options());
-    apr_hash_t* values = nullptr;
-    for (int i = 0; i < 10; ++i) apr_memcache_add_multget_key(pool_, ("nokey" + std::to_string(i)).c_str(), &values);
-    apr_pool_t* temp = nullptr;
-    ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
-    ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
-    for (int i = 0; i < 10; ++i) {
-        auto k = "nokey" + std::to_string(i);
-        auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
-        ASSERT_NE(v, nullptr);
-        EXPECT_EQ(v->status, APR_NOTFOUND) << k;
-    }
+    std::vector<std::string> keys;
+    for (int i = 0; i < 10; ++i) keys.push_back("nokey" + std::to_string(i));
+    apr_status_t rv = APR_EGENERAL;
+    for (const auto& [k, got] : multiget(keys, &rv)) EXPECT_EQ(got.status, APR_NOTFOUND) << k;
+    EXPECT_EQ(rv, APR_SUCCESS);
 }
 
 TEST_F(Tls, AServerSignedByAnotherCaIsRefused) {
@@ -364,21 +358,16 @@ TEST_F(Tls, ErrorsOtherCodeLeftInTheThreadsOpenSslQueueDoNotFailCalls) {
     const std::string big(200 * 1024, 'q');
     for (int i = 0; i < 8; ++i) ASSERT_EQ(set("queue" + std::to_string(i), big), APR_SUCCESS);
     auto leave_an_error = [] { ERR_raise_data(ERR_LIB_SSL, SSL_R_BAD_LENGTH, "left by other code"); };
+    std::vector<std::string> keys;
+    for (int i = 0; i < 8; ++i) keys.push_back("queue" + std::to_string(i));
     for (int round = 0; round < 5; ++round) {
         leave_an_error();
-        apr_hash_t* values = nullptr;
-        for (int i = 0; i < 8; ++i) apr_memcache_add_multget_key(pool_, ("queue" + std::to_string(i)).c_str(), &values);
-        apr_pool_t* temp = nullptr;
-        ASSERT_EQ(apr_pool_create(&temp, pool_), APR_SUCCESS);
-        ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
-        for (int i = 0; i < 8; ++i) {
-            auto k = "queue" + std::to_string(i);
-            auto* v = static_cast<apr_memcache_value_t*>(apr_hash_get(values, k.c_str(), APR_HASH_KEY_STRING));
-            ASSERT_NE(v, nullptr);
-            ASSERT_EQ(v->status, APR_SUCCESS) << "round " << round << " key " << k;
-            EXPECT_EQ(v->len, big.size());
+        apr_status_t rv = APR_EGENERAL;
+        for (const auto& [k, got] : multiget(keys, &rv)) {
+            ASSERT_EQ(got.status, APR_SUCCESS) << "round " << round << " key " << k;
+            EXPECT_EQ(got.value.size(), big.size());
         }
-        apr_pool_destroy(temp);
+        EXPECT_EQ(rv, APR_SUCCESS);
         leave_an_error();
         EXPECT_EQ(get("queue" + std::to_string(round)), big);
         leave_an_error();
