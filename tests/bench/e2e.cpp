@@ -389,6 +389,7 @@ std::string measure_child(const E2eConfig& c, const test::HttpdOptions& opts, co
     ProcessMemory mem;
     if (!read_process_memory(child, mem)) return "could not read /proc/" + std::to_string(child) + "/status";
     m.rest_kb = mem.rss_kb;
+    m.rest_anon_kb = mem.anon_kb;
 
     WrkRun w = wrk_run(c, httpd, c.seconds);
     if (!w.ok) return "load: " + w.error;
@@ -399,6 +400,8 @@ std::string measure_child(const E2eConfig& c, const test::HttpdOptions& opts, co
     m.load_kb = mem.rss_kb;
     m.load_anon_kb = mem.anon_kb;
     m.load_file_kb = mem.file_kb;
+    m.load_pss_kb = mem.pss_kb;
+    m.load_private_kb = mem.private_kb;
     std::vector<unsigned short> ports;
     for (const auto& e : servers) ports.push_back(e.port);
     m.connections = tcp_connections_by_remote_port(child, ports);

@@ -85,6 +85,9 @@ struct ChildMemory {
     long load_kb = -1;       // VmRSS once the wrk run has ended
     long load_anon_kb = -1;  // of it anonymous (heap, thread stacks, buffers)
     long load_file_kb = -1;  // of it pages of mapped files (httpd, modules, libraries)
+    long rest_anon_kb = -1;
+    long load_pss_kb = -1;      // proportional share after load (shared pages divided)
+    long load_private_kb = -1;  // pages only the child maps, after load
     // The child's TCP connections to the memcached servers after the load, by port.
     std::map<unsigned short, int> connections;
     int total_connections() const {

@@ -27,7 +27,20 @@ bool read_process_memory(pid_t pid, ProcessMemory& memory) {
         else if (name == "RssFile:") memory.file_kb = kb;
         else if (name == "RssShmem:") memory.shmem_kb = kb;
     }
-    return memory.rss_kb >= 0;
+    if (memory.rss_kb < 0) return false;
+    std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+    long private_clean = -1, private_dirty = -1;
+    while (std::getline(rollup, line)) {
+        std::istringstream ls(line);
+        std::string name;
+        long kb = -1;
+        ls >> name >> kb;
+        if (name == "Pss:") memory.pss_kb = kb;
+        else if (name == "Private_Clean:") private_clean = kb;
+        else if (name == "Private_Dirty:") private_dirty = kb;
+    }
+    if (private_clean >= 0 && private_dirty >= 0) memory.private_kb = private_clean + private_dirty;
+    return true;
 }
 
 std::map<std::string, long> mapped_file_rss_kb(pid_t pid) {

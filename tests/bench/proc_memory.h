@@ -12,12 +12,17 @@
 namespace mmc::bench {
 
 // Resident set of a process in KiB, from /proc/<pid>/status: VmRSS and its parts
-// (anonymous memory, file-backed pages, shared memory). -1 where it could not be read.
+// (anonymous memory, file-backed pages, shared memory); and from
+// /proc/<pid>/smaps_rollup its proportional share (each page divided by the number of
+// processes mapping it) and its private pages (mapped by it alone). -1 where it could
+// not be read.
 struct ProcessMemory {
     long rss_kb = -1;
     long anon_kb = -1;
     long file_kb = -1;
     long shmem_kb = -1;
+    long pss_kb = -1;
+    long private_kb = -1;
 };
 
 // Reads pid's memory; false (memory left at -1) when the process is gone.

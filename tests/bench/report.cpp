@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <utility>
@@ -311,8 +312,9 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
         md << "Not measured: " << e.error << "\n\n";
         return;
     }
-    md << "| build | RSS at rest | RSS after load | of it anonymous | of it mapped files | connections to memcached after load | per server | load requests/s |\n"
-          "|---|--:|--:|--:|--:|--:|---|--:|\n";
+    md << "| build | RSS at rest | RSS after load | anonymous at rest → after load | mapped files after load | "
+          "PSS after load | private after load | connections to memcached after load | per server | load requests/s |\n"
+          "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|\n";
     for (const auto* rounds : {&e.ours, &e.aprutil}) {
         std::vector<double> conns, rps;
         for (const auto& m : *rounds) {
@@ -326,8 +328,11 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
         md << "| " << (rounds == &e.ours ? "mod_memcache (ours)" : "apr-util apr_memcache") << " | "
            << mib(median_kb(*rounds, &ChildMemory::rest_kb)) << " | "
            << mib(median_kb(*rounds, &ChildMemory::load_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::rest_anon_kb)) << " → "
            << mib(median_kb(*rounds, &ChildMemory::load_anon_kb)) << " | "
-           << mib(median_kb(*rounds, &ChildMemory::load_file_kb)) << " | " << num(median_of(conns)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_file_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_pss_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_private_kb)) << " | " << num(median_of(conns)) << " | "
            << (per_server.empty() ? "–" : per_server + " (last round)") << " | " << num(median_of(rps)) << " |\n";
     }
     const double a = median_kb(e.ours, &ChildMemory::load_kb);
@@ -349,6 +354,20 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
                 list += (list.empty() ? "" : ", ") + name + " " + std::to_string(kb);
             md << (list.empty() ? "" : " (" + list + ")") << ".\n";
         }
+        // And the files both map, where the two children touched different amounts.
+        std::vector<std::pair<std::string, long>> diffs;
+        for (const auto& [path, kb] : fo) {
+            const auto it = fa.find(path);
+            if (it != fa.end() && kb != it->second) diffs.emplace_back(base_name(path), kb - it->second);
+        }
+        std::sort(diffs.begin(), diffs.end(),
+                  [](const auto& x, const auto& y) { return std::labs(x.second) > std::labs(y.second); });
+        if (diffs.size() > 6) diffs.resize(6);
+        std::string list;
+        for (const auto& [name, kb] : diffs)
+            list += (list.empty() ? "" : ", ") + name + " " + (kb > 0 ? "+" : "") + std::to_string(kb);
+        md << "Files both map, the largest differences (ours − apr-util, KiB): " << (list.empty() ? "none" : list)
+           << ".\n";
         md << "\n";
     }
 }

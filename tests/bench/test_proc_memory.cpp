@@ -70,6 +70,11 @@ TEST(ProcMemory, ResidentSetGrowsWithTouchedMemory) {
     ASSERT_TRUE(read_process_memory(::getpid(), after));
     EXPECT_GE(after.rss_kb - before.rss_kb, 30 * 1024);
     EXPECT_GE(after.anon_kb - before.anon_kb, 30 * 1024);
+    // Pages only this process maps count whole in both.
+    EXPECT_GE(after.pss_kb - before.pss_kb, 30 * 1024);
+    EXPECT_GE(after.private_kb - before.private_kb, 30 * 1024);
+    EXPECT_LE(after.pss_kb, after.rss_kb);
+    EXPECT_LE(after.private_kb, after.pss_kb);
     EXPECT_EQ(block[4096], 1);
 }
 
