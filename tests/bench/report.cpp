@@ -337,7 +337,12 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
     }
     const double a = median_kb(e.ours, &ChildMemory::load_kb);
     const double b = median_kb(e.aprutil, &ChildMemory::load_kb);
-    md << "\nours ÷ apr-util after load: " << num(a / b, 3) << "× (" << num(a - b) << " KiB).\n\n";
+    md << "\nours ÷ apr-util after load: " << num(a / b, 3) << "× (" << num(a - b) << " KiB). RSS after load "
+          "by round (KiB), ours:";
+    for (const auto& m : e.ours) md << " " << m.load_kb;
+    md << "; apr-util:";
+    for (const auto& m : e.aprutil) md << " " << m.load_kb;
+    md << ".\n\n";
     if (!e.ours.empty() && !e.aprutil.empty()) {
         // Both builds run the same httpd and the same libraries (libaprutil, with its
         // apr_memcache, is httpd's own), so the files only one build maps are what its
