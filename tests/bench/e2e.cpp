@@ -405,7 +405,7 @@ std::string measure_child(const E2eConfig& c, const test::HttpdOptions& opts, co
     std::vector<unsigned short> ports;
     for (const auto& e : servers) ports.push_back(e.port);
     m.connections = tcp_connections_by_remote_port(child, ports);
-    m.files_kb = mapped_file_rss_kb(child);
+    m.mappings_kb = rss_by_mapping(child);
     // Every server must have served the page, or the figure is not that of 4 servers.
     for (const auto& [port, n] : m.connections)
         if (n == 0) return "no connection to the memcached server on port " + std::to_string(port) + " after the load";

@@ -95,8 +95,8 @@ struct ChildMemory {
         for (const auto& [port, count] : connections) n += count;
         return n;
     }
-    // Resident KiB of each mapped file after the load, by path.
-    std::map<std::string, long> files_kb;
+    // Resident KiB after the load by what is mapped (proc_memory.h, rss_by_mapping).
+    std::map<std::string, long> mappings_kb;
     double requests_per_second = 0;  // of the load
 };
 

@@ -43,7 +43,7 @@ bool read_process_memory(pid_t pid, ProcessMemory& memory) {
     return true;
 }
 
-std::map<std::string, long> mapped_file_rss_kb(pid_t pid) {
+std::map<std::string, long> rss_by_mapping(pid_t pid) {
     std::map<std::string, long> by_file;
     std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
     std::string line, current;
@@ -53,13 +53,12 @@ std::map<std::string, long> mapped_file_rss_kb(pid_t pid) {
         ls >> first;
         if (first.empty()) continue;
         if (first.back() != ':') {
-            // A mapping's header: "start-end perms offset dev inode [path]". Only files
-            // (an absolute path) count; [heap], [stack] and anonymous maps do not.
+            // A mapping's header: "start-end perms offset dev inode [path or name]".
             std::string perms, offset, dev, inode, path;
             ls >> perms >> offset >> dev >> inode;
             std::getline(ls, path);
-            path.erase(0, path.find_first_not_of(' '));
-            current = !path.empty() && path[0] == '/' ? path : "";
+            const auto start = path.find_first_not_of(' ');
+            current = start == std::string::npos ? "[anonymous]" : path.substr(start);
             continue;
         }
         if (first == "Rss:" && !current.empty()) {

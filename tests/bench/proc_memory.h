@@ -28,9 +28,11 @@ struct ProcessMemory {
 // Reads pid's memory; false (memory left at -1) when the process is gone.
 bool read_process_memory(pid_t pid, ProcessMemory& memory);
 
-// The resident KiB of every file mapped into pid (all of its mappings of that file
-// summed), by path, from /proc/<pid>/smaps. Empty when unreadable.
-std::map<std::string, long> mapped_file_rss_kb(pid_t pid);
+// The resident KiB of pid's mappings from /proc/<pid>/smaps, summed by what is mapped:
+// a file by its path, memory the kernel names by that name ("[heap]", "[stack]"), and
+// unnamed anonymous memory (thread stacks, malloc's other arenas, large allocations)
+// as "[anonymous]". Empty when unreadable.
+std::map<std::string, long> rss_by_mapping(pid_t pid);
 
 // The processes of process group pgrp other than pid pgrp itself (its children, for an
 // httpd started as a group leader), in ascending order.

@@ -282,13 +282,13 @@ std::string base_name(const std::string& path) {
 }
 
 // The files `a` maps that `b` does not, with their resident KiB, largest first; and
-// their sum.
+// their sum. Mappings that are not files ("[heap]", ...) are left out.
 std::vector<std::pair<std::string, long>> only_in(const std::map<std::string, long>& a,
                                                   const std::map<std::string, long>& b, long& sum) {
     std::vector<std::pair<std::string, long>> files;
     sum = 0;
     for (const auto& [path, kb] : a)
-        if (!b.count(path)) {
+        if (path[0] == '/' && !b.count(path)) {
             files.emplace_back(base_name(path), kb);
             sum += kb;
         }
@@ -347,8 +347,8 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
         // Both builds run the same httpd and the same libraries (libaprutil, with its
         // apr_memcache, is httpd's own), so the files only one build maps are what its
         // client brings with it.
-        const auto& fo = e.ours.back().files_kb;
-        const auto& fa = e.aprutil.back().files_kb;
+        const auto& fo = e.ours.back().mappings_kb;
+        const auto& fa = e.aprutil.back().mappings_kb;
         for (int i = 0; i < 2; ++i) {
             long sum = 0;
             const auto files = i == 0 ? only_in(fo, fa, sum) : only_in(fa, fo, sum);
@@ -359,7 +359,8 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
                 list += (list.empty() ? "" : ", ") + name + " " + std::to_string(kb);
             md << (list.empty() ? "" : " (" + list + ")") << ".\n";
         }
-        // And the files both map, where the two children touched different amounts.
+        // And what both map (files, the heap, anonymous memory) where the two children
+        // hold different amounts.
         std::vector<std::pair<std::string, long>> diffs;
         for (const auto& [path, kb] : fo) {
             const auto it = fa.find(path);
@@ -367,11 +368,11 @@ void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemo
         }
         std::sort(diffs.begin(), diffs.end(),
                   [](const auto& x, const auto& y) { return std::labs(x.second) > std::labs(y.second); });
-        if (diffs.size() > 6) diffs.resize(6);
+        if (diffs.size() > 8) diffs.resize(8);
         std::string list;
         for (const auto& [name, kb] : diffs)
             list += (list.empty() ? "" : ", ") + name + " " + (kb > 0 ? "+" : "") + std::to_string(kb);
-        md << "Files both map, the largest differences (ours − apr-util, KiB): " << (list.empty() ? "none" : list)
+        md << "Mappings of both, the largest differences (ours − apr-util, KiB): " << (list.empty() ? "none" : list)
            << ".\n";
         md << "\n";
     }

@@ -84,17 +84,19 @@ TEST(ProcMemory, NoProcessNoFigures) {
     EXPECT_EQ(m.rss_kb, -1);
 }
 
-TEST(ProcMemory, MappedFilesIncludeThisProgram) {
+TEST(ProcMemory, MappingsIncludeThisProgramAndTheHeap) {
     char self[4096];
     const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
     ASSERT_GT(n, 0);
     self[n] = '\0';
-    const auto files = mapped_file_rss_kb(::getpid());
-    ASSERT_EQ(files.count(self), 1u) << self;
-    EXPECT_GT(files.at(self), 0);
-    for (const auto& [path, kb] : files) {
-        EXPECT_EQ(path[0], '/') << path;
-        EXPECT_GE(kb, 0) << path;
+    const auto mappings = rss_by_mapping(::getpid());
+    ASSERT_EQ(mappings.count(self), 1u) << self;
+    EXPECT_GT(mappings.at(self), 0);
+    ASSERT_EQ(mappings.count("[heap]"), 1u);
+    EXPECT_GT(mappings.at("[heap]"), 0);
+    for (const auto& [name, kb] : mappings) {
+        EXPECT_TRUE(name[0] == '/' || name[0] == '[') << name;
+        EXPECT_GE(kb, 0) << name;
     }
 }
 
