@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "httpd_process.h"
+#include "proc_memory.h"
 #include "tools.h"
 
 namespace mmc::bench {
@@ -242,37 +245,50 @@ std::string common_config(const E2eConfig& c) {
     return b.str();
 }
 
+// The httpd of one build: ours loads mod_memcache and the example built against it, the
+// apr-util build only the example built against apr_memcache.h.
+test::HttpdOptions httpd_options(const E2eConfig& c, bool ours) {
+    test::HttpdOptions o;
+    o.httpd_bin = c.httpd_bin;
+    o.modules_dir = c.modules_dir;
+    o.mpm = "event";
+    o.log_level = "warn";
+    if (ours) o.mod_memcache = c.mod_memcache;
+    o.mod_memcache_example = ours ? c.mod_example : c.mod_example_aprutil;
+    return o;
+}
+
+std::string host_port(const Endpoint& e) { return e.host + ":" + std::to_string(e.port); }
+
+// Stores the keys every request gets (100 bytes each) on each of the servers, through
+// our client: each build places keys its own way (ours ketama, apr-util modula), so
+// every key is on every server. "" or why not.
+std::string store_request_keys(const E2eConfig& c, const std::vector<Endpoint>& servers) {
+    for (const auto& server : servers) {
+        std::string err;
+        ClientConfig cc;
+        cc.servers = {server};
+        auto client = make_client(ClientKind{}, cc, err);
+        auto session = client ? client->session() : nullptr;
+        for (const auto& k : request_keys(c)) {
+            if (!session || !session->set(k, std::string(100, 'v')))
+                return "could not store the e2e key on " + host_port(server) + ": " +
+                       (session ? session->last_error() : err);
+        }
+    }
+    return "";
+}
+
 }  // namespace
 
 E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
     E2eResult result;
+    result.error = store_request_keys(c, {memcached});
+    if (!result.error.empty()) return result;
 
-    // The keys every request gets, stored through our client (100 bytes each).
-    {
-        std::string err;
-        ClientConfig cc;
-        cc.servers = {memcached};
-        auto client = make_client(ClientKind{}, cc, err);
-        auto session = client ? client->session() : nullptr;
-        for (const auto& k : request_keys(c)) {
-            if (!session || !session->set(k, std::string(100, 'v'))) {
-                result.error = "could not store the e2e key: " + (session ? session->last_error() : err);
-                return result;
-            }
-        }
-    }
-
-    std::string server = memcached.host + ":" + std::to_string(memcached.port);
-    test::HttpdOptions ours_opts;
-    ours_opts.httpd_bin = c.httpd_bin;
-    ours_opts.modules_dir = c.modules_dir;
-    ours_opts.mpm = "event";
-    ours_opts.log_level = "warn";
-    ours_opts.mod_memcache = c.mod_memcache;
-    ours_opts.mod_memcache_example = c.mod_example;
-    test::HttpdOptions apr_opts = ours_opts;
-    apr_opts.mod_memcache.clear();
-    apr_opts.mod_memcache_example = c.mod_example_aprutil;
+    std::string server = host_port(memcached);
+    test::HttpdOptions ours_opts = httpd_options(c, true);
+    test::HttpdOptions apr_opts = httpd_options(c, false);
 
     // The apr-util build reads its server from the environment in child_init, with the
     // same pool settings as MemcacheServer gives ours: min 0, smax = max, ttl 15 s.
@@ -336,6 +352,110 @@ E2eResult run_e2e(const E2eConfig& c, const Endpoint& memcached) {
                                             one ? "ap_memcache_getp" : "ap_memcache_multiget_array");
         result.aprutil_profile = profile_httpd(c, apr_opts, base, "apr-util",
                                                one ? "apr_memcache_getp" : "apr_memcache_multgetp");
+    }
+    return result;
+}
+
+namespace {
+
+// The build's child settles for this long after a request or a load before it is read:
+// keep-alive connections closed, threads back to waiting.
+constexpr auto kSettle = std::chrono::seconds(1);
+constexpr int kMemoryThreads = 25;
+
+// The one child of httpd (started as a process-group leader); 0 with why set otherwise.
+pid_t only_child(const test::HttpdProcess& httpd, std::string& why) {
+    const auto children = group_members_except_leader(httpd.pid());
+    if (children.size() == 1) return children[0];
+    why = "expected one httpd child, found " + std::to_string(children.size());
+    return 0;
+}
+
+// One build in one round: start, one request, at rest; load, settle, after load. "" or
+// why it could not be measured.
+std::string measure_child(const E2eConfig& c, const test::HttpdOptions& opts, const std::string& body,
+                          const std::vector<Endpoint>& servers, ChildMemory& m) {
+    test::HttpdProcess httpd(opts);
+    if (!httpd.start([&](const test::HttpdProcess&) { return body; }))
+        return "httpd did not start: " + httpd.error();
+    auto r = test::http_get(httpd.port(), request_path(c));
+    if (!answered_in_full(r))
+        return "the multi-get through httpd returned " + std::to_string(r.status) + ": " + r.body +
+               r.error + "\n" + httpd.error_log();
+    std::this_thread::sleep_for(kSettle);
+    std::string why;
+    const pid_t child = only_child(httpd, why);
+    if (!child) return why;
+    ProcessMemory mem;
+    if (!read_process_memory(child, mem)) return "could not read /proc/" + std::to_string(child) + "/status";
+    m.rest_kb = mem.rss_kb;
+    m.rest_anon_kb = mem.anon_kb;
+
+    WrkRun w = wrk_run(c, httpd, c.seconds);
+    if (!w.ok) return "load: " + w.error;
+    m.requests_per_second = w.requests_per_second;
+    std::this_thread::sleep_for(kSettle);
+    if (only_child(httpd, why) != child) return "the httpd child was replaced during the load";
+    if (!read_process_memory(child, mem)) return "could not read /proc/" + std::to_string(child) + "/status";
+    m.load_kb = mem.rss_kb;
+    m.load_anon_kb = mem.anon_kb;
+    m.load_file_kb = mem.file_kb;
+    m.load_pss_kb = mem.pss_kb;
+    m.load_private_kb = mem.private_kb;
+    std::vector<unsigned short> ports;
+    for (const auto& e : servers) ports.push_back(e.port);
+    m.connections = tcp_connections_by_remote_port(child, ports);
+    m.mappings_kb = rss_by_mapping(child);
+    // Every server must have served the page, or the figure is not that of 4 servers.
+    for (const auto& [port, n] : m.connections)
+        if (n == 0) return "no connection to the memcached server on port " + std::to_string(port) + " after the load";
+    auto bad = httpd.unexpected_log_lines();
+    if (!bad.empty()) return "httpd logged errors: " + bad.front();
+    return "";
+}
+
+}  // namespace
+
+E2eMemoryResult run_e2e_memory(const E2eConfig& config, const std::vector<Endpoint>& servers) {
+    E2eMemoryResult result;
+    E2eConfig c = config;
+    c.threads_per_child = kMemoryThreads;
+    result.threads_per_child = c.threads_per_child;
+    result.servers = servers.size();
+    result.keys = c.keys;
+    if (servers.empty() || c.keys < servers.size()) {
+        result.error = "the memory measurement needs servers and at least one key per server";
+        return result;
+    }
+    result.error = store_request_keys(c, servers);
+    if (!result.error.empty()) return result;
+
+    // Both builds get the same pool per server: min 0, smax = max = the threads, ttl 15 s.
+    const std::string max = std::to_string(c.threads_per_child);
+    std::string list, ours_body = common_config(c);
+    for (const auto& e : servers) {
+        list += (list.empty() ? "" : ",") + host_port(e);
+        ours_body += "MemcacheServer " + host_port(e) + " min=0 max=" + max + " ttl=15\n";
+    }
+    const std::string apr_body = common_config(c);
+    ::setenv("MMC_BENCH_APRUTIL_SERVER", list.c_str(), 1);
+    ::setenv("MMC_BENCH_APRUTIL_MAX", max.c_str(), 1);
+    const test::HttpdOptions ours_opts = httpd_options(c, true);
+    const test::HttpdOptions apr_opts = httpd_options(c, false);
+
+    for (int rep = 0; rep < c.reps; ++rep) {
+        const bool ours_first = rep % 2 == 0;
+        for (int i = 0; i < 2; ++i) {
+            const bool is_ours = (i == 0) == ours_first;
+            ChildMemory m;
+            const std::string why = measure_child(c, is_ours ? ours_opts : apr_opts,
+                                                  is_ours ? ours_body : apr_body, servers, m);
+            if (!why.empty()) {
+                result.error = std::string(is_ours ? "ours" : "apr-util") + ": " + why;
+                return result;
+            }
+            (is_ours ? result.ours : result.aprutil).push_back(std::move(m));
+        }
     }
     return result;
 }

@@ -5,6 +5,7 @@
 #define MMC_BENCH_E2E_H
 
 #include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,43 @@ struct E2eResult {
 
 // Runs reps rounds, each one wrk run against our build then one against apr-util's.
 E2eResult run_e2e(const E2eConfig& config, const Endpoint& memcached);
+
+// The memory of the one httpd child of one build in one round (KiB, from /proc).
+struct ChildMemory {
+    long rest_kb = -1;       // VmRSS after start and one request
+    long load_kb = -1;       // VmRSS once the wrk run has ended
+    long load_anon_kb = -1;  // of it anonymous (heap, thread stacks, buffers)
+    long load_file_kb = -1;  // of it pages of mapped files (httpd, modules, libraries)
+    long rest_anon_kb = -1;
+    long load_pss_kb = -1;      // proportional share after load (shared pages divided)
+    long load_private_kb = -1;  // pages only the child maps, after load
+    // The child's TCP connections to the memcached servers after the load, by port.
+    std::map<unsigned short, int> connections;
+    int total_connections() const {
+        int n = 0;
+        for (const auto& [port, count] : connections) n += count;
+        return n;
+    }
+    // Resident KiB after the load by what is mapped (proc_memory.h, rss_by_mapping).
+    std::map<std::string, long> mappings_kb;
+    double requests_per_second = 0;  // of the load
+};
+
+struct E2eMemoryResult {
+    std::string error;  // set when the runs could not be made
+    int threads_per_child = 0;
+    std::size_t servers = 0;
+    std::size_t keys = 0;
+    std::vector<ChildMemory> ours;     // one per round
+    std::vector<ChildMemory> aprutil;
+};
+
+// RSS per httpd child: each build in turn (the order alternating by round) is started
+// with one child of 25 threads (config.threads_per_child is not used) and a pool of 25
+// connections to each of `servers`, asked for one multi-get of config.keys keys spread
+// over every server, measured at rest, loaded with wrk for config.seconds, and measured
+// again once the load has stopped. config.reps rounds.
+E2eMemoryResult run_e2e_memory(const E2eConfig& config, const std::vector<Endpoint>& servers);
 
 }  // namespace mmc::bench
 

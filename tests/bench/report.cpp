@@ -1,8 +1,12 @@
 // The Markdown report: headline tables, details per workload, thread scaling, end to
 // end, the targets of issue #5 checked against the numbers, and profiles of our client.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <sstream>
+#include <utility>
 
 #include "stats.h"
 #include "suite.h"
@@ -86,6 +90,16 @@ void headline(std::ostringstream& md, const SuiteResult& r, const std::string& a
     md << "\n";
 }
 
+// The median over rounds of one KiB field of ChildMemory, NaN when none was read.
+double median_kb(const std::vector<ChildMemory>& rounds, long ChildMemory::*field) {
+    std::vector<double> v;
+    for (const auto& m : rounds)
+        if (m.*field >= 0) v.push_back(static_cast<double>(m.*field));
+    return median_of(v);
+}
+
+std::string mib(double kb) { return known(kb) ? num(kb / 1024, 1) + " MiB" : "–"; }
+
 struct Target {
     std::string what;
     std::string measured;
@@ -151,6 +165,16 @@ void target_table(std::ostringstream& md, const SuiteOptions& o, const SuiteResu
     }
     t.push_back({"httpd 20-key multi-get: ≥ 1.3× the apr_memcache build (requests/s)",
                  known(m) ? num(m, 2) + "×" : "–", m, 1.3, false});
+    // Issue #14: memory per httpd child after the 16-connection load.
+    double rss = std::nan(""), rss_ours = std::nan(""), rss_apr = std::nan("");
+    if (r.e2e_memory_ran && r.e2e_memory.error.empty()) {
+        rss_ours = median_kb(r.e2e_memory.ours, &ChildMemory::load_kb);
+        rss_apr = median_kb(r.e2e_memory.aprutil, &ChildMemory::load_kb);
+        rss = rss_ours / rss_apr;
+    }
+    t.push_back({"RSS per child after load ≤ apr-util's (event MPM, 25 threads, 4 servers)",
+                 known(rss) ? mib(rss_ours) + " vs " + mib(rss_apr) + " (" + num(rss, 3) + "×)" : "–", rss, 1.0,
+                 true});
     // Issue #14: the array multi-get, cost per key as a batch grows, many servers.
     const WorkloadResult* big = find(r, "mget-1000x4");
     const WorkloadResult* wide = find(r, "mget-100x32");
@@ -249,6 +273,112 @@ void render_e2e(std::ostringstream& md, const E2eConfig& c, const E2eResult& e, 
         md << "\n";
     }
 }
+
+namespace {
+
+std::string base_name(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The files `a` maps that `b` does not, with their resident KiB, largest first; and
+// their sum. Mappings that are not files ("[heap]", ...) are left out.
+std::vector<std::pair<std::string, long>> only_in(const std::map<std::string, long>& a,
+                                                  const std::map<std::string, long>& b, long& sum) {
+    std::vector<std::pair<std::string, long>> files;
+    sum = 0;
+    for (const auto& [path, kb] : a)
+        if (path[0] == '/' && !b.count(path)) {
+            files.emplace_back(base_name(path), kb);
+            sum += kb;
+        }
+    std::sort(files.begin(), files.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    return files;
+}
+
+void render_e2e_memory(std::ostringstream& md, const E2eConfig& c, const E2eMemoryResult& e) {
+    md << "### Memory per httpd child (event MPM, " << e.threads_per_child << " threads, " << e.servers
+       << " servers)\n\n"
+       << "One child of " << e.threads_per_child << " threads per build, with a pool of at most "
+       << e.threads_per_child << " connections to each of the " << e.servers
+       << " memcached servers (min 0, smax = max, ttl 15 s); each request one multi-get of " << e.keys
+       << " keys of 100 B spread over every server. VmRSS of the child from `/proc/<pid>/status`: at "
+          "rest after start and one request, and after load, 1 s after `wrk -t"
+       << c.wrk_threads << " -c" << c.connections << " -d" << c.seconds
+       << "s` has stopped; then its TCP connections to the memcached ports (its socket inodes in "
+          "`/proc/net/tcp{,6}`). Medians of "
+       << c.reps << " rounds, the builds alternating, each round a fresh httpd.\n\n";
+    if (!e.error.empty()) {
+        md << "Not measured: " << e.error << "\n\n";
+        return;
+    }
+    md << "| build | RSS at rest | RSS after load | anonymous at rest → after load | mapped files after load | "
+          "PSS after load | private after load | connections to memcached after load | per server | load requests/s |\n"
+          "|---|--:|--:|--:|--:|--:|--:|--:|---|--:|\n";
+    for (const auto* rounds : {&e.ours, &e.aprutil}) {
+        std::vector<double> conns, rps;
+        for (const auto& m : *rounds) {
+            conns.push_back(m.total_connections());
+            rps.push_back(m.requests_per_second);
+        }
+        std::string per_server;
+        if (!rounds->empty())
+            for (const auto& [port, n] : rounds->back().connections)
+                per_server += (per_server.empty() ? "" : ", ") + std::to_string(n);
+        md << "| " << (rounds == &e.ours ? "mod_memcache (ours)" : "apr-util apr_memcache") << " | "
+           << mib(median_kb(*rounds, &ChildMemory::rest_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::rest_anon_kb)) << " → "
+           << mib(median_kb(*rounds, &ChildMemory::load_anon_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_file_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_pss_kb)) << " | "
+           << mib(median_kb(*rounds, &ChildMemory::load_private_kb)) << " | " << num(median_of(conns)) << " | "
+           << (per_server.empty() ? "–" : per_server + " (last round)") << " | " << num(median_of(rps)) << " |\n";
+    }
+    const double a = median_kb(e.ours, &ChildMemory::load_kb);
+    const double b = median_kb(e.aprutil, &ChildMemory::load_kb);
+    md << "\nours ÷ apr-util after load: " << num(a / b, 3) << "× (" << num(a - b) << " KiB). RSS after load "
+          "by round (KiB), ours:";
+    for (const auto& m : e.ours) md << " " << m.load_kb;
+    md << "; apr-util:";
+    for (const auto& m : e.aprutil) md << " " << m.load_kb;
+    md << ".\n\n";
+    if (!e.ours.empty() && !e.aprutil.empty()) {
+        // Both builds run the same httpd and the same libraries (libaprutil, with its
+        // apr_memcache, is httpd's own), so the files only one build maps are what its
+        // client brings with it.
+        const auto& fo = e.ours.back().mappings_kb;
+        const auto& fa = e.aprutil.back().mappings_kb;
+        for (int i = 0; i < 2; ++i) {
+            long sum = 0;
+            const auto files = i == 0 ? only_in(fo, fa, sum) : only_in(fa, fo, sum);
+            md << "Resident pages of files only " << (i == 0 ? "ours" : "the apr-util build") << " maps (last round): "
+               << num(static_cast<double>(sum)) << " KiB";
+            std::string list;
+            for (const auto& [name, kb] : files)
+                list += (list.empty() ? "" : ", ") + name + " " + std::to_string(kb);
+            md << (list.empty() ? "" : " (" + list + ")") << ".\n";
+        }
+        // And what both map (files, the heap, anonymous memory) where the two children
+        // hold different amounts.
+        std::vector<std::pair<std::string, long>> diffs;
+        for (const auto& [path, kb] : fo) {
+            const auto it = fa.find(path);
+            if (it != fa.end() && kb != it->second) diffs.emplace_back(base_name(path), kb - it->second);
+        }
+        std::sort(diffs.begin(), diffs.end(),
+                  [](const auto& x, const auto& y) { return std::labs(x.second) > std::labs(y.second); });
+        if (diffs.size() > 8) diffs.resize(8);
+        std::string list;
+        for (const auto& [name, kb] : diffs)
+            list += (list.empty() ? "" : ", ") + name + " " + (kb > 0 ? "+" : "") + std::to_string(kb);
+        md << "Mappings of both, the largest differences (ours − apr-util, KiB): " << (list.empty() ? "none" : list)
+           << ".\n";
+        md << "\n";
+    }
+}
+
+}  // namespace
 
 std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
     std::ostringstream md;
@@ -358,6 +488,12 @@ std::string render_report(const SuiteOptions& o, const SuiteResult& r) {
         render_e2e(md, o.e2e_config, r.e2e_mget,
                    "one multi-get of 20 keys (100 B each) per request: a page assembled from fragments "
                    "(ours: the array call; apr-util: multgetp)");
+    if (r.e2e_memory_ran) render_e2e_memory(md, o.e2e_config, r.e2e_memory);
+    // Without workloads the targets come after the end-to-end part they check.
+    if (r.workloads.empty() && (r.e2e_ran || r.e2e_memory_ran)) {
+        md << "### Targets (issues #5 and #14)\n\n";
+        target_table(md, o, r);
+    }
 
     if (!r.profiles.empty()) {
         md << "### Where our client spends its instructions (callgrind, self cost)\n\n"

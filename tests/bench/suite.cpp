@@ -153,6 +153,7 @@ constexpr double kThroughputWeight = 1;
 constexpr double kStraceWeight = 2;
 constexpr double kCallgrindWeight = 10;
 constexpr double kE2eWeight = 60;
+constexpr double kE2eMemoryWeight = 40;
 
 std::size_t probe_len(std::size_t n, double scale) {
     return std::max<std::size_t>(2, static_cast<std::size_t>(n * scale));
@@ -430,7 +431,7 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
         }
     }
     const bool e2e = o.e2e && !fleet;
-    if (e2e) total_weight += 2 * kE2eWeight;
+    if (e2e) total_weight += 2 * kE2eWeight + kE2eMemoryWeight;
     Progress progress(total_weight);
 
     std::vector<Workload> touched;  // whose keys may be on the servers now
@@ -508,13 +509,21 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             m.name = "e2e-mget20";
             result.e2e_mget_ran = !interrupted();
             if (result.e2e_mget_ran) result.e2e_mget = run_e2e(m, servers[0]);
+            progress.step("end to end, 20-key multi-get", kE2eWeight);
             for (const auto* e : {&result.e2e, &result.e2e_mget}) {
                 if (!e->error.empty()) result.errors.push_back("end to end: " + e->error);
                 for (const auto* p : {&e->ours_profile, &e->aprutil_profile})
                     if (!p->error.empty()) result.errors.push_back("end to end under callgrind: " + p->error);
             }
+            // Memory per child: the 20-key page over the four servers the bench started.
+            result.e2e_memory_ran = !interrupted();
+            if (result.e2e_memory_ran) {
+                result.e2e_memory = run_e2e_memory(m, std::vector<Endpoint>(servers.begin(), servers.begin() + 4));
+                if (!result.e2e_memory.error.empty())
+                    result.errors.push_back("end to end, memory per child: " + result.e2e_memory.error);
+            }
         }
-        progress.step("end to end, 20-key multi-get", kE2eWeight);
+        progress.step("end to end, memory per child", kE2eMemoryWeight);
     }
     progress.finish();
 

@@ -76,6 +76,9 @@ struct SuiteResult {
     // The same with one 20-key multi-get per request (a page assembled from fragments).
     bool e2e_mget_ran = false;
     E2eResult e2e_mget;
+    // RSS per httpd child of each build (25 threads, 4 servers, the 20-key page).
+    bool e2e_memory_ran = false;
+    E2eMemoryResult e2e_memory;
     // Callgrind annotations of our client: "<workload>" -> top functions (self). The
     // full ones are in out_dir/profile.<workload>.ours.{self,inclusive}.txt.
     std::map<std::string, std::vector<std::string>> profiles;
