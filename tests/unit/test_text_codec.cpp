@@ -653,6 +653,51 @@ TEST(RetrievalReply, LargestFlagsAndCasAreAccepted) {
               completed({value_cas("k", 4294967295u, "a", 18446744073709551615u), end()}));
 }
 
+TEST(RetrievalReply, NumbersOfEveryLengthReadTheSameWholeAndByteByByte) {
+    // Whole input goes through the short path, input fed byte by byte through the
+    // general one: numbers of every length, leading zeros and the largest values must
+    // come out the same from both.
+    const std::vector<std::uint64_t> flags = {0,       1,        9,         10,         99,        100,
+                                              1234567, 9999999,  10000000,  12345678,   99999999,  100000000,
+                                              1u << 31, 4294967295u};
+    for (std::uint64_t f : flags) {
+        for (std::size_t len : {0u, 1u, 9u, 10u, 100u, 999u, 1000u, 1048576u}) {
+            const std::string data(len, 'd');
+            const std::string in = "VALUE key " + std::to_string(f) + " " + std::to_string(len) + "\r\n" + data +
+                                   "\r\nEND\r\n";
+            const Outcome expected = completed({value("key", static_cast<std::uint32_t>(f), data), end()});
+            EXPECT_EQ(parse_all(ReplyKind::retrieval, in), expected) << "flags " << f << " length " << len;
+            if (len < 1000) {
+                EXPECT_EQ(feed({ReplyKind::retrieval}, bytewise(in)), expected) << "flags " << f << " length " << len;
+            }
+        }
+    }
+    for (std::uint64_t cas : {std::uint64_t{1}, std::uint64_t{9999999}, std::uint64_t{12345678},
+                              std::uint64_t{123456789012345678u}, std::uint64_t{18446744073709551615u}}) {
+        const std::string in = "VALUE k 7 1 " + std::to_string(cas) + "\r\na\r\nEND\r\n";
+        EXPECT_EQ(parse_all(ReplyKind::retrieval, in), completed({value_cas("k", 7, "a", cas), end()})) << "cas " << cas;
+        EXPECT_EQ(feed({ReplyKind::retrieval}, bytewise(in)), parse_all(ReplyKind::retrieval, in)) << "cas " << cas;
+    }
+    // Flags of random lengths and digits, against the byte-by-byte path.
+    std::uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int t = 0; t < 2000; ++t) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const std::uint32_t f = static_cast<std::uint32_t>(x >> (32 + x % 32));
+        const std::string in = "VALUE k " + std::to_string(f) + " 12\r\nabcdefghijkl\r\nEND\r\n";
+        ASSERT_EQ(parse_all(ReplyKind::retrieval, in), completed({value("k", f, "abcdefghijkl"), end()})) << in;
+        ASSERT_EQ(feed({ReplyKind::retrieval}, bytewise(in)), parse_all(ReplyKind::retrieval, in)) << in;
+    }
+    // Leading zeros are read as the general path reads them.
+    EXPECT_EQ(parse_all(ReplyKind::retrieval, "VALUE k 0000007 0000003\r\nabc\r\nEND\r\n"),
+              completed({value("k", 7, "abc"), end()}));
+    // A digit run that ends in a byte other than a space or CR is an error either way.
+    EXPECT_TRUE(parse_all(ReplyKind::retrieval, "VALUE k 12x4 1\r\na\r\nEND\r\n").failed);
+    EXPECT_TRUE(parse_all(ReplyKind::retrieval, "VALUE k 1 3:\r\nabc\r\nEND\r\n").failed);
+    EXPECT_TRUE(parse_all(ReplyKind::retrieval, "VALUE k 4294967296 1\r\na\r\nEND\r\n").failed);
+}
+
 TEST(RetrievalReply, KeyOf250BytesAndHighBytesIsAccepted) {
     const std::string key = "\x80\xff" + std::string(248, 'k');
     EXPECT_EQ(parse_all(ReplyKind::retrieval, "VALUE " + key + " 0 1\r\na\r\nEND\r\n"),
