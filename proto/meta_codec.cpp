@@ -444,6 +444,25 @@ bool encode_meta_get(std::string& out, const MetaGetRequest& req) {
     return true;
 }
 
+void encode_meta_value_get(std::string& out, std::string_view key, bool with_cas) {
+    const std::string_view tail = with_cas ? std::string_view(" v f c\r\n") : std::string_view(" v f\r\n");
+    char line[3 + kMaxKeyLength + 8];
+    if (key.size() > kMaxKeyLength) {
+        // Only an unchecked caller passes such a key: the general writer has room for it.
+        MetaGetRequest mg;
+        mg.key = key;
+        mg.value = true;
+        mg.return_flags = true;
+        mg.return_cas = with_cas;
+        encode_meta_get(out, mg);
+        return;
+    }
+    std::memcpy(line, "mg ", 3);
+    std::memcpy(line + 3, key.data(), key.size());
+    std::memcpy(line + 3 + key.size(), tail.data(), tail.size());
+    out.append(line, 3 + key.size() + tail.size());
+}
+
 bool encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
                            const std::string_view* keys, std::size_t n,
                            std::uint32_t first_opaque) {

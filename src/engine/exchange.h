@@ -70,9 +70,15 @@ constexpr bool ends_reply(const Event& ev) noexcept {
 // it), at a parse error, or when on_event returns protocol_error (a well-formed reply
 // that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
 // proto::ParseResult and error_message(), as every codec in proto/ has.
+// Out of the way of the loop below, so that the loop stays small enough to be inlined
+// into each exchange.
+[[gnu::cold, gnu::noinline]] inline void log_unusable_reply(Server& server, const char* why) {
+    server.log(3, Outcome{Result::protocol_error}, "memcached server " + server.name() + ": unusable reply: " + why);
+}
+
 template <class Event, class Parser, class OnEvent>
-Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_event,
-                 Result& result) {
+[[gnu::always_inline]] inline Read read_events(Server& server, Connection& conn, Parser& parser,
+                                               OnEvent&& on_event, Result& result) {
     for (;;) {
         Event ev;
         std::size_t consumed = 0;
@@ -80,8 +86,7 @@ Read read_events(Server& server, Connection& conn, Parser& parser, OnEvent&& on_
         if (pr == proto::ParseResult::need_more) return Read::need_more;
         if (pr == proto::ParseResult::error) {
             result = Result::protocol_error;
-            server.log(3, Outcome{result},
-                       "memcached server " + server.name() + ": unusable reply: " + parser.error_message());
+            log_unusable_reply(server, parser.error_message());
             return Read::done;
         }
         Result r = on_event(ev);

@@ -101,12 +101,7 @@ struct MetaCodec {
     // ---- requests ----
 
     static std::string_view encode(Connection& c, const GetRequest& r, Pending&) {
-        proto::MetaGetRequest mg;
-        mg.key = r.key;
-        mg.value = true;
-        mg.return_flags = true;
-        mg.return_cas = r.with_cas;
-        proto::encode_meta_get(c.out(), mg);
+        proto::encode_meta_value_get(c.out(), r.key, r.with_cas);
         return {};
     }
 

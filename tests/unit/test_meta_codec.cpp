@@ -124,6 +124,23 @@ TEST(EncodeMetaGet, KeyLongerThanAnyLimitIsStillWrittenWhole) {
     EXPECT_EQ(get_line(r).size(), 3 + base64_encoded_size(key.size()) + 2 + 2);
 }
 
+TEST(EncodeMetaValueGet, WritesWhatTheGeneralEncoderWritesForThePlainGet) {
+    for (const std::string& key : {std::string("k"), std::string("user:42"), std::string(250, 'x'),
+                                   std::string(5000, 'y')}) {
+        for (bool cas : {false, true}) {
+            MetaGetRequest r = get_of(key);
+            r.value = r.return_flags = true;
+            r.return_cas = cas;
+            std::string out = "before";
+            encode_meta_value_get(out, key, cas);
+            EXPECT_EQ(out, "before" + get_line(r)) << key.size() << " cas " << cas;
+        }
+    }
+    std::string out;
+    encode_meta_value_get(out, "user:42", true);
+    EXPECT_EQ(out, "mg user:42 v f c\r\n");
+}
+
 TEST(EncodeMetaGetMulti, OneQuietGetPerKeyWithConsecutiveOpaquesThenNoop) {
     MetaGetRequest shape;
     shape.value = shape.return_key = shape.return_flags = true;
