@@ -12,9 +12,13 @@
 
 namespace mmc::bench {
 
-bool read_process_memory(pid_t pid, ProcessMemory& memory) {
-    memory = ProcessMemory{};
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+namespace {
+
+// Calls fn(name, kB) for each "Name:  123 kB" line of a /proc file; false when it
+// cannot be opened.
+template <class Fn>
+bool for_each_kb_field(const std::string& path, Fn&& fn) {
+    std::ifstream in(path);
     if (!in) return false;
     std::string line;
     while (std::getline(in, line)) {
@@ -22,23 +26,29 @@ bool read_process_memory(pid_t pid, ProcessMemory& memory) {
         std::string name;
         long kb = -1;
         ls >> name >> kb;
+        fn(name, kb);
+    }
+    return true;
+}
+
+}  // namespace
+
+bool read_process_memory(pid_t pid, ProcessMemory& memory) {
+    memory = ProcessMemory{};
+    const std::string dir = "/proc/" + std::to_string(pid);
+    for_each_kb_field(dir + "/status", [&](const std::string& name, long kb) {
         if (name == "VmRSS:") memory.rss_kb = kb;
         else if (name == "RssAnon:") memory.anon_kb = kb;
         else if (name == "RssFile:") memory.file_kb = kb;
         else if (name == "RssShmem:") memory.shmem_kb = kb;
-    }
+    });
     if (memory.rss_kb < 0) return false;
-    std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
     long private_clean = -1, private_dirty = -1;
-    while (std::getline(rollup, line)) {
-        std::istringstream ls(line);
-        std::string name;
-        long kb = -1;
-        ls >> name >> kb;
+    for_each_kb_field(dir + "/smaps_rollup", [&](const std::string& name, long kb) {
         if (name == "Pss:") memory.pss_kb = kb;
         else if (name == "Private_Clean:") private_clean = kb;
         else if (name == "Private_Dirty:") private_dirty = kb;
-    }
+    });
     if (private_clean >= 0 && private_dirty >= 0) memory.private_kb = private_clean + private_dirty;
     return true;
 }
