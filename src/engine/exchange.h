@@ -65,17 +65,17 @@ constexpr bool ends_reply(const Event& ev) noexcept {
     }
 }
 
-// Parses the events that have arrived and hands each to on_event(const Event&) ->
-// Result. done at the event that ends the reply (result = what on_event returned for
-// it), at a parse error, or when on_event returns protocol_error (a well-formed reply
-// that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
-// proto::ParseResult and error_message(), as every codec in proto/ has.
-// Out of the way of the loop below, so that the loop stays small enough to be inlined
+// Out of the way of read_events below, so that the loop stays small enough to be inlined
 // into each exchange.
 [[gnu::cold, gnu::noinline]] inline void log_unusable_reply(Server& server, const char* why) {
     server.log(3, Outcome{Result::protocol_error}, "memcached server " + server.name() + ": unusable reply: " + why);
 }
 
+// Parses the events that have arrived and hands each to on_event(const Event&) ->
+// Result. done at the event that ends the reply (result = what on_event returned for
+// it), at a parse error, or when on_event returns protocol_error (a well-formed reply
+// that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
+// proto::ParseResult and error_message(), as every codec in proto/ has.
 template <class Event, class Parser, class OnEvent>
 [[gnu::always_inline]] inline Read read_events(Server& server, Connection& conn, Parser& parser,
                                                OnEvent&& on_event, Result& result) {
