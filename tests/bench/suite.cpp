@@ -22,30 +22,6 @@ namespace mmc::bench {
 
 namespace {
 
-// memcached drops its privileges (-u nobody) when the bench runs as root, which clears
-// the parent-death signal the harness sets; so a bench that crashes or is interrupted
-// kills its servers itself.
-constexpr int kMaxGuarded = 256;
-volatile sig_atomic_t g_server_count = 0;
-volatile pid_t g_server_pids[kMaxGuarded];
-
-void kill_servers_and_reraise(int sig) {
-    for (sig_atomic_t i = 0; i < g_server_count && i < kMaxGuarded; ++i)
-        if (g_server_pids[i] > 0) ::kill(g_server_pids[i], SIGKILL);
-    ::signal(sig, SIG_DFL);
-    ::raise(sig);
-}
-
-void guard_servers(const std::vector<std::unique_ptr<test::MemcachedProcess>>& servers) {
-    g_server_count = 0;
-    for (const auto& m : servers) {
-        if (g_server_count < kMaxGuarded) g_server_pids[g_server_count] = m->pid();
-        g_server_count = g_server_count + 1;
-    }
-    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGINT, SIGTERM, SIGHUP})
-        ::signal(sig, kill_servers_and_reraise);
-}
-
 // Sets the CPUs of every thread of pid (0: the calling thread only).
 void set_cpus(pid_t pid, const cpu_set_t& cpus) {
     if (pid == 0) {
@@ -387,7 +363,6 @@ bool run_suite(const SuiteOptions& o, SuiteResult& result) {
             (tls ? all_servers.tls : servers).push_back(Endpoint{"127.0.0.1", m->port(), tls ? pki->ca : ""});
             memcached.push_back(std::move(m));
         }
-        guard_servers(memcached);
     }
     Placement placement;
     const bool pin = o.pin_single_thread && !fleet;

@@ -1,6 +1,7 @@
 #include "memcached_process.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -128,6 +129,10 @@ bool MemcachedProcess::launch() {
         ::_exit(127);
     }
     pid_ = pid;
+    if (!watch(pid)) {
+        stop();
+        return false;
+    }
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (std::chrono::steady_clock::now() < until) {
         int status = 0;
@@ -144,7 +149,59 @@ bool MemcachedProcess::launch() {
     return false;
 }
 
+// As root, memcached runs as nobody (-u), and that change of user clears the parent-death
+// signal its child process asked for; a test killed before its destructors ran would
+// leave the server running. So each server has a watchdog: a forked process, still
+// root, that blocks reading a pipe whose only writer is the test process. However the
+// test ends, the read returns 0 and the watchdog kills the server. Between fork and
+// _exit it makes only system calls, as a child of a threaded process must.
+bool MemcachedProcess::watch(pid_t server) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        error_ = std::string("pipe2: ") + std::strerror(errno);
+        return false;
+    }
+    pid_t w = ::fork();
+    if (w < 0) {
+        error_ = std::string("fork: ") + std::strerror(errno);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return false;
+    }
+    if (w == 0) {
+        // Keep only the read end (as stdin) and stderr: a copy of another server's
+        // write end held here would keep that server's watchdog from ever seeing EOF.
+        ::dup2(fds[0], 0);
+        if (::close_range(3, ~0U, 0) != 0)
+            for (int fd = 3; fd < 4096; ++fd) ::close(fd);
+        struct sigaction ignore {};
+        ignore.sa_handler = SIG_IGN;
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::sigaction(sig, &ignore, nullptr);
+        char c;
+        while (::read(0, &c, 1) < 0 && errno == EINTR) {
+        }
+        ::kill(server, SIGKILL);
+        ::_exit(0);
+    }
+    ::close(fds[0]);
+    watchdog_pid_ = w;
+    watch_fd_ = fds[1];
+    return true;
+}
+
 void MemcachedProcess::stop() {
+    // The watchdog goes first: once the server is reaped its PID may be reused, and a
+    // watchdog left behind must not kill whatever gets it.
+    if (watchdog_pid_ > 0) {
+        ::kill(watchdog_pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(watchdog_pid_, &status, 0);
+        watchdog_pid_ = -1;
+    }
+    if (watch_fd_ >= 0) {
+        ::close(watch_fd_);
+        watch_fd_ = -1;
+    }
     if (pid_ <= 0) return;
     // A test server holds nothing worth a graceful shutdown, which takes memcached
     // about a second; SIGKILL also works on a stopped (paused) process.

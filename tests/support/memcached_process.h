@@ -43,10 +43,13 @@ public:
 
 private:
     bool launch();
+    bool watch(pid_t server);
     std::vector<std::string> extra_args_;
     unsigned short port_ = 0;
     std::string socket_path_;
     pid_t pid_ = -1;
+    pid_t watchdog_pid_ = -1;  // kills the server when the test process ends (watch())
+    int watch_fd_ = -1;        // the write end of the watchdog's pipe
     bool paused_ = false;
     std::string error_;
 };
