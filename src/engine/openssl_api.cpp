@@ -25,9 +25,14 @@ constexpr const char kSslSoname[] = "libssl.so.1.1";
 #error "OpenSSL 1.1.1 or later is needed"
 #endif
 
-std::string dl_reason() {
+// dlerror()'s text; it starts with the soname when the file is missing, which the
+// caller's message already names.
+std::string dl_reason(const char* soname) {
     const char* e = ::dlerror();
-    return e ? e : "unknown reason";
+    std::string reason = e ? e : "unknown reason";
+    const std::string prefix = std::string(soname) + ": ";
+    if (reason.compare(0, prefix.size(), prefix) == 0) reason.erase(0, prefix.size());
+    return reason;
 }
 
 // Opens the library and resolves every name of the list into `fresh`; the caller's
@@ -38,13 +43,13 @@ bool load_table(const char* soname, Table& table, std::string& error, Resolve re
     ::dlerror();
     void* handle = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        error = std::string("cannot load ") + soname + ": " + dl_reason();
+        error = std::string("cannot load ") + soname + ": " + dl_reason(soname);
         return false;
     }
     Table fresh;
     const char* missing = resolve(handle, fresh);
     if (missing) {
-        error = std::string("cannot load ") + soname + ": " + dl_reason();
+        error = std::string("cannot load ") + soname + ": " + dl_reason(soname);
         if (error.find(missing) == std::string::npos) error += std::string(" (") + missing + ")";
         ::dlclose(handle);
         return false;
