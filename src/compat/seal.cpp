@@ -68,8 +68,9 @@ struct ThreadCipher {
         }
         const bool same_key = serial == k.serial;
         serial = 0;
-        const int ok = same_key ? libcrypto.EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
-                                : libcrypto.EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
+        const int ok = same_key
+                           ? libcrypto.EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
+                           : libcrypto.EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
         if (ok != 1) return nullptr;
         serial = k.serial;
         return ctx.get();

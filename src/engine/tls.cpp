@@ -175,8 +175,8 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
                         nullptr);
     // Sessions are kept here (one per server: the newest), not in OpenSSL's cache.
     // SSL_CTX_set_session_cache_mode()
-    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE,
-                        nullptr);
+    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+                        SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE, nullptr);
     libssl.SSL_CTX_sess_set_new_cb(ctx, &TlsContext::on_new_session);
     if (config.verify) {
         libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -198,7 +198,9 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
         if (libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
             return fail("cannot load the client key from " + key);
         }
-        if (libssl.SSL_CTX_check_private_key(ctx) != 1) return fail("the client key does not match its certificate");
+        if (libssl.SSL_CTX_check_private_key(ctx) != 1) {
+            return fail("the client key does not match its certificate");
+        }
     } else if (!config.key_file.empty()) {
         error = "a client key without a client certificate";
         return nullptr;
@@ -213,7 +215,8 @@ TlsContext::~TlsContext() {
 }
 
 int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
-    auto* self = static_cast<TlsContext*>(libssl.SSL_CTX_get_ex_data(libssl.SSL_get_SSL_CTX(ssl), context_index()));
+    SSL_CTX* ctx = libssl.SSL_get_SSL_CTX(ssl);
+    auto* self = static_cast<TlsContext*>(libssl.SSL_CTX_get_ex_data(ctx, context_index()));
     if (!self) return 0;
     // A copy: the session OpenSSL hands over stays attached to this connection, which
     // may still change it (a later ticket), while other threads read the kept one.
@@ -269,8 +272,9 @@ std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
         }
     }
     if (context.config_.verify && !name.empty()) {
-        int ok = context.peer_is_address_ ? libcrypto.X509_VERIFY_PARAM_set1_ip_asc(libssl.SSL_get0_param(ssl), name.c_str())
-                                          : libssl.SSL_set1_host(ssl, name.c_str());
+        int ok = context.peer_is_address_
+                     ? libcrypto.X509_VERIFY_PARAM_set1_ip_asc(libssl.SSL_get0_param(ssl), name.c_str())
+                     : libssl.SSL_set1_host(ssl, name.c_str());
         if (ok != 1) return nullptr;
         libssl.SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }

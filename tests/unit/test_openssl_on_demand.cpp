@@ -36,7 +36,8 @@ bool mapped(const char* soname_prefix) {
 [[noreturn]] void exit_with_mappings(bool want_crypto, bool want_ssl) {
     const bool crypto = mapped("libcrypto.so");
     const bool ssl = mapped("libssl.so");
-    std::fprintf(stderr, "libcrypto %s, libssl %s\n", crypto ? "mapped" : "not mapped", ssl ? "mapped" : "not mapped");
+    std::fprintf(stderr, "libcrypto %s, libssl %s\n", crypto ? "mapped" : "not mapped",
+                 ssl ? "mapped" : "not mapped");
     std::exit(crypto == want_crypto && ssl == want_ssl ? 0 : 1);
 }
 
@@ -89,7 +90,9 @@ TEST_F(OpenSslOnDemand, PlainClientMapsNeitherLibrary) {
             // and fails there, without a network.
             const std::string dir = temp_dir();
             const std::string sock = dir + "/none.sock";
-            if (apr_memcache_server_create(pool.p, sock.c_str(), 0, 0, 1, 1, 1000000, &ms) != APR_SUCCESS) std::exit(3);
+            if (apr_memcache_server_create(pool.p, sock.c_str(), 0, 0, 1, 1, 1000000, &ms) != APR_SUCCESS) {
+                std::exit(3);
+            }
             if (apr_memcache_add_server(mc, ms) != APR_SUCCESS) std::exit(4);
             char* value = nullptr;
             apr_size_t len = 0;
