@@ -31,10 +31,42 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # finds them in the binaries, so they are right on whatever release builds the package.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 
+# OpenSSL is loaded with dlopen() when a TLS server or a seal key ring needs it, not
+# linked (docs/design.md, "OpenSSL on demand"), so dpkg-shlibdeps cannot see it: the
+# module and the library name its package themselves. The package is the one holding
+# the libssl this build compiled against (dpkg-query -S; Debian 12: libssl3, later
+# releases libssl3t64), at least the release series of its headers (3.0.x headers:
+# >= 3.0.0), which is what dpkg-shlibdeps wrote when the library was linked.
+# MMC_OPENSSL_DEPENDS replaces the entry, e.g. where dpkg is not there to ask.
+set(MMC_OPENSSL_DEPENDS "" CACHE STRING
+    "Depends entry for OpenSSL's runtime package (empty: the package dpkg says holds libssl)")
+set(_mmc_openssl_depends "${MMC_OPENSSL_DEPENDS}")
+if(NOT _mmc_openssl_depends)
+  find_package(OpenSSL 1.1.1 REQUIRED)
+  find_program(MMC_DPKG_QUERY dpkg-query)
+  get_filename_component(_real "${OPENSSL_SSL_LIBRARY}" REALPATH)
+  set(_package)
+  if(MMC_DPKG_QUERY)
+    execute_process(COMMAND ${MMC_DPKG_QUERY} -S "${_real}" OUTPUT_VARIABLE _owner ERROR_QUIET
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    string(REGEX REPLACE "^([^:, ]+).*$" "\\1" _package "${_owner}")
+  endif()
+  if(NOT _package)
+    message(FATAL_ERROR "cannot tell which package holds ${_real} (dpkg-query -S): set "
+                        "MMC_OPENSSL_DEPENDS, e.g. -DMMC_OPENSSL_DEPENDS=\"libssl3 (>= 3.0.0)\"")
+  endif()
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+" _series "${OPENSSL_VERSION}")
+  if(_series VERSION_LESS 3.0)
+    set(_mmc_openssl_depends "${_package} (>= 1.1.1)")
+  else()
+    set(_mmc_openssl_depends "${_package} (>= ${_series}.0)")
+  endif()
+endif()
+
 set(CPACK_DEBIAN_MODULE_PACKAGE_NAME libapache2-mod-memcache)
 set(CPACK_DEBIAN_MODULE_PACKAGE_SECTION httpd)
 # The module ABI of httpd 2.4 (provided by Debian's apache2-bin).
-set(CPACK_DEBIAN_MODULE_PACKAGE_DEPENDS "apache2-api-20120211")
+set(CPACK_DEBIAN_MODULE_PACKAGE_DEPENDS "apache2-api-20120211, ${_mmc_openssl_depends}")
 set(CPACK_COMPONENT_MODULE_DESCRIPTION
     "memcached client module for Apache httpd 2.4
 mod_memcache gives other httpd modules a ready, thread-safe memcached client,
@@ -45,6 +77,7 @@ per-server health tracking, and shows its state on mod_status.")
 
 set(CPACK_DEBIAN_LIB_PACKAGE_NAME libap-memcache0)
 set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_LIB_PACKAGE_DEPENDS "${_mmc_openssl_depends}")
 set(CPACK_COMPONENT_LIB_DESCRIPTION
     "memcached client library with an apr_memcache-compatible API
 The client engine of mod_memcache as a shared library, for programs outside

@@ -1,6 +1,7 @@
 // Sealed values: the envelope, the key ring and its key file. All cryptography is
 // OpenSSL's EVP AES-256-GCM; nonces come from RAND_bytes, which OpenSSL reseeds in a
-// forked child.
+// forked child. libcrypto is loaded when the first ring is built (engine/openssl_api.h),
+// so its functions are called through that table; a ring exists only once it is loaded.
 #include "compat/seal.h"
 
 #include <atomic>
@@ -13,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "engine/openssl_api.h"
 
 namespace mmc::compat::seal {
+
+using mmc::engine::openssl::libcrypto;
 
 const char* to_string(Failure f) noexcept {
     switch (f) {
@@ -33,13 +34,19 @@ const char* to_string(Failure f) noexcept {
 // call looks it up again in OpenSSL 3's provider store.
 struct Keyring::Cipher {
     EVP_CIPHER* cipher = nullptr;
-    ~Cipher() { EVP_CIPHER_free(cipher); }
+    ~Cipher() {
+        if (cipher) libcrypto.EVP_CIPHER_free(cipher);
+    }
 };
 
 namespace {
 
+// Key material is wiped without OpenSSL (OPENSSL_cleanse would do the same), so that a
+// key file rejected before libcrypto is loaded is wiped too.
+void wipe(void* p, std::size_t n) noexcept { ::explicit_bzero(p, n); }
+
 struct CtxFree {
-    void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
+    void operator()(EVP_CIPHER_CTX* c) const noexcept { libcrypto.EVP_CIPHER_CTX_free(c); }
 };
 using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
@@ -56,13 +63,14 @@ struct ThreadCipher {
     // Ready to encrypt (enc 1) or decrypt (enc 0) with key k and nonce iv.
     EVP_CIPHER_CTX* start(const EVP_CIPHER* cipher, const Key& k, const unsigned char* iv, int enc) noexcept {
         if (!ctx) {
-            ctx.reset(EVP_CIPHER_CTX_new());
+            ctx.reset(libcrypto.EVP_CIPHER_CTX_new());
             if (!ctx) return nullptr;
         }
         const bool same_key = serial == k.serial;
         serial = 0;
-        const int ok = same_key ? EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
-                                : EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
+        const int ok = same_key
+                           ? libcrypto.EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
+                           : libcrypto.EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
         if (ok != 1) return nullptr;
         serial = k.serial;
         return ctx.get();
@@ -109,12 +117,12 @@ bool add_aad(EVP_CIPHER_CTX* ctx, std::string_view header, std::uint32_t flags,
         std::memcpy(aad, header.data(), header.size());
         std::memcpy(aad + header.size(), f, sizeof f);
         if (!key.empty()) std::memcpy(aad + header.size() + sizeof f, key.data(), key.size());
-        return EVP_CipherUpdate(ctx, nullptr, &n, aad, static_cast<int>(total)) == 1;
+        return libcrypto.EVP_CipherUpdate(ctx, nullptr, &n, aad, static_cast<int>(total)) == 1;
     }
-    return EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(header.data()),
+    return libcrypto.EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(header.data()),
                             static_cast<int>(header.size())) == 1 &&
-           EVP_CipherUpdate(ctx, nullptr, &n, f, sizeof f) == 1 &&
-           EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(key.data()),
+           libcrypto.EVP_CipherUpdate(ctx, nullptr, &n, f, sizeof f) == 1 &&
+           libcrypto.EVP_CipherUpdate(ctx, nullptr, &n, reinterpret_cast<const unsigned char*>(key.data()),
                             static_cast<int>(key.size())) == 1;
 }
 
@@ -125,7 +133,7 @@ bool crypt(EVP_CIPHER_CTX* ctx, const unsigned char* in, std::size_t len, unsign
     while (len > 0) {
         const std::size_t chunk = len < kMaxChunk ? len : kMaxChunk;
         int n = 0;
-        if (EVP_CipherUpdate(ctx, out, &n, in, static_cast<int>(chunk)) != 1) return false;
+        if (libcrypto.EVP_CipherUpdate(ctx, out, &n, in, static_cast<int>(chunk)) != 1) return false;
         in += chunk;
         out += chunk;
         len -= chunk;
@@ -141,14 +149,14 @@ Keyring::Keyring(std::vector<Key> keys) : keys_(std::move(keys)), cipher_(std::m
 }
 
 Keyring::~Keyring() {
-    for (Key& k : keys_) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+    for (Key& k : keys_) wipe(k.bytes.data(), k.bytes.size());
 }
 
 std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err) {
     std::vector<Key> keys;
     std::size_t lineno = 0;
     auto fail = [&](const std::string& why) {
-        for (Key& k : keys) OPENSSL_cleanse(k.bytes.data(), k.bytes.size());
+        for (Key& k : keys) wipe(k.bytes.data(), k.bytes.size());
         err = "line " + std::to_string(lineno) + ": " + why;
         return nullptr;
     };
@@ -184,7 +192,7 @@ std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err)
             const int hi = hex_digit(hex[2 * i]);
             const int lo = hex_digit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                OPENSSL_cleanse(key.bytes.data(), key.bytes.size());
+                wipe(key.bytes.data(), key.bytes.size());
                 return fail("key '" + key.id + "' is not hexadecimal");
             }
             key.bytes[i] = static_cast<unsigned char>(hi << 4 | lo);
@@ -195,8 +203,15 @@ std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err)
         err = "no key: expected lines '<key-id> <64 hex digits>'";
         return nullptr;
     }
+    // The first ring loads libcrypto (in httpd: the parent, reading its configuration).
+    std::string why;
+    if (!mmc::engine::openssl::load_crypto(why)) {
+        for (Key& k : keys) wipe(k.bytes.data(), k.bytes.size());
+        err = "sealed values need OpenSSL: " + why;
+        return nullptr;
+    }
     std::unique_ptr<Keyring> ring(new Keyring(std::move(keys)));
-    ring->cipher_->cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    ring->cipher_->cipher = libcrypto.EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
     if (!ring->cipher_->cipher) {
         err = "OpenSSL offers no AES-256-GCM";
         return nullptr;
@@ -246,7 +261,7 @@ std::unique_ptr<Keyring> Keyring::load(const char* path, std::string& err, int* 
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             sys = errno;
-            OPENSSL_cleanse(text.data(), text.size());
+            wipe(text.data(), text.size());
             err = std::string("cannot read: ") + std::strerror(sys);
             return nullptr;
         }
@@ -255,7 +270,7 @@ std::unique_ptr<Keyring> Keyring::load(const char* path, std::string& err, int* 
     }
     text.resize(got);
     auto ring = parse(text, err);
-    OPENSSL_cleanse(text.data(), text.size());
+    wipe(text.data(), text.size());
     return ring;
 }
 
@@ -284,18 +299,18 @@ bool Keyring::seal(std::string_view key, std::uint32_t flags, std::string_view p
     p += k.id.size();
     const std::string_view header(reinterpret_cast<const char*>(out), static_cast<std::size_t>(p - out));
     unsigned char* nonce = p;
-    if (RAND_bytes(nonce, kNonceSize) != 1) return false;
+    if (libcrypto.RAND_bytes(nonce, kNonceSize) != 1) return false;
     p += kNonceSize;
 
     EVP_CIPHER_CTX* ctx = tl_encrypt.start(cipher_->cipher, k, nonce, 1);
     int n = 0;
     const bool ok = ctx && add_aad(ctx, header, flags, key) &&
                     crypt(ctx, reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), p) &&
-                    EVP_EncryptFinal_ex(ctx, p + plain.size(), &n) == 1 &&
-                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, p + plain.size()) == 1;
+                    libcrypto.EVP_EncryptFinal_ex(ctx, p + plain.size(), &n) == 1 &&
+                    libcrypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagSize, p + plain.size()) == 1;
     if (!ok) {
         tl_encrypt.forget();
-        OPENSSL_cleanse(out, sealed_size(plain.size()));
+        wipe(out, sealed_size(plain.size()));
     }
     return ok;
 }
@@ -324,13 +339,13 @@ Failure Keyring::unseal(std::string_view key, std::uint32_t flags, std::string_v
     int n = 0;
     unsigned char last[16];
     const bool ok = ctx && add_aad(ctx, header, flags, key) && crypt(ctx, ct, len, out) &&
-                    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
-                    EVP_DecryptFinal_ex(ctx, last, &n) == 1;
+                    libcrypto.EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagSize, tag) == 1 &&
+                    libcrypto.EVP_DecryptFinal_ex(ctx, last, &n) == 1;
     if (!ok) {
         // A forged value is the common failure; the context is set afresh all the same.
         tl_decrypt.forget();
         // GCM writes the plaintext before the tag is checked: none of it may remain.
-        OPENSSL_cleanse(out, len);
+        wipe(out, len);
         return Failure::forged;
     }
     return Failure::none;

@@ -1,24 +1,36 @@
 #include "engine/tls.h"
 
 #include <arpa/inet.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <sys/socket.h>
+
+#include "engine/openssl_api.h"
 
 #include <cerrno>
 #include <mutex>
 
 namespace mmc::engine {
 
+// Every OpenSSL call goes through the tables of openssl_api.h, loaded by
+// TlsContext::create() before anything else here runs. Macros of OpenSSL's headers are
+// written out as the call they stand for.
+using openssl::libcrypto;
+using openssl::libssl;
+
 namespace {
+
+int stack_size(const void* stack) {
+    return libcrypto.OPENSSL_sk_num(static_cast<const OPENSSL_STACK*>(stack));
+}
+
+void* stack_item(const void* stack, int i) {
+    return libcrypto.OPENSSL_sk_value(static_cast<const OPENSSL_STACK*>(stack), i);
+}
 
 // SSL_get_error needs the thread's error queue empty before each call (other code on
 // the thread, mod_ssl for one, may have left errors in it). Emptying a queue that is
 // already empty costs several hundred instructions per call, so it is looked at first.
 inline void empty_error_queue() noexcept {
-    if (ERR_peek_error() != 0) ERR_clear_error();
+    if (libcrypto.ERR_peek_error() != 0) libcrypto.ERR_clear_error();
 }
 
 // OpenSSL works out a certificate's extensions (key identifiers, purposes) the first
@@ -26,22 +38,31 @@ inline void empty_error_queue() noexcept {
 // threads handshaking at once would both do it. Done here, once, for every certificate
 // the context holds, before any connection uses it.
 void cache_certificate_extensions(SSL_CTX* ctx) {
-    STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
-    for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
-        if (X509* x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i))) X509_check_purpose(x, -1, 0);
+    STACK_OF(X509_OBJECT)* objects = libcrypto.X509_STORE_get0_objects(libssl.SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < stack_size(objects); ++i) {
+        auto* object = static_cast<X509_OBJECT*>(stack_item(objects, i));
+        if (X509* x = libcrypto.X509_OBJECT_get0_X509(object)) libcrypto.X509_check_purpose(x, -1, 0);
     }
-    if (X509* own = SSL_CTX_get0_certificate(ctx)) X509_check_purpose(own, -1, 0);
+    if (X509* own = libssl.SSL_CTX_get0_certificate(ctx)) libcrypto.X509_check_purpose(own, -1, 0);
     STACK_OF(X509)* chain = nullptr;
-    if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1) {
-        for (int i = 0; i < sk_X509_num(chain); ++i) X509_check_purpose(sk_X509_value(chain, i), -1, 0);
+    // SSL_CTX_get0_chain_certs()
+    if (libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_GET_CHAIN_CERTS, 0, &chain) == 1) {
+        for (int i = 0; i < stack_size(chain); ++i) {
+            libcrypto.X509_check_purpose(static_cast<X509*>(stack_item(chain, i)), -1, 0);
+        }
     }
 }
 
 // ---- the BIO over the Connection's socket -------------------------------------------
 
+// BIO_clear_retry_flags(), BIO_set_retry_write(), BIO_set_retry_read()
+void clear_retry_flags(BIO* bio) { libcrypto.BIO_clear_flags(bio, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY); }
+void set_retry_write(BIO* bio) { libcrypto.BIO_set_flags(bio, BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY); }
+void set_retry_read(BIO* bio) { libcrypto.BIO_set_flags(bio, BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY); }
+
 int bio_write(BIO* bio, const char* data, int len) {
-    auto* io = static_cast<TlsStream::Io*>(BIO_get_data(bio));
-    BIO_clear_retry_flags(bio);
+    auto* io = static_cast<TlsStream::Io*>(libcrypto.BIO_get_data(bio));
+    clear_retry_flags(bio);
     for (;;) {
         // Never blocks (a full socket buffer is waited for by the Connection with its
         // deadline), never raises SIGPIPE.
@@ -49,14 +70,14 @@ int bio_write(BIO* bio, const char* data, int len) {
         if (n >= 0) return static_cast<int>(n);
         if (errno == EINTR) continue;
         io->last_errno = errno;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+        if (errno == EAGAIN || errno == EWOULDBLOCK) set_retry_write(bio);
         return -1;
     }
 }
 
 int bio_read(BIO* bio, char* buf, int len) {
-    auto* io = static_cast<TlsStream::Io*>(BIO_get_data(bio));
-    BIO_clear_retry_flags(bio);
+    auto* io = static_cast<TlsStream::Io*>(libcrypto.BIO_get_data(bio));
+    clear_retry_flags(bio);
     // Only the first recv() of a read may block: a record whose rest is late comes
     // back as "want read" and the Connection looks at its deadline before waiting again.
     const int flags = io->wait ? 0 : MSG_DONTWAIT;
@@ -65,7 +86,7 @@ int bio_read(BIO* bio, char* buf, int len) {
     if (n > 0) io->progressed = true;
     if (n >= 0) return static_cast<int>(n);
     io->last_errno = errno;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) BIO_set_retry_read(bio);
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) set_retry_read(bio);
     return -1;
 }
 
@@ -75,18 +96,18 @@ long bio_ctrl(BIO*, int cmd, long, void*) {
 }
 
 int bio_create(BIO* bio) {
-    BIO_set_init(bio, 1);
+    libcrypto.BIO_set_init(bio, 1);
     return 1;
 }
 
 BIO_METHOD* socket_method() {
     static BIO_METHOD* method = [] {
-        BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmc-socket");
+        BIO_METHOD* m = libcrypto.BIO_meth_new(libcrypto.BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmc-socket");
         if (m) {
-            BIO_meth_set_write(m, bio_write);
-            BIO_meth_set_read(m, bio_read);
-            BIO_meth_set_ctrl(m, bio_ctrl);
-            BIO_meth_set_create(m, bio_create);
+            libcrypto.BIO_meth_set_write(m, bio_write);
+            libcrypto.BIO_meth_set_read(m, bio_read);
+            libcrypto.BIO_meth_set_ctrl(m, bio_ctrl);
+            libcrypto.BIO_meth_set_create(m, bio_create);
         }
         return m;
     }();
@@ -95,10 +116,10 @@ BIO_METHOD* socket_method() {
 
 // OpenSSL's reason for the newest error on this thread's queue, "" when none.
 std::string openssl_reason() {
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = libcrypto.ERR_peek_last_error();
     if (e == 0) return {};
     char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
+    libcrypto.ERR_error_string_n(e, buf, sizeof buf);
     return buf;
 }
 
@@ -108,7 +129,9 @@ bool is_address(const std::string& host) {
 }
 
 int context_index() {
-    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    // SSL_CTX_get_ex_new_index()
+    static const int index =
+        libcrypto.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, nullptr, nullptr, nullptr, nullptr);
     return index;
 }
 
@@ -118,51 +141,66 @@ int context_index() {
 
 std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const std::string& host,
                                                std::string& error) {
-    ERR_clear_error();
+    // OpenSSL is loaded here, the first time a TLS server is configured (in httpd, in
+    // the parent while it reads the configuration). Without it there is no context.
+    std::string why;
+    if (!openssl::load_ssl(why)) {
+        error = "TLS needs OpenSSL: " + why;
+        return nullptr;
+    }
+    libcrypto.ERR_clear_error();
     std::shared_ptr<TlsContext> c(new TlsContext());
     c->config_ = config;
     c->peer_name_ = config.server_name.empty() ? host : config.server_name;
     c->peer_is_address_ = is_address(c->peer_name_);
-    c->ctx_ = SSL_CTX_new(TLS_client_method());
+    c->ctx_ = libssl.SSL_CTX_new(libssl.TLS_client_method());
     auto fail = [&](const std::string& what) {
         error = what;
         std::string reason = openssl_reason();
         if (!reason.empty()) error += ": " + reason;
-        ERR_clear_error();
+        libcrypto.ERR_clear_error();
         return nullptr;
     };
     if (!c->ctx_ || socket_method() == nullptr || context_index() < 0) return fail("cannot create a TLS context");
     SSL_CTX* ctx = c->ctx_;
-    SSL_CTX_set_ex_data(ctx, context_index(), c.get());
-    SSL_CTX_set_min_proto_version(ctx, config.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    libssl.SSL_CTX_set_ex_data(ctx, context_index(), c.get());
+    // SSL_CTX_set_min_proto_version()
+    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
+                        config.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION, nullptr);
     // A reply's records are read in one recv() (not header, then body), and a send
     // that the socket took only in part goes on from where it stopped.
-    SSL_CTX_set_read_ahead(ctx, 1);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // SSL_CTX_set_read_ahead(), SSL_CTX_set_mode()
+    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_READ_AHEAD, 1, nullptr);
+    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_MODE, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
+                        nullptr);
     // Sessions are kept here (one per server: the newest), not in OpenSSL's cache.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-    SSL_CTX_sess_set_new_cb(ctx, &TlsContext::on_new_session);
+    // SSL_CTX_set_session_cache_mode()
+    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_SESS_CACHE_MODE,
+                        SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE, nullptr);
+    libssl.SSL_CTX_sess_set_new_cb(ctx, &TlsContext::on_new_session);
     if (config.verify) {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         if (!config.ca_file.empty()) {
-            if (SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
+            if (libssl.SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
                 return fail("cannot load CA certificates from " + config.ca_file);
             }
-        } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        } else if (libssl.SSL_CTX_set_default_verify_paths(ctx) != 1) {
             return fail("cannot load the system's CA certificates");
         }
     } else {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+        libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     }
     if (!config.cert_file.empty()) {
-        if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
+        if (libssl.SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
             return fail("cannot load the client certificate from " + config.cert_file);
         }
         const std::string& key = config.key_file.empty() ? config.cert_file : config.key_file;
-        if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        if (libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
             return fail("cannot load the client key from " + key);
         }
-        if (SSL_CTX_check_private_key(ctx) != 1) return fail("the client key does not match its certificate");
+        if (libssl.SSL_CTX_check_private_key(ctx) != 1) {
+            return fail("the client key does not match its certificate");
+        }
     } else if (!config.key_file.empty()) {
         error = "a client key without a client certificate";
         return nullptr;
@@ -172,29 +210,30 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
 }
 
 TlsContext::~TlsContext() {
-    if (session_) SSL_SESSION_free(session_);
-    if (ctx_) SSL_CTX_free(ctx_);
+    if (session_) libssl.SSL_SESSION_free(session_);
+    if (ctx_) libssl.SSL_CTX_free(ctx_);
 }
 
 int TlsContext::on_new_session(SSL* ssl, SSL_SESSION* session) {
-    auto* self = static_cast<TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
+    SSL_CTX* ctx = libssl.SSL_get_SSL_CTX(ssl);
+    auto* self = static_cast<TlsContext*>(libssl.SSL_CTX_get_ex_data(ctx, context_index()));
     if (!self) return 0;
     // A copy: the session OpenSSL hands over stays attached to this connection, which
     // may still change it (a later ticket), while other threads read the kept one.
-    SSL_SESSION* copy = SSL_SESSION_dup(session);
+    SSL_SESSION* copy = libssl.SSL_SESSION_dup(session);
     if (!copy) return 0;
     std::unique_lock<std::mutex> lock(self->mu_, std::try_to_lock);
     if (!lock.owns_lock()) {  // the next ticket will do
-        SSL_SESSION_free(copy);
+        libssl.SSL_SESSION_free(copy);
         return 0;
     }
-    if (self->session_) SSL_SESSION_free(self->session_);
+    if (self->session_) libssl.SSL_SESSION_free(self->session_);
     self->session_ = copy;
     return 0;  // OpenSSL keeps (and frees) its own reference
 }
 
 void TlsContext::handshake_done(SSL* ssl) {
-    (SSL_session_reused(ssl) ? resumed_ : full_).fetch_add(1, std::memory_order_relaxed);
+    (libssl.SSL_session_reused(ssl) ? resumed_ : full_).fetch_add(1, std::memory_order_relaxed);
 }
 
 void TlsContext::record_failure(const std::string& reason) {
@@ -202,7 +241,7 @@ void TlsContext::record_failure(const std::string& reason) {
     if (!lock.owns_lock()) return;
     failure_ = reason;
     if (session_) {
-        SSL_SESSION_free(session_);
+        libssl.SSL_SESSION_free(session_);
         session_ = nullptr;
     }
 }
@@ -215,24 +254,29 @@ std::string TlsContext::last_failure() {
 // ---- TlsStream ----------------------------------------------------------------------
 
 std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
-    ERR_clear_error();
-    SSL* ssl = SSL_new(context.ctx_);
+    libcrypto.ERR_clear_error();
+    SSL* ssl = libssl.SSL_new(context.ctx_);
     if (!ssl) return nullptr;
     std::unique_ptr<TlsStream> s(new TlsStream(context, ssl, fd));
-    BIO* bio = BIO_new(socket_method());
+    BIO* bio = libcrypto.BIO_new(socket_method());
     if (!bio) return nullptr;
-    BIO_set_data(bio, &s->io_);
-    SSL_set_bio(ssl, bio, bio);
-    SSL_set_connect_state(ssl);
+    libcrypto.BIO_set_data(bio, &s->io_);
+    libssl.SSL_set_bio(ssl, bio, bio);
+    libssl.SSL_set_connect_state(ssl);
     const std::string& name = context.peer_name_;
     if (!name.empty() && !context.peer_is_address_) {
-        if (SSL_set_tlsext_host_name(ssl, name.c_str()) != 1) return nullptr;
+        // SSL_set_tlsext_host_name()
+        if (libssl.SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                            const_cast<char*>(name.c_str())) != 1) {
+            return nullptr;
+        }
     }
     if (context.config_.verify && !name.empty()) {
-        int ok = context.peer_is_address_ ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name.c_str())
-                                          : SSL_set1_host(ssl, name.c_str());
+        int ok = context.peer_is_address_
+                     ? libcrypto.X509_VERIFY_PARAM_set1_ip_asc(libssl.SSL_get0_param(ssl), name.c_str())
+                     : libssl.SSL_set1_host(ssl, name.c_str());
         if (ok != 1) return nullptr;
-        SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        libssl.SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     }
     // Each connection resumes from a copy of the kept session of its own: OpenSSL
     // writes into the session of a connection during its handshake and when tickets
@@ -240,11 +284,11 @@ std::unique_ptr<TlsStream> TlsStream::create(TlsContext& context, int fd) {
     SSL_SESSION* copy = nullptr;
     {
         std::unique_lock<std::mutex> lock(context.mu_, std::try_to_lock);
-        if (lock.owns_lock() && context.session_) copy = SSL_SESSION_dup(context.session_);
+        if (lock.owns_lock() && context.session_) copy = libssl.SSL_SESSION_dup(context.session_);
     }
     if (copy) {
-        SSL_set_session(ssl, copy);  // takes a reference of its own
-        SSL_SESSION_free(copy);
+        libssl.SSL_set_session(ssl, copy);  // takes a reference of its own
+        libssl.SSL_SESSION_free(copy);
     }
     return s;
 }
@@ -256,12 +300,12 @@ TlsStream::~TlsStream() {
     // No SSL_shutdown(): nothing is written on the way out (see tls.h). Marked as shut
     // down all the same, or SSL_free() would make the session unresumable (OpenSSL
     // takes a session that was not shut down for a failed one).
-    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-    SSL_free(ssl_);
+    libssl.SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    libssl.SSL_free(ssl_);
 }
 
 TlsStream::Status TlsStream::status_of(int rc) {
-    switch (SSL_get_error(ssl_, rc)) {
+    switch (libssl.SSL_get_error(ssl_, rc)) {
         case SSL_ERROR_WANT_READ: return Status::want_read;
         case SSL_ERROR_WANT_WRITE: return Status::want_write;
         case SSL_ERROR_ZERO_RETURN: return Status::closed;
@@ -278,19 +322,19 @@ TlsStream::Status TlsStream::status_of(int rc) {
 }
 
 TlsStream::Status TlsStream::handshake() {
-    ERR_clear_error();
+    libcrypto.ERR_clear_error();
     io_.wait = false;
     io_.last_errno = 0;
-    int rc = SSL_do_handshake(ssl_);
+    int rc = libssl.SSL_do_handshake(ssl_);
     if (rc == 1) {
         context_.handshake_done(ssl_);
         return Status::ok;
     }
     Status s = status_of(rc);
     if (s == Status::want_read || s == Status::want_write) return s;
-    long verify = SSL_get_verify_result(ssl_);
+    long verify = libssl.SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) {
-        failure_ = X509_verify_cert_error_string(verify);
+        failure_ = libcrypto.X509_verify_cert_error_string(verify);
     } else {
         failure_ = openssl_reason();
         if (failure_.empty()) {
@@ -298,7 +342,7 @@ TlsStream::Status TlsStream::handshake() {
                                            : "handshake failed";
         }
     }
-    ERR_clear_error();
+    libcrypto.ERR_clear_error();
     context_.record_failure(failure_);
     return s == Status::closed ? Status::failed : s;
 }
@@ -308,10 +352,10 @@ TlsStream::Status TlsStream::write(const void* data, std::size_t len, std::size_
     empty_error_queue();
     io_.wait = false;
     io_.last_errno = 0;
-    int rc = SSL_write_ex(ssl_, data, len, &written);
+    int rc = libssl.SSL_write_ex(ssl_, data, len, &written);
     if (rc == 1) return Status::ok;
     Status s = status_of(0);
-    ERR_clear_error();
+    libcrypto.ERR_clear_error();
     return s;
 }
 
@@ -321,14 +365,14 @@ TlsStream::Status TlsStream::read(void* buf, std::size_t cap, std::size_t& got, 
     io_.wait = wait;
     io_.progressed = false;
     io_.last_errno = 0;
-    int rc = SSL_read_ex(ssl_, buf, cap, &got);
+    int rc = libssl.SSL_read_ex(ssl_, buf, cap, &got);
     if (rc == 1) return Status::ok;
     Status s = status_of(0);
-    ERR_clear_error();
+    libcrypto.ERR_clear_error();
     return s;
 }
 
-bool TlsStream::pending() const noexcept { return SSL_has_pending(ssl_) == 1; }
+bool TlsStream::pending() const noexcept { return libssl.SSL_has_pending(ssl_) == 1; }
 
 bool TlsStream::peer_closed() {
     char c;
@@ -336,10 +380,10 @@ bool TlsStream::peer_closed() {
     empty_error_queue();
     io_.wait = false;
     io_.last_errno = 0;
-    int rc = SSL_peek_ex(ssl_, &c, 1, &got);
+    int rc = libssl.SSL_peek_ex(ssl_, &c, 1, &got);
     if (rc == 1) return true;  // unsolicited data: the stream cannot be trusted
     Status s = status_of(0);
-    ERR_clear_error();
+    libcrypto.ERR_clear_error();
     return s != Status::want_read && s != Status::want_write;
 }
 

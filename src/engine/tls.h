@@ -2,7 +2,8 @@
 // server's settings (trust, client certificate, name to check, minimum version) and its
 // OpenSSL context, built once when the server is configured and shared by all its
 // connections; a TlsStream is one connection's session. OpenSSL's headers stay in
-// tls.cpp: the rest of the engine sees only these two classes.
+// tls.cpp (and openssl_api.h, the table its calls go through): the rest of the engine
+// sees only these two classes. OpenSSL is loaded by the first TlsContext::create().
 //
 // OpenSSL never touches the socket itself: a BIO of ours reads and writes it with
 // recv()/send() (MSG_NOSIGNAL, MSG_DONTWAIT while connecting), so every wait stays the
@@ -39,8 +40,9 @@ struct TlsConfig {
 class TlsContext {
 public:
     // Loads the files and builds the context for a server at `host` (its configured
-    // name or address). nullptr with `error` saying why (a file that cannot be read, a
-    // key that does not match its certificate).
+    // name or address). The first call in the process loads libssl and libcrypto
+    // (openssl_api.h). nullptr with `error` saying why (OpenSSL that cannot be loaded,
+    // a file that cannot be read, a key that does not match its certificate).
     static std::shared_ptr<TlsContext> create(const TlsConfig& config, const std::string& host,
                                               std::string& error);
     ~TlsContext();

@@ -322,6 +322,23 @@ const char *mmc_cmd_memcache_server(cmd_parms *cmd, void *dconf, int argc,
                                 cmd->cmd->name, spec.name, other->name);
         }
     }
+    if (spec.tls) {
+        /* OpenSSL is not linked but loaded by the first TLS context (docs/design.md,
+         * "OpenSSL on demand"). A context that checks nothing, dropped with the
+         * temporary pool, loads it now, so that a system without it fails apachectl -t
+         * on this line and not only at start. The server's own context, with the
+         * MemcacheTLS* settings of its context, is built in post_config. */
+        ap_memcache_tls_options_t probe_opts;
+        ap_memcache_tls_t *probe = NULL;
+        const char *why = NULL;
+
+        ap_memcache_tls_options_init(&probe_opts);
+        probe_opts.verify = 0;
+        if (ap_memcache_tls_create(cmd->temp_pool, &probe_opts, spec.host, &probe, &why) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "%s: '%s' tls=on: %s", cmd->cmd->name, spec.name,
+                                why ? why : "TLS is not available");
+        }
+    }
     /* ap_memcache_create counts servers in an apr_uint16_t. */
     if (conf->servers->nelts >= 0xFFFF) {
         return apr_psprintf(cmd->pool, "%s: '%s': too many servers in one context",

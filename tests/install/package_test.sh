@@ -43,6 +43,7 @@ dpkg-deb -f "$mod" Depends | grep -q "apache2-api-20120211" || fail "the module 
 ! dpkg-deb -f "$mod" Depends | grep -q "libstdc++6" || fail "the module depends on libstdc++6, which it carries linked in (docs/design.md, \"Memory per child\")"
 dpkg-deb -f "$mod" Depends | grep -q "libc6" || fail "the module does not depend on libc6"
 dpkg-deb -f "$lib" Depends | grep -q "libssl3" || fail "the library does not depend on libssl3 (sealed values use libcrypto)"
+dpkg-deb -f "$mod" Depends | grep -q "libssl3" || fail "the module does not depend on libssl3 (TLS loads libssl at run time)"
 dpkg-deb -f "$dev" Depends | grep -q "libap-memcache0 (= ${version}-1)" || fail "dev does not depend on its library"
 expect "$bench" /usr/bin/mmc_bench /usr/share/doc/ap-memcache-bench/copyright
 dpkg-deb -f "$bench" Depends | grep -q "libap-memcache0 (= ${version}-1)" || fail "the bench does not depend on the library"
