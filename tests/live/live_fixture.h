@@ -86,6 +86,23 @@ inline apr_memcache_server_t* add_server_with(apr_pool_t* p, apr_memcache_t* mc,
     return ms;
 }
 
+// A client of one server at `port` speaking `protocol` whatever the suite's is, with a
+// single connection and operations bounded by io_timeout: for servers a test fakes.
+inline apr_memcache_t* one_server_client(apr_pool_t* p, unsigned short port, int protocol,
+                                         apr_interval_time_t io_timeout) {
+    apr_memcache_t* mc = nullptr;
+    apr_memcache_server_t* ms = nullptr;
+    EXPECT_EQ(apr_memcache_create(p, 1, 0, &mc), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_server_create(p, "127.0.0.1", port, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    ap_memcache_server_options_t o;
+    ap_memcache_server_get_options(ms, &o);
+    o.protocol = protocol;
+    o.io_timeout = io_timeout;
+    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+    return mc;
+}
+
 struct PoolSpec {
     apr_uint32_t min = 0, smax = 4, max = 4;
     apr_uint32_t ttl_us = 60 * 1000 * 1000;

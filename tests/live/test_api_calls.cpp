@@ -358,16 +358,7 @@ std::string first_bytes_of(int protocol, bool store) {
     socklen_t len = sizeof sa;
     ::getsockname(listener, reinterpret_cast<sockaddr*>(&sa), &len);
 
-    apr_memcache_t* mc = nullptr;
-    apr_memcache_server_t* ms = nullptr;
-    EXPECT_EQ(apr_memcache_create(pool, 1, 0, &mc), APR_SUCCESS);
-    EXPECT_EQ(apr_memcache_server_create(pool, "127.0.0.1", ntohs(sa.sin_port), 0, 1, 1, 0, &ms), APR_SUCCESS);
-    ap_memcache_server_options_t o;
-    ap_memcache_server_get_options(ms, &o);
-    o.protocol = protocol;
-    o.io_timeout = 100 * 1000;
-    EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
-    EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
+    apr_memcache_t* mc = one_server_client(pool, ntohs(sa.sin_port), protocol, 100 * 1000);
 
     if (store) {
         char v[] = "value";

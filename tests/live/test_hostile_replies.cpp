@@ -16,17 +16,7 @@ protected:
     void TearDown() override { apr_pool_destroy(pool_); }
 
     apr_memcache_t* client_of(const CannedServer& server, int protocol) {
-        apr_memcache_t* mc = nullptr;
-        apr_memcache_server_t* ms = nullptr;
-        EXPECT_EQ(apr_memcache_create(pool_, 1, 0, &mc), APR_SUCCESS);
-        EXPECT_EQ(apr_memcache_server_create(pool_, "127.0.0.1", server.port(), 0, 1, 1, 0, &ms), APR_SUCCESS);
-        ap_memcache_server_options_t o;
-        ap_memcache_server_get_options(ms, &o);
-        o.protocol = protocol;
-        o.io_timeout = 300 * 1000;
-        EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
-        EXPECT_EQ(apr_memcache_add_server(mc, ms), APR_SUCCESS);
-        return mc;
+        return one_server_client(pool_, server.port(), protocol, 300 * 1000);
     }
 
     // One multgetp of keys from mc; rv gets what it returned. The values by key.
