@@ -316,8 +316,31 @@ bool HttpdProcess::wait_until_up() {
     return false;
 }
 
+namespace {
+
+// Whether pid has a handler installed for sig (SigCgt in /proc/<pid>/status).
+bool catches(pid_t pid, int sig) {
+    std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind("SigCgt:", 0) != 0) continue;
+        unsigned long long mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+        return (mask >> (sig - 1)) & 1ULL;
+    }
+    return false;
+}
+
+}  // namespace
+
 void HttpdProcess::stop() {
     if (pid_ <= 0) return;
+    // httpd listens before its MPM installs its signal handlers, and SIGWINCH's default
+    // is to be ignored: a stop right after start would be lost and cost the 10 s below.
+    if (!options_.one_process) {
+        const auto until = Clock::now() + std::chrono::seconds(5);
+        while (!catches(pid_, SIGWINCH) && Clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     // graceful-stop (SIGWINCH), as operators stop httpd: children finish what they
     // serve, bounded by GracefulShutdownTimeout. The ungraceful path (SIGTERM) races in
     // httpd's event MPM itself: its main thread closes sockets that worker threads are
