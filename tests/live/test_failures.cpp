@@ -77,7 +77,14 @@ TEST_F(Failures, SixteenThreadsOnASilentServerAllReturnInTime) {
     for (auto& t : threads) t.join();
     EXPECT_GT(timeups.load(), 0);
     EXPECT_EQ(others.load(), 0);
+    // The default 1 s operation timeout, and scheduling: 16 threads connecting and
+    // timing out together. ThreadSanitizer slows every one of those steps several times
+    // (it has missed 2 s there on a loaded 2-core machine): the bound is still finite.
+#if defined(__SANITIZE_THREAD__)
+    EXPECT_LE(slowest.load(), 4000);
+#else
     EXPECT_LE(slowest.load(), 2000);
+#endif
 }
 
 TEST_F(Failures, ReadAfterRestartSucceedsOnStalePooledConnection) {
