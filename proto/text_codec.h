@@ -218,8 +218,8 @@ public:
     // tries the next one it expects gets, on a match, what parse() and its own key lookup
     // would have found, without scanning the line for the key's end or looking the key
     // up. `key` must pass valid_key() (no space or control byte, at most 250 bytes).
-    // Inline, so that a caller's loop over many values pays no call per value.
-    bool parse_value_of(std::string_view in, std::string_view key, TextEvent& ev,
+    // Always inlined, so that a caller's loop over many values pays no call per value.
+    [[gnu::always_inline]] inline bool parse_value_of(std::string_view in, std::string_view key, TextEvent& ev,
                         std::size_t& consumed) const noexcept;
 
     // Why the last parse() returned error (a static string).
