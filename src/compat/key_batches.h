@@ -64,6 +64,7 @@ void group_by_server(const std::string_view* keys, apr_memcache_server_t* const*
     // server makes them grow, so the loop does not reload them at every key.
     out.servers.clear();
     out.servers.reserve(16);
+    out.first.reserve(17);
     out.first.assign(1, 0);
     std::size_t* count = out.first.data();
     apr_memcache_server_t* last_ms = nullptr;
