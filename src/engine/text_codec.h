@@ -223,8 +223,10 @@ struct TextCodec {
 
     static BatchRead read_batch(Connection& c, const GetBatch& b, BatchCursor& cursor, const BatchSink& sink) {
         proto::TextReplyParser& parser = c.text_parser();
+        // One event for the whole reply: both parsers set every field they report, so
+        // it needs no clearing per value.
+        TextEvent ev;
         for (;;) {
-            TextEvent ev;
             std::size_t consumed = 0;
             const std::string_view in = c.in().view();
             // memcached answers a multi-get in the order asked, leaving out misses, so
