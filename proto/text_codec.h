@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -207,6 +208,20 @@ public:
     // Lines must end in "\r\n"; a bare "\n" or a "\r" not followed by "\n" is an error.
     ParseResult parse(std::string_view in, TextEvent& ev, std::size_t& consumed) noexcept;
 
+    // The usual answer to a multi-get, read knowing which key it should be for: when the
+    // front of `in` is a complete "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
+    // for exactly `key`, sets ev and consumed as parse() would (the same event, which is
+    // never final, so the parser's state does not change) and returns true. Anything
+    // else (another key, END, an error line, an unusual line, input that ends early)
+    // returns false and touches nothing; parse() then reads it. So it changes the cost
+    // of reading a reply, never its meaning: a caller that asked for keys in an order and
+    // tries the next one it expects gets, on a match, what parse() and its own key lookup
+    // would have found, without scanning the line for the key's end or looking the key
+    // up. `key` must pass valid_key() (no space or control byte, at most 250 bytes).
+    // Always inlined, so that a caller's loop over many values pays no call per value.
+    [[gnu::always_inline]] inline bool parse_value_of(std::string_view in, std::string_view key, TextEvent& ev,
+                        std::size_t& consumed) const noexcept;
+
     // Why the last parse() returned error (a static string).
     const char* error_message() const noexcept { return error_; }
 
@@ -234,6 +249,98 @@ private:
     State state_ = State::idle;
     const char* error_ = "";
 };
+
+namespace text_detail {
+
+// Whether the n bytes at a and b are equal: eight at a time, the last word overlapping
+// the one before it, without the call a memcmp of unknown length costs.
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    if (n >= 8) {
+        std::uint64_t x, y, diff = 0;
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            std::memcpy(&x, a + i, 8);
+            std::memcpy(&y, b + i, 8);
+            diff |= x ^ y;
+        }
+        std::memcpy(&x, a + n - 8, 8);
+        std::memcpy(&y, b + n - 8, 8);
+        return (diff | (x ^ y)) == 0;
+    }
+    if (n >= 4) {
+        std::uint32_t x0, y0, x1, y1;
+        std::memcpy(&x0, a, 4);
+        std::memcpy(&y0, b, 4);
+        std::memcpy(&x1, a + n - 4, 4);
+        std::memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (a[i] != b[i]) return false;
+    }
+    return true;
+}
+
+// 1 to 18 decimal digits at p[i], followed by a byte before `n`: their value in v and i
+// moved past them. False for anything else (no digit, 19 digits or more, input that
+// ends among the digits), which the general path then reads: up to 18 digits always fit
+// in 64 bits, so no overflow check is needed here.
+inline bool short_number(const char* p, std::size_t n, std::size_t& i, std::uint64_t& v) noexcept {
+    const auto* q = reinterpret_cast<const unsigned char*>(p);
+    unsigned digit = static_cast<unsigned>(q[i]) - static_cast<unsigned>('0');
+    if (digit > 9) return false;
+    const std::size_t limit = n - i > 19 ? i + 19 : n;  // a 19th digit or the end: give up
+    v = digit;
+    for (++i; i < limit && (digit = static_cast<unsigned>(q[i]) - static_cast<unsigned>('0')) <= 9; ++i) {
+        v = v * 10 + digit;
+    }
+    return i < limit;
+}
+
+}  // namespace text_detail
+
+inline bool TextReplyParser::parse_value_of(std::string_view in, std::string_view key, TextEvent& ev,
+                                            std::size_t& consumed) const noexcept {
+    if (state_ != State::reading || kind_ != ReplyKind::retrieval) return false;
+    const char* p = in.data();
+    const std::size_t n = in.size();
+    const std::size_t k = key.size();
+    // "VALUE " key " " then at least "0 0\r\n\r\n".
+    if (n < k + 14 || std::memcmp(p, "VALUE ", 6) != 0 || !text_detail::same_bytes(p + 6, key.data(), k) ||
+        p[6 + k] != ' ') {
+        return false;
+    }
+    // From here on every index read is below n: short_number() stops before n, and
+    // each check of a byte after a number comes after one that proved more input.
+    std::size_t i = 7 + k;
+    std::uint64_t flags = 0, bytes = 0, cas = 0;
+    if (p[i] == '0' && p[i + 1] == ' ') {
+        i += 2;  // flags 0, the usual case
+    } else {
+        if (!text_detail::short_number(p, n, i, flags) || p[i] != ' ' || flags > 0xffffffffu) return false;
+        ++i;
+    }
+    if (i >= n || !text_detail::short_number(p, n, i, bytes)) return false;
+    const bool has_cas = p[i] == ' ';
+    if (has_cas) {
+        ++i;
+        if (i >= n || !text_detail::short_number(p, n, i, cas)) return false;
+    }
+    if (p[i] != '\r' || i + 1 == n || p[i + 1] != '\n') return false;
+    const std::size_t line_size = i + 2;
+    if (bytes > max_value_size_ || n - line_size < bytes || n - line_size - bytes < 2) return false;
+    const std::size_t data_end = line_size + static_cast<std::size_t>(bytes);
+    if (p[data_end] != '\r' || p[data_end + 1] != '\n') return false;
+    ev.type = EventType::value;
+    ev.final = false;
+    ev.has_cas = has_cas;
+    ev.flags = static_cast<std::uint32_t>(flags);
+    ev.cas = cas;
+    ev.number = 0;
+    ev.key = std::string_view(p + 6, k);
+    ev.data = std::string_view(p + line_size, static_cast<std::size_t>(bytes));
+    consumed = data_end + 2;
+    return true;
+}
 
 }  // namespace mmc::proto
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory_resource>
 #include <new>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,9 @@ private:
 };
 
 struct Call {
+    explicit Call(std::pmr::memory_resource* mr, ap_memcache_result_t* res, apr_pool_t* p, bool cas,
+                  apr_memcache_t* sealer)
+        : batches(mr), results(res), arena(p), with_cas(cas), sealed_by(sealer), pool(p) {}
     mmc::compat::KeyBatches batches;
     ap_memcache_result_t* results;
     ValueArena arena;
@@ -118,9 +122,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
     }
     if (nkeys == 0) return APR_SUCCESS;
     return guarded([&]() -> apr_status_t {
+        mmc::compat::CallArena lists;
         // Valid keys in the order given, and where each came from.
-        std::vector<std::string_view> valid;
-        std::vector<std::uint32_t> index;
+        std::pmr::vector<std::string_view> valid(lists.resource());
+        std::pmr::vector<std::uint32_t> index(lists.resource());
         valid.reserve(nkeys);
         index.reserve(nkeys);
         for (apr_size_t i = 0; i < nkeys; ++i) {
@@ -139,19 +144,20 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
             valid.push_back(k);
             index.push_back(static_cast<std::uint32_t>(i));
         }
-        std::vector<apr_memcache_server_t*> where(valid.size());
+        std::pmr::vector<apr_memcache_server_t*> where(valid.size(), lists.resource());
         mmc::compat::place_keys(mc, valid.data(), valid.size(), where.data());
 
         const bool with_cas = (options & AP_MEMCACHE_MULTIGET_CAS) != 0;
-        Call call{{}, results, ValueArena(data_pool), with_cas,
-                  mmc::compat::keyring_of(mc) ? mc : nullptr, data_pool};
+        Call call(lists.resource(), results, data_pool, with_cas, mmc::compat::keyring_of(mc) ? mc : nullptr);
         mmc::compat::group_by_server(valid.data(), where.data(), valid.size(), call.batches,
                                      [&](std::size_t i) {
                                          results[index[i]].status = AP_MEMCACHE_ENOSERVER;
                                      });
         // Batches name keys by their place among the valid ones; results want the
-        // caller's index.
-        for (std::uint32_t& o : call.batches.owner) o = index[o];
+        // caller's index (the same when every key was valid).
+        if (valid.size() != nkeys) {
+            for (std::uint32_t& o : call.batches.owner) o = index[o];
+        }
         mmc::compat::run_batches(call.batches, with_cas, fill,
                                  &call, [results](std::uint32_t owner, apr_status_t err) {
                                      if (results[owner].status != APR_SUCCESS) results[owner].status = err;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory_resource>
 #include <new>
 #include <type_traits>
 #include <vector>
@@ -27,8 +28,9 @@ namespace {
 // values in the order the keys were met.
 template <class Value>
 struct Plan {
+    explicit Plan(std::pmr::memory_resource* mr) : batches(mr), values(mr) {}
     mmc::compat::KeyBatches batches;
-    std::vector<Value*> values;
+    std::pmr::vector<Value*> values;
 };
 
 template <class Value>
@@ -70,8 +72,8 @@ void fill(void* vctx, std::size_t batch, std::size_t key, const mmc::engine::Val
 template <class Value>
 void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Plan<Value>& plan) {
     const std::size_t count = apr_hash_count(values);
-    std::vector<std::string_view> keys;
-    std::vector<Value*> vals;
+    std::pmr::vector<std::string_view> keys(plan.batches.resource());
+    std::pmr::vector<Value*> vals(plan.batches.resource());
     keys.reserve(count);
     vals.reserve(count);
     for (apr_hash_index_t* hi = apr_hash_first(temp_pool, values); hi; hi = apr_hash_next(hi)) {
@@ -95,7 +97,7 @@ void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Pl
         keys.push_back(k);
         vals.push_back(value);
     }
-    std::vector<apr_memcache_server_t*> where(keys.size());
+    std::pmr::vector<apr_memcache_server_t*> where(keys.size(), plan.batches.resource());
     mmc::compat::place_keys(mc, keys.data(), keys.size(), where.data());
     for (Value* v : vals) v->status = APR_NOTFOUND;
     mmc::compat::group_by_server(keys.data(), where.data(), keys.size(), plan.batches,
@@ -109,7 +111,8 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
     if (!mc || !temp_pool || !data_pool || !values) return APR_EINVAL;
     constexpr bool with_cas = std::is_same_v<Value, ap_memcache_item_t>;
     apr_status_t rv = guarded([&]() -> apr_status_t {
-        Plan<Value> plan;
+        mmc::compat::CallArena lists;
+        Plan<Value> plan(lists.resource());
         plan_keys(mc, temp_pool, values, plan);
         FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
         Value** vals = plan.values.data();

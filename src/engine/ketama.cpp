@@ -106,17 +106,6 @@ KetamaRing::KetamaRing(const std::vector<KetamaServer>& servers) {
     bucket_[buckets] = static_cast<std::uint32_t>(points_.size());
 }
 
-std::size_t KetamaRing::first_at_or_after(std::uint32_t hash) const noexcept {
-    // Every point of the hash's bucket has the same top bits, and every point of a later
-    // bucket is greater than the hash: the answer is in this bucket or is the next
-    // bucket's first point.
-    const std::size_t b = index_bits_ == 0 ? 0 : hash >> (32 - index_bits_);
-    std::size_t at = bucket_[b];
-    const std::size_t end = bucket_[b + 1];
-    while (at < end && points_[at].value < hash) ++at;
-    return at == points_.size() ? 0 : at;
-}
-
 std::size_t KetamaRing::server_for(std::string_view key) const noexcept {
     if (points_.empty()) return npos;
     // libmemcached skips hashing with a single server; the answer is the same either way.

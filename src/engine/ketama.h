@@ -103,7 +103,17 @@ public:
 
 private:
     // Position in points_ of the first point >= hash, wrapping to 0. points_ non-empty.
-    std::size_t first_at_or_after(std::uint32_t hash) const noexcept;
+    // Inline: a multi-get places every key through it.
+    std::size_t first_at_or_after(std::uint32_t hash) const noexcept {
+        // Every point of the hash's bucket has the same top bits, and every point of a
+        // later bucket is greater than the hash: the answer is in this bucket or is the
+        // next bucket's first point.
+        const std::size_t b = index_bits_ == 0 ? 0 : hash >> (32 - index_bits_);
+        std::size_t at = bucket_[b];
+        const std::size_t end = bucket_[b + 1];
+        while (at < end && points_[at].value < hash) ++at;
+        return at == points_.size() ? 0 : at;
+    }
 
     std::vector<Point> points_;  // sorted by (value, server)
     std::vector<std::uint32_t> points_per_server_;

@@ -245,6 +245,7 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchVa
 void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, void* ctx) {
     const auto deadline = Clock::now() + total;
     std::vector<GetBatch*> pending;
+    pending.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (batches[i].nkeys == 0) {
             batches[i].outcome = Outcome{};

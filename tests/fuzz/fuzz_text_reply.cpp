@@ -12,14 +12,19 @@
 // copy of its bytes that ends at an inaccessible page, so a read past them faults.
 // Further contract checks: consumed is within the input and non-zero for an event and
 // zero otherwise, an event's views lie within the bytes it consumed, `ev` is untouched
-// unless an event is returned, and an error is sticky.
+// unless an event is returned, and an error is sticky. Before each parse(),
+// parse_value_of() is tried with the key the input's VALUE line names and with two keys
+// that differ from it at the end: a value it takes must be the one parse() then returns,
+// for that very key; when it takes none it must leave its outputs alone.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "fuzz_support.h"
 #include "parser_target.h"
+#include "proto/key.h"
 #include "proto/text_codec.h"
 
 namespace {
@@ -74,10 +79,48 @@ Trace run(ReplyKind kind, std::size_t max_value_size, std::string_view stream, C
     parser.expect(kind);
     return mmc_fuzz::feed_stream<Record>(stream, plan, [&](std::string_view buf, std::size_t pos,
                                                            std::size_t& consumed, Trace& t) {
+        // parse_value_of() first, with the key the input names and two near misses:
+        // what it takes, parse() must take the same way; what it refuses, it leaves alone.
+        struct Guess {
+            std::string key;
+            bool took = false;
+            TextEvent ev;
+            std::size_t consumed = 0;
+        };
+        std::vector<Guess> guesses;
+        if (buf.size() > 6 && buf.substr(0, 6) == "VALUE ") {
+            std::size_t end = 6;
+            while (end < buf.size() && static_cast<unsigned char>(buf[end]) > 0x20) ++end;
+            const std::string named(buf.substr(6, end - 6));
+            for (const std::string& key : {named, named + "x", named.substr(0, named.size() ? named.size() - 1 : 0)}) {
+                if (mmc::proto::valid_key(key)) guesses.emplace_back().key = key;
+            }
+        }
+        for (Guess& g : guesses) {
+            g.ev = sentinel();
+            g.consumed = 12345;
+            g.took = parser.parse_value_of(buf, g.key, g.ev, g.consumed);
+            if (!g.took) {
+                FUZZ_CHECK(g.consumed == 12345 && g.ev.key == sentinel().key && g.ev.flags == sentinel().flags,
+                           "parse_value_of() changed its outputs without taking a value");
+            }
+        }
+
         const TextEvent before = sentinel();
         TextEvent ev = before;
         consumed = 12345;  // must be overwritten on every path
         const ParseResult r = parser.parse(buf, ev, consumed);
+        for (const Guess& g : guesses) {
+            if (!g.took) continue;
+            FUZZ_CHECK(r == ParseResult::event && ev.type == EventType::value && !ev.final,
+                       "parse_value_of() took what parse() does not read as a value");
+            FUZZ_CHECK(g.ev.key == g.key && ev.key.data() == g.ev.key.data() && ev.key == g.ev.key,
+                       "parse_value_of() took a value for another key");
+            FUZZ_CHECK(g.consumed == consumed && g.ev.data.data() == ev.data.data() && g.ev.data == ev.data &&
+                           g.ev.flags == ev.flags && g.ev.cas == ev.cas && g.ev.has_cas == ev.has_cas &&
+                           g.ev.number == ev.number && g.ev.type == ev.type && g.ev.final == ev.final,
+                       "parse_value_of() and parse() disagree on a value");
+        }
 
         if (r == ParseResult::event) {
             FUZZ_CHECK(consumed > 0, "an event consumed no bytes");

@@ -2,7 +2,10 @@
 // value, never a crash, an overflow or a wrong success. (The parsers themselves are
 // fuzzed: tests/fuzz.)
 #include <climits>
+#include <cstring>
 #include <initializer_list>
+#include <string>
+#include <vector>
 
 #include "canned_server.h"
 #include "live_fixture.h"
@@ -27,6 +30,17 @@ protected:
         rv = apr_pool_create(&temp, pool_);
         if (rv == APR_SUCCESS) rv = apr_memcache_multgetp(mc, temp, pool_, values);
         return values;
+    }
+    // One array multi-get of keys from mc: the results at the keys' indexes.
+    std::vector<ap_memcache_result_t> array_get(apr_memcache_t* mc, std::initializer_list<const char*> keys) {
+        std::vector<ap_memcache_key_t> k;
+        for (const char* key : keys) k.push_back({key, std::strlen(key)});
+        std::vector<ap_memcache_result_t> r(k.size());
+        EXPECT_EQ(ap_memcache_multiget_array(mc, pool_, k.data(), k.size(), r.data(), 0), APR_SUCCESS);
+        return r;
+    }
+    static std::string text_of(const ap_memcache_result_t& r) {
+        return r.status == APR_SUCCESS && r.data ? std::string(r.data, r.len) : std::string("<none>");
     }
     static apr_memcache_value_t* value_of(apr_hash_t* values, const char* key) {
         return static_cast<apr_memcache_value_t*>(apr_hash_get(values, key, APR_HASH_KEY_STRING));
@@ -123,6 +137,93 @@ TEST_F(HostileReplies, TruncatedReplyTimesOut) {
     char* data = nullptr;
     apr_size_t len = 0;
     EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &data, &len, nullptr), APR_TIMEUP);
+}
+
+// A text multi-get's values are read first as the next key asked for (memcached answers
+// in order); every other reply must still reach the right key, or fail, and never give a
+// key another key's value.
+TEST_F(HostileReplies, MultiGetMissInTheMiddleLeavesOnlyThatKeyNotFound) {
+    CannedServer server("VALUE a 1 1\r\nA\r\nVALUE c 3 1\r\nC\r\nEND\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    auto r = array_get(mc, {"a", "b", "c"});
+    EXPECT_EQ(text_of(r[0]), "A");
+    EXPECT_EQ(r[0].flags, 1u);
+    EXPECT_EQ(r[1].status, APR_NOTFOUND);
+    EXPECT_EQ(text_of(r[2]), "C");
+    EXPECT_EQ(r[2].flags, 3u);
+    apr_status_t rv = APR_EGENERAL;
+    apr_hash_t* values = multi_get(mc, {"a", "b", "c"}, rv);
+    ASSERT_EQ(rv, APR_SUCCESS);
+    EXPECT_EQ(std::string(value_of(values, "a")->data, value_of(values, "a")->len), "A");
+    EXPECT_EQ(value_of(values, "b")->status, APR_NOTFOUND);
+    EXPECT_EQ(std::string(value_of(values, "c")->data, value_of(values, "c")->len), "C");
+}
+
+TEST_F(HostileReplies, MultiGetValuesOutOfOrderEachReachTheirOwnKey) {
+    CannedServer server("VALUE c 0 1\r\nC\r\nVALUE a 0 1\r\nA\r\nVALUE b 0 1\r\nB\r\nEND\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    auto r = array_get(mc, {"a", "b", "c"});
+    EXPECT_EQ(text_of(r[0]), "A");
+    EXPECT_EQ(text_of(r[1]), "B");
+    EXPECT_EQ(text_of(r[2]), "C");
+}
+
+TEST_F(HostileReplies, MultiGetDuplicateKeysAreAnsweredInTurn) {
+    CannedServer server("VALUE a 0 1\r\n1\r\nVALUE b 0 1\r\n2\r\nVALUE a 0 1\r\n3\r\nEND\r\n");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    auto r = array_get(mc, {"a", "b", "a"});
+    EXPECT_EQ(text_of(r[0]), "1");
+    EXPECT_EQ(text_of(r[1]), "2");
+    EXPECT_EQ(text_of(r[2]), "3");
+}
+
+TEST_F(HostileReplies, MultiGetKeyThatExtendsOrShortensTheNextOneIsNotTakenForIt) {
+    {
+        CannedServer server("VALUE abc 0 1\r\nZ\r\nEND\r\n");
+        apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+        auto r = array_get(mc, {"ab", "abc"});
+        EXPECT_EQ(r[0].status, APR_NOTFOUND);
+        EXPECT_EQ(text_of(r[1]), "Z");
+    }
+    {
+        CannedServer server("VALUE ab 0 1\r\nY\r\nEND\r\n");
+        apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+        auto r = array_get(mc, {"abc", "ab"});
+        EXPECT_EQ(r[0].status, APR_NOTFOUND);
+        EXPECT_EQ(text_of(r[1]), "Y");
+    }
+    {
+        // Neither key: the whole reply is unusable.
+        CannedServer server("VALUE abcd 0 1\r\nX\r\nEND\r\n");
+        apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+        auto r = array_get(mc, {"abc", "ab"});
+        for (const auto& one : r) {
+            EXPECT_EQ(one.status, AP_MEMCACHE_EPROTO);
+            EXPECT_EQ(one.data, nullptr);
+        }
+    }
+}
+
+TEST_F(HostileReplies, MultiGetValueLongerThanItsLengthFailsTheServersKeys) {
+    for (const char* reply : {"VALUE a 0 1\r\nxyz\r\nEND\r\n", "VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\n\r\n\r\nEND\r\n",
+                              "VALUE a 4294967296 1\r\nx\r\nEND\r\n", "VALUE a 0 1 1\r\nx\r\nBOGUS\r\n"}) {
+        CannedServer server(reply);
+        apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+        auto r = array_get(mc, {"a", "b"});
+        // A value read before the broken part is the right key's; nothing else is a value.
+        EXPECT_TRUE(r[0].status == AP_MEMCACHE_EPROTO || text_of(r[0]) == "x") << reply;
+        EXPECT_EQ(r[1].status, AP_MEMCACHE_EPROTO) << reply;
+        EXPECT_EQ(r[1].data, nullptr) << reply;
+    }
+}
+
+TEST_F(HostileReplies, MultiGetTruncatedReplyKeepsWhatCameAndTimesOutTheRest) {
+    CannedServer server("VALUE a 0 1\r\nx\r\nVALUE b 0 10\r\nabc");
+    apr_memcache_t* mc = client_of(server, AP_MEMCACHE_PROTOCOL_TEXT);
+    auto r = array_get(mc, {"a", "b"});
+    EXPECT_EQ(text_of(r[0]), "x");
+    EXPECT_EQ(r[1].status, APR_TIMEUP);
+    EXPECT_EQ(r[1].data, nullptr);
 }
 
 // Meta replies describe themselves; one that cannot answer the request sent is out of

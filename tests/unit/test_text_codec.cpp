@@ -1396,6 +1396,175 @@ TEST(TextReplyParser, NeverReadsPastTheEndOfAnOverlongLine) {
     }
 }
 
+// ==== a value read knowing its key (parse_value_of) =====================================
+
+// What parse() and parse_value_of() each make of the front of `in`, for a parser that
+// expects a retrieval reply.
+struct Front {
+    bool event = false;
+    Event ev;
+    std::size_t consumed = 0;
+};
+
+Front parse_front(std::string_view in, std::size_t max_value_size = kDefaultMaxValueSize) {
+    TextReplyParser parser(max_value_size);
+    parser.expect(ReplyKind::retrieval);
+    TextEvent ev;
+    Front f;
+    f.event = parser.parse(in, ev, f.consumed) == ParseResult::event;
+    if (f.event) f.ev = own(ev);
+    return f;
+}
+
+Front value_of_front(std::string_view in, std::string_view key,
+                     std::size_t max_value_size = kDefaultMaxValueSize) {
+    TextReplyParser parser(max_value_size);
+    parser.expect(ReplyKind::retrieval);
+    TextEvent ev;
+    Front f;
+    f.event = parser.parse_value_of(in, key, ev, f.consumed);
+    if (f.event) f.ev = own(ev);
+    return f;
+}
+
+// Whenever parse_value_of() takes a value, parse() takes the same one; when it does not,
+// it has left ev and consumed as they were.
+void expect_value_of_agrees(const std::string& in, std::string_view key,
+                            std::size_t max_value_size = kDefaultMaxValueSize) {
+    SCOPED_TRACE(testing::Message() << "input \"" << in << "\" key \"" << key << "\"");
+    TextReplyParser parser(max_value_size);
+    parser.expect(ReplyKind::retrieval);
+    TextEvent ev;
+    ev.key = "untouched";
+    std::size_t consumed = 777;
+    if (!parser.parse_value_of(in, key, ev, consumed)) {
+        EXPECT_EQ(ev.key, "untouched");
+        EXPECT_EQ(consumed, 777u);
+        return;
+    }
+    EXPECT_EQ(ev.key, key);
+    const Front general = parse_front(in, max_value_size);
+    ASSERT_TRUE(general.event);
+    EXPECT_EQ(own(ev), general.ev);
+    EXPECT_EQ(consumed, general.consumed);
+    EXPECT_TRUE(parser.in_reply());  // a value never ends the reply
+}
+
+TEST(TextReplyParserValueOf, ReadsTheExpectedKeysValueAsParseDoes) {
+    for (const std::string& in : {"VALUE k1 0 3\r\nabc\r\nEND\r\n"s, "VALUE k1 7 0\r\n\r\n"s,
+                                 "VALUE k1 4294967295 5 18446744\r\nhello\r\n"s,
+                                 "VALUE k1 01 2\r\nab\r\nVALUE k2 0 1\r\nx\r\n"s}) {
+        const Front fast = value_of_front(in, "k1");
+        ASSERT_TRUE(fast.event) << in;
+        const Front general = parse_front(in);
+        EXPECT_EQ(fast.ev, general.ev);
+        EXPECT_EQ(fast.consumed, general.consumed);
+    }
+    EXPECT_EQ(value_of_front("VALUE k1 5 3 99\r\nabc\r\n", "k1").ev, value_cas("k1", 5, "abc", 99));
+}
+
+TEST(TextReplyParserValueOf, RefusesAValueForAnotherKey) {
+    const std::string in = "VALUE key 0 1\r\nx\r\n";
+    for (std::string_view other : {"ke", "keyx", "kex", "Key", "k", "key ", "xkey"}) {
+        EXPECT_FALSE(value_of_front(in, other).event) << other;
+    }
+    // A key that is a prefix of the one sent, and the other way round.
+    EXPECT_FALSE(value_of_front("VALUE key2 0 1\r\nx\r\n", "key").event);
+    EXPECT_FALSE(value_of_front("VALUE ke 0 1\r\nx\r\n", "key").event);
+    // Keys of every length around the word sizes the comparison uses.
+    for (std::size_t len = 1; len <= 40; ++len) {
+        const std::string key(len, 'a');
+        const std::string reply = "VALUE " + key + " 0 1\r\nx\r\n";
+        EXPECT_TRUE(value_of_front(reply, key).event) << len;
+        for (std::size_t at = 0; at < len; ++at) {
+            std::string other = key;
+            other[at] = 'b';
+            EXPECT_FALSE(value_of_front(reply, other).event) << len << " " << at;
+        }
+    }
+}
+
+TEST(TextReplyParserValueOf, LeavesEverythingButAnOrdinaryValueToParse) {
+    for (const std::string& in : {
+             "END\r\n"s, "ERROR\r\n"s, "SERVER_ERROR out of memory\r\n"s, "CLIENT_ERROR bad\r\n"s,
+             "VALUE k  0 1\r\nx\r\n"s,                          // two spaces
+             "VALUE k 0  1\r\nx\r\n"s, "VALUE k 0 1 \r\nx\r\n"s,  // stray spaces
+             "VALUE k 0 1 2 3\r\nx\r\n"s,                         // a word too many
+             "VALUE k x 1\r\nx\r\n"s, "VALUE k 0 1x\r\nx\r\n"s,   // not numbers
+             "VALUE k 4294967296 1\r\nx\r\n"s,                    // flags over 32 bits
+             "VALUE k 0 1 1234567890123456789\r\nx\r\n"s,         // 19 digits: the general path's
+             "VALUE k 0 1 99999999999999999999\r\nx\r\n"s,        // cas over 64 bits
+             "VALUE k 0 3\r\nx\r\n"s,                             // data shorter than said
+             "VALUE k 0 1\r\nxyz\r\n"s,                           // data longer than said
+             "VALUE k 0 1\nx\r\n"s, "VALUE k 0 1\rx\r\n"s,         // broken line ends
+             "VALUE k 0 1\r\nx\n\n"s, "value k 0 1\r\nx\r\n"s,
+             "VALUE k\x01 0 1\r\nx\r\n"s}) {
+        EXPECT_FALSE(value_of_front(in, "k").event) << in;
+        expect_value_of_agrees(in, "k");
+    }
+    // Over max_value_size: parse() fails it, so parse_value_of() must not take it.
+    EXPECT_FALSE(value_of_front("VALUE k 0 5\r\nhello\r\n", "k", 4).event);
+    EXPECT_TRUE(value_of_front("VALUE k 0 5\r\nhello\r\n", "k", 5).event);
+}
+
+TEST(TextReplyParserValueOf, TakesNothingOutsideARetrievalReply) {
+    const std::string in = "VALUE k 0 1\r\nx\r\n";
+    TextEvent ev;
+    std::size_t consumed = 0;
+    TextReplyParser idle;
+    EXPECT_FALSE(idle.parse_value_of(in, "k", ev, consumed));  // no expect() yet
+    for (ReplyKind kind : kAllKinds) {
+        if (kind == ReplyKind::retrieval) continue;
+        TextReplyParser parser;
+        parser.expect(kind);
+        EXPECT_FALSE(parser.parse_value_of(in, "k", ev, consumed));
+    }
+    TextReplyParser done;
+    done.expect(ReplyKind::retrieval);
+    ASSERT_EQ(done.parse("END\r\n", ev, consumed), ParseResult::event);
+    EXPECT_FALSE(done.parse_value_of(in, "k", ev, consumed));  // the reply has ended
+    TextReplyParser failed;
+    failed.expect(ReplyKind::retrieval);
+    ASSERT_EQ(failed.parse("BOGUS\r\n", ev, consumed), ParseResult::error);
+    EXPECT_FALSE(failed.parse_value_of(in, "k", ev, consumed));  // errors are sticky
+}
+
+TEST(TextReplyParserValueOf, AgreesWithParseOnEveryPrefixAndNeverReadsPastTheInput) {
+    mmc::test::GuardPage guard;
+    ASSERT_TRUE(guard.ok());
+    for (const std::string& in : {"VALUE key 0 3\r\nabc\r\n"s, "VALUE key 12 100 7\r\n"s + std::string(100, 'v') + "\r\n",
+                                 "VALUE key 4294967295 0 18446744073709551\r\n\r\n"s,
+                                 "VALUE key 0 1 123456789012345678\r\nx\r\n"s}) {
+        EXPECT_TRUE(value_of_front(in, "key").event) << in;
+        for (std::size_t len = 0; len <= in.size(); ++len) {
+            const std::string prefix = in.substr(0, len);
+            const std::string_view placed = guard.place(prefix);
+            TextReplyParser parser;
+            parser.expect(ReplyKind::retrieval);
+            TextEvent ev;
+            std::size_t consumed = 0;
+            // Only the whole value is taken; a part of it is left for more input.
+            EXPECT_EQ(parser.parse_value_of(placed, "key", ev, consumed), len == in.size()) << len;
+            expect_value_of_agrees(prefix, "key");
+        }
+    }
+}
+
+TEST(TextReplyParserValueOf, AgreesWithParseOnEveryByteChanged) {
+    // Each byte of a value replaced by each of a set of bytes that matter to the line's
+    // grammar: whatever parse_value_of() takes, parse() takes the same way.
+    const std::string base = "VALUE k12345678 4294967295 3 12\r\nabc\r\n";
+    const char bytes[] = {' ', '\r', '\n', '0', '9', 'a', 'k', '\0', '\x7f', '\xff', ':'};
+    for (std::size_t at = 0; at < base.size(); ++at) {
+        for (char b : bytes) {
+            std::string in = base;
+            in[at] = b;
+            expect_value_of_agrees(in, "k12345678");
+            expect_value_of_agrees(in, "k1234567");
+        }
+    }
+}
+
 // ==== no allocation =====================================================================
 
 std::string hundred_value_reply() {
