@@ -337,22 +337,8 @@ bool fast_value(std::string_view in, std::size_t max_value_size, TextEvent& ev,
         ++i;
         if (!number(cas)) return false;
     }
-    if (p[i] != '\r' || i + 1 == n || p[i + 1] != '\n') return false;
-    const std::size_t line_size = i + 2;
-    if (bytes > max_value_size || n - line_size < bytes || n - line_size - bytes < 2) return false;
-    const std::size_t data_end = line_size + static_cast<std::size_t>(bytes);
-    if (p[data_end] != '\r' || p[data_end + 1] != '\n') return false;
-    // Every field set here (cheaper than clearing the event first).
-    ev.type = EventType::value;
-    ev.final = false;
-    ev.has_cas = has_cas;
-    ev.flags = static_cast<std::uint32_t>(flags);
-    ev.cas = cas;
-    ev.number = 0;
-    ev.key = std::string_view(p + 6, key_end - 6);
-    ev.data = std::string_view(p + line_size, static_cast<std::size_t>(bytes));
-    consumed = data_end + kCrlf.size();
-    return true;
+    return text_detail::finish_value(p, n, i, key_end - 6, flags, bytes, has_cas, cas, max_value_size, ev,
+                                     consumed);
 }
 
 Step parse_retrieval(std::string_view in, std::string_view line, std::size_t size,

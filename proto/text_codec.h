@@ -296,6 +296,30 @@ inline bool short_number(const char* p, std::size_t n, std::size_t& i, std::uint
     return i < limit;
 }
 
+// The end of a VALUE line both fast readers share: i is at the byte after the last
+// number (i < n), p[6, 6 + key_size) is the key. Checks the CRLF, the size against
+// max_value_size and the data's own CRLF, all within n, then sets every field of ev.
+inline bool finish_value(const char* p, std::size_t n, std::size_t i, std::size_t key_size,
+                         std::uint64_t flags, std::uint64_t bytes, bool has_cas, std::uint64_t cas,
+                         std::uint64_t max_value_size, TextEvent& ev, std::size_t& consumed) noexcept {
+    if (p[i] != '\r' || i + 1 == n || p[i + 1] != '\n') return false;
+    const std::size_t line_size = i + 2;
+    if (bytes > max_value_size || n - line_size < bytes || n - line_size - bytes < 2) return false;
+    const std::size_t data_end = line_size + static_cast<std::size_t>(bytes);
+    if (p[data_end] != '\r' || p[data_end + 1] != '\n') return false;
+    // Every field set here (cheaper than clearing the event first).
+    ev.type = EventType::value;
+    ev.final = false;
+    ev.has_cas = has_cas;
+    ev.flags = static_cast<std::uint32_t>(flags);
+    ev.cas = cas;
+    ev.number = 0;
+    ev.key = std::string_view(p + 6, key_size);
+    ev.data = std::string_view(p + line_size, static_cast<std::size_t>(bytes));
+    consumed = data_end + 2;
+    return true;
+}
+
 }  // namespace text_detail
 
 inline bool TextReplyParser::parse_value_of(std::string_view in, std::string_view key, TextEvent& ev,
@@ -325,21 +349,7 @@ inline bool TextReplyParser::parse_value_of(std::string_view in, std::string_vie
         ++i;
         if (i >= n || !text_detail::short_number(p, n, i, cas)) return false;
     }
-    if (p[i] != '\r' || i + 1 == n || p[i + 1] != '\n') return false;
-    const std::size_t line_size = i + 2;
-    if (bytes > max_value_size_ || n - line_size < bytes || n - line_size - bytes < 2) return false;
-    const std::size_t data_end = line_size + static_cast<std::size_t>(bytes);
-    if (p[data_end] != '\r' || p[data_end + 1] != '\n') return false;
-    ev.type = EventType::value;
-    ev.final = false;
-    ev.has_cas = has_cas;
-    ev.flags = static_cast<std::uint32_t>(flags);
-    ev.cas = cas;
-    ev.number = 0;
-    ev.key = std::string_view(p + 6, k);
-    ev.data = std::string_view(p + line_size, static_cast<std::size_t>(bytes));
-    consumed = data_end + 2;
-    return true;
+    return text_detail::finish_value(p, n, i, k, flags, bytes, has_cas, cas, max_value_size_, ev, consumed);
 }
 
 }  // namespace mmc::proto
