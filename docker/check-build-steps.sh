@@ -47,7 +47,7 @@ step "fresh clone of $(git -C "$repo" rev-parse --short HEAD) (committed files o
 git clone -q --no-hardlinks "$repo" "$work/src"
 src=$work/src
 for ignored in 'build*' dist; do
-  grep -qx "$ignored" "$src/.dockerignore" 2>/dev/null || fail ".dockerignore does not leave out $ignored"
+  grep -Fqx "$ignored" "$src/.dockerignore" 2>/dev/null || fail ".dockerignore does not leave out $ignored"
 done
 
 step "build stage: scripts/package.sh /dist"
