@@ -423,8 +423,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_use_tls(apr_memcache_server
                                                              ap_memcache_tls_t *tls);
 
 /** Authenticates every new connection to ms, before it is used or pooled: memcached's
- *  -Y for the text protocol (a set of "user password"), SASL PLAIN for binary. user
- *  NULL or empty turns authentication off. The password is copied. A refusal drops the
+ *  -Y for the text and meta protocols (a set of "user password"), SASL PLAIN for
+ *  binary. user NULL or empty turns authentication off. The password is copied. A refusal drops the
  *  connection, marks the server dead and gives AP_MEMCACHE_EAUTH. APR_EINVAL for a user
  *  or password with a space, a control character or a NUL byte (which neither
  *  mechanism can carry). Call it before the server is used. */
@@ -478,7 +478,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *m
  * keys checked before anything is sent (APR_EINVAL), values too (AP_MEMCACHE_ETOOBIG
  * over the server's max_value_size), AP_MEMCACHE_ENOSERVER when no server is live,
  * APR_TIMEUP when a deadline passed. Flags are 32-bit here (the
- * compatible API keeps apr-util's 16 bits). Both protocols give the same results. */
+ * compatible API keeps apr-util's 16 bits). The three protocols give the same results. */
 
 /** An item as the server keeps it. */
 typedef struct {

@@ -2,7 +2,8 @@
 # Builds mod_memcache with its benchmarks and runs every benchmark of docs/benchmarks.md:
 # our engine vs apr-util's apr_memcache vs libmemcached against memcached servers the
 # bench starts on loopback (ops/s, latency, CPU, syscalls and instructions per
-# operation, thread scaling), then httpd end to end with wrk. About 10 minutes on 2 cores.
+# operation, thread scaling), then httpd end to end with wrk. About 10 minutes on a
+# 2-core machine.
 # Missing Debian packages (strace, valgrind, wrk and the build deps) are installed.
 #
 # Usage: scripts/bench.sh [mmc_bench options ...]

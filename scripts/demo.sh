@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
 # Builds mod_memcache, starts a memcached and an httpd (event MPM) with the module and
 # the example consumer module on free loopback ports, shows a set and a get through the
-# example handler, and keeps serving until Ctrl-C; then stops both by PID.
-# Usage: scripts/demo.sh [--once]     (--once: stop right after showing the set/get)
+# example handler, and keeps serving until Ctrl-C; then stops both by PID and removes
+# its directory (/tmp/mod_memcache-demo.*: configuration and error log).
+# Usage: scripts/demo.sh [--once] [--keep]
+#   --once   stop right after showing the set/get
+#   --keep   leave the /tmp/mod_memcache-demo.* directory in place (also MMC_DEMO_KEEP=1)
+#   BUILD_DIR=DIR  the build directory, relative to the tree or absolute (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 once=0
-[ "${1:-}" = "--once" ] && once=1
+keep=${MMC_DEMO_KEEP:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --once) once=1 ;;
+    --keep) keep=1 ;;
+    *) echo "usage: scripts/demo.sh [--once] [--keep]" >&2; exit 2 ;;
+  esac
+done
 
 scripts/install-deps.sh
 
 build=${BUILD_DIR:-build}
+case "$build" in /*) ;; *) build=$root/$build ;; esac
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$build" -j "$(nproc)" --target mod_memcache mod_memcache_example
-module=$(find "$root/$build/src/module" -name mod_memcache.so | head -n 1)
-example=$(find "$root/$build/examples" -name mod_memcache_example.so | head -n 1)
+module=$(find "$build/src/module" -name mod_memcache.so | head -n 1)
+example=$(find "$build/examples" -name mod_memcache_example.so | head -n 1)
 
 work=$(mktemp -d /tmp/mod_memcache-demo.XXXXXX)
 chmod 755 "$work"
@@ -31,6 +43,11 @@ cleanup() {
   [ -n "$mc_pid" ] && kill -TERM "$mc_pid" 2>/dev/null && wait "$mc_pid" 2>/dev/null || true
   httpd_pid=""
   mc_pid=""
+  if [ "$keep" = 1 ]; then
+    echo "kept: $work"
+  else
+    rm -rf "$work"
+  fi
 }
 trap cleanup EXIT
 trap 'echo; echo "Stopping."; exit 0' INT TERM
@@ -93,13 +110,14 @@ CONF
 
 /usr/sbin/apache2 -d "$work" -f "$work/httpd.conf" -DFOREGROUND &
 httpd_pid=$!
-wait_for_port "$http_port" || { echo "httpd did not start; see $work/error.log" >&2; cat "$work/error.log" >&2; exit 1; }
+wait_for_port "$http_port" || { echo "httpd did not start; its error log:" >&2; cat "$work/error.log" >&2; exit 1; }
 
 base="http://127.0.0.1:$http_port/mc"
 show() { echo "\$ curl '$1'"; curl -sS "$1"; echo; }
 echo
 echo "memcached on 127.0.0.1:$mc_port (pid $mc_pid), httpd on 127.0.0.1:$http_port (pid $httpd_pid)"
 echo "config: $work/httpd.conf   error log: $work/error.log"
+[ "$keep" = 1 ] || echo "(removed when the demo stops; --keep leaves them)"
 echo
 show "$base?op=set&key=cow&value=moo"
 show "$base?op=get&key=cow"

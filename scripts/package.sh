@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Debian packages (libapache2-mod-memcache, libap-memcache0,
-# libap-memcache-dev) from this tree and checks them with lintian.
+# Builds the four Debian packages (libapache2-mod-memcache, libap-memcache0,
+# libap-memcache-dev, ap-memcache-bench) from this tree and checks them with lintian.
 # Usage: scripts/package.sh [OUT_DIR]      (default: dist/)
 # The build directory is $BUILD_DIR or build-package/, configured for prefix /usr.
 # Exit status: 0 packages built and lintian reported no error; 1 otherwise.
