@@ -65,12 +65,6 @@ constexpr bool ends_reply(const Event& ev) noexcept {
     }
 }
 
-// Out of the way of read_events below, so that the loop stays small enough to be inlined
-// into each exchange.
-[[gnu::cold, gnu::noinline]] inline void log_unusable_reply(Server& server, const char* why) {
-    server.log(3, Outcome{Result::protocol_error}, "memcached server " + server.name() + ": unusable reply: " + why);
-}
-
 // Parses the events that have arrived and hands each to on_event(const Event&) ->
 // Result. done at the event that ends the reply (result = what on_event returned for
 // it), at a parse error, or when on_event returns protocol_error (a well-formed reply
@@ -86,7 +80,9 @@ template <class Event, class Parser, class OnEvent>
         if (pr == proto::ParseResult::need_more) return Read::need_more;
         if (pr == proto::ParseResult::error) {
             result = Result::protocol_error;
-            log_unusable_reply(server, parser.error_message());
+            // Counted and logged (rate-limited) out of line, so that this loop stays
+            // small enough to be inlined into each exchange.
+            server.unusable_reply(parser.error_message());
             return Read::done;
         }
         Result r = on_event(ev);

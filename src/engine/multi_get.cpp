@@ -73,8 +73,7 @@ void drain(InFlight& f, const Sinks& s) {
         case BatchRead::State::need_more: return;
         case BatchRead::State::done: return finish(f, Outcome{r.result});
         case BatchRead::State::unusable:
-            server.log(3, Outcome{Result::protocol_error},
-                       "memcached server " + server.name() + ": unusable reply: " + r.why);
+            server.unusable_reply(r.why);
             return finish(f, Outcome{Result::protocol_error});
     }
 }
