@@ -68,8 +68,9 @@ constexpr bool ends_reply(const Event& ev) noexcept {
 // Parses the events that have arrived and hands each to on_event(const Event&) ->
 // Result. done at the event that ends the reply (result = what on_event returned for
 // it), at a parse error, or when on_event returns protocol_error (a well-formed reply
-// that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
-// proto::ParseResult and error_message(), as every codec in proto/ has.
+// that does not answer the request); both are unusable replies (Server::unusable_reply).
+// Parser: parse(bytes, Event&, consumed) -> proto::ParseResult and error_message(), as
+// every codec in proto/ has.
 template <class Event, class Parser, class OnEvent>
 [[gnu::always_inline]] inline Read read_events(Server& server, Connection& conn, Parser& parser,
                                                OnEvent&& on_event, Result& result) {
@@ -88,6 +89,7 @@ template <class Event, class Parser, class OnEvent>
         Result r = on_event(ev);
         conn.in().consume(consumed);
         if (r == Result::protocol_error || ends_reply(ev)) {
+            if (r == Result::protocol_error) server.unusable_reply("a reply that does not answer the request");
             result = r;
             return Read::done;
         }

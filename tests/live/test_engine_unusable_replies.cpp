@@ -79,5 +79,18 @@ TEST(UnusableReplies, EveryMultiGetIsCountedAndTheLogHasOneLineForTheServer) {
     EXPECT_EQ(unusable_lines(log), 1u);
 }
 
+// A well-formed reply of the wrong kind (a store's answer to a get) is as unusable as
+// one the parser refuses, and counted the same.
+TEST(UnusableReplies, ReplyThatDoesNotAnswerTheRequestIsCountedAndLogged) {
+    test::CannedServer canned("STORED\r\n");
+    Lines log;
+    auto server = oversized_value_server(canned, log);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(get(*server, "k", ignore_value, nullptr).result, Result::protocol_error) << i;
+    }
+    EXPECT_EQ(server->unusable_replies(), 3u);
+    EXPECT_EQ(unusable_lines(log), 1u);
+}
+
 }  // namespace
 }  // namespace mmc::engine
