@@ -83,6 +83,10 @@ struct Call {
     // open stays a miss), as multgetp does.
     apr_memcache_t* sealed_by;
     apr_pool_t* pool;
+
+    // For run_batches (key_batches.h).
+    const mmc::compat::KeyBatches& key_batches() const noexcept { return batches; }
+    apr_status_t& status_of(std::uint32_t owner) const noexcept { return results[owner].status; }
 };
 
 void fill(void* vctx, std::size_t batch, std::size_t key, const mmc::engine::ValueView& v) {
@@ -158,10 +162,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
         if (valid.size() != nkeys) {
             for (std::uint32_t& o : call.batches.owner) o = index[o];
         }
-        mmc::compat::run_batches(call.batches, with_cas, fill,
-                                 &call, [results](std::uint32_t owner, apr_status_t err) {
-                                     if (results[owner].status != APR_SUCCESS) results[owner].status = err;
-                                 });
+        mmc::compat::run_batches(with_cas, fill, call);
         return APR_SUCCESS;
     });
 }

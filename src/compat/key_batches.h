@@ -109,13 +109,34 @@ void group_by_server(const std::string_view* keys, apr_memcache_server_t* const*
     }
 }
 
+// The per-key error rule (src/engine/multi_get.h states it), as both multi-gets apply
+// it to their callers' statuses. Ctx is the call's callback context, which provides
+//   const KeyBatches& key_batches() const        the call's batches
+//   apr_status_t& status_of(std::uint32_t owner)  the status of the caller's key `owner`
+// Every key sent starts as APR_NOTFOUND; a value makes it APR_SUCCESS. A key still
+// APR_NOTFOUND has no answer yet: an error (its own, or its server's) becomes its
+// answer. A key with a value, or with an error of its own, keeps it.
+template <class Ctx>
+void fail_unanswered(Ctx& c, std::uint32_t owner, apr_status_t err) {
+    apr_status_t& s = c.status_of(owner);
+    if (s == APR_NOTFOUND) s = err;
+}
+
+// The engine's handler of an error the server gave one key (BatchKeyErrorFn).
+template <class Ctx>
+void key_failed(void* vctx, std::size_t batch, std::size_t key, engine::Result r) {
+    auto& c = *static_cast<Ctx*>(vctx);
+    const KeyBatches& kb = c.key_batches();
+    fail_unanswered(c, kb.owner[kb.first[batch] + key], to_apr_status(engine::Outcome{r}));
+}
+
 // Runs the batches through the engine's one fan-out, under one deadline (the largest I/O
-// timeout of the servers asked), hands every value to fn(ctx, batch, key, value),
-// publishes each server's state, and reports each key of a batch that did not complete
-// to fail(owner, status) with its server's error.
-template <class Fail>
-void run_batches(const KeyBatches& kb, bool with_cas, engine::BatchValueFn fn, void* ctx,
-                 Fail&& fail) {
+// timeout of the servers asked), hands every value to fn(&ctx, batch, key, value),
+// publishes each server's state, and gives every key the error rule above makes its
+// answer: its own error, or the error of a batch that did not complete.
+template <class Ctx>
+void run_batches(bool with_cas, engine::BatchValueFn fn, Ctx& ctx) {
+    const KeyBatches& kb = ctx.key_batches();
     if (kb.servers.empty()) return;
     std::pmr::vector<engine::GetBatch> batches(kb.servers.size(), kb.resource());
     engine::Duration total = engine::Duration::zero();
@@ -126,12 +147,12 @@ void run_batches(const KeyBatches& kb, bool with_cas, engine::BatchValueFn fn, v
         batches[i].with_cas = with_cas;
         total = std::max(total, batches[i].server->options().timeouts.io);
     }
-    engine::multi_get(batches.data(), batches.size(), total, fn, ctx);
+    engine::multi_get(batches.data(), batches.size(), total, fn, key_failed<Ctx>, &ctx);
     for (std::size_t i = 0; i < batches.size(); ++i) {
         publish_status(kb.servers[i]);
         if (batches[i].outcome.ok()) continue;
         const apr_status_t err = to_apr_status(batches[i].outcome);
-        for (std::size_t k = kb.first[i]; k < kb.first[i + 1]; ++k) fail(kb.owner[k], err);
+        for (std::size_t k = kb.first[i]; k < kb.first[i + 1]; ++k) fail_unanswered(ctx, kb.owner[k], err);
     }
 }
 

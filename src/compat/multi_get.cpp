@@ -38,6 +38,10 @@ struct FillCtx {
     const Plan<Value>* plan;
     apr_pool_t* data_pool;
     apr_memcache_t* sealed_by;  // the client when it seals, else nullptr
+
+    // For run_batches (key_batches.h).
+    const mmc::compat::KeyBatches& key_batches() const noexcept { return plan->batches; }
+    apr_status_t& status_of(std::uint32_t owner) const noexcept { return plan->values[owner]->status; }
 };
 
 template <class Value>
@@ -115,11 +119,7 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
         Plan<Value> plan(lists.resource());
         plan_keys(mc, temp_pool, values, plan);
         FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
-        Value** vals = plan.values.data();
-        mmc::compat::run_batches(plan.batches, with_cas, fill<Value>, &ctx,
-                                 [vals](std::uint32_t owner, apr_status_t err) {
-                                     if (vals[owner]->status != APR_SUCCESS) vals[owner]->status = err;
-                                 });
+        mmc::compat::run_batches(with_cas, fill<Value>, ctx);
         return APR_SUCCESS;
     });
     // apr-util clears temp_pool on the way out; callers may rely on that.

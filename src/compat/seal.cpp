@@ -351,19 +351,4 @@ Failure Keyring::unseal(std::string_view key, std::uint32_t flags, std::string_v
     return Failure::none;
 }
 
-bool FailureLog::should_log(Failure f, std::uint64_t* count) noexcept {
-    const auto i = static_cast<std::size_t>(f);
-    if (i >= kFailureKinds) return false;
-    since_[i].fetch_add(1, std::memory_order_relaxed);
-    const std::int64_t now =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count();
-    std::int64_t last = last_[i].load(std::memory_order_relaxed);
-    // 0 is "never logged": the first failure of each kind is always reported.
-    if (last != 0 && now - last < kIntervalNs) return false;
-    if (!last_[i].compare_exchange_strong(last, now == 0 ? 1 : now, std::memory_order_relaxed)) return false;
-    *count = since_[i].exchange(0, std::memory_order_relaxed);
-    return true;
-}
-
 }  // namespace mmc::compat::seal

@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/log_limiter.h"
+
 namespace mmc::compat::seal {
 
 inline constexpr unsigned char kMagic = 0xC5;
@@ -105,16 +107,19 @@ private:
 
 // Says at most once per interval and reason that values were refused, with how many
 // were since the last line, so a storm of forged values cannot flood the error log.
+// One engine::LogLimiter per reason.
 class FailureLog {
 public:
-    static constexpr std::int64_t kIntervalNs = 60'000'000'000;
+    static constexpr std::int64_t kIntervalNs = engine::LogLimiter::kIntervalNs;
     // True when the caller should log now; *count gets the failures of this reason
     // since the last line (this one included).
-    bool should_log(Failure f, std::uint64_t* count) noexcept;
+    bool should_log(Failure f, std::uint64_t* count) noexcept {
+        const auto i = static_cast<std::size_t>(f);
+        return i < kFailureKinds && reasons_[i].should_log(count);
+    }
 
 private:
-    std::array<std::atomic<std::int64_t>, kFailureKinds> last_{};
-    std::array<std::atomic<std::uint64_t>, kFailureKinds> since_{};
+    std::array<engine::LogLimiter, kFailureKinds> reasons_;
 };
 
 }  // namespace mmc::compat::seal

@@ -28,6 +28,12 @@ Result status_result(const BinaryEvent& ev) {
     }
 }
 
+// What an error status makes of one key of a multi-get: the request was refused
+// (client_error) or the server failed it (server_error); nothing else answers a get.
+Result batch_key_error(const BinaryEvent& ev) {
+    return status_result(ev) == Result::client_error ? Result::client_error : Result::server_error;
+}
+
 // Bytes of extras in the request write() makes for a store of cmd.
 std::size_t store_extras_length(proto::StoreCommand cmd) noexcept {
     return cmd == proto::StoreCommand::append || cmd == proto::StoreCommand::prepend
@@ -204,7 +210,8 @@ struct BinaryCodec {
     }
 
     // ---- multi-get: one getkq per key and a noop, in one write. Hits come back as
-    // getkq responses, misses send nothing, and the noop's response ends the batch ----
+    // getkq responses, misses send nothing, an error comes back as its key's own (its
+    // opaque names the key), and the noop's response ends the batch ----
 
     static void write_batch(Connection& c, const GetBatch& b, BatchCursor& cursor) {
         cursor = BatchCursor{};
@@ -230,13 +237,16 @@ struct BinaryCodec {
             if (ev.opcode != BinaryOpcode::getkq || ev.opaque - cursor.first_opaque >= b.nkeys) {
                 return {BatchRead::State::unusable, Result::protocol_error, "response to a request not sent"};
             }
-            // A key with an error other than a miss keeps no value; its siblings are fine.
+            const std::size_t key = ev.opaque - cursor.first_opaque;
             if (ev.status == BinaryStatus::ok) {
-                const std::size_t key = ev.opaque - cursor.first_opaque;
                 if (ev.key != b.keys[key]) {
                     return {BatchRead::State::unusable, Result::protocol_error, "value for a key not asked for"};
                 }
                 sink(key, ValueView{ev.key, ev.value, ev.flags, ev.cas, true});
+            } else if (ev.status != BinaryStatus::key_not_found) {
+                // The opaque names the key the error is for (an error response carries
+                // no key): that key gets it, and its siblings go on.
+                sink.fail(key, batch_key_error(ev));
             }
             c.in().consume(consumed);
         }

@@ -65,17 +65,12 @@ constexpr bool ends_reply(const Event& ev) noexcept {
     }
 }
 
-// Out of the way of read_events below, so that the loop stays small enough to be inlined
-// into each exchange.
-[[gnu::cold, gnu::noinline]] inline void log_unusable_reply(Server& server, const char* why) {
-    server.log(3, Outcome{Result::protocol_error}, "memcached server " + server.name() + ": unusable reply: " + why);
-}
-
 // Parses the events that have arrived and hands each to on_event(const Event&) ->
 // Result. done at the event that ends the reply (result = what on_event returned for
 // it), at a parse error, or when on_event returns protocol_error (a well-formed reply
-// that does not answer the request). Parser: parse(bytes, Event&, consumed) ->
-// proto::ParseResult and error_message(), as every codec in proto/ has.
+// that does not answer the request); both are unusable replies (Server::unusable_reply).
+// Parser: parse(bytes, Event&, consumed) -> proto::ParseResult and error_message(), as
+// every codec in proto/ has.
 template <class Event, class Parser, class OnEvent>
 [[gnu::always_inline]] inline Read read_events(Server& server, Connection& conn, Parser& parser,
                                                OnEvent&& on_event, Result& result) {
@@ -86,12 +81,15 @@ template <class Event, class Parser, class OnEvent>
         if (pr == proto::ParseResult::need_more) return Read::need_more;
         if (pr == proto::ParseResult::error) {
             result = Result::protocol_error;
-            log_unusable_reply(server, parser.error_message());
+            // Counted and logged (rate-limited) out of line, so that this loop stays
+            // small enough to be inlined into each exchange.
+            server.unusable_reply(parser.error_message());
             return Read::done;
         }
         Result r = on_event(ev);
         conn.in().consume(consumed);
         if (r == Result::protocol_error || ends_reply(ev)) {
+            if (r == Result::protocol_error) server.unusable_reply("a reply that does not answer the request");
             result = r;
             return Read::done;
         }

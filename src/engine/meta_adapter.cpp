@@ -367,7 +367,8 @@ struct MetaCodec {
                 case MetaEventType::server_error:
                 case MetaEventType::error:
                     // An error line names no request: one of the keys not returned got
-                    // it, so none of them is a known miss. The pipeline goes on to MN.
+                    // it, so none of them is a known miss (the batch's error, multi_get.h).
+                    // The pipeline goes on to MN, so the stream stays in step.
                     cursor.error = ev.type == MetaEventType::client_error ? Result::client_error
                                                                           : Result::server_error;
                     break;

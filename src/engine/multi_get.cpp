@@ -13,6 +13,13 @@ namespace mmc::engine {
 
 namespace {
 
+// The caller's callbacks, as multi_get() was given them.
+struct Sinks {
+    BatchValueFn fn;
+    BatchKeyErrorFn key_error;
+    void* ctx;
+};
+
 struct InFlight {
     GetBatch* batch;
     std::size_t index;  // of batch, for the callback
@@ -44,7 +51,9 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
         return;
     }
     f.batch->outcome = outcome;
-    bool clean = outcome.ok() && f.conn && f.conn->in().empty();
+    // In step (multi_get.h): a reply the adapter read to its end, error line or not,
+    // with nothing after it.
+    bool clean = is_server_reply(outcome.result) && f.conn && f.conn->in().empty();
     std::uint32_t epoch = Server::kNoConnection;
     if (f.conn) {
         epoch = f.conn->epoch;
@@ -56,15 +65,15 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
 
 // Parses what has arrived on a batch's connection (its server's adapter reads it);
 // finishes the batch when its reply is complete or unusable.
-void drain(InFlight& f, BatchValueFn fn, void* ctx) {
+void drain(InFlight& f, const Sinks& s) {
     Server& server = *f.batch->server;
-    const BatchRead r = server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{fn, ctx, f.index});
+    const BatchRead r =
+        server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{s.fn, s.key_error, s.ctx, f.index});
     switch (r.state) {
         case BatchRead::State::need_more: return;
         case BatchRead::State::done: return finish(f, Outcome{r.result});
         case BatchRead::State::unusable:
-            server.log(3, Outcome{Result::protocol_error},
-                       "memcached server " + server.name() + ": unusable reply: " + r.why);
+            server.unusable_reply(r.why);
             return finish(f, Outcome{Result::protocol_error});
     }
 }
@@ -72,7 +81,7 @@ void drain(InFlight& f, BatchValueFn fn, void* ctx) {
 // The deadline passed while waiting for one server: what the others have sent already
 // still counts (a server that answered in time is not blamed for one that did not);
 // whoever is still incomplete gets the timeout.
-void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
+void expire(std::vector<InFlight>& flights, const Sinks& s) {
     for (auto& f : flights) {
         if (!f.done && !f.sent) {
             finish(f, Outcome{Result::connect_timeout});
@@ -84,7 +93,7 @@ void expire(std::vector<InFlight>& flights, BatchValueFn fn, void* ctx) {
             r = f.conn->receive_nowait();
             if (!r.ok() || f.conn->in().view().size() == had) break;  // failed, or nothing more
             f.got_bytes = true;
-            drain(f, fn, ctx);
+            drain(f, s);
         }
         if (!f.done) finish(f, r.ok() ? Outcome{Result::timeout} : r);
     }
@@ -118,8 +127,7 @@ void connected(InFlight& f, Clock::time_point deadline) {
 // not answer its handshake holds up nobody else. A connect that runs out of time fails
 // its own batch only. Returns false when the call is over (its deadline passed, or
 // poll failed).
-bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn,
-                     void* ctx) {
+bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
     // Sized once: growing them push by push cost about 30 instructions per key of a
     // 100-key call over 4 servers.
     std::vector<pollfd> fds;
@@ -147,7 +155,7 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
         }
         if (!connecting) return true;
         if (now >= deadline) {
-            expire(flights, fn, ctx);
+            expire(flights, s);
             return false;
         }
         int rc = ::poll(fds.data(), fds.size(), poll_millis(until));
@@ -170,7 +178,7 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
                 continue;
             }
             f.got_bytes = true;
-            drain(f, fn, ctx);
+            drain(f, s);
         }
     }
 }
@@ -182,8 +190,8 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
 // servers a call makes n writes, one poll and n reads when each reply comes in one
 // piece). Waiting on one server while another's reply is already there costs nothing:
 // the call ends when the last reply is complete either way.
-void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchValueFn fn, void* ctx) {
-    if (!connect_pending(flights, deadline, fn, ctx)) return;
+void collect(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
+    if (!connect_pending(flights, deadline, s)) return;
     std::vector<pollfd> fds;
     std::vector<InFlight*> polled;
     fds.reserve(flights.size());
@@ -224,25 +232,27 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, BatchVa
             continue;
         }
         f.got_bytes = true;
-        drain(f, fn, ctx);
+        drain(f, s);
     }
     for (auto& f : flights) {
         while (!f.done) {
             Outcome r = f.conn->receive(deadline);
-            if (r.result == Result::timeout) return expire(flights, fn, ctx);
+            if (r.result == Result::timeout) return expire(flights, s);
             if (!r.ok()) {
                 finish(f, r);
                 break;
             }
             f.got_bytes = true;
-            drain(f, fn, ctx);
+            drain(f, s);
         }
     }
 }
 
 }  // namespace
 
-void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, void* ctx) {
+void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, BatchKeyErrorFn key_error,
+               void* ctx) {
+    const Sinks s{fn, key_error, ctx};
     const auto deadline = Clock::now() + total;
     std::vector<GetBatch*> pending;
     pending.reserve(n);
@@ -299,7 +309,7 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         for (auto& f : flights) {
             if (!f.conn->connecting()) send_request(f, deadline);
         }
-        collect(flights, deadline, fn, ctx);
+        collect(flights, deadline, s);
         for (auto& f : flights) {
             if (!f.retry) continue;
             retried[f.index] = true;

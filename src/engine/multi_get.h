@@ -13,10 +13,21 @@
 
 namespace mmc::engine {
 
-// Calls fn for every value any server returns; sets each batch's outcome (GetBatch,
-// requests.h). The whole call ends within `total` (plus the acquire wait, which is
-// bounded by it too).
-void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, void* ctx);
+// Calls fn for every value any server returns and key_error for every key a server
+// answers with an error of its own; sets each batch's outcome (GetBatch, requests.h).
+// The whole call ends within `total` (plus the acquire wait, which is bounded by it too).
+//
+// The per-key error rule, the same for every protocol: a key that got a value keeps it,
+// whatever happens after; an error the reply gives one key by name (binary: an error
+// status, whose opaque names the key) is that key's only, and the rest of its batch goes
+// on; an error that names no key (a text or meta error line, a failed or unusable reply,
+// a deadline) becomes the batch's outcome, and so the answer of every key of that server
+// that got neither a value nor an error of its own (never a miss). Other servers' batches
+// are never touched. The connection goes back to its pool only when the stream is in
+// step: the reply ended as the protocol says a reply ends (is_server_reply, outcome.h)
+// with nothing left over; otherwise it is closed.
+void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, BatchKeyErrorFn key_error,
+               void* ctx);
 
 }  // namespace mmc::engine
 

@@ -48,20 +48,26 @@ inline std::size_t find_key(const GetBatch& b, std::size_t from, std::string_vie
     return b.nkeys;
 }
 
-// Where the values of one batch go.
+// Where the values of one batch go, and the errors the protocol gives a key of its own.
 struct BatchSink {
     BatchValueFn fn;
+    BatchKeyErrorFn key_error;
     void* ctx;
-    std::size_t batch;  // passed back to fn
+    std::size_t batch;  // passed back to fn and key_error
 
     void operator()(std::size_t key, const ValueView& v) const { fn(ctx, batch, key, v); }
+    // Out of the way of the value path: error replies are rare.
+    [[gnu::cold, gnu::noinline]] void fail(std::size_t key, Result r) const { key_error(ctx, batch, key, r); }
 };
 
 // What reading a batch's reply came to.
 struct BatchRead {
     enum class State : std::uint8_t {
         need_more,  // everything that arrived is consumed; more is owed
-        done,       // complete: `result` is the batch's outcome (ok, or the server's error)
+        // Complete, and the stream is in step: `result` is the batch's outcome, ok or the
+        // error line the server sent in the reply (client_error, server_error), which
+        // names no key and so answers every key that got no value.
+        done,
         unusable,   // the stream cannot be trusted: `why` says why (a static string)
     };
     State state = State::need_more;
@@ -99,7 +105,9 @@ struct ProtocolAdapter {
     // reader; the cursor remembers what the reader needs.
     void (*write_batch)(Connection&, const GetBatch&, BatchCursor&);
     // Parses what has arrived of the batch's reply, consuming it from the connection's
-    // receive buffer and handing every value to the sink.
+    // receive buffer and handing every value to the sink, and every error the reply
+    // gives one key (naming it) to sink.fail; an error that names no key is the batch's
+    // (done with that result).
     BatchRead (*read_batch)(Connection&, const GetBatch&, BatchCursor&, const BatchSink&);
 };
 

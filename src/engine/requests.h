@@ -161,8 +161,10 @@ struct GetBatch {
     const std::string_view* keys = nullptr;
     std::size_t nkeys = 0;
     bool with_cas = false;  // the CAS unique where the protocol makes it optional
-    // Out: ok when the server answered completely (keys it did not return are misses),
-    // otherwise why the keys it did not return have no answer.
+    // Out: ok when the server answered completely (keys it returned neither a value nor
+    // an error of their own for are misses), otherwise why those keys have no answer:
+    // the server's error line (client_error, server_error), or why its reply was cut
+    // short or unusable. multi_get.h states the rule.
     Outcome outcome;
 };
 
@@ -172,6 +174,11 @@ struct GetBatch {
 // so no lookup by key is needed. A value for a key the batch did not ask for makes the
 // batch a protocol error.
 using BatchValueFn = void (*)(void* ctx, std::size_t batch, std::size_t key, const ValueView& value);
+
+// Called for a key the server answered with an error of its own (a binary error status,
+// which names its key by opaque): `result` is client_error or server_error. The key has
+// no value; the rest of its batch goes on. Rare, so the caller's handler may be slow.
+using BatchKeyErrorFn = void (*)(void* ctx, std::size_t batch, std::size_t key, Result result);
 
 }  // namespace mmc::engine
 

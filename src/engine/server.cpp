@@ -18,6 +18,15 @@ thread_local Clock::rep t_claim = 0;
 Server::Server(ServerOptions options)
     : options_(std::move(options)), name_(options_.endpoint.describe()), pool_(options_) {}
 
+void Server::unusable_reply(const char* why) {
+    unusable_replies_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t count = 0;
+    if (!unusable_log_.should_log(&count)) return;
+    std::string msg = "memcached server " + name_ + ": unusable reply: " + why;
+    if (count > 1) msg += " (" + std::to_string(count - 1) + " more since the last such line)";
+    log(3, Outcome{Result::protocol_error}, msg);
+}
+
 Clock::time_point Server::dead_since() const noexcept {
     return Clock::time_point(Clock::duration(dead_since_.load(std::memory_order_relaxed)));
 }

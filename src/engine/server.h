@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "engine/log_limiter.h"
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/protocol_adapter.h"
@@ -70,6 +71,16 @@ public:
     void mark_dead(const Outcome& why);
     void mark_live();
 
+    // A reply from this server that could not be used (a parse error, a reply that does
+    // not fit the request): counted, and logged at error level with `why` (a static
+    // string) at most once a minute (LogLimiter), the line saying how many were held back
+    // since the last one. A server that sends a value over the client's limit on every
+    // get would otherwise write a line per request.
+    [[gnu::cold, gnu::noinline]] void unusable_reply(const char* why);
+    // How many replies from this server could not be used since it was created: every
+    // one, logged or not.
+    std::uint64_t unusable_replies() const noexcept { return unusable_replies_.load(std::memory_order_relaxed); }
+
     void set_logger(LogFn fn) { log_ = std::move(fn); }
     void log(int level, const Outcome& outcome, const std::string& msg) const {
         if (log_) log_(level, outcome, msg);
@@ -87,6 +98,8 @@ private:
     std::atomic<Clock::rep> probe_claimed_{0};
     std::atomic<Clock::rep> dead_since_{0};
     std::atomic<std::uint32_t> failures_{0};  // consecutive transport failures
+    std::atomic<std::uint64_t> unusable_replies_{0};
+    LogLimiter unusable_log_;
     LogFn log_;
 };
 

@@ -252,6 +252,8 @@ struct TextCodec {
                 cursor.next_key = key + 1;
                 sink(key, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has_cas});
             } else if (ev.type == EventType::client_error) {
+                // An error line ends the reply (memcached sends nothing after it) and names
+                // no key: the batch's error (multi_get.h), with the stream in step.
                 r = Result::client_error;
             } else if (ev.type != EventType::end) {
                 r = Result::server_error;

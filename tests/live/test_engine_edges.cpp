@@ -135,6 +135,7 @@ struct Count {
     int values = 0;
 };
 void count_value(void* ctx, std::size_t, std::size_t, const ValueView&) { ++static_cast<Count*>(ctx)->values; }
+void no_key_error(void*, std::size_t, std::size_t, Result) { ADD_FAILURE() << "a key error from memcached"; }
 
 TEST(MultiGetPoll, APollFailureIsNotBlamedOnTheServers) {
     std::vector<std::unique_ptr<test::MemcachedProcess>> procs;
@@ -160,7 +161,7 @@ TEST(MultiGetPoll, APollFailureIsNotBlamedOnTheServers) {
     low.rlim_cur = 3;
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
     Count seen;
-    multi_get(batches.data(), batches.size(), std::chrono::milliseconds(500), count_value, &seen);
+    multi_get(batches.data(), batches.size(), std::chrono::milliseconds(500), count_value, no_key_error, &seen);
     ::setrlimit(RLIMIT_NOFILE, &old);
     for (int i = 0; i < 4; ++i) {
         EXPECT_EQ(batches[i].outcome.result, Result::io_error) << i;
@@ -235,7 +236,7 @@ TEST(ServerPoolMin, APoolThatLostItsConnectionsGetsBackToMinUnderSequentialTraff
     batch.keys = &key;
     batch.nkeys = 1;
     Count seen;
-    multi_get(&batch, 1, std::chrono::milliseconds(500), count_value, &seen);
+    multi_get(&batch, 1, std::chrono::milliseconds(500), count_value, no_key_error, &seen);
     EXPECT_EQ(batch.outcome.result, Result::ok);
     EXPECT_TRUE(s.live());
     EXPECT_EQ(s.consecutive_failures(), 0u);

@@ -1,5 +1,6 @@
-// A loopback server that answers whatever it is sent with fixed bytes: one reply per
-// read on each connection. Tests use it to play a hostile or broken memcached.
+// A loopback server that answers whatever it is sent with fixed bytes, or with what a
+// function of the request makes: one reply per read on each connection. Tests use it to
+// play a hostile or broken memcached.
 #ifndef MMC_TEST_CANNED_SERVER_H
 #define MMC_TEST_CANNED_SERVER_H
 
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,7 +23,11 @@ class CannedServer {
 public:
     // delay: how long each reply waits after its request arrived (a slow server).
     explicit CannedServer(std::string reply, std::chrono::milliseconds delay = {})
-        : reply_(std::move(reply)), delay_(delay) {
+        : CannedServer([reply = std::move(reply)](const std::string&) { return reply; }, delay) {}
+    // respond(bytes of one read) -> the reply to send.
+    using Respond = std::function<std::string(const std::string&)>;
+    explicit CannedServer(Respond respond, std::chrono::milliseconds delay = {})
+        : respond_(std::move(respond)), delay_(delay) {
         fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in sa{};
         sa.sin_family = AF_INET;
@@ -43,6 +49,8 @@ public:
     CannedServer& operator=(const CannedServer&) = delete;
 
     unsigned short port() const { return port_; }
+    // Connections accepted so far.
+    int accepted() const { return accepted_.load(); }
 
 private:
     void serve() {
@@ -50,20 +58,26 @@ private:
             std::vector<pollfd> fds{{fd_, POLLIN, 0}};
             for (int c : conns_) fds.push_back({c, POLLIN, 0});
             if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
-            if (fds[0].revents) conns_.push_back(::accept(fd_, nullptr, nullptr));
+            if (fds[0].revents) {
+                conns_.push_back(::accept(fd_, nullptr, nullptr));
+                ++accepted_;
+            }
             for (std::size_t i = 1; i < fds.size(); ++i) {
                 if (!fds[i].revents) continue;
                 char buf[4096];
-                if (::recv(fds[i].fd, buf, sizeof buf, 0) > 0) {
+                const ssize_t n = ::recv(fds[i].fd, buf, sizeof buf, 0);
+                if (n > 0) {
+                    const std::string reply = respond_(std::string(buf, static_cast<std::size_t>(n)));
                     if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
-                    ::send(fds[i].fd, reply_.data(), reply_.size(), MSG_NOSIGNAL);
+                    ::send(fds[i].fd, reply.data(), reply.size(), MSG_NOSIGNAL);
                 }
             }
         }
     }
 
-    std::string reply_;
+    Respond respond_;
     std::chrono::milliseconds delay_;
+    std::atomic<int> accepted_{0};
     int fd_ = -1;
     unsigned short port_ = 0;
     std::vector<int> conns_;
