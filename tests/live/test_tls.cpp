@@ -436,5 +436,58 @@ TEST_F(Tls, BadSettingsAreRefusedAndChangeNothing) {
     EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_EINVAL);
 }
 
+// Verification checks the certificate's name against a name: a unix socket has none of
+// its own, and without server_name any certificate a trusted CA signed would do.
+TEST_F(Tls, AUnixSocketServerWithVerificationNeedsAServerName) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, &why), APR_EINVAL);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("/run/mmc-test/memcached.sock"), std::string::npos) << why;
+    EXPECT_NE(std::string(why).find("no host name to check the server's certificate against"), std::string::npos)
+        << why;
+    EXPECT_NE(std::string(why).find("set server_name"), std::string::npos) << why;
+    ap_memcache_tls_stats_t st;
+    EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_EINVAL) << "no TLS context was installed";
+}
+
+// memcached speaks TLS on TCP only, so this stops at the configuration: accepted, with
+// the context installed.
+TEST_F(Tls, AUnixSocketServerWithAServerNameIsAccepted) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    o.server_name = "localhost";
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, &why), APR_SUCCESS) << (why ? why : "");
+    ap_memcache_tls_stats_t st;
+    EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_SUCCESS);
+}
+
+TEST_F(Tls, AUnixSocketServerWithoutVerificationNeedsNoName) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    o.verify = 0;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, nullptr), APR_SUCCESS);
+}
+
+TEST_F(Tls, AContextForNoHostWithVerificationIsRefusedNamingServerName) {
+    auto o = tls_options();
+    ap_memcache_tls_t* tls = nullptr;
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_tls_create(pool_, &o, "", &tls, &why), APR_EINVAL);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("set server_name"), std::string::npos) << why;
+    ap_memcache_tls_problem_t problem;
+    EXPECT_EQ(ap_memcache_tls_check(pool_, &o, "/run/mmc-test/memcached.sock", &problem), APR_EINVAL);
+    EXPECT_EQ(problem.option, AP_MEMCACHE_TLS_OPT_SERVER_NAME);
+    EXPECT_EQ(problem.missing, AP_MEMCACHE_TLS_OPT_SERVER_NAME);
+    ASSERT_NE(problem.reason, nullptr);
+    EXPECT_NE(std::string(problem.reason).find("/run/mmc-test/memcached.sock"), std::string::npos) << problem.reason;
+}
+
 }  // namespace
 }  // namespace mmc::test
