@@ -81,6 +81,8 @@ namespace mmc::engine::openssl {
     X(SSL_CTX_load_verify_locations)       \
     X(SSL_CTX_set_default_verify_paths)    \
     X(SSL_CTX_use_certificate_chain_file)  \
+    X(SSL_CTX_set_default_passwd_cb)       \
+    X(SSL_CTX_set_default_passwd_cb_userdata) \
     X(SSL_CTX_use_PrivateKey_file)         \
     X(SSL_CTX_check_private_key)           \
     X(SSL_CTX_get_cert_store)              \

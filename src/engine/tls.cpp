@@ -128,6 +128,11 @@ bool is_address(const std::string& host) {
     return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+int refuse_passphrase(char*, int, int, void* asked) {
+    if (asked) *static_cast<bool*>(asked) = true;
+    return 0;
+}
+
 bool is_key_mismatch(unsigned long e) {
     return ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
 }
@@ -231,8 +236,17 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
         const bool own_file = !config.key_file.empty();
         const std::string& key = own_file ? config.key_file : config.cert_file;
         const TlsSetting key_setting = own_file ? TlsSetting::key_file : TlsSetting::cert_file;
-        if (libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-            libssl.SSL_CTX_check_private_key(ctx) != 1) {
+        // An encrypted key would have OpenSSL ask for its passphrase on the terminal
+        // (apachectl -t would wait for it): it is refused instead.
+        bool passphrase_asked = false;
+        libssl.SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+        libssl.SSL_CTX_set_default_passwd_cb_userdata(ctx, &passphrase_asked);
+        const bool loaded = libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) == 1;
+        libssl.SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+        if (passphrase_asked) {
+            return fail(key_setting, "the client key in " + key + " is encrypted: a key without a passphrase is needed");
+        }
+        if (!loaded || libssl.SSL_CTX_check_private_key(ctx) != 1) {
             // OpenSSL refuses a key for another certificate while loading it.
             if (is_key_mismatch(libcrypto.ERR_peek_last_error())) {
                 return fail(key_setting, "the client key in " + key + " does not match the certificate in " +
