@@ -182,15 +182,8 @@ const char *mmc_cmd_tls_verify(cmd_parms *cmd, void *dconf, int flag)
 
 const char *mmc_cmd_tls_server_name(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *c;
-
     (void)dconf;
-    for (c = arg; *c; ++c) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':') {
-            break;
-        }
-    }
-    if (*arg == '\0' || *c != '\0' || strlen(arg) > 253) {
+    if (!mmc_tls_name_valid(arg)) {
         return apr_psprintf(cmd->pool, "%s: '%s': expected a host name (letters, digits, "
                             "'-' and '.') or an address", cmd->cmd->name, arg);
     }
@@ -374,7 +367,7 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *s, mmc_server_conf *co
             const char *why = NULL;
             apr_status_t rv;
 
-            mmc_tls_options(conf, &o);
+            mmc_tls_options(conf, spec, &o);
             rv = ap_memcache_tls_create(pconf, &o, spec->host, &spec->tls_context, &why);
             if (rv != APR_SUCCESS) {
                 /* check_config passed these settings a moment ago: a file changed since.

@@ -18,7 +18,8 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
                       "host:port, [IPv6]:port or /path/to/socket, then optionally "
                       "min=N smax=N max=N ttl=TIME (60, 500ms, 2min) weight=N "
-                      "protocol=text|binary|meta tls=on|off user=NAME password-file=PATH"),
+                      "protocol=text|binary|meta tls=on|off tls-name=NAME user=NAME "
+                      "password-file=PATH"),
     AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
                   "ketama (default) or modula: how keys are placed on the servers"),
     AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,

@@ -10,13 +10,15 @@
 
 APLOG_USE_MODULE(memcache);
 
-void mmc_tls_options(const mmc_server_conf *conf, ap_memcache_tls_options_t *o)
+void mmc_tls_options(const mmc_server_conf *conf, const mmc_server_spec *spec,
+                     ap_memcache_tls_options_t *o)
 {
     ap_memcache_tls_options_init(o);
     o->ca_file = conf->tls_ca_file;
     o->cert_file = conf->tls_cert_file;
     o->key_file = conf->tls_key_file;
-    o->server_name = conf->tls_server_name;
+    /* The line's own name first: one context may hold servers with different names. */
+    o->server_name = spec->tls_name ? spec->tls_name : conf->tls_server_name;
     if (conf->tls_verify != MMC_UNSET) {
         o->verify = conf->tls_verify;
     }
@@ -54,7 +56,7 @@ const char *mmc_tls_check_line(apr_pool_t *p, const mmc_server_conf *conf,
     const char *to_set;
     const char *msg;
 
-    mmc_tls_options(conf, &o);
+    mmc_tls_options(conf, spec, &o);
     if (ap_memcache_tls_check(p, &o, spec->host, &problem) == APR_SUCCESS) {
         return NULL;
     }
@@ -67,8 +69,8 @@ const char *mmc_tls_check_line(apr_pool_t *p, const mmc_server_conf *conf,
     }
     msg = apr_pstrcat(p, msg, problem.reason ? problem.reason : "TLS is not available", NULL);
     if (problem.missing == AP_MEMCACHE_TLS_OPT_SERVER_NAME) {
-        msg = apr_pstrcat(p, msg, ": set ", to_set, " to the name in the server's certificate",
-                          NULL);
+        msg = apr_pstrcat(p, msg, ": set ", to_set, " (or tls-name= on the line) to the name "
+                          "in the server's certificate", NULL);
     }
     else if (to_set) {
         msg = apr_pstrcat(p, msg, ": set ", to_set, NULL);

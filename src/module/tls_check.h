@@ -9,8 +9,10 @@
 
 #include "config.h"
 
-/** The TLS options of conf (its MemcacheTLS* settings, defaults for the rest). */
-void mmc_tls_options(const mmc_server_conf *conf, ap_memcache_tls_options_t *o);
+/** The TLS options of the line spec in conf's context: the line's tls-name=, the
+ *  context's MemcacheTLS* settings, defaults for the rest. */
+void mmc_tls_options(const mmc_server_conf *conf, const mmc_server_spec *spec,
+                     ap_memcache_tls_options_t *o);
 
 /** Checks the TLS settings of conf for the tls=on line spec with
  *  ap_memcache_tls_check() (the C API's own rules, files loaded). NULL when they pass;

@@ -38,12 +38,33 @@ TEST(TlsServerName, AUnixSocketServerWithVerificationAndNoNameFailsTheConfigTest
     expect_refused(config_test("MemcacheServer /run/mmc-test/memcached.sock tls=on\n"),
                    {"MemcacheServer '/run/mmc-test/memcached.sock' tls=on",
                     "has no host name to check the server's certificate against",
-                    "set MemcacheTLSServerName to the name in the server's certificate"});
+                    "set MemcacheTLSServerName (or tls-name= on the line) to the name in the server's certificate"});
 }
 
 TEST(TlsServerName, AUnixSocketServerWithAServerNamePasses) {
     expect_passed(config_test("MemcacheServer /run/mmc-test/memcached.sock tls=on\n"
                               "MemcacheTLSServerName cache1.internal\n"));
+}
+
+TEST(TlsServerName, AUnixSocketServerWithItsOwnNameOnTheLinePasses) {
+    expect_passed(config_test("MemcacheServer /run/mmc-test/memcached.sock tls=on tls-name=cache1.internal\n"));
+}
+
+// MemcacheTLSServerName would name every tls=on server of the context: tls-name= names
+// one, so a socket and servers checked by their host names can share a context.
+TEST(TlsServerName, TheLinesNameLeavesTheOtherServersTheirHostNames) {
+    expect_passed(config_test("MemcacheServer cache1.internal:11211 tls=on\n"
+                              "MemcacheServer /run/mmc-test/memcached.sock tls=on TLS-Name=cache2.internal\n"));
+}
+
+TEST(TlsServerName, ATlsNameWithoutTlsFailsNamingIt) {
+    expect_refused(config_test("MemcacheServer /run/mmc-test/memcached.sock tls-name=cache1.internal\n"),
+                   {"MemcacheServer /run/mmc-test/memcached.sock: 'tls-name=cache1.internal' needs tls=on"});
+}
+
+TEST(TlsServerName, ABadTlsNameFailsNamingIt) {
+    expect_refused(config_test("MemcacheServer 127.0.0.1:11211 tls=on tls-name=bad/name\n"),
+                   {"MemcacheServer: 'tls-name=bad/name': expected a host name"});
 }
 
 TEST(TlsServerName, AVirtualHostTakesTheMainServersServerName) {
