@@ -84,6 +84,8 @@ apr_status_t build_context(const ap_memcache_tls_options_t* opts, const char* ho
     config.min_version = opts->min_protocol == AP_MEMCACHE_TLS_1_3 ? mmc::engine::TlsVersion::tls1_3
                                                                    : mmc::engine::TlsVersion::tls1_2;
     const std::string server = bare_host(host);
+    // create() checks the rules too; asked first here to tell a broken rule (APR_EINVAL)
+    // from what OpenSSL refused.
     if (!mmc::engine::check_tls_config(config, server, error)) return APR_EINVAL;
     auto context = mmc::engine::TlsContext::create(config, server, error);
     if (!context) return AP_MEMCACHE_ETLS;
