@@ -36,13 +36,14 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # module and the library name its package themselves. The package is the one holding
 # the libssl this build compiled against (dpkg-query -S; Debian 12: libssl3, later
 # releases libssl3t64), at least the release series of its headers (3.0.x headers:
-# >= 3.0.0), which is what dpkg-shlibdeps wrote when the library was linked.
+# >= 3.0.0), which is what dpkg-shlibdeps wrote when the library was linked. Never
+# below 3.0: find_package refuses older headers (the loader needs 3.0's functions).
 # MMC_OPENSSL_DEPENDS replaces the entry, e.g. where dpkg is not there to ask.
 set(MMC_OPENSSL_DEPENDS "" CACHE STRING
     "Depends entry for OpenSSL's runtime package (empty: the package dpkg says holds libssl)")
 set(_mmc_openssl_depends "${MMC_OPENSSL_DEPENDS}")
 if(NOT _mmc_openssl_depends)
-  find_package(OpenSSL 1.1.1 REQUIRED)
+  find_package(OpenSSL 3.0 REQUIRED)
   find_program(MMC_DPKG_QUERY dpkg-query)
   get_filename_component(_real "${OPENSSL_SSL_LIBRARY}" REALPATH)
   set(_package)
@@ -56,11 +57,7 @@ if(NOT _mmc_openssl_depends)
                         "MMC_OPENSSL_DEPENDS, e.g. -DMMC_OPENSSL_DEPENDS=\"libssl3 (>= 3.0.0)\"")
   endif()
   string(REGEX MATCH "^[0-9]+\\.[0-9]+" _series "${OPENSSL_VERSION}")
-  if(_series VERSION_LESS 3.0)
-    set(_mmc_openssl_depends "${_package} (>= 1.1.1)")
-  else()
-    set(_mmc_openssl_depends "${_package} (>= ${_series}.0)")
-  endif()
+  set(_mmc_openssl_depends "${_package} (>= ${_series}.0)")
 endif()
 
 set(CPACK_DEBIAN_MODULE_PACKAGE_NAME libapache2-mod-memcache)

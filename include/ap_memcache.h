@@ -395,16 +395,23 @@ AP_MEMCACHE_DECLARE(void) ap_memcache_tls_options_init(ap_memcache_tls_options_t
 /** Makes every connection to ms speak TLS, from its first byte: there is no plain-text
  *  fallback. The files are read now and one TLS context is built, shared by the
  *  server's connections (and across fork). Call it before the server is used; it is not
- *  thread-safe. APR_EINVAL for an unknown min_protocol or a key without a certificate;
- *  AP_MEMCACHE_ETLS when a file cannot be loaded or the key does not match, with
- *  *error (if error is not NULL) set to the reason, allocated from p (required; the
- *  server keeps its own reference to the context). Nothing is changed on failure. */
+ *  thread-safe. With verify on, there must be a name to check the server's certificate
+ *  against: a server on a unix socket has no host name, so it needs server_name (a
+ *  certificate any trusted CA signed for anybody would pass otherwise). APR_EINVAL for
+ *  settings that break a rule: an unknown min_protocol or verify, a key without a
+ *  certificate, verify on with no name; AP_MEMCACHE_ETLS when OpenSSL or a file cannot be
+ *  loaded or the key does not match. Either way *error (if error is not NULL) is set to
+ *  the reason, naming the file and saying which option to set where one would settle
+ *  it, allocated from p (required; the server keeps its own reference to the context).
+ *  ap_memcache_tls_check() gives the same answer with the option at fault. Nothing is
+ *  changed on failure. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_tls(apr_memcache_server_t *ms,
                                                              const ap_memcache_tls_options_t *opts,
                                                              apr_pool_t *p, const char **error);
 
 /** A TLS context built from options for a server at host (its name or address, which
- *  verification checks unless opts->server_name is set), before the server itself
+ *  verification checks unless opts->server_name is set; a unix socket's path, or "",
+ *  gives no name to check), before the server itself
  *  exists: httpd builds it in post_config, while the files are still readable by the
  *  user httpd starts as, and hands it to the server in each child
  *  (ap_memcache_server_use_tls). Lives until p is cleared. Errors as
@@ -415,6 +422,37 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_tls_create(apr_pool_t *p,
                                                          const char *host,
                                                          ap_memcache_tls_t **tls,
                                                          const char **error);
+
+/** The options of ap_memcache_tls_options_t, to say which one a refusal is about. */
+#define AP_MEMCACHE_TLS_OPT_NONE 0         /**< none in particular (OpenSSL missing, ...) */
+#define AP_MEMCACHE_TLS_OPT_CA_FILE 1      /**< ca_file (or the system's store) */
+#define AP_MEMCACHE_TLS_OPT_CERT_FILE 2    /**< cert_file */
+#define AP_MEMCACHE_TLS_OPT_KEY_FILE 3     /**< key_file */
+#define AP_MEMCACHE_TLS_OPT_VERIFY 4       /**< verify */
+#define AP_MEMCACHE_TLS_OPT_SERVER_NAME 5  /**< server_name (the name verification checks) */
+#define AP_MEMCACHE_TLS_OPT_MIN_PROTOCOL 6 /**< min_protocol */
+
+/** Why ap_memcache_tls_check() refused a set of options. */
+typedef struct {
+    int option;         /**< AP_MEMCACHE_TLS_OPT_* at fault */
+    int missing;        /**< AP_MEMCACHE_TLS_OPT_* that, set, would settle it (a certificate
+                             for a key, a name to check, a key for a certificate whose
+                             file holds none), or AP_MEMCACHE_TLS_OPT_NONE */
+    const char *reason; /**< what is wrong, naming the file where there is one, without
+                             option names (the caller knows how it spells them) */
+} ap_memcache_tls_problem_t;
+
+/** Checks options for a server at host (as ap_memcache_tls_create takes it) by doing
+ *  all that ap_memcache_tls_create does, loading OpenSSL and the files, and dropping
+ *  the context: the check behind every TLS setting, for a caller that names the
+ *  settings its own way (httpd checks its MemcacheTLS* directives with it while the
+ *  configuration is tested). APR_SUCCESS, or the status ap_memcache_tls_create would
+ *  give with *problem filled (strings from p). APR_EINVAL with problem->reason NULL for
+ *  a NULL argument. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_tls_check(apr_pool_t *p,
+                                                        const ap_memcache_tls_options_t *opts,
+                                                        const char *host,
+                                                        ap_memcache_tls_problem_t *problem);
 
 /** Makes every connection to ms speak TLS with a context from ap_memcache_tls_create
  *  (ms keeps its own reference). Use one context per server: it keeps that server's

@@ -14,16 +14,15 @@ namespace {
 #define MMC_STRINGIFY2(x) #x
 #define MMC_STRINGIFY(x) MMC_STRINGIFY2(x)
 
-// OpenSSL 3 keeps one soname per major version; 1.1.x used "1.1" for the whole series.
-#if defined(OPENSSL_VERSION_MAJOR) && OPENSSL_VERSION_MAJOR >= 3
+// The tables take functions that first came with OpenSSL 3.0 (EVP_CIPHER_fetch,
+// EVP_CipherInit_ex2): 3.0 is the floor, here, in CMake and in the packages' Depends.
+// OpenSSL 3 keeps one soname per major version.
+#if !defined(OPENSSL_VERSION_MAJOR) || OPENSSL_VERSION_MAJOR < 3
+#error "OpenSSL 3.0 or later is needed (libssl-dev 3.x)"
+#endif
 constexpr const char kCryptoSoname[] = "libcrypto.so." MMC_STRINGIFY(OPENSSL_VERSION_MAJOR);
 constexpr const char kSslSoname[] = "libssl.so." MMC_STRINGIFY(OPENSSL_VERSION_MAJOR);
-#elif OPENSSL_VERSION_NUMBER >= 0x10100000L
-constexpr const char kCryptoSoname[] = "libcrypto.so.1.1";
-constexpr const char kSslSoname[] = "libssl.so.1.1";
-#else
-#error "OpenSSL 1.1.1 or later is needed"
-#endif
+constexpr const char kWanted[] = "OpenSSL 3.0 or later";
 
 // dlerror()'s text; it starts with the soname when the file is missing, which the
 // caller's message already names.
@@ -43,13 +42,13 @@ bool load_table(const char* soname, Table& table, std::string& error, Resolve re
     ::dlerror();
     void* handle = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        error = std::string("cannot load ") + soname + ": " + dl_reason(soname);
+        error = std::string("cannot load ") + soname + " (" + kWanted + "): " + dl_reason(soname);
         return false;
     }
     Table fresh;
     const char* missing = resolve(handle, fresh);
     if (missing) {
-        error = std::string("cannot load ") + soname + ": " + dl_reason(soname);
+        error = std::string("cannot load ") + soname + " (" + kWanted + "): " + dl_reason(soname);
         if (error.find(missing) == std::string::npos) error += std::string(" (") + missing + ")";
         ::dlclose(handle);
         return false;
@@ -91,6 +90,7 @@ Outcome ssl_outcome;
 
 const char* crypto_soname() noexcept { return kCryptoSoname; }
 const char* ssl_soname() noexcept { return kSslSoname; }
+const char* wanted() noexcept { return kWanted; }
 
 bool load_crypto_from(const char* soname, Crypto& table, std::string& error) {
     return load_table(soname, table, error, resolve_crypto);

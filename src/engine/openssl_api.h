@@ -81,6 +81,8 @@ namespace mmc::engine::openssl {
     X(SSL_CTX_load_verify_locations)       \
     X(SSL_CTX_set_default_verify_paths)    \
     X(SSL_CTX_use_certificate_chain_file)  \
+    X(SSL_CTX_set_default_passwd_cb)       \
+    X(SSL_CTX_set_default_passwd_cb_userdata) \
     X(SSL_CTX_use_PrivateKey_file)         \
     X(SSL_CTX_check_private_key)           \
     X(SSL_CTX_get_cert_store)              \
@@ -119,15 +121,19 @@ struct Ssl {
 
 #undef MMC_OPENSSL_FIELD
 
-// The sonames loaded, from the OpenSSL headers the engine is compiled with: the runtime
-// must be the release series the headers describe ("libcrypto.so.3" for OpenSSL 3.x,
-// "libcrypto.so.1.1" for 1.1.x).
+// The sonames loaded, from the OpenSSL headers the engine is compiled with (3.0 or
+// later): the runtime must be the major version the headers describe ("libcrypto.so.3"
+// for OpenSSL 3.x).
 const char* crypto_soname() noexcept;
 const char* ssl_soname() noexcept;
+// What a load needs, as its error messages say it: "OpenSSL 3.0 or later".
+const char* wanted() noexcept;
 
 // Loads libcrypto once per process (the first call does; later ones return the first
 // one's answer). True when every function of `libcrypto` is there; otherwise false with
-// `error` naming the library and the dynamic loader's reason, and the table left empty.
+// `error` naming the library, the version wanted (wanted()) and the dynamic loader's
+// reason, e.g. "cannot load libcrypto.so.3 (OpenSSL 3.0 or later): cannot open shared
+// object file: No such file or directory", and the table left empty.
 bool load_crypto(std::string& error);
 // Loads libcrypto, then libssl, as above; true when both tables are filled.
 bool load_ssl(std::string& error);
@@ -139,7 +145,7 @@ extern Ssl libssl;
 
 // For tests: opens `soname` and fills `table` from it, without touching the process's
 // tables. On failure `table` is unchanged, the library (if it opened) is closed again,
-// and `error` names the library and the reason.
+// and `error` is as load_crypto()'s.
 bool load_crypto_from(const char* soname, Crypto& table, std::string& error);
 bool load_ssl_from(const char* soname, Ssl& table, std::string& error);
 

@@ -128,6 +128,15 @@ bool is_address(const std::string& host) {
     return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+int refuse_passphrase(char*, int, int, void* asked) {
+    if (asked) *static_cast<bool*>(asked) = true;
+    return 0;
+}
+
+bool is_key_mismatch(unsigned long e) {
+    return ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+}
+
 int context_index() {
     // SSL_CTX_get_ex_new_index()
     static const int index =
@@ -139,34 +148,62 @@ int context_index() {
 
 // ---- TlsContext ---------------------------------------------------------------------
 
+std::string tls_peer_name(const TlsConfig& config, const std::string& host) {
+    if (!config.server_name.empty()) return config.server_name;
+    return host.empty() || host.front() == '/' ? std::string() : host;
+}
+
+bool check_tls_config(const TlsConfig& config, const std::string& host, TlsError& error) {
+    if (!config.key_file.empty() && config.cert_file.empty()) {
+        error = {TlsSetting::key_file, TlsSetting::cert_file,
+                 "a client key (" + config.key_file + ") without a client certificate"};
+        return false;
+    }
+    if (config.verify && tls_peer_name(config, host).empty()) {
+        const std::string socket = host.empty() ? "a unix socket" : "a unix socket (" + host + ")";
+        error = {TlsSetting::server_name, TlsSetting::server_name,
+                 "verification is on, and " + socket +
+                     " has no host name to check the server's certificate against"};
+        return false;
+    }
+    return true;
+}
+
 std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const std::string& host,
-                                               std::string& error) {
+                                               TlsError& error) {
+    if (!check_tls_config(config, host, error)) return nullptr;
     // OpenSSL is loaded here, the first time a TLS server is configured (in httpd, in
     // the parent while it reads the configuration). Without it there is no context.
     std::string why;
     if (!openssl::load_ssl(why)) {
-        error = "TLS needs OpenSSL: " + why;
+        error = {TlsSetting::none, TlsSetting::none, "TLS needs OpenSSL: " + why};
         return nullptr;
     }
     libcrypto.ERR_clear_error();
     std::shared_ptr<TlsContext> c(new TlsContext());
     c->config_ = config;
-    c->peer_name_ = config.server_name.empty() ? host : config.server_name;
+    c->peer_name_ = tls_peer_name(config, host);
     c->peer_is_address_ = is_address(c->peer_name_);
     c->ctx_ = libssl.SSL_CTX_new(libssl.TLS_client_method());
-    auto fail = [&](const std::string& what) {
-        error = what;
+    auto fail = [&](TlsSetting setting, const std::string& what) {
+        error = {setting, TlsSetting::none, what};
         std::string reason = openssl_reason();
-        if (!reason.empty()) error += ": " + reason;
+        if (!reason.empty()) error.reason += ": " + reason;
         libcrypto.ERR_clear_error();
         return nullptr;
     };
-    if (!c->ctx_ || socket_method() == nullptr || context_index() < 0) return fail("cannot create a TLS context");
+    if (!c->ctx_ || socket_method() == nullptr || context_index() < 0) {
+        return fail(TlsSetting::none, "cannot create a TLS context");
+    }
     SSL_CTX* ctx = c->ctx_;
     libssl.SSL_CTX_set_ex_data(ctx, context_index(), c.get());
     // SSL_CTX_set_min_proto_version()
-    libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
-                        config.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION, nullptr);
+    const bool tls1_3 = config.min_version == TlsVersion::tls1_3;
+    if (libssl.SSL_CTX_ctrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION,
+                            nullptr) != 1) {
+        return fail(TlsSetting::min_version,
+                    std::string("OpenSSL cannot take TLS ") + (tls1_3 ? "1.3" : "1.2") + " as the lowest version");
+    }
     // A reply's records are read in one recv() (not header, then body), and a send
     // that the socket took only in part goes on from where it stopped.
     // SSL_CTX_set_read_ahead(), SSL_CTX_set_mode()
@@ -182,28 +219,44 @@ std::shared_ptr<TlsContext> TlsContext::create(const TlsConfig& config, const st
         libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
         if (!config.ca_file.empty()) {
             if (libssl.SSL_CTX_load_verify_locations(ctx, config.ca_file.c_str(), nullptr) != 1) {
-                return fail("cannot load CA certificates from " + config.ca_file);
+                return fail(TlsSetting::ca_file, "cannot load CA certificates from " + config.ca_file);
             }
         } else if (libssl.SSL_CTX_set_default_verify_paths(ctx) != 1) {
-            return fail("cannot load the system's CA certificates");
+            return fail(TlsSetting::ca_file, "cannot load the system's CA certificates");
         }
     } else {
         libssl.SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
     }
     if (!config.cert_file.empty()) {
         if (libssl.SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
-            return fail("cannot load the client certificate from " + config.cert_file);
+            return fail(TlsSetting::cert_file, "cannot load the client certificate from " + config.cert_file);
         }
-        const std::string& key = config.key_file.empty() ? config.cert_file : config.key_file;
-        if (libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-            return fail("cannot load the client key from " + key);
+        // Without a key file the key is looked for in the certificate's file: a
+        // failure there is the certificate file's, and a key file would settle it.
+        const bool own_file = !config.key_file.empty();
+        const std::string& key = own_file ? config.key_file : config.cert_file;
+        const TlsSetting key_setting = own_file ? TlsSetting::key_file : TlsSetting::cert_file;
+        // An encrypted key would have OpenSSL ask for its passphrase on the terminal
+        // (apachectl -t would wait for it): it is refused instead.
+        bool passphrase_asked = false;
+        libssl.SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+        libssl.SSL_CTX_set_default_passwd_cb_userdata(ctx, &passphrase_asked);
+        const bool loaded = libssl.SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) == 1;
+        libssl.SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+        if (passphrase_asked) {
+            return fail(key_setting, "the client key in " + key + " is encrypted: a key without a passphrase is needed");
         }
-        if (libssl.SSL_CTX_check_private_key(ctx) != 1) {
-            return fail("the client key does not match its certificate");
+        if (!loaded || libssl.SSL_CTX_check_private_key(ctx) != 1) {
+            // OpenSSL refuses a key for another certificate while loading it.
+            if (is_key_mismatch(libcrypto.ERR_peek_last_error())) {
+                return fail(key_setting, "the client key in " + key + " does not match the certificate in " +
+                                             config.cert_file);
+            }
+            if (own_file) return fail(key_setting, "cannot load the client key from " + key);
+            fail(key_setting, "no private key for the client certificate in " + key);
+            error.missing = TlsSetting::key_file;
+            return nullptr;
         }
-    } else if (!config.key_file.empty()) {
-        error = "a client key without a client certificate";
-        return nullptr;
     }
     cache_certificate_extensions(ctx);
     return c;

@@ -37,14 +37,39 @@ struct TlsConfig {
     TlsVersion min_version = TlsVersion::tls1_2;
 };
 
+// The setting of a TlsConfig that a refusal is about.
+enum class TlsSetting : std::uint8_t { none, ca_file, cert_file, key_file, verify, server_name, min_version };
+
+// Why a TlsConfig was refused: the setting at fault (none: no setting in particular, e.g.
+// OpenSSL that cannot be loaded), the one that would settle it if it were set (none
+// when there is no such), and the reason, naming the file where there is one, in words
+// that do not depend on how the caller spells its settings.
+struct TlsError {
+    TlsSetting setting = TlsSetting::none;
+    TlsSetting missing = TlsSetting::none;
+    std::string reason;
+};
+
+// The name SNI sends and verification checks for a server at `host`: server_name when
+// set, else `host` when it is a name or an address. A unix socket (a `host` that is
+// empty or a path, starting with '/') has none of its own: "".
+std::string tls_peer_name(const TlsConfig& config, const std::string& host);
+
+// The rules a TlsConfig must meet whatever its files hold, checked without OpenSSL:
+// a key needs its certificate, and verification needs a name to check (tls_peer_name()
+// not empty), or any certificate a trusted CA signed for anybody would be accepted.
+// False with `error` filled at the first rule broken.
+bool check_tls_config(const TlsConfig& config, const std::string& host, TlsError& error);
+
 class TlsContext {
 public:
-    // Loads the files and builds the context for a server at `host` (its configured
-    // name or address). The first call in the process loads libssl and libcrypto
-    // (openssl_api.h). nullptr with `error` saying why (OpenSSL that cannot be loaded,
-    // a file that cannot be read, a key that does not match its certificate).
+    // Checks the settings (check_tls_config), loads the files and builds the context for
+    // a server at `host` (as tls_peer_name() takes it). The first call in the process
+    // loads libssl and libcrypto (openssl_api.h). nullptr with `error` saying why and
+    // which setting it is about: a rule broken, OpenSSL that cannot be loaded, a file
+    // that cannot be loaded, a key that does not match its certificate.
     static std::shared_ptr<TlsContext> create(const TlsConfig& config, const std::string& host,
-                                              std::string& error);
+                                              TlsError& error);
     ~TlsContext();
     TlsContext(const TlsContext&) = delete;
     TlsContext& operator=(const TlsContext&) = delete;

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "socache_codec.h"
+#include "tls_check.h"
 
 #include "ap_mpm.h"
 #include "http_core.h"
@@ -181,15 +182,8 @@ const char *mmc_cmd_tls_verify(cmd_parms *cmd, void *dconf, int flag)
 
 const char *mmc_cmd_tls_server_name(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *c;
-
     (void)dconf;
-    for (c = arg; *c; ++c) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':') {
-            break;
-        }
-    }
-    if (*arg == '\0' || *c != '\0' || strlen(arg) > 253) {
+    if (!mmc_tls_name_valid(arg)) {
         return apr_psprintf(cmd->pool, "%s: '%s': expected a host name (letters, digits, "
                             "'-' and '.') or an address", cmd->cmd->name, arg);
     }
@@ -360,21 +354,6 @@ static int mpm_threads(void)
     return threads;
 }
 
-static void tls_options(const mmc_server_conf *conf, ap_memcache_tls_options_t *o)
-{
-    ap_memcache_tls_options_init(o);
-    o->ca_file = conf->tls_ca_file;
-    o->cert_file = conf->tls_cert_file;
-    o->key_file = conf->tls_key_file;
-    o->server_name = conf->tls_server_name;
-    if (conf->tls_verify != MMC_UNSET) {
-        o->verify = conf->tls_verify;
-    }
-    if (conf->tls_protocol != MMC_UNSET) {
-        o->min_protocol = conf->tls_protocol;
-    }
-}
-
 static int resolve_servers(apr_pool_t *pconf, server_rec *s, mmc_server_conf *conf,
                            int threads)
 {
@@ -388,12 +367,16 @@ static int resolve_servers(apr_pool_t *pconf, server_rec *s, mmc_server_conf *co
             const char *why = NULL;
             apr_status_t rv;
 
-            tls_options(conf, &o);
+            mmc_tls_options(conf, spec, &o);
             rv = ap_memcache_tls_create(pconf, &o, spec->host, &spec->tls_context, &why);
             if (rv != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                             "MemcacheServer %s tls=on: %s", spec->name,
-                             why ? why : "bad TLS settings");
+                /* check_config passed these settings a moment ago: a file changed since.
+                 * The check says which directive, in the same words as -t would. */
+                const char *err = mmc_tls_check_line(pconf, conf, spec);
+
+                ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "%s",
+                             err ? err : apr_psprintf(pconf, "MemcacheServer '%s' tls=on: %s",
+                                                      spec->name, why ? why : "TLS refused"));
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }

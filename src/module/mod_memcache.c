@@ -7,6 +7,7 @@
 #include "config.h"
 #include "socache_mcpool.h"
 #include "status.h"
+#include "tls_check.h"
 
 #include "http_config.h"
 
@@ -17,7 +18,8 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE_ARGV("MemcacheServer", mmc_cmd_memcache_server, NULL, RSRC_CONF,
                       "host:port, [IPv6]:port or /path/to/socket, then optionally "
                       "min=N smax=N max=N ttl=TIME (60, 500ms, 2min) weight=N "
-                      "protocol=text|binary|meta tls=on|off user=NAME password-file=PATH"),
+                      "protocol=text|binary|meta tls=on|off tls-name=NAME user=NAME "
+                      "password-file=PATH"),
     AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
                   "ketama (default) or modula: how keys are placed on the servers"),
     AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,
@@ -68,6 +70,9 @@ static const command_rec memcache_cmds[] = {
 
 static void memcache_register_hooks(apr_pool_t *p)
 {
+    /* TLS settings are checked once the whole configuration (and the merge) is known,
+     * early enough to fail `apachectl -t`. */
+    ap_hook_check_config(mmc_tls_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mmc_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* First, so that other modules' child_init can already use the clients. */
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);

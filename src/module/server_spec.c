@@ -296,6 +296,29 @@ static const char *parse_tls_option(apr_pool_t *p, const char *directive, const 
     return NULL;
 }
 
+int mmc_tls_name_valid(const char *name)
+{
+    const char *c;
+
+    for (c = name; *c; ++c) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':') {
+            return 0;
+        }
+    }
+    return *name != '\0' && c - name <= 253;
+}
+
+static const char *parse_tls_name(apr_pool_t *p, const char *directive, const char *opt,
+                                  const char *value, const char **name)
+{
+    if (!mmc_tls_name_valid(value)) {
+        return apr_psprintf(p, "%s: '%s': expected a host name (letters, digits, '-' and "
+                            "'.') or an address", directive, opt);
+    }
+    *name = apr_pstrdup(p, value);
+    return NULL;
+}
+
 /* A user name or password must be printable without blanks: -Y carries them as
  * "user password" and SASL PLAIN between NUL bytes. */
 static int credential_ok(const char *s)
@@ -359,10 +382,10 @@ static const char *read_password(apr_pool_t *p, const char *directive, const cha
 }
 
 /* The order of the pool options when the directive reports a conflict. */
-enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_WEIGHT, OPT_PROTOCOL, OPT_TLS, OPT_USER,
-       OPT_PASSWORD_FILE, OPT_COUNT };
+enum { OPT_MIN, OPT_SMAX, OPT_MAX, OPT_TTL, OPT_WEIGHT, OPT_PROTOCOL, OPT_TLS, OPT_TLS_NAME,
+       OPT_USER, OPT_PASSWORD_FILE, OPT_COUNT };
 static const char *const option_names[OPT_COUNT] = { "min", "smax", "max", "ttl", "weight",
-                                                     "protocol", "tls", "user",
+                                                     "protocol", "tls", "tls-name", "user",
                                                      "password-file" };
 
 static const char *check_order(apr_pool_t *p, const char *directive,
@@ -402,7 +425,8 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
 
     if (argc < 1) {
         return apr_psprintf(p, "%s: needs " USAGE ", then optionally min=N smax=N max=N "
-                            "ttl=TIME weight=N protocol=text|binary|meta tls=on|off user=NAME "
+                            "ttl=TIME weight=N protocol=text|binary|meta tls=on|off tls-name=NAME "
+                            "user=NAME "
                             "password-file=PATH", directive);
     }
     if ((err = parse_address(p, directive, argv[0], spec)) != NULL) {
@@ -427,7 +451,8 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
         }
         if (which == OPT_COUNT) {
             return apr_psprintf(p, "%s: unknown option '%s' (expected min=, smax=, max=, "
-                                "ttl=, weight=, protocol=, tls=, user= or password-file=)",
+                                "ttl=, weight=, protocol=, tls=, tls-name=, user= or "
+                                "password-file=)",
                                 directive, opt);
         }
         if (eq == NULL) {
@@ -449,6 +474,9 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
             break;
         case OPT_WEIGHT: err = parse_weight(p, directive, opt, eq + 1, &spec->weight); break;
         case OPT_TLS: err = parse_tls_option(p, directive, opt, eq + 1, &spec->tls); break;
+        case OPT_TLS_NAME:
+            err = parse_tls_name(p, directive, opt, eq + 1, &spec->tls_name);
+            break;
         case OPT_USER:
             spec->user = apr_pstrdup(p, eq + 1);
             err = credential_ok(spec->user)
@@ -467,6 +495,10 @@ const char *mmc_server_spec_parse(apr_pool_t *p, const char *directive, int argc
         if (err) {
             return err;
         }
+    }
+    if (given[OPT_TLS_NAME] && !spec->tls) {
+        return apr_psprintf(p, "%s %s: '%s' needs tls=on", directive, spec->name,
+                            given[OPT_TLS_NAME]);
     }
     if (given[OPT_USER] && !given[OPT_PASSWORD_FILE]) {
         return apr_psprintf(p, "%s %s: '%s' needs password-file=PATH (a password is never "

@@ -45,6 +45,8 @@ typedef struct {
     int weight;         /* as given, or MMC_UNSET (1) */
     int protocol;       /* AP_MEMCACHE_PROTOCOL_*, or MMC_UNSET (the context's default) */
     int tls;            /* tls=on: 1; tls=off or not given: 0 */
+    const char *tls_name; /* tls-name=: the name verification checks for this line (over
+                             MemcacheTLSServerName), or NULL */
     const char *user;           /* user=, or NULL: no authentication */
     const char *password_file;  /* password-file= as written (for messages) */
     const char *password;       /* its first line, read when the line is parsed */
@@ -55,7 +57,7 @@ typedef struct {
 /**
  * Parses the arguments of one line: argv[0] is "host:port", "[v6addr]:port" or
  * "/path/to/socket", the rest are min=N smax=N max=N ttl=TIME weight=N
- * protocol=text|binary tls=on|off user=NAME password-file=PATH (names and the
+ * protocol=text|binary tls=on|off tls-name=NAME user=NAME password-file=PATH (names and the
  * protocol and tls values case-insensitive). The password file is read here: a file
  * that cannot be read, or that holds no usable password, is an error.
  * Returns NULL on success, else a message from p naming directive and the offending
@@ -91,6 +93,11 @@ const char *mmc_parse_size(apr_pool_t *p, const char *directive, const char *val
 int mmc_parse_protocol(const char *value);
 /** "text", "binary" or "meta", for logs and mod_status. */
 const char *mmc_protocol_name(int protocol);
+
+/** True when name is a host name or an address that TLS can check a certificate against
+ *  (letters, digits, '-', '.' and ':', 1 to 253 characters): MemcacheTLSServerName and
+ *  tls-name= take the same. */
+int mmc_tls_name_valid(const char *name);
 
 /** True when a and b name the same server (host compared case-insensitively). */
 int mmc_server_spec_same_server(const mmc_server_spec *a, const mmc_server_spec *b);

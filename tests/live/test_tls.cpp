@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -434,6 +435,169 @@ TEST_F(Tls, BadSettingsAreRefusedAndChangeNothing) {
     // Still plain: no TLS context was installed.
     ap_memcache_tls_stats_t st;
     EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_EINVAL);
+}
+
+// Verification checks the certificate's name against a name: a unix socket has none of
+// its own, and without server_name any certificate a trusted CA signed would do.
+TEST_F(Tls, AUnixSocketServerWithVerificationNeedsAServerName) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, &why), APR_EINVAL);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("/run/mmc-test/memcached.sock"), std::string::npos) << why;
+    EXPECT_NE(std::string(why).find("no host name to check the server's certificate against"), std::string::npos)
+        << why;
+    EXPECT_NE(std::string(why).find("set server_name"), std::string::npos) << why;
+    ap_memcache_tls_stats_t st;
+    EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_EINVAL) << "no TLS context was installed";
+}
+
+// memcached speaks TLS on TCP only, so this stops at the configuration: accepted, with
+// the context installed.
+TEST_F(Tls, AUnixSocketServerWithAServerNameIsAccepted) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    o.server_name = "localhost";
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, &why), APR_SUCCESS) << (why ? why : "");
+    ap_memcache_tls_stats_t st;
+    EXPECT_EQ(ap_memcache_server_tls_stats(ms, &st), APR_SUCCESS);
+}
+
+TEST_F(Tls, AUnixSocketServerWithoutVerificationNeedsNoName) {
+    apr_memcache_server_t* ms = nullptr;
+    ASSERT_EQ(apr_memcache_server_create(pool_, "/run/mmc-test/memcached.sock", 0, 0, 1, 1, 0, &ms), APR_SUCCESS);
+    auto o = tls_options();
+    o.verify = 0;
+    EXPECT_EQ(ap_memcache_server_set_tls(ms, &o, pool_, nullptr), APR_SUCCESS);
+}
+
+TEST_F(Tls, AContextForNoHostWithVerificationIsRefusedNamingServerName) {
+    auto o = tls_options();
+    ap_memcache_tls_t* tls = nullptr;
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_tls_create(pool_, &o, "", &tls, &why), APR_EINVAL);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("set server_name"), std::string::npos) << why;
+    ap_memcache_tls_problem_t problem;
+    EXPECT_EQ(ap_memcache_tls_check(pool_, &o, "/run/mmc-test/memcached.sock", &problem), APR_EINVAL);
+    EXPECT_EQ(problem.option, AP_MEMCACHE_TLS_OPT_SERVER_NAME);
+    EXPECT_EQ(problem.missing, AP_MEMCACHE_TLS_OPT_SERVER_NAME);
+    ASSERT_NE(problem.reason, nullptr);
+    EXPECT_NE(std::string(problem.reason).find("/run/mmc-test/memcached.sock"), std::string::npos) << problem.reason;
+}
+
+// ap_memcache_tls_check: what ap_memcache_tls_create would answer, with the option at
+// fault and the one to set, for callers (httpd) that name the options their own way.
+class TlsCheck : public Tls {
+protected:
+    apr_status_t check(const ap_memcache_tls_options_t& o) {
+        problem_ = ap_memcache_tls_problem_t{};
+        return ap_memcache_tls_check(pool_, &o, "127.0.0.1", &problem_);
+    }
+    std::string reason() const { return problem_.reason ? problem_.reason : ""; }
+    std::string junk_file() {
+        const std::string path = pki().dir + "/junk.pem";
+        std::ofstream(path) << "not PEM at all\n";
+        return path;
+    }
+    ap_memcache_tls_problem_t problem_{};
+};
+
+TEST_F(TlsCheck, GoodSettingsPass) {
+    auto o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    o.key_file = pki().client_key.c_str();
+    EXPECT_EQ(check(o), APR_SUCCESS) << reason();
+    EXPECT_EQ(problem_.reason, nullptr);
+}
+
+TEST_F(TlsCheck, AKeyWithoutACertificateIsTheKeysAndNeedsTheCertificate) {
+    auto o = tls_options();
+    o.key_file = pki().client_key.c_str();
+    EXPECT_EQ(check(o), APR_EINVAL);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_KEY_FILE);
+    EXPECT_EQ(problem_.missing, AP_MEMCACHE_TLS_OPT_CERT_FILE);
+    EXPECT_NE(reason().find(pki().client_key), std::string::npos) << reason();
+}
+
+TEST_F(TlsCheck, ACertificateWithoutItsKeyIsTheCertificatesAndNeedsTheKey) {
+    auto o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_CERT_FILE);
+    EXPECT_EQ(problem_.missing, AP_MEMCACHE_TLS_OPT_KEY_FILE);
+    EXPECT_NE(reason().find("no private key for the client certificate in " + pki().client_cert), std::string::npos)
+        << reason();
+}
+
+TEST_F(TlsCheck, AKeyForAnotherCertificateIsTheKeys) {
+    auto o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    o.key_file = pki().server_key.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_KEY_FILE);
+    EXPECT_NE(reason().find("the client key in " + pki().server_key + " does not match the certificate in " +
+                            pki().client_cert),
+              std::string::npos)
+        << reason();
+}
+
+TEST_F(TlsCheck, AnEncryptedKeyIsRefusedWithoutAskingForItsPassphrase) {
+    auto o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    o.key_file = pki().encrypted_client_key.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_KEY_FILE);
+    EXPECT_NE(reason().find("is encrypted"), std::string::npos) << reason();
+}
+
+TEST_F(TlsCheck, FilesWithoutWhatTheyShouldHoldAreEachNamed) {
+    const std::string junk = junk_file();
+    auto o = tls_options();
+    o.ca_file = junk.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_CA_FILE);
+    EXPECT_NE(reason().find("cannot load CA certificates from " + junk), std::string::npos) << reason();
+    o = tls_options();
+    o.cert_file = junk.c_str();
+    o.key_file = pki().client_key.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_CERT_FILE);
+    EXPECT_NE(reason().find("cannot load the client certificate from " + junk), std::string::npos) << reason();
+    o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    o.key_file = junk.c_str();
+    EXPECT_EQ(check(o), AP_MEMCACHE_ETLS);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_KEY_FILE);
+    EXPECT_NE(reason().find("cannot load the client key from " + junk), std::string::npos) << reason();
+}
+
+TEST_F(TlsCheck, ValuesOutsideTheirRangeAreTheirOptions) {
+    auto o = tls_options();
+    o.min_protocol = 11;
+    EXPECT_EQ(check(o), APR_EINVAL);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_MIN_PROTOCOL);
+    o = tls_options();
+    o.verify = 2;
+    EXPECT_EQ(check(o), APR_EINVAL);
+    EXPECT_EQ(problem_.option, AP_MEMCACHE_TLS_OPT_VERIFY);
+}
+
+TEST_F(TlsCheck, CreateGivesTheSameReasonWithTheOptionToSet) {
+    auto o = tls_options();
+    o.cert_file = pki().client_cert.c_str();
+    ap_memcache_tls_t* tls = nullptr;
+    const char* why = nullptr;
+    EXPECT_EQ(ap_memcache_tls_create(pool_, &o, "127.0.0.1", &tls, &why), AP_MEMCACHE_ETLS);
+    ASSERT_NE(why, nullptr);
+    EXPECT_NE(std::string(why).find("no private key for the client certificate in " + pki().client_cert),
+              std::string::npos)
+        << why;
+    EXPECT_NE(std::string(why).find(": set key_file"), std::string::npos) << why;
 }
 
 }  // namespace

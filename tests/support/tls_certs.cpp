@@ -68,6 +68,7 @@ TestPki make_pki() {
     pki.expired_cert = d + "/expired.pem";
     pki.client_cert = d + "/client.pem";
     pki.client_key = d + "/client.key";
+    pki.encrypted_client_key = d + "/client-encrypted.key";
     {
         std::ofstream(d + "/server.ext") << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
         std::ofstream(d + "/client.ext") << "extendedKeyUsage=clientAuth\n";
@@ -81,6 +82,8 @@ TestPki make_pki() {
              sign(program, pki, d + "/server.csr", pki.expired_cert, "-1", d + "/server.ext"),
              new_key_and_request(program, pki.client_key, d + "/client.csr", "mmc-client"),
              sign(program, pki, d + "/client.csr", pki.client_cert, "2", d + "/client.ext"),
+             openssl(program, {"pkey", "-in", pki.client_key, "-aes256", "-passout", "pass:mmc-test",
+                               "-out", pki.encrypted_client_key}),
          }) {
         if (!step.empty()) {
             pki.error = step;

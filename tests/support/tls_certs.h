@@ -1,7 +1,7 @@
 // Certificates for the TLS tests, made with the openssl program at test time in a
 // temporary directory: a CA, a server certificate it signed for localhost and
-// 127.0.0.1, the same with a validity that has already ended, a client certificate,
-// and a second CA that signed none of them.
+// 127.0.0.1, the same with a validity that has already ended, a client certificate
+// (with its key also encrypted), and a second CA that signed none of them.
 #ifndef MMC_TEST_TLS_CERTS_H
 #define MMC_TEST_TLS_CERTS_H
 
@@ -19,6 +19,7 @@ struct TestPki {
     std::string expired_cert;  // as server_cert (same key), validity ended a day ago
     std::string client_cert;   // CN mmc-client, for client certificate checks
     std::string client_key;
+    std::string encrypted_client_key;  // client_key under the passphrase "mmc-test"
     std::string error;         // why the set could not be made ("" when it was)
 
     // memcached arguments for TLS with server_cert (or expired_cert), optionally
