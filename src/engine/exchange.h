@@ -22,7 +22,8 @@
 //                                  empty view; readies the connection's parser
 //   read(Server&, Connection&, const R&, Pending&, Result&) -> Read
 //                                  consumes what has arrived (read_events below)
-//   write_batch, read_batch        the multi-get entries of ProtocolAdapter
+//   write_batch, read_batch        the multi-get entries of ProtocolAdapter (a codec
+//                                  whose multi-get is another codec's has none)
 //
 // with encode, read and check for every request type of requests.h.
 #ifndef MMC_ENGINE_EXCHANGE_H

@@ -1,16 +1,23 @@
-// The meta protocol behind the protocol seam: mg, ms, md and ma for the operations, and
-// a pipeline of quiet mg ended by mn for the multi-get. Results mean what they mean over
-// text and binary (an add of an existing key is "not stored", a miss is "not found").
+// The meta protocol behind the protocol seam: mg, ms, md and ma for the operations.
+// Results mean what they mean over text and binary (an add of an existing key is "not
+// stored", a miss is "not found").
 //
 // A meta reply does not name its request unless asked to (O, k). A single exchange has
 // one request on a connection whose receive buffer is empty, so its one reply line
 // answers it: the reply's code is checked against the command (meta_reply_answers) and
-// a code that cannot answer it is a protocol error. The multi-get asks for the opaque
-// and the key back and matches by both.
+// a code that cannot answer it is a protocol error.
 //
-// Meta has no word for flush_all, version or stats: those go out as text commands on the
-// same connection and are read with the text parser (text_codec.h), which memcached
-// allows on any connection.
+// Text and meta are one ASCII protocol to memcached, which takes either command on any
+// connection, so some requests go out as text commands on the same connection and are
+// read with the text parser (text_codec.h):
+// - flush_all, version and stats, which meta has no word for;
+// - the multi-get: the text adapter's one "get k1 k2 ..." (gets with CAS) rather than a
+//   quiet mg per key and mn. memcached serves at most -R requests (default 20) from one
+//   connection before it turns to its others, and a pipeline of n mg is n + 1 requests,
+//   so a multi-get of more than 19 keys per server would cost it a second round of
+//   sends and polls; the get line is one request whatever the number of keys, and its
+//   reply is smaller. What only mg can do (leases, stale values, metadata, keys of any
+//   bytes) is a call of its own (MetaGetCall), not a multi-get.
 #include "engine/text_codec.h"
 #include "proto/meta_codec.h"
 
@@ -299,88 +306,10 @@ struct MetaCodec {
             default: return error_result(ev);
         }
     }
-
-    // ---- multi-get: "mg <key> v k f q O<n>" per key (c too for CAS) and "mn", in one
-    // write. Hits come back as VA with their opaque and key, misses send nothing, and MN
-    // ends the batch ----
-
-    static void write_batch(Connection& c, const GetBatch& b, BatchCursor& cursor) {
-        cursor = BatchCursor{};
-        cursor.first_opaque = c.next_opaque(static_cast<std::uint32_t>(b.nkeys));
-        proto::MetaGetRequest shape;
-        shape.value = true;
-        shape.return_key = true;
-        shape.return_flags = true;
-        shape.return_cas = b.with_cas;
-        proto::encode_meta_get_multi(c.out(), shape, b.keys, b.nkeys, cursor.first_opaque);
-    }
-
-    // The key a reply's opaque names, or b.nkeys when it names none of the batch's.
-    // The opaque is what write_batch wrote: 1 to 10 decimal digits (anything else names
-    // no request of ours).
-    static std::size_t key_of(const MetaEvent& ev, const GetBatch& b, const BatchCursor& cursor) noexcept {
-        const std::string_view o = ev.opaque;
-        if (o.empty() || o.size() > 10) return b.nkeys;
-        std::uint64_t opaque = 0;
-        for (const char c : o) {
-            const unsigned d = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
-            if (d > 9) return b.nkeys;
-            opaque = opaque * 10 + d;
-        }
-        if (opaque > 0xffffffffu) return b.nkeys;
-        const std::uint32_t i = static_cast<std::uint32_t>(opaque) - cursor.first_opaque;
-        return i < b.nkeys ? i : b.nkeys;
-    }
-
-    static BatchRead read_batch(Connection& c, const GetBatch& b, BatchCursor& cursor, const BatchSink& sink) {
-        proto::MetaReplyParser& parser = c.meta_parser();
-        for (;;) {
-            MetaEvent ev;
-            std::size_t consumed = 0;
-            auto pr = parser.parse(c.in().view(), ev, consumed);
-            if (pr == proto::ParseResult::need_more) return {};
-            if (pr == proto::ParseResult::error) {
-                return {BatchRead::State::unusable, Result::protocol_error, parser.error_message()};
-            }
-            switch (ev.type) {
-                case MetaEventType::noop:
-                    c.in().consume(consumed);
-                    return {BatchRead::State::done, cursor.error};
-                case MetaEventType::value: {
-                    const std::size_t key = key_of(ev, b, cursor);
-                    if (key == b.nkeys) {
-                        return {BatchRead::State::unusable, Result::protocol_error, "reply to a request not sent"};
-                    }
-                    if (ev.has(MetaFlag::base64_key) || ev.key != b.keys[key]) {
-                        return {BatchRead::State::unusable, Result::protocol_error, "value for a key not asked for"};
-                    }
-                    sink(key, ValueView{ev.key, ev.data, ev.flags, ev.cas, ev.has(MetaFlag::cas)});
-                    break;
-                }
-                case MetaEventType::miss:
-                    // A quiet mg sends no EN; a server that sends one anyway says "miss".
-                    if (key_of(ev, b, cursor) == b.nkeys) {
-                        return {BatchRead::State::unusable, Result::protocol_error, "reply to a request not sent"};
-                    }
-                    break;
-                case MetaEventType::client_error:
-                case MetaEventType::server_error:
-                case MetaEventType::error:
-                    // An error line names no request: one of the keys not returned got
-                    // it, so none of them is a known miss (the batch's error, multi_get.h).
-                    // The pipeline goes on to MN, so the stream stays in step.
-                    cursor.error = ev.type == MetaEventType::client_error ? Result::client_error
-                                                                          : Result::server_error;
-                    break;
-                default:
-                    return {BatchRead::State::unusable, Result::protocol_error, "reply a get cannot have"};
-            }
-            c.in().consume(consumed);
-        }
-    }
 };
 
-constexpr ProtocolAdapter kMeta = make_adapter<MetaCodec>();
+// The multi-get is the text codec's (see the top of this file).
+constexpr ProtocolAdapter kMeta = make_adapter<MetaCodec, detail::TextCodec>();
 
 }  // namespace
 

@@ -30,9 +30,6 @@ struct BatchCursor {
     // Where the search for the next returned key starts (replies that name their key
     // come in the order asked).
     std::size_t next_key = 0;
-    // An error reply that names no key (meta: an error line in the pipeline): the
-    // batch's outcome once its end arrives, for the keys that returned nothing.
-    Result error = Result::ok;
 };
 
 // The position of `key` among the batch's keys, searched from `from` onwards and then
@@ -118,9 +115,11 @@ Outcome exchange(Server& server, const Request& req);
 }  // namespace detail
 
 // The adapter of a codec (exchange.h says what a codec provides): the exchange loop
-// compiled for each request type, and the codec's multi-get steps. Used where the
-// codec is defined, after including exchange.h.
-template <class Codec>
+// compiled for each request type, and the multi-get steps of BatchCodec, which is the
+// codec itself unless the protocol sends its multi-gets as another protocol's requests
+// on the same connection (meta sends text's: meta_adapter.cpp says why). Used where
+// the codec is defined, after including exchange.h.
+template <class Codec, class BatchCodec = Codec>
 constexpr ProtocolAdapter make_adapter() noexcept {
     return ProtocolAdapter{
         Codec::kProtocol,
@@ -137,8 +136,8 @@ constexpr ProtocolAdapter make_adapter() noexcept {
         &detail::exchange<Codec, MetaGetCall>,
         &detail::exchange<Codec, MetaSetCall>,
         &detail::exchange<Codec, MetaDeleteCall>,
-        &Codec::write_batch,
-        &Codec::read_batch,
+        &BatchCodec::write_batch,
+        &BatchCodec::read_batch,
     };
 }
 

@@ -1,9 +1,9 @@
 // The text protocol's codec (exchange.h says what a codec is): each request as text
 // commands, each reply read with proto's TextReplyParser. Replies do not name their
 // request, so the parser is told which kind comes next (expect) when the request is
-// written. text_adapter.cpp makes the text adapter of it; the meta codec
+// written. text_adapter.cpp makes the text adapter of it; the meta adapter
 // (meta_adapter.cpp) sends the commands meta has no word for (flush_all, version,
-// stats) with it, on the same connection. Internal to the engine.
+// stats) and its multi-gets with it, on the same connection. Internal to the engine.
 #ifndef MMC_ENGINE_TEXT_CODEC_H
 #define MMC_ENGINE_TEXT_CODEC_H
 

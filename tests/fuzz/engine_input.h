@@ -37,14 +37,9 @@
 // 0..n for a multi-get's n getkq and its noop. With bit 7 clear, the opaques go out as
 // written, which covers responses to requests never sent.
 //
-// Meta opaques work alike: with bit 7 the fake server rewrites every `O<i>` token of
-// the reply's lines (not inside VA data blocks) to the opaque the request's mg line for
-// key k<i> carried, or, when the request has no such line, to the request's first
-// opaque + i. A multi-get numbers its keys O<first>..O<first+n-1> (first is the
-// connection's counter) in the order of its hash table, which the input cannot know:
-// so a seed writes "kk2 O2" for k2's own reply and "kk2 O0" for a reply whose opaque
-// names k0's request. A request without an O token (single-key calls) leaves the reply
-// as written, as does bit 7 clear.
+// Meta requests carry no opaque (a single call's reply answers the one request on the
+// connection, and a meta server's multi-get is a text get), so bit 7 leaves meta
+// replies as written.
 #ifndef MMC_TESTS_FUZZ_ENGINE_INPUT_H
 #define MMC_TESTS_FUZZ_ENGINE_INPUT_H
 

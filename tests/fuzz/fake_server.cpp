@@ -82,85 +82,11 @@ bool decimal(std::string_view s, std::size_t& out) {
     return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
-// The length of the `O<digits>` token at s[at] (preceded by a space, followed by a
-// space, CR, LF or the end), or 0 when there is none there.
-std::size_t opaque_token(std::string_view s, std::size_t at) {
-    if (at == 0 || s[at - 1] != ' ' || s[at] != 'O') return 0;
-    std::size_t end = at + 1;
-    while (end < s.size() && is_digit(s[end])) ++end;
-    if (end == at + 1 || end - at - 1 > 18) return 0;
-    if (end < s.size() && s[end] != ' ' && s[end] != '\r' && s[end] != '\n') return 0;
-    return end - at;
-}
-
 // The data block length of a "VA <len>..." line, if `line` is one.
 bool va_length(std::string_view line, std::size_t& len) {
     if (line.substr(0, 3) != "VA ") return false;
     line.remove_prefix(3);
     return decimal(line.substr(0, line.find_first_of(" \r")), len);
-}
-
-// See engine_input.h: a meta reply's O<i> names the opaque the request gave key k<i>
-// (its mg lines are in the order of the client's hash table, which is not the input's),
-// or the request's first opaque + i when the request has no line for k<i>. Returns
-// whether the reply changed.
-bool patch_meta_opaques(std::string& reply, std::string_view request) {
-    std::size_t base = 0;
-    bool found = false;
-    std::size_t by_key[kKeyCount] = {};
-    bool have_key[kKeyCount] = {};
-    for (std::size_t p = 0; p < request.size();) {
-        const std::size_t nl = request.find('\n', p);
-        const std::string_view line = request.substr(p, nl == std::string_view::npos ? std::string_view::npos : nl - p);
-        p = nl == std::string_view::npos ? request.size() : nl + 1;
-        std::size_t opaque = 0;
-        bool has_opaque = false;
-        for (std::size_t i = 0; i < line.size() && !has_opaque; ++i) {
-            if (const std::size_t n = opaque_token(line, i)) has_opaque = decimal(line.substr(i + 1, n - 1), opaque);
-        }
-        if (!has_opaque) continue;
-        if (!found) base = opaque;
-        found = true;
-        if (line.substr(0, 3) != "mg ") continue;
-        const std::string_view key = line.substr(3, line.find(' ', 3) - 3);
-        for (std::size_t k = 0; k < kKeyCount; ++k) {
-            if (key == kKeys[k]) {
-                by_key[k] = opaque;
-                have_key[k] = true;
-            }
-        }
-    }
-    if (!found) return false;
-    std::string out;
-    out.reserve(reply.size() + 16);
-    std::size_t p = 0;
-    while (p < reply.size()) {
-        const std::size_t nl = reply.find('\n', p);
-        const std::size_t end = nl == std::string::npos ? reply.size() : nl + 1;
-        const std::string_view line(reply.data() + p, end - p);
-        for (std::size_t i = 0; i < line.size();) {
-            std::size_t v = 0;
-            const std::size_t n = opaque_token(line, i);
-            if (n && decimal(line.substr(i + 1, n - 1), v)) {
-                out += 'O';
-                out += std::to_string(v < kKeyCount && have_key[v] ? by_key[v] : v + base);
-                i += n;
-            } else {
-                out += line[i++];
-            }
-        }
-        p = end;
-        std::size_t len = 0;
-        if (va_length(line, len)) {  // the data block goes out as written
-            const std::size_t take = std::min(len, reply.size() - p);
-            out.append(reply, p, take);
-            p += take;
-        }
-    }
-    reply = std::move(out);
-    return true;
 }
 
 }  // namespace
@@ -303,22 +229,7 @@ void FakeServer::deliver(std::size_t index, std::string_view request) {
         taken_ = true;
         reply = reply_;
     }
-    if (reply.patch_opaque) {
-        if (static_cast<unsigned char>(request[0]) == 0x80) {
-            patch_opaques(reply.bytes, request);
-        } else {
-            const std::size_t before = reply.bytes.size();
-            if (patch_meta_opaques(reply.bytes, request) && before > 0) {
-                // The cuts were meant for the reply as written: scale them.
-                const std::size_t after = reply.bytes.size();
-                for (std::size_t& cut : reply.cuts) cut = cut * after / before;
-                reply.cuts.erase(std::remove_if(reply.cuts.begin(), reply.cuts.end(),
-                                                [after](std::size_t cut) { return cut == 0 || cut >= after; }),
-                                 reply.cuts.end());
-                reply.cuts.erase(std::unique(reply.cuts.begin(), reply.cuts.end()), reply.cuts.end());
-            }
-        }
-    }
+    if (reply.patch_opaque && static_cast<unsigned char>(request[0]) == 0x80) patch_opaques(reply.bytes, request);
 
     Conn& c = conns_[index];
     std::size_t from = 0;

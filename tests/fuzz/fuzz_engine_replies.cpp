@@ -350,7 +350,9 @@ private:
                     if (kInvalidKey == v->key) {
                         FUZZ_CHECK(v->status == APR_EINVAL, "an invalid multi-get key is not APR_EINVAL");
                     } else if (v->status == APR_SUCCESS) {
-                        check_value(server, protocol_, kOpcodeGetkq, true, v->key, v->data, v->len);
+                        // A meta server's multi-get is a text get, answered as text.
+                        const Protocol sent_as = protocol_ == Protocol::meta ? Protocol::text : protocol_;
+                        check_value(server, sent_as, kOpcodeGetkq, true, v->key, v->data, v->len);
                     }
                 }
                 break;

@@ -331,10 +331,8 @@ void engine_seeds(const fs::path& root) {
     };
     for (const auto& [name, steps] : binary) write_file(dir, name, engine_input(Protocol::binary, steps));
 
-    // Meta: every reply code and the flags the engine reads. A multi-get's replies
-    // write O<i> for "the opaque the request gave k<i>" (patch_opaque, see
-    // engine_input.h); a single request carries none, so its replies go out as written.
-    const std::string mn = "MN\r\n";
+    // Meta: every reply code and the flags the engine reads. A meta server's multi-get
+    // is a text get (docs/design.md, "Multi-get"), answered as text.
     const std::vector<std::pair<const char*, std::vector<Step>>> meta = {
         {"meta-get-hit", {{op(OpKind::get, 0), "VA 5 f3\r\nhello\r\n", {}}}},
         {"meta-get-hit-flags", {{op(OpKind::get, 1), "VA 4 f7 c99 t-1 s4 kk1 O123 b W X Z\r\nabcd\r\n", {}}}},
@@ -361,22 +359,24 @@ void engine_seeds(const fs::path& root) {
                        {op(OpKind::incr, 0), "VA 20\r\n18446744073709551615\r\n", {}},
                        {op(OpKind::incr, 0), "NS\r\n", {}}}},
         {"meta-multi-get", {{op(OpKind::multi_get, 1, false, 3),
-                             "VA 1 f0 kk1 O1\r\na\r\nVA 2 f2 kk3 O3\r\nbb\r\n" + mn, {}}}},
+                             "VALUE k1 0 1\r\na\r\nVALUE k3 2 2\r\nbb\r\nEND\r\n", {}}}},
         {"meta-multi-get-out-of-order", {{op(OpKind::multi_get, 0, false, 4),
-                                          "VA 1 f0 kk3 O3\r\nd\r\nVA 1 f0 kk0 O0\r\na\r\n"
-                                          "VA 1 f0 kk2 O2\r\nc\r\n" + mn, {50}}}},
-        {"meta-multi-get-misses", {{op(OpKind::multi_get, 0, false, 4), mn, {}},
-                                   {op(OpKind::multi_get, 1, false, 2), "VA 1 f0 kk1 O1\r\nz\r\n" + mn, {}}}},
-        {"meta-multi-get-invalid-key", {{op(OpKind::multi_get, 0, true, 2), "VA 0 f0 kk0 O0\r\n\r\n" + mn, {}}}},
+                                          "VALUE k3 0 1\r\nd\r\nVALUE k0 0 1\r\na\r\n"
+                                          "VALUE k2 0 1\r\nc\r\nEND\r\n", {50}}}},
+        {"meta-multi-get-misses", {{op(OpKind::multi_get, 0, false, 4), "END\r\n", {}},
+                                   {op(OpKind::multi_get, 1, false, 2), "VALUE k1 0 1\r\nz\r\nEND\r\n", {}}}},
+        {"meta-multi-get-invalid-key", {{op(OpKind::multi_get, 0, true, 2), "VALUE k0 0 0\r\n\r\nEND\r\n", {}}}},
         {"meta-multi-get-error-mid", {{op(OpKind::multi_get, 0, false, 3),
-                                       "VA 1 f0 kk0 O0\r\na\r\nSERVER_ERROR out of memory\r\n"
-                                       "VA 1 f0 kk2 O2\r\nc\r\n" + mn, {}},
+                                       "VALUE k0 0 1\r\na\r\nSERVER_ERROR out of memory\r\n", {}},
                                       {op(OpKind::get, 0), "EN\r\n", {}}}},
         {"meta-multi-get-not-asked", {{op(OpKind::multi_get, 0, false, 2),
-                                       "VA 1 f0 kk3 O0\r\nx\r\nVA 1 f0 kk0 O7\r\ny\r\n" + mn, {}},
+                                       "VALUE k3 0 1\r\nx\r\nVALUE k0 0 1\r\ny\r\nEND\r\n", {}},
                                       {op(OpKind::get, 1), "EN\r\n", {}}}},
         {"meta-multi-get-hostile-length", {{op(OpKind::multi_get, 0, false, 2),
-                                            "VA 99999999999 f0 kk0 O0\r\nab\r\n" + mn, {}}}},
+                                            "VALUE k0 0 99999999999\r\nab\r\nEND\r\n", {}}}},
+        {"meta-multi-get-meta-reply", {{op(OpKind::multi_get, 0, false, 2),
+                                        "VA 1 f0 kk0 O0\r\na\r\nMN\r\n", {}},
+                                       {op(OpKind::get, 0), "EN\r\n", {}}}},
         {"meta-version", {{op(OpKind::version), "VERSION 1.6.21\r\n", {}}}},
         {"meta-stats", {{op(OpKind::stats), text_stats(), {60, 130, 220}}}},
         {"meta-lease", {{call(MetaCall::lease_get, 0), "VA 0 f0 c1 t30 W\r\n\r\n", {}},
@@ -408,8 +408,8 @@ void engine_seeds(const fs::path& root) {
         {"meta-sequence", {{op(OpKind::set, 0), "HD\r\n", {}},
                            {op(OpKind::get, 0), "VA 10 f7\r\nfuzz-value\r\n", {128}},
                            {op(OpKind::incr, 1), "VA 2\r\n11\r\n", {}},
-                           {op(OpKind::multi_get, 0, false, 4), "VA 1 f0 kk0 O0\r\nx\r\n" + mn, {100}},
-                           {op(OpKind::multi_get, 2, false, 2), "VA 1 f0 kk3 O3\r\ny\r\n" + mn, {}},
+                           {op(OpKind::multi_get, 0, false, 4), "VALUE k0 0 1\r\nx\r\nEND\r\n", {100}},
+                           {op(OpKind::multi_get, 2, false, 2), "VALUE k3 0 1\r\ny\r\nEND\r\n", {}},
                            {op(OpKind::del, 0), "HD\r\n", {}},
                            {call(MetaCall::lease_get, 1), "VA 0 f0 c1 t30 W\r\n\r\n", {}},
                            {op(OpKind::version), "VERSION 1.6.21\r\n", {}},
@@ -422,17 +422,12 @@ void engine_seeds(const fs::path& root) {
     meta_closing.close_after = true;
     write_file(dir, "meta-close-after-reply",
                engine_input(Protocol::meta, {{meta_closing, "VA 1 f0\r\nz\r\n", {}},
-                                             {op(OpKind::multi_get, 0, false, 2), "VA 1 f0 kk1 O1\r\nw\r\n" + mn, {}}}));
+                                             {op(OpKind::multi_get, 0, false, 2), "VALUE k1 0 1\r\nw\r\nEND\r\n", {}}}));
     OpSpec meta_cut_short = op(OpKind::multi_get, 0, false, 3);
     meta_cut_short.close_after = true;
     write_file(dir, "meta-multi-get-closed-mid",
-               engine_input(Protocol::meta, {{meta_cut_short, "VA 1 f0 kk0 O0\r\na\r\nVA 1 f0 kk1", {}},
+               engine_input(Protocol::meta, {{meta_cut_short, "VALUE k0 0 1\r\na\r\nVALUE k1", {}},
                                              {op(OpKind::get, 0), "EN\r\n", {}}}));
-    // Opaques as written: replies to requests never sent.
-    OpSpec unpatched = op(OpKind::multi_get, 0, false, 2);
-    unpatched.patch_opaque = false;
-    write_file(dir, "meta-multi-get-unpatched",
-               engine_input(Protocol::meta, {{unpatched, "VA 1 f0 kk0 O0\r\na\r\nVA 1 f0 kk1 O2\r\nb\r\n" + mn, {}}}));
 }
 
 }  // namespace

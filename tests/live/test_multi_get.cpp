@@ -1,4 +1,9 @@
 // multgetp: every key its own status, all servers asked at once.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "live_fixture.h"
 
 namespace mmc::test {
@@ -131,6 +136,78 @@ TEST_F(MultiGet, TempPoolIsClearedOnReturn) {
     }, apr_pool_cleanup_null);
     ASSERT_EQ(apr_memcache_multgetp(mc_, temp, pool_, values), APR_SUCCESS);
     EXPECT_TRUE(cleaned);
+}
+
+// Single operations and multi-gets take turns on one connection and each gets its own
+// answer. Over meta the multi-get is a text get between mg and ms lines, which memcached
+// takes on any connection (docs/design.md, "Multi-get"); the .tls run does it over TLS.
+TEST_F(MultiGet, MultiGetsBetweenSingleOperationsOnOneConnectionAnswerRight) {
+    PoolSpec one;
+    one.smax = one.max = 1;
+    start_servers(1, one);
+    ASSERT_EQ(set("a", "one", 5), APR_SUCCESS);
+    // memcached counts every connection it accepts: the same count at the end says that
+    // everything went over the one connection the set opened.
+    apr_memcache_stats_t* before = nullptr;
+    ASSERT_EQ(apr_memcache_stats(mc_->live_servers[0], pool_, &before), APR_SUCCESS);
+    char* data = nullptr;
+    apr_size_t len = 0;
+    ASSERT_EQ(apr_memcache_getp(mc_, pool_, "a", &data, &len, nullptr), APR_SUCCESS);
+    auto got = multiget_of(mc_, pool_, {"a", "b"});
+    EXPECT_EQ(got["a"].value, "one");
+    EXPECT_EQ(got["b"].status, APR_NOTFOUND);
+    ASSERT_EQ(set("b", "two", 6), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_getp(mc_, pool_, "c", &data, &len, nullptr), APR_NOTFOUND);
+    got = multiget_of(mc_, pool_, {"a", "b", "c"});
+    EXPECT_EQ(got["a"].value, "one");
+    EXPECT_EQ(got["b"].value, "two");
+    EXPECT_EQ(got["c"].status, APR_NOTFOUND);
+    ASSERT_EQ(apr_memcache_getp(mc_, pool_, "b", &data, &len, nullptr), APR_SUCCESS);
+    EXPECT_EQ(std::string(data, len), "two");
+    apr_memcache_stats_t* after = nullptr;
+    ASSERT_EQ(apr_memcache_stats(mc_->live_servers[0], pool_, &after), APR_SUCCESS);
+    EXPECT_EQ(after->total_connections, before->total_connections);
+}
+
+// A sealed client's multi-gets open what it sealed, and a value it did not seal is a
+// miss, in every protocol (and over TLS in the .tls run).
+TEST_F(MultiGet, SealedValuesOpenInBothMultiGets) {
+    char dir[] = "/tmp/mmc-mget-seal-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/keys";
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("k1 1111111111111111111111111111111111111111111111111111111111111111\n", f);
+    std::fclose(f);
+    ::chmod(path.c_str(), 0600);
+    ap_memcache_seal_t* seal = nullptr;
+    const char* why = nullptr;
+    const apr_status_t loaded = ap_memcache_seal_load(pool_, path.c_str(), &seal, &why);
+    std::remove(path.c_str());
+    ::rmdir(dir);
+    ASSERT_EQ(loaded, APR_SUCCESS) << (why ? why : "");
+    apr_memcache_t* plain = make_client();
+    ASSERT_EQ(apr_memcache_set(plain, "p", const_cast<char*>("plain"), 5, 0, 0), APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_set_seal(mc_, seal), APR_SUCCESS);
+    ASSERT_EQ(set("s1", "first sealed", 3), APR_SUCCESS);
+    ASSERT_EQ(set("s2", "second sealed"), APR_SUCCESS);
+
+    auto got = multiget_of(mc_, pool_, {"s1", "s2", "p", "none"});
+    EXPECT_EQ(got["s1"].value, "first sealed");
+    EXPECT_EQ(got["s2"].value, "second sealed");
+    EXPECT_EQ(got["p"].status, APR_NOTFOUND);
+    EXPECT_EQ(got["none"].status, APR_NOTFOUND);
+
+    const ap_memcache_key_t keys[] = {{"s1", 2}, {"p", 1}, {"s2", 2}};
+    ap_memcache_result_t r[3];
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, keys, 3, r, AP_MEMCACHE_MULTIGET_CAS), APR_SUCCESS);
+    ASSERT_EQ(r[0].status, APR_SUCCESS);
+    EXPECT_EQ(std::string(r[0].data, r[0].len), "first sealed");
+    EXPECT_EQ(r[0].flags, 3u);
+    EXPECT_NE(r[0].cas, 0u);
+    EXPECT_EQ(r[1].status, APR_NOTFOUND);
+    ASSERT_EQ(r[2].status, APR_SUCCESS);
+    EXPECT_EQ(std::string(r[2].data, r[2].len), "second sealed");
 }
 
 }  // namespace

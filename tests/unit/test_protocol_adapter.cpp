@@ -67,4 +67,16 @@ TEST(ProtocolAdapter, OnlyTextNeedsCounterCreationComposedOfIncrAndAdd) {
     EXPECT_TRUE(mmc::engine::meta_adapter().creates_counters);
 }
 
+// Text and meta are one ASCII protocol to memcached: a meta server's multi-get is the
+// text adapter's one get line and its reader (docs/design.md, "Multi-get"), while its
+// single get stays mg.
+TEST(ProtocolAdapter, MetaMultiGetIsTheTextAdaptersBatchWriterAndReader) {
+    const auto& meta = mmc::engine::meta_adapter();
+    const auto& text = mmc::engine::text_adapter();
+    EXPECT_EQ(meta.write_batch, text.write_batch);
+    EXPECT_EQ(meta.read_batch, text.read_batch);
+    EXPECT_NE(meta.get, text.get);
+    EXPECT_NE(mmc::engine::binary_adapter().write_batch, text.write_batch);
+}
+
 }  // namespace
