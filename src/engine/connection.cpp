@@ -180,6 +180,7 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
 }
 
 Connection::~Connection() {
+    auth_wipe();
     tls_.reset();  // before its socket is closed
     ::close(fd_);
 }

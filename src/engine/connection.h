@@ -20,6 +20,7 @@
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
+#include "proto/auth_codec.h"
 #include "proto/binary_codec.h"
 #include "proto/meta_codec.h"
 #include "proto/text_codec.h"
@@ -156,9 +157,16 @@ private:
     proto::MetaReplyParser meta_parser_;
     std::uint32_t opaque_ = 1;
     std::unique_ptr<TlsStream> tls_;
-    // Authentication while connecting: the request and how much of it went out.
+    // Authentication while connecting (auth.cpp): which step it is at, the request of
+    // that step and how much of it went out. The credentials' request is built only
+    // once the probe's reply asked for them, and wiped as soon as it is answered.
+    enum class AuthStage : std::uint8_t { start, probe, credentials };
+    Outcome auth_step();
+    Outcome auth_reply(proto::AuthReply& reply);
+    void auth_wipe() noexcept;
     const Credentials* auth_ = nullptr;
     Protocol protocol_ = Protocol::text;
+    AuthStage auth_stage_ = AuthStage::start;
     std::string auth_request_;
     std::size_t auth_sent_ = 0;
     std::string tls_out_;  // a request gathered for one TLS record (TLS has no writev)

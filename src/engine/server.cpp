@@ -48,7 +48,8 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             // is taken out at once instead of after failure_limit such waits.
             // A certificate or a password that failed once fails again: the same.
             const bool at_once = outcome.result == Result::connect_timeout ||
-                                 outcome.result == Result::tls_failed || outcome.result == Result::auth_failed;
+                                 outcome.result == Result::tls_failed || outcome.result == Result::auth_failed ||
+                                 outcome.result == Result::auth_not_asked;
             if (!live() || n >= options_.health.failure_limit || at_once) {
                 mark_dead(outcome);
             } else {
@@ -100,6 +101,12 @@ void Server::mark_dead(const Outcome& why) {
             msg += ": " + options_.tls->last_failure();
         } else if (why.result == Result::auth_failed) {
             msg += ": user " + options_.auth.user + " refused";
+        } else if (why.result == Result::auth_not_asked) {
+            // Logged once per failing spell, as every reason here: each new connection
+            // asks again, and each is refused before the password goes out.
+            msg += ", although user " + options_.auth.user +
+                   " is configured: the password was not sent (is the server run without -Y or SASL, "
+                   "or behind a proxy?)";
         } else if (why.sys_error) {
             msg += " (" + system_error_text(why.sys_error) + ")";
         }
