@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "engine/auth_notes.h"
 #include "engine/connection.h"
 #include "engine/tls.h"
 
@@ -107,11 +108,14 @@ Outcome Connection::auth_step() {
             if (!r.ok()) return r;
         }
         proto::AuthReply reply = proto::AuthReply::unexpected;
-        if (Outcome r = auth_reply(reply); !r.ok() || connecting_) return r;
+        std::string quoted;
+        if (Outcome r = auth_reply(reply, quoted); !r.ok() || connecting_) return r;
         if (auth_stage_ == AuthStage::credentials || reply != proto::AuthReply::asked) {
-            if (reply == proto::AuthReply::accepted && !in_.empty()) {
-                return {Result::protocol_error};  // nothing may follow the reply unasked
+            if (reply == proto::AuthReply::accepted) {
+                // Nothing may follow the reply unasked.
+                return in_.empty() ? Outcome{} : Outcome{Result::protocol_error};
             }
+            if (auth_notes_) auth_notes_->note(std::move(quoted));
             return finished(reply);
         }
         // The server asked: now, and only now, the credentials.
@@ -134,8 +138,10 @@ Outcome Connection::auth_step() {
 }
 
 // The reply to the step's request, read with the protocol's parser: ok with `reply`
-// set, ok with connecting_ set (wait for more), or why the exchange failed.
-Outcome Connection::auth_reply(proto::AuthReply& reply) {
+// set, ok with connecting_ set (wait for more), or why the exchange failed. `quoted`
+// gets the reply as a log line may quote it, unless it is one the exchange goes on
+// with.
+Outcome Connection::auth_reply(proto::AuthReply& reply, std::string& quoted) {
     const bool binary = protocol_ == Protocol::binary;
     for (;;) {
         std::size_t used = 0;
@@ -146,6 +152,12 @@ Outcome Connection::auth_reply(proto::AuthReply& reply) {
             if (pr == proto::ParseResult::event) {
                 reply = auth_stage_ == AuthStage::probe ? proto::binary_sasl_list_reply(ev)
                                                         : proto::binary_sasl_auth_reply(ev);
+                if (reply != proto::AuthReply::asked && reply != proto::AuthReply::accepted) {
+                    static constexpr char kHex[] = "0123456789abcdef";
+                    quoted = "status 0x";
+                    for (int shift = 12; shift >= 0; shift -= 4) quoted.push_back(kHex[(ev.raw_status >> shift) & 0xf]);
+                    if (!ev.value.empty()) quoted += " " + printable_reply(ev.value);
+                }
             }
         } else {
             proto::TextEvent ev;
@@ -154,6 +166,9 @@ Outcome Connection::auth_reply(proto::AuthReply& reply) {
                 reply = !ev.final ? proto::AuthReply::unexpected
                         : auth_stage_ == AuthStage::probe ? proto::text_auth_probe_reply(ev)
                                                           : proto::text_auth_set_reply(ev);
+                if (reply != proto::AuthReply::asked && reply != proto::AuthReply::accepted) {
+                    quoted = printable_reply(in_.view().substr(0, used));
+                }
             }
         }
         if (pr == proto::ParseResult::error) return {Result::protocol_error};

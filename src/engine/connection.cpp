@@ -175,6 +175,7 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
     out_.reserve(512);
     if (settings.auth && !settings.auth->user.empty()) {
         auth_ = settings.auth;
+        auth_notes_ = settings.auth_notes;
         protocol_ = settings.protocol;
     }
 }

@@ -27,6 +27,7 @@
 
 namespace mmc::engine {
 
+class AuthNotes;
 class TlsContext;
 class TlsStream;
 
@@ -40,6 +41,9 @@ struct ConnectionSettings {
     // protocol's way (auth.cpp). Part of the connect, within its deadline.
     const Credentials* auth = nullptr;
     Protocol protocol = Protocol::text;
+    // Where a failed authentication notes the reply that ended it, for the server's
+    // log line (optional).
+    AuthNotes* auth_notes = nullptr;
 };
 
 class Connection {
@@ -162,9 +166,10 @@ private:
     // once the probe's reply asked for them, and wiped as soon as it is answered.
     enum class AuthStage : std::uint8_t { start, probe, credentials };
     Outcome auth_step();
-    Outcome auth_reply(proto::AuthReply& reply);
+    Outcome auth_reply(proto::AuthReply& reply, std::string& quoted);
     void auth_wipe() noexcept;
     const Credentials* auth_ = nullptr;
+    AuthNotes* auth_notes_ = nullptr;
     Protocol protocol_ = Protocol::text;
     AuthStage auth_stage_ = AuthStage::start;
     std::string auth_request_;

@@ -40,6 +40,14 @@ bool Server::usable() noexcept {
 void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
     // Checked only off the common path (a reply from a live server with no failures).
     auto from_before_death = [&] { return conn_epoch != kNoConnection && conn_epoch != pool_.epoch(); };
+    // A connect whose authentication ended on a reply left it in the pool's notes:
+    // taken with the failure it belongs to (any failure that is not a plain answer to a
+    // request), quoted once, by whichever line is logged.
+    std::string auth_reply;
+    if (outcome.result >= Result::server_error && pool_.auth_notes().pending()) {
+        auth_reply = pool_.auth_notes().take();
+    }
+    const bool was_live = live();
     if (is_transport_failure(outcome.result)) {
         if (!from_before_death()) {
             std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
@@ -51,7 +59,10 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
                                  outcome.result == Result::tls_failed || outcome.result == Result::auth_failed ||
                                  outcome.result == Result::auth_not_asked;
             if (!live() || n >= options_.health.failure_limit || at_once) {
-                mark_dead(outcome);
+                mark_dead(outcome, auth_reply);
+                // Quoted by the line that says the server is dead; a server already
+                // dead (a failed probe) is not reported again.
+                if (was_live || at_once) auth_reply.clear();
             } else {
                 // Not dead yet, but its idle connections are as suspect as the one that
                 // just failed.
@@ -63,6 +74,13 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             failures_.store(0, std::memory_order_relaxed);
             if (!live()) mark_live();
         }
+    }
+    if (!auth_reply.empty()) {
+        // Not a refusal (those mark the server dead, quoted above): an error line or a
+        // malformed reply while connecting, e.g. memcached's "ERROR Too many open
+        // connections".
+        log(4, outcome, "memcached server " + name_ + ": authentication did not complete (" +
+                            to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
     // says nothing about the server. It ends the probe only when it is the prober's
@@ -83,7 +101,7 @@ Outcome Server::warm() {
     return r;
 }
 
-void Server::mark_dead(const Outcome& why) {
+void Server::mark_dead(const Outcome& why, const std::string& auth_reply) {
     dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
@@ -110,6 +128,7 @@ void Server::mark_dead(const Outcome& why) {
         } else if (why.sys_error) {
             msg += " (" + system_error_text(why.sys_error) + ")";
         }
+        if (!auth_reply.empty()) msg += "; the server replied \"" + auth_reply + "\"";
         log(3, why, msg);
     }
 }

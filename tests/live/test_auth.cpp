@@ -304,5 +304,90 @@ TEST_F(Auth, ABinaryServerWithoutPlainIsNeverSentThePassword) {
     EXPECT_EQ(count_of(log_.text, kNotAsked), 1u) << log_.text;
 }
 
+// ---- how an exchange that does not end in an answer is classified ------------------------
+
+// A server that asks for -Y credentials and then answers them with `reply`.
+class AuthOutcome : public Auth {
+protected:
+    apr_status_t set_through(ScriptedServer& fake, int protocol = AP_MEMCACHE_PROTOCOL_TEXT) {
+        apr_memcache_server_t* ms = client_on(fake.port(), protocol, "alice", "s3cret");
+        ap_memcache_server_options_t o;
+        ap_memcache_server_get_options(ms, &o);
+        o.connect_timeout = 300000;  // 300 ms: the silent server's test waits it out
+        EXPECT_EQ(ap_memcache_server_set_options(ms, &o), APR_SUCCESS);
+        return set("k", "v");
+    }
+};
+
+const std::string kAsk = "CLIENT_ERROR unauthenticated\r\n";
+
+std::string binary_response(unsigned opcode, unsigned status, const std::string& value) {
+    std::string r(24, '\0');
+    r[0] = '\x81';
+    r[1] = static_cast<char>(opcode);
+    r[6] = static_cast<char>(status >> 8);
+    r[7] = static_cast<char>(status & 0xff);
+    r[11] = static_cast<char>(value.size());
+    return r + value;
+}
+
+TEST_F(AuthOutcome, TheExplicitRefusalIsAnAuthenticationFailure) {
+    ScriptedServer fake({kAsk, "CLIENT_ERROR authentication failure\r\n"});
+    EXPECT_EQ(set_through(fake), AP_MEMCACHE_EAUTH);
+    EXPECT_NE(log_.text.find("the server replied \"CLIENT_ERROR authentication failure\""), std::string::npos)
+        << log_.text;
+}
+
+TEST_F(AuthOutcome, TooManyConnectionsIsAServerErrorNotARefusal) {
+    ScriptedServer fake({kAsk, "ERROR Too many open connections\r\n"});
+    EXPECT_EQ(set_through(fake), AP_MEMCACHE_EPROTO);
+    EXPECT_NE(log_.text.find("\"ERROR Too many open connections\""), std::string::npos) << log_.text;
+    EXPECT_EQ(log_.text.find("refused"), std::string::npos) << log_.text;
+}
+
+TEST_F(AuthOutcome, AConnectionClosedAfterTheCredentialsIsNotARefusal) {
+    ScriptedServer fake({kAsk, ScriptedServer::kCloseConnection()});
+    EXPECT_EQ(set_through(fake), APR_EOF);
+}
+
+TEST_F(AuthOutcome, ASilenceAfterTheCredentialsIsATimeoutNotARefusal) {
+    ScriptedServer fake({kAsk});
+    EXPECT_EQ(set_through(fake), APR_TIMEUP);
+}
+
+TEST_F(AuthOutcome, ASilenceAfterTheProbeIsATimeoutAndSendsNoPassword) {
+    ScriptedServer fake({});
+    EXPECT_EQ(set_through(fake), APR_TIMEUP);
+    EXPECT_EQ(fake.received(), "version\r\n");
+}
+
+TEST_F(AuthOutcome, TheLoggedReplyIsCleanedOfControlBytesAndCut) {
+    const std::string hostile = "SERVER_ERROR \x1b[2J\x07" "forged\\line " + std::string(300, 'a') + "\r\n";
+    ScriptedServer fake({kAsk, hostile});
+    EXPECT_EQ(set_through(fake), AP_MEMCACHE_EPROTO);
+    EXPECT_NE(log_.text.find("SERVER_ERROR \\x1b[2J\\x07forged\\x5cline aaa"), std::string::npos) << log_.text;
+    EXPECT_EQ(log_.text.find('\x1b'), std::string::npos);
+    EXPECT_EQ(log_.text.find('\x07'), std::string::npos);
+    EXPECT_NE(log_.text.find("aaa...\""), std::string::npos) << log_.text;
+    EXPECT_EQ(log_.text.find(std::string(200, 'a')), std::string::npos) << "cut: " << log_.text;
+}
+
+TEST_F(AuthOutcome, SaslStatus0x20IsAnAuthenticationFailure) {
+    ScriptedServer fake({binary_response(0x20, 0, "PLAIN"), binary_response(0x21, 0x20, "Auth failure")});
+    EXPECT_EQ(set_through(fake, AP_MEMCACHE_PROTOCOL_BINARY), AP_MEMCACHE_EAUTH);
+    EXPECT_NE(log_.text.find("status 0x0020 Auth failure"), std::string::npos) << log_.text;
+}
+
+TEST_F(AuthOutcome, AnotherSaslStatusIsAServerErrorNotARefusal) {
+    ScriptedServer fake({binary_response(0x20, 0, "PLAIN"), binary_response(0x21, 0x86, "Temporary failure")});
+    EXPECT_EQ(set_through(fake, AP_MEMCACHE_PROTOCOL_BINARY), AP_MEMCACHE_EPROTO);
+    EXPECT_NE(log_.text.find("status 0x0086 Temporary failure"), std::string::npos) << log_.text;
+}
+
+TEST_F(AuthOutcome, ASaslConnectionClosedAfterTheCredentialsIsNotARefusal) {
+    ScriptedServer fake({binary_response(0x20, 0, "PLAIN"), ScriptedServer::kCloseConnection()});
+    EXPECT_EQ(set_through(fake, AP_MEMCACHE_PROTOCOL_BINARY), APR_EOF);
+}
+
 }  // namespace
 }  // namespace mmc::test
