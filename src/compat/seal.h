@@ -28,6 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/secret.h"
+
 namespace mmc::compat::seal {
 
 inline constexpr unsigned char kMagic = 0xC5;
@@ -51,7 +53,10 @@ const char* to_string(Failure f) noexcept;
 
 struct Key {
     std::string id;
-    std::array<unsigned char, kKeySize> bytes{};
+    // kKeySize bytes. In a Secret, so that a Key moved (into the ring, by vector
+    // growth) hands its buffer over instead of leaving a copy behind, and the bytes are
+    // wiped whenever a Key goes away.
+    engine::Secret bytes{kKeySize};
     // Unique in the process for the life of the process (never reused), so a thread's
     // cached cipher context can tell whether it already holds this key.
     std::uint64_t serial = 0;
@@ -59,7 +64,7 @@ struct Key {
 
 // The keys of one key file. The first key seals; every key unseals. Immutable once
 // built, so any number of threads may use one ring; each call has its own cipher
-// context. Key bytes are wiped when the ring is destroyed.
+// context. Key bytes are wiped when the ring is destroyed (Key::bytes).
 class Keyring {
 public:
     // Parses key file text: one key per line, "<id> <64 hex digits>", blank lines and

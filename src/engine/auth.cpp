@@ -8,10 +8,8 @@
 // It runs on the still non-blocking socket, one step per readiness like the TCP connect
 // and the TLS handshake, so it keeps the connect deadline and fits a fan-out's poll loop.
 #include <poll.h>
-#include <string.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 
 #include "engine/auth_notes.h"
@@ -71,8 +69,7 @@ Outcome Connection::send_nowait(std::string_view bytes, std::size_t& sent) {
 }
 
 void Connection::auth_wipe() noexcept {
-    if (!auth_request_.empty()) ::explicit_bzero(auth_request_.data(), auth_request_.size());
-    std::string().swap(auth_request_);
+    auth_request_.clear();
     auth_sent_ = 0;
 }
 
@@ -88,10 +85,13 @@ Outcome Connection::authenticate() {
 Outcome Connection::auth_step() {
     const bool binary = protocol_ == Protocol::binary;
     if (auth_stage_ == AuthStage::start) {
-        auth_request_.resize(std::max(proto::kTextAuthProbeSize, proto::kBinarySaslListMechsSize));
-        auth_request_.resize(binary ? proto::encode_binary_sasl_list_mechs(auth_request_.data(),
-                                                                           auth_request_.size(), kOpaque)
-                                    : proto::encode_text_auth_probe(auth_request_.data(), auth_request_.size()));
+        // Nothing secret, but the same buffer as the credentials that may follow.
+        auth_request_ = Secret(binary ? proto::kBinarySaslListMechsSize : proto::kTextAuthProbeSize);
+        if (binary) {
+            proto::encode_binary_sasl_list_mechs(auth_request_.data(), auth_request_.size(), kOpaque);
+        } else {
+            proto::encode_text_auth_probe(auth_request_.data(), auth_request_.size());
+        }
         // -Y is a text-protocol exchange on meta connections too: the same server code.
         if (!binary) text_parser_.expect(proto::kTextAuthProbeReply);
         auth_stage_ = AuthStage::probe;
@@ -99,7 +99,7 @@ Outcome Connection::auth_step() {
     for (;;) {
         while (auth_sent_ < auth_request_.size()) {
             std::size_t n = 0;
-            Outcome r = send_nowait(std::string_view(auth_request_).substr(auth_sent_), n);
+            Outcome r = send_nowait(auth_request_.view().substr(auth_sent_), n);
             auth_sent_ += n;
             if (r.result == Result::timeout) {
                 connecting_ = true;
@@ -122,15 +122,17 @@ Outcome Connection::auth_step() {
         if (!in_.empty()) return {Result::protocol_error};
         const Credentials& c = *auth_;
         auth_wipe();
+        // Built straight into wiped memory (Secret): no temporary holds the password.
+        const std::string_view password = c.password.view();
         if (binary) {
-            auth_request_.resize(proto::binary_sasl_plain_size(c.user, c.password));
-            if (proto::encode_binary_sasl_plain(auth_request_.data(), auth_request_.size(), c.user, c.password,
+            auth_request_ = Secret(proto::binary_sasl_plain_size(c.user, password));
+            if (proto::encode_binary_sasl_plain(auth_request_.data(), auth_request_.size(), c.user, password,
                                                 kOpaque) == 0) {
                 return {Result::invalid_argument};
             }
         } else {
-            auth_request_.resize(proto::text_auth_set_size(c.user, c.password));
-            proto::encode_text_auth_set(auth_request_.data(), auth_request_.size(), c.user, c.password);
+            auth_request_ = Secret(proto::text_auth_set_size(c.user, password));
+            proto::encode_text_auth_set(auth_request_.data(), auth_request_.size(), c.user, password);
             text_parser_.expect(proto::kTextAuthSetReply);
         }
         auth_stage_ = AuthStage::credentials;

@@ -172,7 +172,7 @@ private:
     AuthNotes* auth_notes_ = nullptr;
     Protocol protocol_ = Protocol::text;
     AuthStage auth_stage_ = AuthStage::start;
-    std::string auth_request_;
+    Secret auth_request_;  // wiped on success, on failure and with the connection
     std::size_t auth_sent_ = 0;
     std::string tls_out_;  // a request gathered for one TLS record (TLS has no writev)
 };
