@@ -155,10 +155,7 @@ Outcome Connection::auth_reply(proto::AuthReply& reply, std::string& quoted) {
                 reply = auth_stage_ == AuthStage::probe ? proto::binary_sasl_list_reply(ev)
                                                         : proto::binary_sasl_auth_reply(ev);
                 if (reply != proto::AuthReply::asked && reply != proto::AuthReply::accepted) {
-                    static constexpr char kHex[] = "0123456789abcdef";
-                    quoted = "status 0x";
-                    for (int shift = 12; shift >= 0; shift -= 4) quoted.push_back(kHex[(ev.raw_status >> shift) & 0xf]);
-                    if (!ev.value.empty()) quoted += " " + printable_reply(ev.value);
+                    quoted = printable_status(ev.raw_status, ev.value);
                 }
             }
         } else {

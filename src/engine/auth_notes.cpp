@@ -23,6 +23,14 @@ std::string printable_reply(std::string_view raw) {
     return out;
 }
 
+std::string printable_status(std::uint16_t status, std::string_view message) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "status 0x";
+    for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(status >> shift) & 0xf]);
+    if (!message.empty()) out += " " + printable_reply(message);
+    return out;
+}
+
 void AuthNotes::note(std::string reply) {
     std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
     if (!lock.owns_lock()) return;

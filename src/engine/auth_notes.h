@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -22,6 +23,10 @@ inline constexpr std::size_t kMaxQuotedReply = 120;
 // able to write escape sequences or forged lines into the error log), cut after
 // kMaxQuotedReply bytes of `raw` with "..." appended.
 std::string printable_reply(std::string_view raw);
+
+// A binary response as a log line quotes it: "status 0x0020 Auth failure", the
+// server's message made printable as above.
+std::string printable_status(std::uint16_t status, std::string_view message);
 
 class AuthNotes {
 public:

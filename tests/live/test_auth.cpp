@@ -262,6 +262,8 @@ TEST_P(NoAuthServer, TheServerIsReportedOnceNotPerConnection) {
     }
     EXPECT_EQ(count_of(log_.text, kNotAsked), 1u) << log_.text;
     EXPECT_EQ(log_.text.rfind("3 ", 0), 0u) << "at error level: " << log_.text;
+    RawClient raw(server_->port());
+    EXPECT_GE(raw.number("total_connections"), 5) << "each call probed the server again";
 }
 
 // A server that plays memcached without authentication and records every byte.
