@@ -462,10 +462,16 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_use_tls(apr_memcache_server
 
 /** Authenticates every new connection to ms, before it is used or pooled: memcached's
  *  -Y for the text and meta protocols (a set of "user password"), SASL PLAIN for
- *  binary. user NULL or empty turns authentication off. The password is copied. A refusal drops the
- *  connection, marks the server dead and gives AP_MEMCACHE_EAUTH. APR_EINVAL for a user
- *  or password with a space, a control character or a NUL byte (which neither
- *  mechanism can carry). Call it before the server is used. */
+ *  binary. The credentials go out only after the server has asked for them: a probe
+ *  ("version", or the SASL mechanism list) comes first, and a server that answers it
+ *  as a server without authentication is never sent the password. user NULL or empty
+ *  turns authentication off. The password is copied (and wiped when replaced or when
+ *  the server is destroyed). A refusal, or a server that does not ask, drops the
+ *  connection, marks the server dead and gives AP_MEMCACHE_EAUTH; any other failure
+ *  during the exchange (an error line, a closed connection, a timeout) gives the
+ *  status it gives elsewhere. APR_EINVAL for a user or password with a space, a
+ *  control character or a NUL byte (which neither mechanism can carry). Call it before
+ *  the server is used. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_auth(apr_memcache_server_t *ms,
                                                               const char *user,
                                                               const char *password);

@@ -43,7 +43,7 @@ namespace {
 
 // Key material is wiped without OpenSSL (OPENSSL_cleanse would do the same), so that a
 // key file rejected before libcrypto is loaded is wiped too.
-void wipe(void* p, std::size_t n) noexcept { ::explicit_bzero(p, n); }
+void wipe(void* p, std::size_t n) noexcept { engine::wipe_bytes(p, n); }
 
 struct CtxFree {
     void operator()(EVP_CIPHER_CTX* c) const noexcept { libcrypto.EVP_CIPHER_CTX_free(c); }
@@ -70,7 +70,7 @@ struct ThreadCipher {
         serial = 0;
         const int ok = same_key
                            ? libcrypto.EVP_CipherInit_ex2(ctx.get(), nullptr, nullptr, iv, enc, nullptr)
-                           : libcrypto.EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.data(), iv, enc, nullptr);
+                           : libcrypto.EVP_CipherInit_ex2(ctx.get(), cipher, k.bytes.udata(), iv, enc, nullptr);
         if (ok != 1) return nullptr;
         serial = k.serial;
         return ctx.get();
@@ -148,15 +148,12 @@ Keyring::Keyring(std::vector<Key> keys) : keys_(std::move(keys)), cipher_(std::m
     for (Key& k : keys_) k.serial = next_key_serial.fetch_add(1, std::memory_order_relaxed);
 }
 
-Keyring::~Keyring() {
-    for (Key& k : keys_) wipe(k.bytes.data(), k.bytes.size());
-}
+Keyring::~Keyring() = default;  // each Key wipes its own bytes
 
 std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err) {
     std::vector<Key> keys;
     std::size_t lineno = 0;
     auto fail = [&](const std::string& why) {
-        for (Key& k : keys) wipe(k.bytes.data(), k.bytes.size());
         err = "line " + std::to_string(lineno) + ": " + why;
         return nullptr;
     };
@@ -192,10 +189,9 @@ std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err)
             const int hi = hex_digit(hex[2 * i]);
             const int lo = hex_digit(hex[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                wipe(key.bytes.data(), key.bytes.size());
                 return fail("key '" + key.id + "' is not hexadecimal");
             }
-            key.bytes[i] = static_cast<unsigned char>(hi << 4 | lo);
+            key.bytes.udata()[i] = static_cast<unsigned char>(hi << 4 | lo);
         }
         keys.push_back(std::move(key));
     }
@@ -206,7 +202,6 @@ std::unique_ptr<Keyring> Keyring::parse(std::string_view text, std::string& err)
     // The first ring loads libcrypto (in httpd: the parent, reading its configuration).
     std::string why;
     if (!mmc::engine::openssl::load_crypto(why)) {
-        for (Key& k : keys) wipe(k.bytes.data(), k.bytes.size());
         err = "sealed values need OpenSSL: " + why;
         return nullptr;
     }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/log_limiter.h"
+#include "engine/secret.h"
 
 namespace mmc::compat::seal {
 
@@ -53,7 +54,10 @@ const char* to_string(Failure f) noexcept;
 
 struct Key {
     std::string id;
-    std::array<unsigned char, kKeySize> bytes{};
+    // kKeySize bytes. In a Secret, so that a Key moved (into the ring, by vector
+    // growth) hands its buffer over instead of leaving a copy behind, and the bytes are
+    // wiped whenever a Key goes away.
+    engine::Secret bytes{kKeySize};
     // Unique in the process for the life of the process (never reused), so a thread's
     // cached cipher context can tell whether it already holds this key.
     std::uint64_t serial = 0;
@@ -61,7 +65,7 @@ struct Key {
 
 // The keys of one key file. The first key seals; every key unseals. Immutable once
 // built, so any number of threads may use one ring; each call has its own cipher
-// context. Key bytes are wiped when the ring is destroyed.
+// context. Key bytes are wiped when the ring is destroyed (Key::bytes).
 class Keyring {
 public:
     // Parses key file text: one key per line, "<id> <64 hex digits>", blank lines and

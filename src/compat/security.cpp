@@ -171,7 +171,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_auth(apr_memcache_serve
         mmc::engine::Credentials c;
         if (user && *user) {
             c.user = user;
-            c.password = password;
+            // Straight from the caller's string into wiped memory: no std::string copy.
+            c.password = mmc::engine::Secret(std::string_view(password));
         }
         engine_of(ms).mutable_options().auth = std::move(c);
         return APR_SUCCESS;

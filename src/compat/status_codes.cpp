@@ -27,7 +27,8 @@ apr_status_t to_apr_status(const engine::Outcome& o) noexcept {
         case Result::value_too_large: return AP_MEMCACHE_ETOOBIG;
         case Result::not_supported: return APR_ENOTIMPL;
         case Result::tls_failed: return AP_MEMCACHE_ETLS;
-        case Result::auth_failed: return AP_MEMCACHE_EAUTH;
+        case Result::auth_failed:
+        case Result::auth_not_asked: return AP_MEMCACHE_EAUTH;
     }
     return APR_EGENERAL;
 }
@@ -49,7 +50,7 @@ extern "C" AP_MEMCACHE_DECLARE(const char*) ap_memcache_strerror(apr_status_t st
             apr_cpystrn(buf, "TLS handshake with the memcached server failed", bufsize);
             return buf;
         case AP_MEMCACHE_EAUTH:
-            apr_cpystrn(buf, "the memcached server refused the configured credentials", bufsize);
+            apr_cpystrn(buf, "the memcached server refused the configured credentials, or does not ask for them", bufsize);
             return buf;
         default: return apr_strerror(status, buf, bufsize);
     }

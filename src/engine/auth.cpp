@@ -1,15 +1,18 @@
 // Authentication of a new connection, as the last step of its connect: memcached's -Y
-// for the text protocol (a set whose data is "user password", answered STORED) and SASL
-// PLAIN for the binary protocol (opcode 0x21, mechanism "PLAIN", data
-// "\0user\0password"). It runs on the still non-blocking socket, one step per
-// readiness like the TCP connect and the TLS handshake, so it keeps the connect deadline
-// and fits a fan-out's poll loop.
+// for the text and meta protocols, SASL PLAIN for the binary protocol. The requests
+// and the meaning of the replies are proto/auth_codec.h's; this file only drives the
+// steps. The password goes out only after the server has asked for it (a probe first),
+// so a server that does not enforce authentication never receives it, and never stores
+// it as an ordinary item that anyone could read.
+//
+// It runs on the still non-blocking socket, one step per readiness like the TCP connect
+// and the TLS handshake, so it keeps the connect deadline and fits a fan-out's poll loop.
 #include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstring>
 
+#include "engine/auth_notes.h"
 #include "engine/connection.h"
 #include "engine/tls.h"
 
@@ -17,56 +20,21 @@ namespace mmc::engine {
 
 namespace {
 
-constexpr std::uint8_t kBinaryRequest = 0x80;
-constexpr std::uint8_t kBinaryResponse = 0x81;
-constexpr std::uint8_t kSaslAuth = 0x21;
-constexpr std::size_t kBinaryHeader = 24;
+// Nothing else is in flight on the connection yet: the responses are told apart by
+// their opcodes (auth_codec.h), and the opaque is not needed.
+constexpr std::uint32_t kOpaque = 0;
 
-std::string text_auth_request(const Credentials& c) {
-    const std::string data = c.user + " " + c.password;
-    // memcached takes the key of this set for nothing; any valid key does.
-    return "set mmc-auth 0 0 " + std::to_string(data.size()) + "\r\n" + data + "\r\n";
-}
-
-std::string sasl_plain_request(const Credentials& c) {
-    static constexpr char kMechanism[] = "PLAIN";
-    const std::size_t key_len = sizeof kMechanism - 1;
-    std::string value;
-    value.push_back('\0');  // no authorization identity: act as the user itself
-    value += c.user;
-    value.push_back('\0');
-    value += c.password;
-    const auto body = static_cast<std::uint32_t>(key_len + value.size());
-    std::string r(kBinaryHeader, '\0');
-    r[0] = static_cast<char>(kBinaryRequest);
-    r[1] = static_cast<char>(kSaslAuth);
-    r[2] = static_cast<char>(key_len >> 8);
-    r[3] = static_cast<char>(key_len & 0xff);
-    for (int i = 0; i < 4; ++i) r[8 + i] = static_cast<char>(body >> (24 - 8 * i));
-    r += kMechanism;
-    r += value;
-    return r;
-}
-
-enum class Verdict { need_more, accepted, refused };
-
-// Reads the reply at the front of `in`; `used` is its length once complete.
-Verdict judge(Protocol protocol, std::string_view in, std::size_t& used) {
-    if (protocol == Protocol::binary) {
-        if (in.size() < kBinaryHeader) return Verdict::need_more;
-        auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(in[i]); };
-        const std::uint32_t body = (std::uint32_t{byte(8)} << 24) | (std::uint32_t{byte(9)} << 16) |
-                                   (std::uint32_t{byte(10)} << 8) | byte(11);
-        if (byte(0) != kBinaryResponse || byte(1) != kSaslAuth || body > 4096) return Verdict::refused;
-        if (in.size() < kBinaryHeader + body) return Verdict::need_more;
-        used = kBinaryHeader + body;
-        const unsigned status = (unsigned{byte(6)} << 8) | byte(7);
-        return status == 0 ? Verdict::accepted : Verdict::refused;
+// How a reply that ends the exchange (anything but the probe's "asked") ends it.
+Outcome finished(proto::AuthReply reply) noexcept {
+    switch (reply) {
+        case proto::AuthReply::accepted: return {};
+        case proto::AuthReply::refused: return {Result::auth_failed};
+        case proto::AuthReply::not_asked: return {Result::auth_not_asked};
+        case proto::AuthReply::error_reply: return {Result::server_error};
+        case proto::AuthReply::asked:
+        case proto::AuthReply::unexpected: break;
     }
-    const std::size_t eol = in.find("\r\n");
-    if (eol == std::string_view::npos) return in.size() > 1024 ? Verdict::refused : Verdict::need_more;
-    used = eol + 2;
-    return in.substr(0, eol) == "STORED" ? Verdict::accepted : Verdict::refused;
+    return {Result::protocol_error};
 }
 
 }  // namespace
@@ -100,32 +68,112 @@ Outcome Connection::send_nowait(std::string_view bytes, std::size_t& sent) {
     }
 }
 
+void Connection::auth_wipe() noexcept {
+    auth_request_.clear();
+    auth_sent_ = 0;
+}
+
 Outcome Connection::authenticate() {
-    if (auth_sent_ == 0 && auth_request_.empty()) {
-        auth_request_ = protocol_ == Protocol::binary ? sasl_plain_request(*auth_) : text_auth_request(*auth_);
-    }
-    while (auth_sent_ < auth_request_.size()) {
-        std::size_t n = 0;
-        Outcome r = send_nowait(std::string_view(auth_request_).substr(auth_sent_), n);
-        auth_sent_ += n;
-        if (r.result == Result::timeout) {
-            connecting_ = true;
-            return {};
+    Outcome r = auth_step();
+    // Whatever ended the exchange, the credentials do not stay in this connection's
+    // memory; while it goes on (connecting_), they wait in auth_request_ for the socket.
+    if (!r.ok() || !connecting_) auth_wipe();
+    if (r.ok() && !connecting_) auth_ = nullptr;
+    return r;
+}
+
+Outcome Connection::auth_step() {
+    const bool binary = protocol_ == Protocol::binary;
+    if (auth_stage_ == AuthStage::start) {
+        // Nothing secret, but the same buffer as the credentials that may follow.
+        auth_request_ = Secret(binary ? proto::kBinarySaslListMechsSize : proto::kTextAuthProbeSize);
+        if (binary) {
+            proto::encode_binary_sasl_list_mechs(auth_request_.data(), auth_request_.size(), kOpaque);
+        } else {
+            proto::encode_text_auth_probe(auth_request_.data(), auth_request_.size());
         }
-        if (!r.ok()) return r;
+        // -Y is a text-protocol exchange on meta connections too: the same server code.
+        if (!binary) text_parser_.expect(proto::kTextAuthProbeReply);
+        auth_stage_ = AuthStage::probe;
     }
     for (;;) {
+        while (auth_sent_ < auth_request_.size()) {
+            std::size_t n = 0;
+            Outcome r = send_nowait(auth_request_.view().substr(auth_sent_), n);
+            auth_sent_ += n;
+            if (r.result == Result::timeout) {
+                connecting_ = true;
+                return {};
+            }
+            if (!r.ok()) return r;
+        }
+        proto::AuthReply reply = proto::AuthReply::unexpected;
+        std::string quoted;
+        if (Outcome r = auth_reply(reply, quoted); !r.ok() || connecting_) return r;
+        if (auth_stage_ == AuthStage::credentials || reply != proto::AuthReply::asked) {
+            if (reply == proto::AuthReply::accepted) {
+                // Nothing may follow the reply unasked.
+                return in_.empty() ? Outcome{} : Outcome{Result::protocol_error};
+            }
+            if (auth_notes_) auth_notes_->note(std::move(quoted));
+            return finished(reply);
+        }
+        // The server asked: now, and only now, the credentials.
+        if (!in_.empty()) return {Result::protocol_error};
+        const Credentials& c = *auth_;
+        auth_wipe();
+        // Built straight into wiped memory (Secret): no temporary holds the password.
+        const std::string_view password = c.password.view();
+        if (binary) {
+            auth_request_ = Secret(proto::binary_sasl_plain_size(c.user, password));
+            if (proto::encode_binary_sasl_plain(auth_request_.data(), auth_request_.size(), c.user, password,
+                                                kOpaque) == 0) {
+                return {Result::invalid_argument};
+            }
+        } else {
+            auth_request_ = Secret(proto::text_auth_set_size(c.user, password));
+            proto::encode_text_auth_set(auth_request_.data(), auth_request_.size(), c.user, password);
+            text_parser_.expect(proto::kTextAuthSetReply);
+        }
+        auth_stage_ = AuthStage::credentials;
+    }
+}
+
+// The reply to the step's request, read with the protocol's parser: ok with `reply`
+// set, ok with connecting_ set (wait for more), or why the exchange failed. `quoted`
+// gets the reply as a log line may quote it, unless it is one the exchange goes on
+// with.
+Outcome Connection::auth_reply(proto::AuthReply& reply, std::string& quoted) {
+    const bool binary = protocol_ == Protocol::binary;
+    for (;;) {
         std::size_t used = 0;
-        const Verdict v = judge(protocol_, in_.view(), used);
-        if (v == Verdict::refused) return {Result::auth_failed};
-        if (v == Verdict::accepted) {
+        proto::ParseResult pr;
+        if (binary) {
+            proto::BinaryEvent ev;
+            pr = binary_parser_.parse(in_.view(), ev, used);
+            if (pr == proto::ParseResult::event) {
+                reply = auth_stage_ == AuthStage::probe ? proto::binary_sasl_list_reply(ev)
+                                                        : proto::binary_sasl_auth_reply(ev);
+                if (reply != proto::AuthReply::asked && reply != proto::AuthReply::accepted) {
+                    quoted = printable_status(ev.raw_status, ev.value);
+                }
+            }
+        } else {
+            proto::TextEvent ev;
+            pr = text_parser_.parse(in_.view(), ev, used);
+            if (pr == proto::ParseResult::event) {
+                reply = !ev.final ? proto::AuthReply::unexpected
+                        : auth_stage_ == AuthStage::probe ? proto::text_auth_probe_reply(ev)
+                                                          : proto::text_auth_set_reply(ev);
+                if (reply != proto::AuthReply::asked && reply != proto::AuthReply::accepted) {
+                    quoted = printable_reply(in_.view().substr(0, used));
+                }
+            }
+        }
+        if (pr == proto::ParseResult::error) return {Result::protocol_error};
+        if (pr == proto::ParseResult::event) {
             in_.consume(used);
-            // The password does not stay in this connection's memory.
-            std::memset(auth_request_.data(), 0, auth_request_.size());
-            std::string().swap(auth_request_);
-            auth_ = nullptr;
-            // Nothing may follow the reply unasked.
-            return in_.empty() ? Outcome{} : Outcome{Result::protocol_error};
+            return {};
         }
         Outcome r = receive_into(MSG_DONTWAIT);
         if (r.result == Result::timeout) {
@@ -134,8 +182,6 @@ Outcome Connection::authenticate() {
             wait_events_ = POLLIN;
             return {};
         }
-        // memcached closes the connection after refusing the credentials.
-        if (r.result == Result::closed) return {Result::auth_failed};
         if (!r.ok()) return r;
     }
 }

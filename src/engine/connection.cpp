@@ -175,11 +175,13 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
     out_.reserve(512);
     if (settings.auth && !settings.auth->user.empty()) {
         auth_ = settings.auth;
+        auth_notes_ = settings.auth_notes;
         protocol_ = settings.protocol;
     }
 }
 
 Connection::~Connection() {
+    auth_wipe();
     tls_.reset();  // before its socket is closed
     ::close(fd_);
 }

@@ -20,12 +20,14 @@
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
+#include "proto/auth_codec.h"
 #include "proto/binary_codec.h"
 #include "proto/meta_codec.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
 
+class AuthNotes;
 class TlsContext;
 class TlsStream;
 
@@ -39,6 +41,9 @@ struct ConnectionSettings {
     // protocol's way (auth.cpp). Part of the connect, within its deadline.
     const Credentials* auth = nullptr;
     Protocol protocol = Protocol::text;
+    // Where a failed authentication notes the reply that ended it, for the server's
+    // log line (optional).
+    AuthNotes* auth_notes = nullptr;
 };
 
 class Connection {
@@ -156,10 +161,18 @@ private:
     proto::MetaReplyParser meta_parser_;
     std::uint32_t opaque_ = 1;
     std::unique_ptr<TlsStream> tls_;
-    // Authentication while connecting: the request and how much of it went out.
+    // Authentication while connecting (auth.cpp): which step it is at, the request of
+    // that step and how much of it went out. The credentials' request is built only
+    // once the probe's reply asked for them, and wiped as soon as it is answered.
+    enum class AuthStage : std::uint8_t { start, probe, credentials };
+    Outcome auth_step();
+    Outcome auth_reply(proto::AuthReply& reply, std::string& quoted);
+    void auth_wipe() noexcept;
     const Credentials* auth_ = nullptr;
+    AuthNotes* auth_notes_ = nullptr;
     Protocol protocol_ = Protocol::text;
-    std::string auth_request_;
+    AuthStage auth_stage_ = AuthStage::start;
+    Secret auth_request_;  // wiped on success, on failure and with the connection
     std::size_t auth_sent_ = 0;
     std::string tls_out_;  // a request gathered for one TLS record (TLS has no writev)
 };

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/secret.h"
 #include "proto/text_codec.h"
 
 namespace mmc::engine {
@@ -55,10 +56,11 @@ enum class Protocol : std::uint8_t { text, binary, meta };
 class TlsContext;  // tls.h
 
 // memcached authentication, run once on every new connection: -Y (a set of "user
-// password") for text, SASL PLAIN for binary. An empty user: none.
+// password") for text and meta, SASL PLAIN for binary, each after a probe that shows
+// the server wants it (auth.cpp). An empty user: none. Move-only, as its password.
 struct Credentials {
     std::string user;
-    std::string password;
+    Secret password;
 };
 
 struct ServerOptions {

@@ -26,6 +26,7 @@ const char* to_string(Result r) noexcept {
         case Result::not_supported: return "not supported by the server's protocol";
         case Result::tls_failed: return "TLS handshake failed";
         case Result::auth_failed: return "authentication failed";
+        case Result::auth_not_asked: return "the server does not ask for authentication";
     }
     return "unknown";
 }

@@ -36,6 +36,9 @@ enum class Result : std::uint8_t {
     // The connection could not be set up for requests.
     tls_failed,   // the TLS handshake failed (certificate, name, version): no fallback
     auth_failed,  // memcached refused the configured user and password
+    // A user is configured, but the server answered the probe that comes before the
+    // credentials as a server without authentication would: the password was not sent.
+    auth_not_asked,
 };
 
 // True when the server itself is suspect (as opposed to the request or a miss): these
@@ -43,7 +46,7 @@ enum class Result : std::uint8_t {
 constexpr bool is_transport_failure(Result r) noexcept {
     return r == Result::timeout || r == Result::connect_timeout || r == Result::connect_failed ||
            r == Result::closed || r == Result::io_error || r == Result::tls_failed ||
-           r == Result::auth_failed;
+           r == Result::auth_failed || r == Result::auth_not_asked;
 }
 
 // True when the server produced a well-formed answer, whatever it was.

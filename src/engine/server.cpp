@@ -49,6 +49,14 @@ bool Server::usable() noexcept {
 void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
     // Checked only off the common path (a reply from a live server with no failures).
     auto from_before_death = [&] { return conn_epoch != kNoConnection && conn_epoch != pool_.epoch(); };
+    // A connect whose authentication ended on a reply left it in the pool's notes:
+    // taken with the failure it belongs to (any failure that is not a plain answer to a
+    // request), quoted once, by whichever line is logged.
+    std::string auth_reply;
+    if (outcome.result >= Result::server_error && pool_.auth_notes().pending()) {
+        auth_reply = pool_.auth_notes().take();
+    }
+    const bool was_live = live();
     if (is_transport_failure(outcome.result)) {
         if (!from_before_death()) {
             std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
@@ -57,9 +65,13 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             // is taken out at once instead of after failure_limit such waits.
             // A certificate or a password that failed once fails again: the same.
             const bool at_once = outcome.result == Result::connect_timeout ||
-                                 outcome.result == Result::tls_failed || outcome.result == Result::auth_failed;
+                                 outcome.result == Result::tls_failed || outcome.result == Result::auth_failed ||
+                                 outcome.result == Result::auth_not_asked;
             if (!live() || n >= options_.health.failure_limit || at_once) {
-                mark_dead(outcome);
+                mark_dead(outcome, auth_reply);
+                // Quoted by the line that says the server is dead; a server already
+                // dead (a failed probe) is not reported again.
+                if (was_live || at_once) auth_reply.clear();
             } else {
                 // Not dead yet, but its idle connections are as suspect as the one that
                 // just failed.
@@ -71,6 +83,13 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             failures_.store(0, std::memory_order_relaxed);
             if (!live()) mark_live();
         }
+    }
+    if (!auth_reply.empty()) {
+        // Not a refusal (those mark the server dead, quoted above): an error line or a
+        // malformed reply while connecting, e.g. memcached's "ERROR Too many open
+        // connections".
+        log(4, outcome, "memcached server " + name_ + ": authentication did not complete (" +
+                            to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
     // says nothing about the server. It ends the probe only when it is the prober's
@@ -91,7 +110,7 @@ Outcome Server::warm() {
     return r;
 }
 
-void Server::mark_dead(const Outcome& why) {
+void Server::mark_dead(const Outcome& why, const std::string& auth_reply) {
     dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
@@ -109,9 +128,16 @@ void Server::mark_dead(const Outcome& why) {
             msg += ": " + options_.tls->last_failure();
         } else if (why.result == Result::auth_failed) {
             msg += ": user " + options_.auth.user + " refused";
+        } else if (why.result == Result::auth_not_asked) {
+            // Logged once per failing spell, as every reason here: each new connection
+            // asks again, and each is refused before the password goes out.
+            msg += ", although user " + options_.auth.user +
+                   " is configured: the password was not sent (is the server run without -Y or SASL, "
+                   "or behind a proxy?)";
         } else if (why.sys_error) {
             msg += " (" + system_error_text(why.sys_error) + ")";
         }
+        if (!auth_reply.empty()) msg += "; the server replied \"" + auth_reply + "\"";
         log(3, why, msg);
     }
 }

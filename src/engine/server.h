@@ -68,7 +68,9 @@ public:
     // Opens the pool's min connections (ServerPool::warm), reporting a failure.
     Outcome warm();
 
-    void mark_dead(const Outcome& why);
+    // `auth_reply`: what the failed authentication that led here was told (printable),
+    // quoted in the log line.
+    void mark_dead(const Outcome& why, const std::string& auth_reply = {});
     void mark_live();
 
     // A reply from this server that could not be used (a parse error, a reply that does

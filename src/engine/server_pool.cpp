@@ -13,7 +13,7 @@ ServerPool::~ServerPool() { unregister_pool(this); }
 
 ConnectionSettings ServerPool::settings() const {
     return ConnectionSettings{options_.timeouts.io, options_.max_value_size, options_.tls.get(),
-                              &options_.auth, options_.protocol};
+                              &options_.auth, options_.protocol, &auth_notes_};
 }
 
 Outcome ServerPool::addresses(std::shared_ptr<const std::vector<SocketAddress>>& out) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/address.h"
+#include "engine/auth_notes.h"
 #include "engine/connection.h"
 #include "engine/fast_mutex.h"
 #include "engine/fork_guard.h"
@@ -79,6 +80,9 @@ public:
     };
     Counts counts() const;
 
+    // What the last failed authentication of its connections was told (auth_notes.h).
+    AuthNotes& auth_notes() noexcept { return auth_notes_; }
+
     // For fork_guard: the pool's lock is held across fork(), so that no child starts
     // with it taken by a thread that does not exist there.
     void lock_for_fork() noexcept { mu_.lock(); }
@@ -121,6 +125,9 @@ private:
     // Callers that find all max connections busy sleep on this word (futex) with mu_
     // released; it changes whenever a connection comes back or a slot frees up.
     std::atomic<std::uint32_t> changes_{0};
+
+    // Written by connections opened through the const settings().
+    mutable AuthNotes auth_notes_;
 
     std::mutex resolve_mu_;  // held during a lookup, so one caller resolves for all
     std::shared_ptr<const std::vector<SocketAddress>> addresses_;

@@ -8,6 +8,9 @@
 
 #include "mod_memcache.h"
 
+#include "httpd.h"
+#include "http_config.h"
+
 #include "apr_file_io.h"
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -336,14 +339,23 @@ static int credential_ok(const char *s)
 
 #define MMC_PASSWORD_MAX 1024
 
-/* The password is the file's first line (its end of line removed); it never appears
- * in the configuration itself. */
-static const char *read_password(apr_pool_t *p, const char *directive, const char *opt,
-                                 const char *path, const char **password)
+/* A pool cleanup: the password's copy in the configuration pool is wiped when that
+ * pool goes (a restart, the end of the server). explicit_bzero, as a memset of memory
+ * about to be released may be dropped by the compiler. */
+static apr_status_t wipe_password(void *data)
+{
+    char *password = data;
+
+    explicit_bzero(password, strlen(password));
+    return APR_SUCCESS;
+}
+
+/* Reads the password: the file's first line, its end of line removed. */
+static const char *read_password_line(apr_pool_t *p, const char *directive, const char *opt,
+                                      const char *path, char *buf, apr_size_t size)
 {
     apr_file_t *f = NULL;
-    char buf[MMC_PASSWORD_MAX + 2];
-    apr_size_t n = sizeof buf - 1;
+    apr_size_t n = size - 1;
     apr_status_t rv;
     char *eol;
     apr_size_t line;
@@ -377,8 +389,31 @@ static const char *read_password(apr_pool_t *p, const char *directive, const cha
         return apr_psprintf(p, "%s: '%s': the file's first line must hold the password, "
                             "without blanks or control characters", directive, opt);
     }
-    *password = apr_pstrdup(p, buf);
     return NULL;
+}
+
+/* The password is the file's first line (its end of line removed); it never appears
+ * in the configuration itself. A relative path is taken from ServerRoot, as for the
+ * other files the module reads. The read buffer is wiped on every path, and the copy
+ * kept in the pool when that pool is cleared. */
+static const char *read_password(apr_pool_t *p, const char *directive, const char *opt,
+                                 const char *path, const char **password)
+{
+    char buf[MMC_PASSWORD_MAX + 2];
+    const char *full = ap_server_root_relative(p, path);
+    const char *err;
+
+    if (full == NULL) {
+        return apr_psprintf(p, "%s: '%s': bad path", directive, opt);
+    }
+    err = read_password_line(p, directive, opt, full, buf, sizeof buf);
+    if (err == NULL) {
+        char *copy = apr_pstrdup(p, buf);
+        apr_pool_cleanup_register(p, copy, wipe_password, apr_pool_cleanup_null);
+        *password = copy;
+    }
+    explicit_bzero(buf, sizeof buf);
+    return err;
 }
 
 /* The order of the pool options when the directive reports a conflict. */

@@ -231,6 +231,14 @@ TEST(MemcacheServerDirective, TakesAUserAndAPasswordFile) {
     ::rmdir(dir);
 }
 
+TEST(MemcacheServerDirective, TakesAPasswordFileRelativeToServerRoot) {
+    config_checker().write_file("relative.pw", "s3cret\n");
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211 user=alice password-file=relative.pw\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output.find("s3cret"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace mmc::test
 

@@ -37,7 +37,7 @@ std::unique_ptr<Server> dead_server_past_its_retry_period() {
     ServerOptions o = options_for("127.0.0.1", 1);
     // Long enough that a claim cannot lapse while a loaded machine runs the test.
     o.timeouts.retry = std::chrono::milliseconds(400);
-    auto s = std::make_unique<Server>(o);
+    auto s = std::make_unique<Server>(std::move(o));
     s->mark_dead(Outcome{Result::timeout});
     std::this_thread::sleep_for(std::chrono::milliseconds(410));
     return s;
@@ -97,7 +97,7 @@ TEST(UnixSocket, AFullListenQueueIsAFailureNotAnUnconnectedSocket) {
 
     ServerOptions o;
     o.endpoint.socket_path = path;
-    Server s(o);
+    Server s(std::move(o));
     std::string v;
     const auto t0 = std::chrono::steady_clock::now();
     Outcome r = version(s, v);
@@ -116,7 +116,7 @@ TEST(Resolution, AHostNameIsLookedUpOncePerProcessAndAgainAfterAFailure) {
     ServerOptions o = options_for("localhost", mc.port());
     // No idle connection is kept: every operation opens a new one.
     o.limits = PoolLimits{0, 0, 1, Duration::zero()};
-    Server s(o);
+    Server s(std::move(o));
     const unsigned long before = resolver_lookups();
     for (int i = 0; i < 20; ++i) {
         std::string v;
@@ -203,7 +203,7 @@ TEST(ServerPoolMin, APoolThatLostItsConnectionsGetsBackToMinUnderSequentialTraff
     ASSERT_TRUE(mc.start()) << mc.error();
     ServerOptions o = options_for("127.0.0.1", mc.port());
     o.limits = PoolLimits{3, 3, 4, std::chrono::seconds(60)};
-    Server s(o);
+    Server s(std::move(o));
     ASSERT_TRUE(s.warm().ok());
     ASSERT_EQ(s.pool().counts().open, 3u);
     // memcached restarted: every pooled connection is gone.

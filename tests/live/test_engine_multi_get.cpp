@@ -22,7 +22,7 @@ std::unique_ptr<Server> server_at(unsigned short port) {
     o.endpoint.port = port;
     o.limits.max = 1;
     o.limits.smax = 1;
-    return std::make_unique<Server>(o);
+    return std::make_unique<Server>(std::move(o));
 }
 
 // One batch of one key per server, in this order.

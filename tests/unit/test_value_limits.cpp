@@ -138,7 +138,7 @@ TEST(EngineStore, RefusesWhatTheProtocolCannotCarryWhateverTheLimit) {
         o.endpoint.socket_path = kNowhere;
         o.protocol = protocol;
         o.max_store_size = std::size_t{1} << 40;
-        mmc::engine::Server server(o);
+        mmc::engine::Server server(std::move(o));
         const char byte = 'x';
         const std::string_view huge(&byte, std::size_t{1} << 32);
         auto out = mmc::engine::store(server, mmc::proto::StoreCommand::set, "k", huge, 0, 0);
@@ -153,7 +153,7 @@ TEST(EngineStore, TextRefusesWhatMemcachedCannotReadAsASigned32BitCount) {
     mmc::engine::ServerOptions o;
     o.endpoint.socket_path = kNowhere;
     o.max_store_size = std::size_t{1} << 40;
-    mmc::engine::Server server(o);
+    mmc::engine::Server server(std::move(o));
     const char byte = 'x';
     const std::string_view huge(&byte, mmc::proto::kMaxTextValueLength + 1);
     auto out = mmc::engine::store(server, mmc::proto::StoreCommand::append, "k", huge, 0, 0);
