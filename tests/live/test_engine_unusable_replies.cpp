@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,7 @@ std::unique_ptr<Server> oversized_value_server(const test::CannedServer& canned,
     o.limits.smax = 1;
     o.max_value_size = 1024;
     o.timeouts.io = std::chrono::milliseconds(500);
-    auto s = std::make_unique<Server>(o);
+    auto s = std::make_unique<Server>(std::move(o));
     s->set_logger([&log](int, const Outcome&, const std::string& msg) {
         std::lock_guard<std::mutex> g(log.m);
         log.lines.push_back(msg);
