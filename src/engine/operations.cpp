@@ -17,6 +17,9 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     // First, before a connection is taken: memcached would read the data of a value it
     // refuses anyway and answer with an error, and apr-util sends it all the same.
     if (data.size() > s.options().max_store_size) return detail::refuse_value(s);
+    // A cas unique of 0 names no version of the item: text would answer EXISTS or
+    // NOT_FOUND, while binary and meta read 0 as "no cas" and overwrite unconditionally.
+    if (cmd == proto::StoreCommand::cas && cas == 0) return Outcome{Result::invalid_argument};
     return s.adapter().store(s, StoreRequest{cmd, key, data, flags, exptime, cas});
 }
 
