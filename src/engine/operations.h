@@ -15,6 +15,10 @@
 
 namespace mmc::engine {
 
+// Every time these operations take (an exptime, a flush delay: seconds, or a Unix time
+// beyond 30 days) is sent as proto::capped_time(t): one after January 2038 becomes
+// 2^31 - 1, which memcached reads as meant, rather than a time it would misread.
+
 // ok (fn called once) or not_found. with_cas: the value carries its CAS unique (text:
 // "gets"; binary replies always carry it).
 Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool with_cas = false);
