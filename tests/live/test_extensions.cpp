@@ -158,6 +158,16 @@ TEST_F(Extensions, IncrWithInitialCreatesAMissingCounter) {
     EXPECT_EQ(nv, 105u);
 }
 
+// 2^32 - 1 is also the binary protocol's "do not create" expiry; capped (2^31 - 1, as
+// every time), it creates the counter on every protocol.
+TEST_F(Extensions, IncrWithInitialAndTheLargestExpiryCreatesTheCounter) {
+    const apr_uint64_t initial = 9;
+    apr_uint64_t nv = 0;
+    EXPECT_EQ(ap_memcache_incr64(mc_, "ctr", 1, &initial, 0xFFFFFFFFu, &nv), APR_SUCCESS);
+    EXPECT_EQ(nv, 9u);
+    EXPECT_EQ(value_of(gets("ctr")), "9");
+}
+
 TEST_F(Extensions, IncrWithoutInitialOfMissingCounterIsNotFound) {
     apr_uint64_t nv = 77;
     EXPECT_EQ(ap_memcache_incr64(mc_, "none", 1, nullptr, 0, &nv), APR_NOTFOUND);
