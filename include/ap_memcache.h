@@ -557,7 +557,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gets(apr_memcache_t *mc, apr_pool_
 
 /** Stores only if the item is unchanged since its CAS unique `cas` was read:
  *  APR_SUCCESS, APR_EEXIST when it changed since (conflict), APR_NOTFOUND when it is
- *  gone. */
+ *  gone. APR_EINVAL, nothing sent, for a cas of 0: it names no version. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t *mc, const char *key,
                                                   const char *data, apr_size_t len,
                                                   apr_uint32_t exptime, apr_uint32_t flags,

@@ -74,8 +74,15 @@ inline constexpr std::size_t kMaxTextValueLength = 2147483647u - 2u;
 // The largest time (an expiry or a flush delay, in seconds or as a Unix time) memcached
 // reads from a text or meta command as it was meant: it keeps a larger number's low 32
 // bits as a signed time (1.6.18, checked), so 3000000000 is a time in the past and the
-// item expires at once. The engine refuses larger times before anything is sent.
+// item expires at once. The meta encoders and the engine's adapters refuse larger
+// times; the engine's operations cap them first (capped_time).
 inline constexpr std::uint32_t kMaxTextTime = 2147483647u;
+// A time (an expiry or a flush delay) as it is sent, in every protocol: at most
+// kMaxTextTime. A larger one can only be an absolute Unix time after January 2038, which
+// memcached 1.6 would misread as one in the past; capped, the item lives until 2038
+// rather than expiring at once. Binary carries 32 unsigned bits but gets the same cap,
+// so that a time means the same whatever the protocol.
+constexpr std::uint32_t capped_time(std::uint32_t t) noexcept { return t < kMaxTextTime ? t : kMaxTextTime; }
 // Only the command line "set <key> <flags> <exptime> <bytes>\r\n": the caller sends the
 // data and the trailing "\r\n" after it, so large values are never copied.
 // For StoreCommand::cas the line is "cas <key> <flags> <exptime> <bytes> <cas_unique>",

@@ -26,7 +26,9 @@ apr_status_t on_binary_key_owner(apr_memcache_t* mc, const void* key, apr_size_t
     return run_on(ms, [&](mmc::engine::Server& s) { return op(s, k); });
 }
 
-bool fits_time(apr_uint32_t t) noexcept { return t <= mmc::proto::kMaxMetaTtl; }
+// Times are capped as the engine's operations cap theirs (proto::capped_time): one after
+// January 2038 becomes the last time memcached reads as meant.
+std::uint32_t capped(apr_uint32_t t) noexcept { return mmc::proto::capped_time(t); }
 
 struct ItemCtx {
     apr_pool_t* p;
@@ -113,15 +115,14 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
                                                         ap_memcache_lease_t* lease) {
     if (!p || !lease) return APR_EINVAL;
     *lease = ap_memcache_lease_t{};
-    if (!fits_time(lease_ttl) || !fits_time(recache_ttl)) return lease->item.status = APR_EINVAL;
     LeaseCtx ctx{{p, &lease->item, {}}, lease};
     apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
         note_source(ctx.item, mc, s, k);
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
         mg.value = mg.return_flags = mg.return_cas = mg.return_ttl = true;
-        if (lease_ttl) mg.vivify_ttl = lease_ttl;
-        if (recache_ttl) mg.recache_ttl = recache_ttl;
+        if (lease_ttl) mg.vivify_ttl = capped(lease_ttl);
+        if (recache_ttl) mg.recache_ttl = capped(recache_ttl);
         return mmc::engine::meta_get(s, mg, take_lease, &ctx);
     });
     // The placeholder a lease creates on a miss is an empty item: whoever sees it (the
@@ -137,12 +138,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_invalidate(apr_memcache_t* mc, const char* key,
                                                          apr_uint32_t stale_ttl) {
-    if (!fits_time(stale_ttl)) return APR_EINVAL;
     return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaDeleteRequest md;
         md.key = k;
         md.invalidate = true;
-        if (stale_ttl) md.ttl = stale_ttl;
+        if (stale_ttl) md.ttl = capped(stale_ttl);
         return mmc::engine::meta_delete(s, md);
     });
 }
@@ -184,7 +184,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
                                                          const char* data, apr_size_t len,
                                                          apr_uint32_t exptime, apr_uint32_t flags) {
     mmc::proto::MetaSetMode mode;
-    if (!set_mode(op, mode) || (len > 0 && !data) || !fits_time(exptime)) return APR_EINVAL;
+    if (!set_mode(op, mode) || (len > 0 && !data)) return APR_EINVAL;
     const bool concat = op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND;
     // As ap_memcache_store: a sealed value cannot be added to.
     if (concat && mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
@@ -203,7 +203,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
         ms.mode = mode;
         if (!concat) {
             ms.flags = flags;
-            ms.ttl = exptime;
+            ms.ttl = capped(exptime);
         }
         return mmc::engine::meta_set(s, ms, value, [](void*, const MetaEvent&) {}, nullptr);
     });

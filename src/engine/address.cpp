@@ -7,13 +7,26 @@
 
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
+
+#include "engine/fast_mutex.h"
 
 namespace mmc::engine {
 
 namespace {
 
 std::atomic<unsigned long> g_lookups{0};
+
+// A lookup handed to a helper thread; shared, since the caller may give up first.
+struct Lookup {
+    Endpoint ep;
+    std::vector<SocketAddress> out;
+    Outcome result;
+    std::atomic<std::uint32_t> done{0};
+};
+std::atomic<bool> g_helper_busy{false};
 
 bool numeric(const Endpoint& ep, SocketAddress& a) {
     auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
@@ -73,6 +86,36 @@ Outcome resolve(const Endpoint& ep, std::vector<SocketAddress>& out) {
     ::freeaddrinfo(res);
     if (out.empty()) return {Result::connect_failed, EHOSTUNREACH};
     return {};
+}
+
+Outcome resolve_until(const Endpoint& ep, std::vector<SocketAddress>& out, Clock::time_point deadline) {
+    bool idle = false;
+    if (!g_helper_busy.compare_exchange_strong(idle, true, std::memory_order_acq_rel)) {
+        return {Result::connect_timeout};
+    }
+    std::shared_ptr<Lookup> lookup;
+    try {
+        lookup = std::make_shared<Lookup>();
+        lookup->ep = ep;
+        std::thread([lookup] {
+            lookup->result = resolve(lookup->ep, lookup->out);
+            lookup->done.store(1, std::memory_order_release);
+            word_wake(lookup->done, 1);
+            g_helper_busy.store(false, std::memory_order_release);
+        }).detach();
+    } catch (...) {  // no memory, or no thread to be had
+        g_helper_busy.store(false, std::memory_order_release);
+        return {Result::no_memory};
+    }
+    // word_wait_until may wake early; the deadline alone ends the wait.
+    while (lookup->done.load(std::memory_order_acquire) == 0) {
+        if (!word_wait_until(lookup->done, 0, deadline)) {
+            if (lookup->done.load(std::memory_order_acquire) != 0) break;
+            return {Result::connect_timeout};  // the helper goes on alone; it owns its half
+        }
+    }
+    out = std::move(lookup->out);
+    return lookup->result;
 }
 
 }  // namespace mmc::engine

@@ -27,6 +27,13 @@ struct SocketAddress {
 // for sockaddr_un.
 Outcome resolve(const Endpoint& ep, std::vector<SocketAddress>& out);
 
+// As resolve, but the caller waits only until `deadline` (then connect_timeout) while
+// a helper thread does the lookup. For a process forked while one of our lookups was
+// under way (fork_guard.h): the C library's resolver lock may have been copied taken,
+// and a lookup on the caller's thread would then wait for ever. One helper at a time:
+// while one is still running (perhaps for ever), further calls fail at once.
+Outcome resolve_until(const Endpoint& ep, std::vector<SocketAddress>& out, Clock::time_point deadline);
+
 // How many getaddrinfo lookups this process has made (for tests and diagnostics).
 unsigned long resolver_lookups() noexcept;
 

@@ -33,6 +33,12 @@ public:
         if (state_.fetch_sub(1, std::memory_order_release) != 1) unlock_contended();
     }
 
+    // Makes the mutex free, whoever held it; returns whether it was held. Only for a
+    // fork() child handler: the child runs the forking thread alone, so a holder (or
+    // waiter) of the parent's is a thread that does not exist there and will never
+    // unlock it.
+    bool reset_in_child() noexcept { return state_.exchange(0, std::memory_order_relaxed) != 0; }
+
 private:
     void lock_contended(int seen) noexcept;
     void unlock_contended() noexcept;

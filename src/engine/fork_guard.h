@@ -11,6 +11,14 @@
 // Pools also register here so that the prepare handler can take every pool's lock
 // before fork() and the child handler can release them: a child forked while another
 // thread held a pool's lock would otherwise find that lock taken forever.
+//
+// Name lookups are not waited for (fork() would wait for DNS). The child frees each
+// pool's lookup token, which guards no data. But a lookup under way in the parent may
+// hold the C library's own resolver lock (glibc's resolv_conf lock, for one), which the
+// child inherits taken: there getaddrinfo() would never return. So a child forked during
+// one of our lookups (and its descendants) uses any addresses already known, and looks
+// a name up only on a helper thread, waiting no longer than the connect deadline
+// (address.h, resolve_until).
 #ifndef MMC_ENGINE_FORK_GUARD_H
 #define MMC_ENGINE_FORK_GUARD_H
 
@@ -23,11 +31,18 @@ class ServerPool;
 
 namespace detail {
 extern std::atomic<std::uint32_t> g_fork_generation;
+extern std::atomic<bool> g_lookups_unsafe;
 }
 
 // Changes in a child process after every fork().
 inline std::uint32_t fork_generation() noexcept {
     return detail::g_fork_generation.load(std::memory_order_relaxed);
+}
+
+// True in a process forked while one of our name lookups was under way, and in its
+// descendants: a getaddrinfo() here may wait for ever.
+inline bool lookups_unsafe_after_fork() noexcept {
+    return detail::g_lookups_unsafe.load(std::memory_order_relaxed);
 }
 
 // Called by every pool's constructor and destructor.

@@ -69,7 +69,8 @@ struct MetaCodec {
 
     // ---- what can be sent ----
     // Times above 2^31 - 1 are refused: memcached reads them as negative times and the
-    // item expires at once (proto/meta_codec.h).
+    // item expires at once (proto/meta_codec.h). The operations cap them before they get
+    // here (operations.h); this is the net for any other caller.
 
     static Result check(const GetRequest&) noexcept { return Result::ok; }
     static Result check(const GetAndTouchRequest& r) noexcept {

@@ -17,21 +17,27 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     // First, before a connection is taken: memcached would read the data of a value it
     // refuses anyway and answer with an error, and apr-util sends it all the same.
     if (data.size() > s.options().max_store_size) return detail::refuse_value(s);
-    return s.adapter().store(s, StoreRequest{cmd, key, data, flags, exptime, cas});
+    // A cas unique of 0 names no version of the item: text would answer EXISTS or
+    // NOT_FOUND, while binary and meta read 0 as "no cas" and overwrite unconditionally.
+    if (cmd == proto::StoreCommand::cas && cas == 0) return Outcome{Result::invalid_argument};
+    return s.adapter().store(s, StoreRequest{cmd, key, data, flags, proto::capped_time(exptime), cas});
 }
 
 Outcome touch(Server& s, std::string_view key, std::uint32_t exptime) {
-    return s.adapter().touch(s, TouchRequest{key, exptime});
+    return s.adapter().touch(s, TouchRequest{key, proto::capped_time(exptime)});
 }
 
 Outcome get_and_touch(Server& s, std::string_view key, std::uint32_t exptime, ValueFn fn, void* ctx) {
-    return s.adapter().get_and_touch(s, GetAndTouchRequest{key, exptime, fn, ctx});
+    return s.adapter().get_and_touch(s, GetAndTouchRequest{key, proto::capped_time(exptime), fn, ctx});
 }
 
-Outcome flush(Server& s, std::uint32_t delay) { return s.adapter().flush(s, FlushRequest{delay}); }
+Outcome flush(Server& s, std::uint32_t delay) {
+    return s.adapter().flush(s, FlushRequest{proto::capped_time(delay)});
+}
 
 Outcome arith_create(Server& s, proto::ArithCommand cmd, std::string_view key, std::uint64_t delta,
                      std::uint64_t initial, std::uint32_t exptime, std::uint64_t& value) {
+    exptime = proto::capped_time(exptime);
     const ProtocolAdapter& a = s.adapter();
     if (a.creates_counters) return a.arith(s, ArithRequest{cmd, key, delta, initial, exptime, true, &value});
     // Two rounds at most: if another client creates the counter between our miss and

@@ -15,13 +15,17 @@
 
 namespace mmc::engine {
 
+// Every time these operations take (an exptime, a flush delay: seconds, or a Unix time
+// beyond 30 days) is sent as proto::capped_time(t): one after January 2038 becomes
+// 2^31 - 1, which memcached reads as meant, rather than a time it would misread.
+
 // ok (fn called once) or not_found. with_cas: the value carries its CAS unique (text:
 // "gets"; binary replies always carry it).
 Outcome get(Server& server, std::string_view key, ValueFn fn, void* ctx, bool with_cas = false);
 
 // ok; not_stored for an add/replace/append/prepend that did not apply; for cas, exists
-// when the item changed since `cas` was read and not_found when it is gone. flags and
-// exptime are ignored by append/prepend.
+// when the item changed since `cas` was read and not_found when it is gone; a cas of 0
+// is invalid_argument, nothing sent. flags and exptime are ignored by append/prepend.
 Outcome store(Server& server, proto::StoreCommand cmd, std::string_view key,
               std::string_view data, std::uint32_t flags, std::uint32_t exptime,
               std::uint64_t cas = 0);

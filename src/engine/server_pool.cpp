@@ -1,6 +1,7 @@
 #include "engine/server_pool.h"
 
 #include <algorithm>
+#include <mutex>
 
 namespace mmc::engine {
 
@@ -16,31 +17,49 @@ ConnectionSettings ServerPool::settings() const {
                               &options_.auth, options_.protocol, &auth_notes_};
 }
 
-Outcome ServerPool::addresses(std::shared_ptr<const std::vector<SocketAddress>>& out) {
-    std::lock_guard<std::mutex> lock(resolve_mu_);
-    if (!addresses_ || resolve_again_) {
-        auto fresh = std::make_shared<std::vector<SocketAddress>>();
-        Outcome r = resolve(options_.endpoint, *fresh);
-        if (r.ok()) {
-            addresses_ = std::move(fresh);
-            resolve_again_ = false;
-        } else if (!addresses_) {
-            return r;
-        }
-        // A failed lookup again keeps the addresses that worked before.
+Outcome ServerPool::addresses(Clock::time_point deadline,
+                              std::shared_ptr<const std::vector<SocketAddress>>& out) {
+    // In a process forked during a lookup, a lookup may never return (fork_guard.h):
+    // any addresses known will do, and a lookup waits no longer than the deadline.
+    const bool unsafe = lookups_unsafe_after_fork();
+    std::uint32_t asked = 0;  // the forget_addresses() a lookup started now answers
+    const auto cached = [&] {
+        std::lock_guard<FastMutex> lock(mu_);
+        asked = forgotten_;
+        if (!addresses_ || (resolved_for_ != forgotten_ && !unsafe)) return false;
+        out = addresses_;
+        return true;
+    };
+    if (cached()) return {};
+    std::lock_guard<FastMutex> resolving(resolving_);
+    // Another caller may have looked the name up while this one waited for its turn.
+    if (cached()) return {};
+    auto fresh = std::make_shared<std::vector<SocketAddress>>();
+    Outcome r = unsafe ? resolve_until(options_.endpoint, *fresh, deadline)
+                       : resolve(options_.endpoint, *fresh);
+    std::shared_ptr<const std::vector<SocketAddress>> replaced;  // freed outside mu_
+    std::lock_guard<FastMutex> lock(mu_);
+    if (r.ok()) {
+        replaced = std::move(addresses_);
+        addresses_ = std::move(fresh);
+        // A forget_addresses() during the lookup still asks for another one.
+        resolved_for_ = asked;
+    } else if (!addresses_) {
+        return r;
     }
+    // A failed lookup again keeps the addresses that worked before.
     out = addresses_;
     return {};
 }
 
 void ServerPool::forget_addresses() {
-    std::lock_guard<std::mutex> lock(resolve_mu_);
-    resolve_again_ = true;
+    std::lock_guard<FastMutex> lock(mu_);
+    ++forgotten_;
 }
 
 Outcome ServerPool::connect(Clock::time_point deadline, bool defer, std::unique_ptr<Connection>& out) {
     std::shared_ptr<const std::vector<SocketAddress>> addrs;
-    if (Outcome r = addresses(addrs); !r.ok()) return r;
+    if (Outcome r = addresses(deadline, addrs); !r.ok()) return r;
     const ConnectionSettings s = settings();
     Outcome last{Result::connect_failed, ECONNREFUSED};
     for (std::size_t i = 0; i < addrs->size(); ++i) {
@@ -64,7 +83,7 @@ Outcome ServerPool::connect(Clock::time_point deadline, bool defer, std::unique_
 Outcome ServerPool::connect_next(std::unique_ptr<Connection>& conn, const Outcome& why) {
     if (why.result == Result::connect_timeout || why.result == Result::no_memory) return why;
     std::shared_ptr<const std::vector<SocketAddress>> addrs;
-    if (!addresses(addrs).ok()) return why;
+    if (!addresses(Clock::now() + options_.timeouts.connect, addrs).ok()) return why;
     const ConnectionSettings s = settings();
     Outcome last = why;
     for (std::size_t i = conn->address_index + 1; i < addrs->size(); ++i) {
@@ -88,6 +107,8 @@ void ServerPool::adopt_locked(Doomed& doomed) {
     // are not counted here (and not returned: release() drops them).
     open_ = 0;
     waiters_ = 0;
+    // A top-up under way in the parent never finishes here.
+    topping_up_ = false;
     generation_ = fork_generation();
 }
 
@@ -231,8 +252,8 @@ void ServerPool::top_up() {
     std::shared_ptr<const std::vector<SocketAddress>> addrs;
     {
         // Never a name lookup here: this runs on a caller's time.
-        std::unique_lock<std::mutex> lock(resolve_mu_, std::try_to_lock);
-        if (lock.owns_lock() && addresses_ && !resolve_again_) addrs = addresses_;
+        std::lock_guard<FastMutex> lock(mu_);
+        if (addresses_ && resolved_for_ == forgotten_) addrs = addresses_;
     }
     std::unique_ptr<Connection> conn;
     const std::uint32_t epoch = epoch_.load(std::memory_order_relaxed);

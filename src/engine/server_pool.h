@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "engine/address.h"
@@ -84,15 +83,25 @@ public:
     AuthNotes& auth_notes() noexcept { return auth_notes_; }
 
     // For fork_guard: the pool's lock is held across fork(), so that no child starts
-    // with it taken by a thread that does not exist there.
+    // with it taken by a thread that does not exist there, and so that the child sees
+    // the bookkeeping whole. The lookup token is not taken (fork() would wait for DNS):
+    // the child frees it instead, since whoever held it is not there.
     void lock_for_fork() noexcept { mu_.lock(); }
-    void unlock_after_fork() noexcept { mu_.unlock(); }
+    void unlock_after_fork_in_parent() noexcept { mu_.unlock(); }
+    // Returns whether a lookup was under way in the parent (see fork_guard.h).
+    bool reset_after_fork_in_child() noexcept {
+        const bool looking_up = resolving_.reset_in_child();
+        mu_.unlock();
+        return looking_up;
+    }
 
 private:
     using Doomed = std::vector<std::unique_ptr<Connection>>;
 
     Outcome connect(Clock::time_point deadline, bool defer, std::unique_ptr<Connection>& out);
-    Outcome addresses(std::shared_ptr<const std::vector<SocketAddress>>& out);
+    // The server's addresses, looked up when none are known or forget_addresses() asked
+    // for it; `deadline` bounds only a lookup made through resolve_until (fork_guard.h).
+    Outcome addresses(Clock::time_point deadline, std::shared_ptr<const std::vector<SocketAddress>>& out);
     ConnectionSettings settings() const;
     // Moves the idle connections that have outlived ttl above smax into `doomed`.
     void trim_locked(Clock::time_point now, Doomed& doomed);
@@ -129,9 +138,14 @@ private:
     // Written by connections opened through the const settings().
     mutable AuthNotes auth_notes_;
 
-    std::mutex resolve_mu_;  // held during a lookup, so one caller resolves for all
-    std::shared_ptr<const std::vector<SocketAddress>> addresses_;
-    bool resolve_again_ = false;
+    // Held during a name lookup, so one caller resolves for all. It guards no data
+    // (the addresses and their counters are under mu_), so a child can simply free it.
+    FastMutex resolving_;
+    std::shared_ptr<const std::vector<SocketAddress>> addresses_;  // under mu_
+    // forget_addresses() calls so far, and how many of them addresses_ answers: the
+    // addresses are current while the two are equal. Under mu_.
+    std::uint32_t forgotten_ = 0;
+    std::uint32_t resolved_for_ = 0;
 };
 
 }  // namespace mmc::engine

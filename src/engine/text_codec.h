@@ -39,7 +39,8 @@ struct TextCodec {
     };
 
     // Times above 2^31 - 1 are refused: memcached reads a text time as a signed 32-bit
-    // number, so the item would expire at once.
+    // number, so the item would expire at once. The operations cap them before they get
+    // here (operations.h); this is the net for any other caller.
     template <class R>
     static constexpr Result check(const R&) noexcept {
         return Result::ok;

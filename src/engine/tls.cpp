@@ -100,8 +100,13 @@ int bio_create(BIO* bio) {
     return 1;
 }
 
+// Made once with std::call_once rather than as function-local statics: glibc restarts
+// a call_once that a fork() interrupted, while a static's guard would stay taken in the
+// child for ever.
 BIO_METHOD* socket_method() {
-    static BIO_METHOD* method = [] {
+    static std::once_flag once;
+    static BIO_METHOD* method = nullptr;
+    std::call_once(once, [] {
         BIO_METHOD* m = libcrypto.BIO_meth_new(libcrypto.BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmc-socket");
         if (m) {
             libcrypto.BIO_meth_set_write(m, bio_write);
@@ -109,8 +114,8 @@ BIO_METHOD* socket_method() {
             libcrypto.BIO_meth_set_ctrl(m, bio_ctrl);
             libcrypto.BIO_meth_set_create(m, bio_create);
         }
-        return m;
-    }();
+        method = m;
+    });
     return method;
 }
 
@@ -138,9 +143,12 @@ bool is_key_mismatch(unsigned long e) {
 }
 
 int context_index() {
-    // SSL_CTX_get_ex_new_index()
-    static const int index =
-        libcrypto.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, nullptr, nullptr, nullptr, nullptr);
+    static std::once_flag once;  // as socket_method's
+    static int index = -1;
+    std::call_once(once, [] {
+        // SSL_CTX_get_ex_new_index()
+        index = libcrypto.CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL_CTX, 0, nullptr, nullptr, nullptr, nullptr);
+    });
     return index;
 }
 

@@ -126,6 +126,6 @@ int mmc_socache_exptime(apr_time_t expiry, apr_time_t now, apr_uint32_t *exptime
     }
     /* Beyond 30 days memcached takes the number as a Unix time: give it one. */
     secs = expiry / usec + (expiry % usec != 0);
-    *exptime = secs > (apr_int64_t)0xFFFFFFFF ? 0xFFFFFFFFu : (apr_uint32_t)secs;
+    *exptime = (apr_uint32_t)(secs > MMC_SOCACHE_TIME_MAX ? MMC_SOCACHE_TIME_MAX : secs);
     return 1;
 }

@@ -27,6 +27,9 @@
 #define MMC_SOCACHE_FLAG_ENVELOPE 0x6d63u
 /** Relative expiry times above this are read by memcached as absolute Unix times. */
 #define MMC_SOCACHE_RELATIVE_MAX ((apr_int64_t)30 * 24 * 3600)
+/** The latest Unix time memcached 1.6 reads as meant (January 2038): it reads a larger
+ *  one as a time in the past. The engine caps every time at the same value. */
+#define MMC_SOCACHE_TIME_MAX ((apr_int64_t)0x7FFFFFFF)
 
 /** Maps an id to a 20-byte digest; replaceable so that tests can force collisions. */
 typedef void (*mmc_socache_hash_fn)(const unsigned char *id, apr_size_t idlen,
@@ -71,7 +74,8 @@ int mmc_socache_envelope_open(const unsigned char *value, apr_size_t len,
  * Returns 0 when expiry is at or before now (nothing must be stored). Otherwise 1 with
  * *exptime the seconds left rounded up (never 0, which memcached reads as "never"), or,
  * beyond 30 days, the absolute Unix time rounded up (memcached reads any exptime over
- * 30 days as one), capped at 2^32 - 1.
+ * 30 days as one), capped at MMC_SOCACHE_TIME_MAX: an entry meant to outlive January
+ * 2038 is kept until then.
  */
 int mmc_socache_exptime(apr_time_t expiry, apr_time_t now, apr_uint32_t *exptime);
 

@@ -178,10 +178,17 @@ TEST(SocacheExpiry, BeyondThirtyDaysIsAnAbsoluteUnixTime) {
     EXPECT_TRUE(stored);
 }
 
-TEST(SocacheExpiry, FarFutureIsCappedAtTheLargestUnixTimeMemcachedTakes) {
+// memcached 1.6 reads a Unix time above 2^31 - 1 as one in the past: an entry meant to
+// outlive January 2038 is kept until then instead.
+TEST(SocacheExpiry, AfterJanuary2038IsCappedAtTheLastTimeMemcachedReadsAsMeant) {
     bool stored = false;
-    EXPECT_EQ(exptime_of(apr_time_from_sec(5000000000LL), kNow, &stored), 0xFFFFFFFFu);
+    EXPECT_EQ(exptime_of(apr_time_from_sec(0x7FFFFFFFLL), kNow, &stored), 0x7FFFFFFFu);
     EXPECT_TRUE(stored);
+    stored = false;
+    EXPECT_EQ(exptime_of(apr_time_from_sec(0x7FFFFFFFLL) + 1, kNow, &stored), 0x7FFFFFFFu);
+    EXPECT_TRUE(stored);
+    EXPECT_EQ(exptime_of(apr_time_from_sec(4294967196LL), kNow, &stored), 0x7FFFFFFFu);
+    EXPECT_EQ(exptime_of(apr_time_from_sec(5000000000LL), kNow, &stored), 0x7FFFFFFFu);
 }
 
 TEST(SocacheExpiry, ExpiryNowOrInThePastStoresNothing) {

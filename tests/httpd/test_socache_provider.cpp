@@ -133,6 +133,17 @@ TEST_F(SocacheProvider, ExpiryBeyondThirtyDaysKeepsTheEntry) {
                 ours.status, theirs.status);
 }
 
+// An expiry after January 2038 is capped at the last Unix time memcached reads as meant,
+// so the entry is kept (until 2038) rather than refused.
+TEST_F(SocacheProvider, ExpiryAfter2038KeepsTheEntry) {
+    const long long years100 = 100LL * 365 * 86400;
+    ProbeReply stored = store("mcpool", "far-future", "kept", years100);
+    EXPECT_EQ(stored.status, kSuccess) << stored.raw;
+    ProbeReply got = retrieve("mcpool", "far-future");
+    EXPECT_EQ(got.status, kSuccess) << got.raw;
+    EXPECT_EQ(got.data, "kept");
+}
+
 TEST_F(SocacheProvider, PastExpiryStoresNothingAndDropsTheOlderEntry) {
     ASSERT_EQ(store("mcpool", "gone", "old", 60).status, kSuccess);
     ASSERT_EQ(retrieve("mcpool", "gone").status, kSuccess);

@@ -61,6 +61,23 @@ TEST_F(Extensions, CasOfDeletedItemIsNotFound) {
     EXPECT_EQ(ap_memcache_cas(mc_, "c", "two", 3, 0, 0, item.cas), APR_NOTFOUND);
 }
 
+// A cas unique of 0 names no version of the item: text would answer EXISTS or
+// NOT_FOUND, binary and meta would overwrite unconditionally. Refused, nothing sent:
+// between two looks at the server's stats only the second stats request arrives.
+TEST_F(Extensions, CasWithZeroUniqueIsRefusedAndSendsNothing) {
+    ASSERT_EQ(store(AP_MEMCACHE_SET, "c0", "kept"), APR_SUCCESS);
+    apr_memcache_stats_t* first = nullptr;
+    apr_memcache_stats_t* second = nullptr;
+    apr_memcache_stats_t* third = nullptr;
+    ASSERT_EQ(apr_memcache_stats(mc_->live_servers[0], pool_, &first), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_stats(mc_->live_servers[0], pool_, &second), APR_SUCCESS);
+    EXPECT_EQ(ap_memcache_cas(mc_, "c0", "lost", 4, 0, 0, 0), APR_EINVAL);
+    ASSERT_EQ(apr_memcache_stats(mc_->live_servers[0], pool_, &third), APR_SUCCESS);
+    EXPECT_EQ(third->bytes_read - second->bytes_read, second->bytes_read - first->bytes_read);
+    EXPECT_EQ(third->cmd_set, second->cmd_set);
+    EXPECT_EQ(value_of(gets("c0")), "kept");
+}
+
 TEST_F(Extensions, AppendAndPrependExtendTheValue) {
     ASSERT_EQ(store(AP_MEMCACHE_SET, "a", "middle", 9), APR_SUCCESS);
     EXPECT_EQ(store(AP_MEMCACHE_APPEND, "a", ">end"), APR_SUCCESS);
@@ -139,6 +156,16 @@ TEST_F(Extensions, IncrWithInitialCreatesAMissingCounter) {
     EXPECT_EQ(nv, 100u);
     EXPECT_EQ(ap_memcache_incr64(mc_, "ctr", 5, &initial, 0, &nv), APR_SUCCESS);
     EXPECT_EQ(nv, 105u);
+}
+
+// 2^32 - 1 is also the binary protocol's "do not create" expiry; capped (2^31 - 1, as
+// every time), it creates the counter on every protocol.
+TEST_F(Extensions, IncrWithInitialAndTheLargestExpiryCreatesTheCounter) {
+    const apr_uint64_t initial = 9;
+    apr_uint64_t nv = 0;
+    EXPECT_EQ(ap_memcache_incr64(mc_, "ctr", 1, &initial, 0xFFFFFFFFu, &nv), APR_SUCCESS);
+    EXPECT_EQ(nv, 9u);
+    EXPECT_EQ(value_of(gets("ctr")), "9");
 }
 
 TEST_F(Extensions, IncrWithoutInitialOfMissingCounterIsNotFound) {

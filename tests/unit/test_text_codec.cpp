@@ -548,6 +548,21 @@ TEST(EncodeTouch, WritesNoreplyAfterTheExptime) {
     EXPECT_EQ(out, "touch k 0 noreply\r\n");
 }
 
+// Times after January 2038 are capped at the last one memcached reads as meant.
+TEST(CappedTime, KeepsEveryTimeMemcachedReadsAsMeant) {
+    EXPECT_EQ(capped_time(0u), 0u);
+    EXPECT_EQ(capped_time(60u), 60u);
+    EXPECT_EQ(capped_time(1800000000u), 1800000000u);
+    EXPECT_EQ(capped_time(kMaxTextTime), kMaxTextTime);
+}
+
+TEST(CappedTime, CapsTimesAfter2038AtTheLastOneMemcachedReadsAsMeant) {
+    EXPECT_EQ(kMaxTextTime, 2147483647u);
+    EXPECT_EQ(capped_time(kMaxTextTime + 1u), kMaxTextTime);
+    EXPECT_EQ(capped_time(3000000000u), kMaxTextTime);
+    EXPECT_EQ(capped_time(4294967295u), kMaxTextTime);
+}
+
 TEST(EncodeFlushAll, WritesNoDelayByDefault) {
     std::string out;
     encode_flush_all(out);
