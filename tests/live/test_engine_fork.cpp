@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "engine/operations.h"
 #include "engine/server.h"
@@ -182,10 +183,10 @@ TEST_F(EngineFork, ChildForkedDuringALookupLooksUpANewServerWithinItsDeadline) {
     // threaded process (it stops such a child, or loses track of its threads).
     GTEST_SKIP() << "the helper thread a forked child starts is beyond ThreadSanitizer";
 #endif
-    ServerOptions o = localhost_options();
-    o.timeouts.connect = 100ms;
-    fork_while_resolving(50, [&] {
-        Server fresh(o);
+    fork_while_resolving(50, [this] {
+        ServerOptions o = localhost_options();
+        o.timeouts.connect = 100ms;
+        Server fresh(std::move(o));
         call_and_exit(fresh);
     }, true);
 }
