@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "proto/decimal.h"
 #include "proto/reply_lines.h"
 
 #if defined(__SSE2__)
@@ -147,18 +148,12 @@ enum class NumberStatus : std::uint8_t { ok, malformed, too_large };
 // Decimal digits only, at least one, at most `max`. A number too large is only called
 // that when all of it is digits (otherwise it is malformed, whatever its size).
 NumberStatus read_number(std::string_view s, std::uint64_t max, std::uint64_t& out) noexcept {
-    if (s.empty()) return NumberStatus::malformed;
-    std::uint64_t v = 0;
-    bool overflow = false;
-    for (const char c : s) {
-        const unsigned digit = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
-        if (digit > 9) return NumberStatus::malformed;
-        overflow |= __builtin_mul_overflow(v, 10u, &v);
-        overflow |= __builtin_add_overflow(v, digit, &v);
+    std::size_t i = 0;
+    switch (read_decimal(s.data(), s.size(), i, {kAnyDigits, max, DecimalEnd::input_end}, out)) {
+        case DecimalStatus::ok: return NumberStatus::ok;
+        case DecimalStatus::too_large: return NumberStatus::too_large;
+        default: return NumberStatus::malformed;
     }
-    if (overflow || v > max) return NumberStatus::too_large;
-    out = v;
-    return NumberStatus::ok;
 }
 
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
@@ -649,17 +644,7 @@ namespace {
 // their value, with i moved past them. False (i unspecified) otherwise.
 [[gnu::always_inline]] inline bool short_number(const char* p, std::size_t n, std::size_t& i,
                                                 std::size_t max_digits, std::uint64_t& out) noexcept {
-    const std::size_t start = i;
-    std::uint64_t v = 0;
-    while (i < n && i - start < max_digits) {
-        const unsigned d = static_cast<unsigned char>(p[i]) - static_cast<unsigned>('0');
-        if (d > 9) break;
-        v = v * 10 + d;
-        ++i;
-    }
-    if (i == start || i >= n || (p[i] != ' ' && p[i] != '\r')) return false;
-    out = v;
-    return true;
+    return read_decimal(p, n, i, {max_digits, kU64Max, DecimalEnd::space_or_cr}, out) == DecimalStatus::ok;
 }
 
 // Where the token starting at p[i] ends: the first byte at or after i that is a space,
