@@ -24,7 +24,7 @@ void Server::unusable_reply(const char* why) {
     if (!unusable_log_.should_log(&count)) return;
     std::string msg = "memcached server " + name_ + ": unusable reply: " + why;
     if (count > 1) msg += " (" + std::to_string(count - 1) + " more since the last such line)";
-    log(3, Outcome{Result::protocol_error}, msg);
+    log(LogLevel::err, Outcome{Result::protocol_error}, msg);
 }
 
 Clock::time_point Server::dead_since() const noexcept {
@@ -112,7 +112,7 @@ void Server::mark_dead(const Outcome& why) {
         } else if (why.sys_error) {
             msg += " (" + system_error_text(why.sys_error) + ")";
         }
-        log(3, why, msg);
+        log(LogLevel::err, why, msg);
     }
 }
 
@@ -120,7 +120,7 @@ void Server::mark_live() {
     failures_.store(0, std::memory_order_relaxed);
     bool was_dead = dead_.exchange(false, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
-    if (was_dead) log(6, Outcome{}, "memcached server " + name_ + " is back");
+    if (was_dead) log(LogLevel::info, Outcome{}, "memcached server " + name_ + " is back");
 }
 
 }  // namespace mmc::engine
