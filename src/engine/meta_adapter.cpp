@@ -4,8 +4,8 @@
 //
 // A meta reply does not name its request unless asked to (O, k). A single exchange has
 // one request on a connection whose receive buffer is empty, so its one reply line
-// answers it: the reply's code is checked against the command (meta_reply_answers) and
-// a code that cannot answer it is a protocol error.
+// answers it: each request's reader takes the codes that can answer its command; an
+// error line is the server's error, any other code a protocol error (error_result).
 //
 // Text and meta are one ASCII protocol to memcached, which takes either command on any
 // connection, so some requests go out as text commands on the same connection and are

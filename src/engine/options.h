@@ -55,7 +55,8 @@ enum class Protocol : std::uint8_t { text, binary, meta };
 class TlsContext;  // tls.h
 
 // memcached authentication, run once on every new connection: -Y (a set of "user
-// password") for text, SASL PLAIN for binary. An empty user: none.
+// password") for text and meta, which memcached serves as one ASCII protocol, SASL
+// PLAIN for binary. An empty user: none.
 struct Credentials {
     std::string user;
     std::string password;
