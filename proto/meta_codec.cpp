@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "proto/decimal.h"
 #include "proto/reply_lines.h"
 
 #if defined(__SSE2__)
@@ -147,18 +148,12 @@ enum class NumberStatus : std::uint8_t { ok, malformed, too_large };
 // Decimal digits only, at least one, at most `max`. A number too large is only called
 // that when all of it is digits (otherwise it is malformed, whatever its size).
 NumberStatus read_number(std::string_view s, std::uint64_t max, std::uint64_t& out) noexcept {
-    if (s.empty()) return NumberStatus::malformed;
-    std::uint64_t v = 0;
-    bool overflow = false;
-    for (const char c : s) {
-        const unsigned digit = static_cast<unsigned char>(c) - static_cast<unsigned>('0');
-        if (digit > 9) return NumberStatus::malformed;
-        overflow |= __builtin_mul_overflow(v, 10u, &v);
-        overflow |= __builtin_add_overflow(v, digit, &v);
+    std::size_t i = 0;
+    switch (read_decimal(s.data(), s.size(), i, {kAnyDigits, max, DecimalEnd::input_end}, out)) {
+        case DecimalStatus::ok: return NumberStatus::ok;
+        case DecimalStatus::too_large: return NumberStatus::too_large;
+        default: return NumberStatus::malformed;
     }
-    if (overflow || v > max) return NumberStatus::too_large;
-    out = v;
-    return NumberStatus::ok;
 }
 
 constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
@@ -381,41 +376,6 @@ std::size_t base64_encode(std::string_view in, char* out) noexcept {
     return static_cast<std::size_t>(p - out);
 }
 
-bool base64_decode(std::string_view in, char* out, std::size_t capacity,
-                   std::size_t& size) noexcept {
-    if (in.empty() || in.size() % 4 != 0) return false;
-    auto sextet = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    const std::size_t pad = in.back() != '=' ? 0 : in[in.size() - 2] == '=' ? 2 : 1;
-    const std::size_t decoded = in.size() / 4 * 3 - pad;
-    if (decoded > capacity) return false;
-    std::size_t o = 0;
-    for (std::size_t i = 0; i < in.size(); i += 4) {
-        const bool last = i + 4 == in.size();
-        int v[4];
-        for (std::size_t j = 0; j < 4; ++j) {
-            // Padding only in the last group's last one or two places.
-            v[j] = last && j >= 4 - pad ? 0 : sextet(in[i + j]);
-            if (v[j] < 0) return false;
-        }
-        const std::uint32_t w = static_cast<std::uint32_t>(v[0]) << 18 | static_cast<std::uint32_t>(v[1]) << 12 |
-                                static_cast<std::uint32_t>(v[2]) << 6 | static_cast<std::uint32_t>(v[3]);
-        const std::size_t bytes = last ? 3 - pad : 3;
-        const char three[3] = {static_cast<char>(w >> 16), static_cast<char>(w >> 8 & 0xff),
-                               static_cast<char>(w & 0xff)};
-        std::memcpy(out + o, three, bytes);
-        o += bytes;
-    }
-    size = o;
-    return true;
-}
-
 // ---- requests -----------------------------------------------------------------------
 
 bool encode_meta_get(std::string& out, const MetaGetRequest& req) {
@@ -463,74 +423,6 @@ void encode_meta_value_get(std::string& out, std::string_view key, bool with_cas
     out.append(line, 3 + key.size() + tail.size());
 }
 
-bool encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
-                           const std::string_view* keys, std::size_t n,
-                           std::uint32_t first_opaque) {
-    if (!time_fits(shape.vivify_ttl) || !time_fits(shape.recache_ttl) || !time_fits(shape.touch_ttl)) {
-        return false;
-    }
-    if (n == 0) return true;
-    // Every line is the shape's line with its own key and opaque. The flags that come
-    // before O and those after it are taken once from encode_meta_get itself (for a
-    // one-letter key), so the lines are exactly what it would write, built without
-    // going through it per key.
-    MetaGetRequest before = shape;
-    before.key = "k";
-    before.base64_key = false;
-    before.quiet = true;
-    before.opaque.reset();
-    before.vivify_ttl.reset();
-    before.recache_ttl.reset();
-    before.touch_ttl.reset();
-    before.new_cas = 0;
-    MetaGetRequest after;
-    after.key = "k";
-    after.vivify_ttl = shape.vivify_ttl;
-    after.recache_ttl = shape.recache_ttl;
-    after.touch_ttl = shape.touch_ttl;
-    after.new_cas = shape.new_cas;
-    std::string mid;
-    std::string tail;
-    encode_meta_get(mid, before);  // "mg k<flags before O>\r\n"
-    encode_meta_get(tail, after);  // "mg k<flags after O>\r\n"
-    constexpr std::size_t kLead = 4;  // "mg k"
-    mid.erase(0, kLead);
-    mid.resize(mid.size() - kCrlf.size());
-    if (shape.base64_key) mid.insert(0, " b");
-    mid += " O";
-    tail.erase(0, kLead);
-
-    std::size_t room = kCrlf.size() + 2;  // "mn\r\n"
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t key = shape.base64_key ? base64_encoded_size(keys[i].size()) : keys[i].size();
-        room += 3 + key + mid.size() + std::numeric_limits<std::uint32_t>::digits10 + 1 + tail.size();
-    }
-    const std::size_t at = out.size();
-    out.resize(at + room);
-    char* p = out.data() + at;
-    for (std::size_t i = 0; i < n; ++i) {
-        std::memcpy(p, "mg ", 3);
-        p += 3;
-        if (shape.base64_key) {
-            p += base64_encode(keys[i], p);
-        } else {
-            std::memcpy(p, keys[i].data(), keys[i].size());
-            p += keys[i].size();
-        }
-        std::memcpy(p, mid.data(), mid.size());
-        p += mid.size();
-        p = std::to_chars(p, p + std::numeric_limits<std::uint32_t>::digits10 + 1,
-                          static_cast<std::uint32_t>(first_opaque + i))
-                .ptr;
-        std::memcpy(p, tail.data(), tail.size());
-        p += tail.size();
-    }
-    std::memcpy(p, "mn\r\n", 4);
-    p += 4;
-    out.resize(static_cast<std::size_t>(p - out.data()));
-    return true;
-}
-
 bool encode_meta_set_header(std::string& out, const MetaSetRequest& req, std::size_t bytes) {
     if (bytes > kMaxTextValueLength || req.ttl > kMaxMetaTtl) return false;
     LineWriter w(out, req.key, req.base64_key);
@@ -549,13 +441,6 @@ bool encode_meta_set_header(std::string& out, const MetaSetRequest& req, std::si
     w.flag_if(req.invalidate, 'I');
     if (req.mode != MetaSetMode::set) w.mode_flag('M', set_mode_letter(req.mode));
     w.finish();
-    return true;
-}
-
-bool encode_meta_set(std::string& out, const MetaSetRequest& req, std::string_view data) {
-    if (!encode_meta_set_header(out, req, data.size())) return false;
-    out.append(data);
-    out.append(kCrlf);
     return true;
 }
 
@@ -597,33 +482,7 @@ bool encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req) 
     return true;
 }
 
-void encode_meta_noop(std::string& out) { out.append("mn\r\n"); }
-
-void encode_meta_debug(std::string& out, std::string_view key, bool base64_key) {
-    LineWriter w(out, key, base64_key);
-    start_line(w, "me", key, base64_key);
-    w.flag_if(base64_key, 'b');
-    w.finish();
-}
-
 // ---- replies ------------------------------------------------------------------------
-
-bool meta_reply_answers(MetaCommand cmd, MetaEventType type) noexcept {
-    using T = MetaEventType;
-    if (type == T::error || type == T::client_error || type == T::server_error) return true;
-    switch (cmd) {
-        case MetaCommand::get: return type == T::value || type == T::ok || type == T::miss;
-        case MetaCommand::set:
-            return type == T::ok || type == T::not_stored || type == T::exists || type == T::not_found;
-        case MetaCommand::del: return type == T::ok || type == T::not_found || type == T::exists;
-        case MetaCommand::arithmetic:
-            return type == T::value || type == T::ok || type == T::not_found ||
-                   type == T::not_stored || type == T::exists;
-        case MetaCommand::noop: return type == T::noop;
-        case MetaCommand::debug: return type == T::debug || type == T::miss;
-    }
-    return false;
-}
 
 bool parse_meta_number(std::string_view s, std::uint64_t& out) noexcept {
     return read_number(s, kU64Max, out) == NumberStatus::ok;
@@ -649,17 +508,7 @@ namespace {
 // their value, with i moved past them. False (i unspecified) otherwise.
 [[gnu::always_inline]] inline bool short_number(const char* p, std::size_t n, std::size_t& i,
                                                 std::size_t max_digits, std::uint64_t& out) noexcept {
-    const std::size_t start = i;
-    std::uint64_t v = 0;
-    while (i < n && i - start < max_digits) {
-        const unsigned d = static_cast<unsigned char>(p[i]) - static_cast<unsigned>('0');
-        if (d > 9) break;
-        v = v * 10 + d;
-        ++i;
-    }
-    if (i == start || i >= n || (p[i] != ' ' && p[i] != '\r')) return false;
-    out = v;
-    return true;
+    return read_decimal(p, n, i, {max_digits, kU64Max, DecimalEnd::space_or_cr}, out) == DecimalStatus::ok;
 }
 
 // Where the token starting at p[i] ends: the first byte at or after i that is a space,
@@ -768,10 +617,15 @@ bool parse_short(std::string_view in, std::size_t max_value_size, MetaEvent& ev,
 
 ParseResult MetaReplyParser::parse(std::string_view in, MetaEvent& ev,
                                    std::size_t& consumed) noexcept {
+    // parse_short() takes no empty input and sets consumed only when it reads a reply.
+    if (!failed_ && parse_short(in, max_value_size_, ev, consumed)) return ParseResult::event;
+    return parse_general(in, ev, consumed);
+}
+
+ParseResult MetaReplyParser::parse_general(std::string_view in, MetaEvent& ev, std::size_t& consumed) noexcept {
     consumed = 0;
     if (failed_) return ParseResult::error;
     if (in.empty()) return ParseResult::need_more;
-    if (short_path_ && parse_short(in, max_value_size_, ev, consumed)) return ParseResult::event;
 
     const LineScan line = scan_line<find_line_break>(in);
     if (line.status == LineScan::incomplete) return ParseResult::need_more;

@@ -1,13 +1,12 @@
-// Sans-I/O codec for memcached's meta protocol (mg, ms, md, ma, mn, me): request
-// encoders and an incremental reply parser. No sockets, no threads, no APR; the parser
-// never allocates.
+// Sans-I/O codec for memcached's meta protocol: encoders for the requests the engine
+// sends (mg, ms, md, ma) and an incremental parser for every reply (MN and ME
+// included). No sockets, no threads, no APR; the parser never allocates.
 //
 // Meta replies describe themselves: a two-letter code, then flags, and for VA a length
 // and a data block. So, as with the binary parser and unlike the text one, there is no
 // expect(): the parser reads any sequence of replies, and telling which request a reply
 // answers is the caller's job. It has what it needs for that: the order of requests,
-// the opaque (O) and the key (k) that each request can ask to have copied back, and
-// meta_reply_answers(), which says whether a reply code can answer a command at all.
+// and the opaque (O) and the key (k) that each request can ask to have copied back.
 // Quiet requests (q) leave their nominal replies out, so a pipeline ends with mn, whose
 // MN says that every reply before it has arrived.
 //
@@ -56,15 +55,6 @@ constexpr std::size_t base64_encoded_size(std::size_t n) noexcept { return (n + 
 // terminator) to `out` and returns how many it wrote. For matching a returned k token
 // against a key sent with b without decoding the token.
 std::size_t base64_encode(std::string_view in, char* out) noexcept;
-
-// Decodes base64 (with padding, memcached's alphabet) into `out`, which has room for
-// `capacity` bytes; `size` gets the decoded length. False, with `size` unspecified, for
-// input that is not whole 4-character groups of the alphabet with at most two "=" at
-// the end (an empty input included), or that decodes to more than `capacity` bytes.
-// The k token of a reply whose b flag is set decodes to at most kMaxMetaKeyToken / 4 * 3
-// bytes.
-bool base64_decode(std::string_view in, char* out, std::size_t capacity,
-                   std::size_t& size) noexcept;
 
 // ---- requests -----------------------------------------------------------------------
 // Encoders append one request to `out` (so a connection can reuse one buffer and
@@ -119,16 +109,6 @@ bool encode_meta_get(std::string& out, const MetaGetRequest& req);
 // hot path; building the general line cost about 100 instructions more).
 void encode_meta_value_get(std::string& out, std::string_view key, bool with_cas);
 
-// A multi-get in one buffer: one mg per key, each made from `shape` with its key
-// replaced by keys[i], quiet set and opaque first_opaque + i (modulo 2^32), then one
-// mn. Hits come back in request order, misses send nothing, and MN means that every
-// hit has arrived. Appends nothing when n == 0, or (returning false) when a time in
-// `shape` exceeds kMaxMetaTtl. With v, k and f in the shape each line
-// is "mg <key> v k f q O<n>": value, key and client flags, matched by opaque and key.
-bool encode_meta_get_multi(std::string& out, const MetaGetRequest& shape,
-                           const std::string_view* keys, std::size_t n,
-                           std::uint32_t first_opaque);
-
 // The M token of ms. New values are appended at the end.
 enum class MetaSetMode : std::uint8_t { set, add, replace, append, prepend };
 
@@ -156,9 +136,6 @@ struct MetaSetRequest {
 // the length as a signed 32-bit number plus the CRLF, as in the text protocol, and a
 // length cut to fit would frame the wrong number of bytes.
 bool encode_meta_set_header(std::string& out, const MetaSetRequest& req, std::size_t bytes);
-// The whole request: line, data and "\r\n". False, with nothing appended, as above.
-bool encode_meta_set(std::string& out, const MetaSetRequest& req, std::string_view data);
-
 // md: delete an item, or with invalidate mark it stale (the next mg sees X and one
 // client gets W). Reply: HD (done; left out when quiet), NF (no such item), EX
 // (compare_cas did not match).
@@ -206,13 +183,6 @@ struct MetaArithmeticRequest {
 // kMaxMetaTtl.
 bool encode_meta_arithmetic(std::string& out, const MetaArithmeticRequest& req);
 
-// "mn\r\n": answered by MN once every request before it has been answered.
-void encode_meta_noop(std::string& out);
-
-// "me <key>[ b]\r\n": the item's metadata as one human-readable line. Reply: ME (the
-// event's data holds "exp=... la=... cas=... fetch=... cls=... size=..."), EN (miss).
-void encode_meta_debug(std::string& out, std::string_view key, bool base64_key = false);
-
 // ---- replies ------------------------------------------------------------------------
 
 // New types are appended at the end, so existing values keep their numbers.
@@ -229,10 +199,6 @@ enum class MetaEventType : std::uint8_t {
     client_error,  // CLIENT_ERROR <data>
     server_error,  // SERVER_ERROR <data>
 };
-
-// Which requests a reply of this type can answer (the error types answer any).
-enum class MetaCommand : std::uint8_t { get, set, del, arithmetic, noop, debug };
-bool meta_reply_answers(MetaCommand cmd, MetaEventType type) noexcept;
 
 // The return flags a reply line can carry, as bit numbers of MetaEvent::returned.
 enum class MetaFlag : std::uint8_t {
@@ -311,11 +277,12 @@ public:
     // caused the error is out of step for good: discard its connection.
     void reset() noexcept;
 
-    // An ordinary complete reply (HD, EN, MN, or VA with only f, c, k and O) is read by a
-    // short path in one pass; everything else by the general path, which finds the line
-    // end first. Both give the same events. Off, every reply takes the general path: the
-    // tests compare the two.
-    void use_short_path(bool on) noexcept { short_path_ = on; }
+    // The general path alone: what parse() does with a reply its short path leaves
+    // alone. parse() reads an ordinary complete reply (HD, EN, MN, or VA with only f, c,
+    // k and O) in one pass, and everything else here, where the line end is found
+    // first; for every input the two give the same events and the same errors, which
+    // the tests check by parsing every input both ways.
+    ParseResult parse_general(std::string_view in, MetaEvent& ev, std::size_t& consumed) noexcept;
 
 private:
     // No partial-input state is kept: each parse() starts again at the front of `in`,
@@ -323,7 +290,6 @@ private:
     ParseResult fail(const char* why) noexcept;
 
     std::size_t max_value_size_;
-    bool short_path_ = true;
     bool failed_ = false;
     const char* error_ = "";
 };

@@ -119,45 +119,17 @@ std::size_t find_line_break(const char* d, std::size_t n) noexcept { return find
 
 enum class NumberStatus : std::uint8_t { ok, malformed, overflow };
 
-constexpr std::uint64_t kU64MaxTenth = std::numeric_limits<std::uint64_t>::max() / 10;
-constexpr unsigned kU64MaxLastDigit = std::numeric_limits<std::uint64_t>::max() % 10;
-
-// Reads the decimal digits at the front of s into out, up to the first byte that is not
-// a digit (returned in `stop`). overflow as soon as the digits exceed 64 bits. Up to 19
-// digits always fit, so only a 20th and later digit is checked: every VALUE line has two
-// or three numbers, and a check per digit was a fifth of the line's cost.
-[[gnu::always_inline]] inline NumberStatus read_digits(std::string_view s, std::uint64_t& out, std::size_t& stop) noexcept {
-    constexpr std::size_t kAlwaysFits = 19;
-    std::uint64_t v = 0;
-    std::size_t i = 0;
-    const std::size_t unchecked = s.size() < kAlwaysFits ? s.size() : kAlwaysFits;
-    for (; i < unchecked; ++i) {
-        const unsigned digit = static_cast<unsigned char>(s[i]) - static_cast<unsigned>('0');
-        if (digit > 9) break;
-        v = v * 10 + digit;
-    }
-    if (i == kAlwaysFits) {
-        for (; i < s.size(); ++i) {
-            const unsigned digit = static_cast<unsigned char>(s[i]) - static_cast<unsigned>('0');
-            if (digit > 9) break;
-            if (v > kU64MaxTenth || (v == kU64MaxTenth && digit > kU64MaxLastDigit)) {
-                return NumberStatus::overflow;
-            }
-            v = v * 10 + digit;
-        }
-    }
-    out = v;
-    stop = i;
-    return NumberStatus::ok;
-}
+// A number of a reply line: any count of digits, ended by whatever is not a digit (the
+// callers look at that byte themselves), too large only when over 64 bits.
+constexpr DecimalLimits kLineNumber{kAnyDigits, std::numeric_limits<std::uint64_t>::max(), DecimalEnd::any};
 
 // Plain decimal digits only: no sign, no spaces, at least one digit.
 NumberStatus parse_u64(std::string_view s, std::uint64_t& out) noexcept {
     std::size_t stop = 0;
     std::uint64_t v = 0;
-    const NumberStatus st = read_digits(s, v, stop);
-    if (st != NumberStatus::ok) return st;
-    if (stop == 0 || stop != s.size()) return NumberStatus::malformed;
+    const DecimalStatus st = read_decimal(s.data(), s.size(), stop, kLineNumber, v);
+    if (st == DecimalStatus::too_large) return NumberStatus::overflow;
+    if (st != DecimalStatus::ok || stop != s.size()) return NumberStatus::malformed;
     out = v;
     return NumberStatus::ok;
 }
@@ -181,7 +153,11 @@ enum class WordStatus : std::uint8_t { ok, empty, malformed, overflow };
 
 [[gnu::always_inline]] inline WordStatus take_number(std::string_view& rest, std::uint64_t& out, bool& more) noexcept {
     std::size_t stop = 0;
-    if (read_digits(rest, out, stop) == NumberStatus::overflow) return WordStatus::overflow;
+    std::uint64_t v = 0;
+    if (read_decimal(rest.data(), rest.size(), stop, kLineNumber, v) == DecimalStatus::too_large) {
+        return WordStatus::overflow;
+    }
+    out = v;
     if (stop == rest.size()) {
         more = false;
     } else if (rest[stop] == ' ') {
@@ -309,33 +285,17 @@ bool fast_value(std::string_view in, std::size_t max_value_size, TextEvent& ev,
     const std::size_t key_end = 6 + find_space_or_control(p + 6, std::min(n - 6, kMaxKeyLength + 1));
     if (key_end == 6 || key_end == n || p[key_end] != ' ' || key_end - 6 > kMaxKeyLength) return false;
     std::size_t i = key_end + 1;
-    // 1 to 19 digits (they always fit in 64 bits), which must be followed by a byte.
-    const auto number = [&](std::uint64_t& v) {
-        const std::size_t start = i;
-        if (n - start > 19) {
-            // The common case: enough input that no digit needs a bounds check.
-            const auto* q = reinterpret_cast<const unsigned char*>(p);
-            v = 0;
-            for (unsigned digit; (digit = q[i] - static_cast<unsigned>('0')) <= 9 && i - start < 19; ++i) {
-                v = v * 10 + digit;
-            }
-            return i > start && i - start < 19;
-        }
-        const std::size_t stop = n;
-        v = 0;
-        for (unsigned digit; i < stop && (digit = static_cast<unsigned char>(p[i]) - static_cast<unsigned>('0')) <= 9; ++i) {
-            v = v * 10 + digit;
-        }
-        return i > start && i < stop && i - start < 19;
-    };
     std::uint64_t flags = 0, bytes = 0, cas = 0;
-    if (!number(flags) || p[i] != ' ' || flags > std::numeric_limits<std::uint32_t>::max()) return false;
+    if (!text_detail::short_number(p, n, i, flags) || p[i] != ' ' ||
+        flags > std::numeric_limits<std::uint32_t>::max()) {
+        return false;
+    }
     ++i;
-    if (!number(bytes)) return false;
+    if (!text_detail::short_number(p, n, i, bytes)) return false;
     const bool has_cas = p[i] == ' ';
     if (has_cas) {
         ++i;
-        if (!number(cas)) return false;
+        if (!text_detail::short_number(p, n, i, cas)) return false;
     }
     return text_detail::finish_value(p, n, i, key_end - 6, flags, bytes, has_cas, cas, max_value_size, ev,
                                      consumed);

@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
+
+#include "proto/decimal.h"
 
 namespace mmc::proto {
 
@@ -290,17 +293,12 @@ inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
 // 1 to 18 decimal digits at p[i], followed by a byte before `n`: their value in v and i
 // moved past them. False for anything else (no digit, 19 digits or more, input that
 // ends among the digits), which the general path then reads: up to 18 digits always fit
-// in 64 bits, so no overflow check is needed here.
-inline bool short_number(const char* p, std::size_t n, std::size_t& i, std::uint64_t& v) noexcept {
-    const auto* q = reinterpret_cast<const unsigned char*>(p);
-    unsigned digit = static_cast<unsigned>(q[i]) - static_cast<unsigned>('0');
-    if (digit > 9) return false;
-    const std::size_t limit = n - i > 19 ? i + 19 : n;  // a 19th digit or the end: give up
-    v = digit;
-    for (++i; i < limit && (digit = static_cast<unsigned>(q[i]) - static_cast<unsigned>('0')) <= 9; ++i) {
-        v = v * 10 + digit;
-    }
-    return i < limit;
+// in 64 bits, and a number this short is all the fast readers need.
+inline constexpr DecimalLimits kShortNumber{18, std::numeric_limits<std::uint64_t>::max(), DecimalEnd::byte};
+
+[[gnu::always_inline]] inline bool short_number(const char* p, std::size_t n, std::size_t& i,
+                                                std::uint64_t& v) noexcept {
+    return read_decimal(p, n, i, kShortNumber, v) == DecimalStatus::ok;
 }
 
 // The end of a VALUE line both fast readers share: i is at the byte after the last

@@ -1,5 +1,5 @@
 // The keys of one multi-get laid out server by server, shared by the hash-based
-// multi-gets (multi_get.cpp) and the array one (array_multi_get.cpp), so that both group
+// multi-gets (hash_multi_get.cpp) and the array one (array_multi_get.cpp), so that both group
 // keys the same way and hand the engine the same batches.
 #ifndef MMC_COMPAT_KEY_BATCHES_H
 #define MMC_COMPAT_KEY_BATCHES_H

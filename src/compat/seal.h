@@ -101,6 +101,9 @@ public:
 
 private:
     explicit Keyring(std::vector<Key> keys);
+    // The ring of parsed keys (at least one): loads libcrypto and fetches the cipher.
+    // On failure returns nullptr and sets err; the keys wipe themselves as they go.
+    static std::unique_ptr<Keyring> make(std::vector<Key> keys, std::string& err);
     const Key* find(std::string_view id) const noexcept;
 
     std::vector<Key> keys_;

@@ -50,7 +50,7 @@ char* unseal_value(apr_memcache_t* mc, engine::Server& from, apr_pool_t* p, std:
     }
     std::uint64_t count = 0;
     if (mc->seal->failures.should_log(why, &count)) {
-        from.log(AP_MEMCACHE_LOG_WARNING, engine::Outcome{engine::Result::not_found},
+        from.log(engine::LogLevel::warning, engine::Outcome{engine::Result::not_found},
                  refusal_message(from, why, v.data, count));
     }
     return nullptr;

@@ -192,6 +192,14 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_create(
     });
 }
 
+// The engine's levels are handed to the callback as they are, so they must be the
+// public numbers.
+static_assert(static_cast<int>(mmc::engine::LogLevel::err) == AP_MEMCACHE_LOG_ERR &&
+                  static_cast<int>(mmc::engine::LogLevel::warning) == AP_MEMCACHE_LOG_WARNING &&
+                  static_cast<int>(mmc::engine::LogLevel::info) == AP_MEMCACHE_LOG_INFO &&
+                  static_cast<int>(mmc::engine::LogLevel::debug) == AP_MEMCACHE_LOG_DEBUG,
+              "engine log levels are the public AP_MEMCACHE_LOG_* numbers");
+
 AP_MEMCACHE_DECLARE(void) ap_memcache_server_set_logger(apr_memcache_server_t* ms,
                                                         ap_memcache_log_func fn, void* baton) {
     if (!ms || !ms->impl) return;

@@ -117,8 +117,8 @@ public:
     proto::TextReplyParser& text_parser() noexcept { return text_parser_; }
     proto::BinaryReplyParser& binary_parser() noexcept { return binary_parser_; }
     proto::MetaReplyParser& meta_parser() noexcept { return meta_parser_; }
-    // Opaque values for binary and meta requests: distinct per request on this
-    // connection, so a reply can be matched to the request it answers.
+    // Opaque values for binary requests: distinct per request on this connection, so a
+    // reply can be matched to the request it answers.
     std::uint32_t next_opaque(std::uint32_t count = 1) noexcept {
         std::uint32_t first = opaque_;
         opaque_ += count;

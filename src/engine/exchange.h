@@ -1,8 +1,9 @@
 // The request/reply loop every single-server operation shares, whatever the protocol:
 // acquire a connection, send, read replies until the one asked for is complete, give
 // the connection back (or discard it after any trouble), and report the outcome to the
-// server's health. A protocol comes in as a codec (text_adapter.cpp, binary_adapter.cpp)
-// and make_adapter() (protocol_adapter.h) compiles the loop once per operation for it.
+// server's health. A protocol comes in as a codec (text_adapter.cpp, binary_adapter.cpp,
+// meta_adapter.cpp) and make_adapter() (protocol_adapter.h) compiles the loop once per
+// operation for it.
 // Internal to the engine.
 //
 // A codec is a struct of static members:

@@ -4,12 +4,12 @@
 //
 // A meta reply does not name its request unless asked to (O, k). A single exchange has
 // one request on a connection whose receive buffer is empty, so its one reply line
-// answers it: the reply's code is checked against the command (meta_reply_answers) and
-// a code that cannot answer it is a protocol error.
+// answers it: each request's reader takes the codes that can answer its command; an
+// error line is the server's error, any other code a protocol error (error_result).
 //
 // Text and meta are one ASCII protocol to memcached, which takes either command on any
 // connection, so some requests go out as text commands on the same connection and are
-// read with the text parser (text_codec.h):
+// read with the text codec (text_adapter.h):
 // - flush_all, version and stats, which meta has no word for;
 // - the multi-get: the text adapter's one "get k1 k2 ..." (gets with CAS) rather than a
 //   quiet mg per key and mn. memcached serves at most -R requests (default 20) from one
@@ -18,7 +18,7 @@
 //   sends and polls; the get line is one request whatever the number of keys, and its
 //   reply is smaller. What only mg can do (leases, stale values, metadata, keys of any
 //   bytes) is a call of its own (MetaGetCall), not a multi-get.
-#include "engine/text_codec.h"
+#include "engine/text_adapter.h"
 #include "proto/meta_codec.h"
 
 namespace mmc::engine {

@@ -56,8 +56,9 @@ enum class Protocol : std::uint8_t { text, binary, meta };
 class TlsContext;  // tls.h
 
 // memcached authentication, run once on every new connection: -Y (a set of "user
-// password") for text and meta, SASL PLAIN for binary, each after a probe that shows
-// the server wants it (auth.cpp). An empty user: none. Move-only, as its password.
+// password") for text and meta, which memcached serves as one ASCII protocol, SASL
+// PLAIN for binary, each after a probe that shows the server wants it (auth.cpp). An
+// empty user: none. Move-only, as its password.
 struct Credentials {
     std::string user;
     Secret password;

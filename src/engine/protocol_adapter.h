@@ -1,7 +1,8 @@
 // The protocol seam: everything the engine does that depends on the protocol a server
 // speaks, as one table per protocol. A server picks its table once, when it is created
-// (Server::adapter()); operations and the multi-get fan-out call through it and never
-// name a protocol.
+// (Server::adapter()); operations and the multi-get fan-out call through it. The one
+// place an operation names a protocol is meta_set's size check (operations.cpp): only
+// a meta server sends the value, the others refuse the call whatever its size.
 //
 // Each entry is the one exchange loop (exchange.h) or the fan-out's reader, compiled
 // for one protocol's codec (make_adapter), so within a call nothing is dispatched: the

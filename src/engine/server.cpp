@@ -24,7 +24,7 @@ void Server::unusable_reply(const char* why) {
     if (!unusable_log_.should_log(&count)) return;
     std::string msg = "memcached server " + name_ + ": unusable reply: " + why;
     if (count > 1) msg += " (" + std::to_string(count - 1) + " more since the last such line)";
-    log(3, Outcome{Result::protocol_error}, msg);
+    log(LogLevel::err, Outcome{Result::protocol_error}, msg);
 }
 
 Clock::time_point Server::dead_since() const noexcept {
@@ -88,8 +88,9 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
         // Not a refusal (those mark the server dead, quoted above): an error line or a
         // malformed reply while connecting, e.g. memcached's "ERROR Too many open
         // connections".
-        log(4, outcome, "memcached server " + name_ + ": authentication did not complete (" +
-                            to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
+        log(LogLevel::warning, outcome,
+            "memcached server " + name_ + ": authentication did not complete (" +
+                to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
     // says nothing about the server. It ends the probe only when it is the prober's
@@ -138,7 +139,7 @@ void Server::mark_dead(const Outcome& why, const std::string& auth_reply) {
             msg += " (" + system_error_text(why.sys_error) + ")";
         }
         if (!auth_reply.empty()) msg += "; the server replied \"" + auth_reply + "\"";
-        log(3, why, msg);
+        log(LogLevel::err, why, msg);
     }
 }
 
@@ -146,7 +147,7 @@ void Server::mark_live() {
     failures_.store(0, std::memory_order_relaxed);
     bool was_dead = dead_.exchange(false, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
-    if (was_dead) log(6, Outcome{}, "memcached server " + name_ + " is back");
+    if (was_dead) log(LogLevel::info, Outcome{}, "memcached server " + name_ + " is back");
 }
 
 }  // namespace mmc::engine

@@ -16,8 +16,12 @@
 
 namespace mmc::engine {
 
-// Diagnostics go out through this; the engine never logs by itself. level uses the
-// syslog numbers (3 error, 4 warning, 6 info, 7 debug).
+// The levels the engine logs at: syslog's numbers, the same as httpd's APLOG_ERR ...
+// APLOG_DEBUG, so a logger can hand them to ap_log_error() unchanged.
+enum class LogLevel : int { err = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+// Diagnostics go out through this; the engine never logs by itself. level is a
+// LogLevel's number.
 using LogFn = std::function<void(int level, const Outcome& outcome, const std::string& msg)>;
 
 class Server {
@@ -84,8 +88,8 @@ public:
     std::uint64_t unusable_replies() const noexcept { return unusable_replies_.load(std::memory_order_relaxed); }
 
     void set_logger(LogFn fn) { log_ = std::move(fn); }
-    void log(int level, const Outcome& outcome, const std::string& msg) const {
-        if (log_) log_(level, outcome, msg);
+    void log(LogLevel level, const Outcome& outcome, const std::string& msg) const {
+        if (log_) log_(static_cast<int>(level), outcome, msg);
     }
 
 private:

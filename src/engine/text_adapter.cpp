@@ -1,5 +1,5 @@
-// The text protocol behind the protocol seam (its codec is in text_codec.h).
-#include "engine/text_codec.h"
+// The text protocol behind the protocol seam (its codec is in text_adapter.h).
+#include "engine/text_adapter.h"
 
 namespace mmc::engine {
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "meta_requests.h"
 #include "parser_target.h"
 #include "proto/meta_codec.h"
 
@@ -145,7 +146,7 @@ void check_against_bytes(const MetaEvent& ev, std::string_view bytes) {
         char decoded[mmc::proto::kMaxMetaKeyToken];
         std::size_t n = 0;
         static GuardedBuffer token;
-        if (mmc::proto::base64_decode(token.place(ev.key), decoded, sizeof decoded, n)) {
+        if (mmc::test_meta::base64_decode(token.place(ev.key), decoded, sizeof decoded, n)) {
             FUZZ_CHECK(n <= ev.key.size() / 4 * 3 && n + 2 >= ev.key.size() / 4 * 3, "base64 length");
         }
     }

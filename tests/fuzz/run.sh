@@ -5,7 +5,8 @@
 #   tests/fuzz/run.sh fuzz_text_reply 10
 #   tests/fuzz/run.sh fuzz_engine_replies 30 -max_len=8192
 #
-# Targets: fuzz_text_reply, fuzz_binary_reply, fuzz_meta_reply, fuzz_engine_replies.
+# Targets: fuzz_text_reply, fuzz_binary_reply, fuzz_meta_reply, fuzz_decimal,
+# fuzz_engine_replies.
 #
 # Configures (once) and builds a separate clang build directory with MMC_FUZZ=ON
 # (FUZZ_BUILD_DIR, default build-fuzz/), then runs the target seeded with the
@@ -24,7 +25,7 @@ target=$1
 minutes=$2
 shift 2
 case "$target" in
-  fuzz_text_reply|fuzz_binary_reply|fuzz_meta_reply|fuzz_engine_replies) ;;
+  fuzz_text_reply|fuzz_binary_reply|fuzz_meta_reply|fuzz_decimal|fuzz_engine_replies) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
 esac
 case "$minutes" in

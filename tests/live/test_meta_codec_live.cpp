@@ -18,12 +18,14 @@
 #include <vector>
 
 #include "memcached_process.h"
+#include "meta_requests.h"
 #include "proto/meta_codec.h"
 
 namespace mmc::test {
 namespace {
 
 using namespace mmc::proto;
+using namespace mmc::test_meta;
 using namespace std::literals;
 
 // A parsed reply that owns its bytes.

@@ -4,8 +4,8 @@
 // written. text_adapter.cpp makes the text adapter of it; the meta adapter
 // (meta_adapter.cpp) sends the commands meta has no word for (flush_all, version,
 // stats) and its multi-gets with it, on the same connection. Internal to the engine.
-#ifndef MMC_ENGINE_TEXT_CODEC_H
-#define MMC_ENGINE_TEXT_CODEC_H
+#ifndef MMC_ENGINE_TEXT_ADAPTER_H
+#define MMC_ENGINE_TEXT_ADAPTER_H
 
 #include "engine/exchange.h"
 
