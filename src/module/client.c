@@ -11,12 +11,30 @@
 
 APLOG_USE_MODULE(memcache);
 
+/* True for the AP_MEMCACHE_* codes, which apr_strerror() (and so httpd's log) does not
+ * know: logged as their number, they would read "APR does not understand this error
+ * code". */
+static int is_own_status(apr_status_t status)
+{
+    return status >= AP_MEMCACHE_ENOSERVER && status <= AP_MEMCACHE_EAUTH;
+}
+
+void mmc_log_engine_line(const server_rec *s, int level, apr_status_t status,
+                         const char *prefix, const char *msg)
+{
+    if (is_own_status(status)) {
+        char text[128];
+        ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, 0, s, "%s%s (%s)", prefix, msg,
+                     ap_memcache_strerror(status, text, sizeof text));
+        return;
+    }
+    ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, status, s, "%s%s", prefix, msg);
+}
+
 /* The engine reports with syslog levels, which are httpd's APLOG_* levels. */
 static void log_to_httpd(void *baton, int level, apr_status_t status, const char *msg)
 {
-    const server_rec *s = baton;
-
-    ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, status, s, "%s", msg);
+    mmc_log_engine_line(baton, level, status, "", msg);
 }
 
 static const char *describe_server(apr_pool_t *p, const server_rec *s)

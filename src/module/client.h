@@ -14,4 +14,10 @@ void mmc_child_init(apr_pool_t *pchild, server_rec *s);
  *  optional functions, for modules that must not depend on this one being loaded. */
 void mmc_register_optional_functions(void);
 
+/** Logs one line the engine reports (level: an APLOG_* level) for s, prefix first. An
+ *  AP_MEMCACHE_* status, which httpd's log cannot describe, is written out in words
+ *  after the message instead of as a number. */
+void mmc_log_engine_line(const server_rec *s, int level, apr_status_t status,
+                         const char *prefix, const char *msg);
+
 #endif

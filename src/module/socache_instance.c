@@ -10,6 +10,7 @@
  * configuration pool, so a graceful restart drops them with the old configuration.
  */
 #include "socache_instance.h"
+#include "client.h"
 #include "config.h"
 #include "socache_codec.h"
 
@@ -212,8 +213,7 @@ int mmc_socache_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 static void log_to_httpd(void *baton, int level, apr_status_t status, const char *msg)
 {
-    ap_log_error(APLOG_MARK, level & APLOG_LEVELMASK, status, (const server_rec *)baton,
-                 PROVIDER_NAME ": %s", msg);
+    mmc_log_engine_line((const server_rec *)baton, level, status, PROVIDER_NAME ": ", msg);
 }
 
 /* A server that cannot be created is left out and logged, as for MemcacheServer. */

@@ -67,6 +67,8 @@ std::size_t ketama_owner(const std::vector<std::pair<const MemcachedProcess*, st
 // "alice" with password "secret", and the header that logs her in.
 const char kHtpasswd[] = "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n";
 const char kAliceAuth[] = "Authorization: Basic YWxpY2U6c2VjcmV0";
+// The password of noauth.test's MemcacheServer line, whose memcached does not ask.
+const char kNoAuthPassword[] = "s3cret-pass";
 
 std::string join(const std::vector<std::string>& lines) {
     std::string out;
@@ -82,6 +84,7 @@ struct MpmServers {
     MemcachedProcess socache_mc;  // apr-util's apr_memcache, via mod_authn_socache
     MemcachedProcess unix_mc;     // MemcacheServer of unix.test, on a unix socket
     MemcachedProcess restart_mc;  // MemcacheServer of restart.test: killed and restarted
+    MemcachedProcess noauth_mc;   // MemcacheServer of noauth.test (user=): no -Y
     unsigned short dead_port = 0; // MemcacheServer of down.test: nothing listens there
     SilentServer silent;        // second MemcacheServer of slow.test: never answers
     std::unique_ptr<HttpdProcess> httpd;
@@ -90,7 +93,7 @@ struct MpmServers {
 };
 
 std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::string& htpasswd,
-                        const std::string& seal_keys) {
+                        const std::string& seal_keys, const std::string& password) {
     const std::string vhost_addr = "127.0.0.1:" + std::to_string(h.port(1));
     return "MemcacheServer " + s.main_mc.address() + " min=2 smax=4 max=5 ttl=60\n"
            "<Location /mc>\n"
@@ -156,6 +159,10 @@ std::string config_body(const HttpdProcess& h, const MpmServers& s, const std::s
            "    ServerName restart.test\n"
            "    MemcacheRetryPeriod 1s\n"
            "    MemcacheServer " + s.restart_mc.address() + " max=2\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost_addr + ">\n"
+           "    ServerName noauth.test\n"
+           "    MemcacheServer " + s.noauth_mc.address() + " user=alice password-file=" + password + "\n"
            "</VirtualHost>\n";
 }
 
@@ -173,7 +180,7 @@ MpmServers& servers_for(const std::string& mpm) {
     options.system_modules = {"authn_core", "authn_file", "auth_basic", "authz_user",
                               "socache_memcache", "authn_socache", "status"};
     s.httpd = std::make_unique<HttpdProcess>(options);
-    for (auto* mc : {&s.main_mc, &s.vhost_mc, &s.socache_mc, &s.restart_mc}) {
+    for (auto* mc : {&s.main_mc, &s.vhost_mc, &s.socache_mc, &s.restart_mc, &s.noauth_mc}) {
         if (!mc->start()) {
             s.error = "memcached: " + mc->error();
             return s;
@@ -193,8 +200,11 @@ MpmServers& servers_for(const std::string& mpm) {
     std::string seal_keys = s.httpd->write_file(
         "seal.keys", "k1 5e41ed0123456789abcdef0123456789abcdef0123456789abcdef0123456789\n");
     ::chmod(seal_keys.c_str(), 0600);
-    if (!s.httpd->start([&](const HttpdProcess& h) { return config_body(h, s, htpasswd, seal_keys); },
-                        1)) {
+    std::string password = s.httpd->write_file("noauth.pw", std::string(kNoAuthPassword) + "\n");
+    ::chmod(password.c_str(), 0600);
+    if (!s.httpd->start(
+            [&](const HttpdProcess& h) { return config_body(h, s, htpasswd, seal_keys, password); },
+            1)) {
         s.error = "httpd (" + mpm + "): " + s.httpd->error();
     }
     return s;
@@ -205,7 +215,8 @@ MpmServers& servers_for(const std::string& mpm) {
 std::vector<std::string> new_unexpected_lines(MpmServers& s) {
     // Servers that are down or silent on purpose: what is said about them is expected.
     auto lines = s.httpd->unexpected_log_lines({"127.0.0.1:" + std::to_string(s.dead_port),
-                                                s.silent.address(), s.restart_mc.address()});
+                                                s.silent.address(), s.restart_mc.address(),
+                                                s.noauth_mc.address()});
     auto seen = std::min(s.reported_log_lines, lines.size());
     s.reported_log_lines = lines.size();
     return {lines.begin() + static_cast<std::ptrdiff_t>(seen), lines.end()};
@@ -417,6 +428,24 @@ TEST_P(HttpdTest, ServerThatIsDownGives503WithTheError) {
     EXPECT_EQ(get_vhost("down.test", "/mc?op=servers").body.rfind(
                   "127.0.0.1:" + std::to_string(s_->dead_port) + " ", 0),
               0u);
+}
+
+// An operator configured a user, and the memcached behind the line does not enforce -Y
+// (started without it, or a proxy in front): the request fails, one line in the error
+// log says why in words, and nothing reaches the cache, above all not the password.
+TEST_P(HttpdTest, ServerThatDoesNotAskForAuthenticationIsNeverSentThePassword) {
+    auto set = get_vhost("noauth.test", "/mc?op=set&key=" + key("noauth") + "&value=v");
+    EXPECT_EQ(set.status, 503) << set.error << set.body;
+    const std::string log = log_with("does not ask for authentication");
+    EXPECT_NE(log.find(s_->noauth_mc.address()), std::string::npos) << log;
+    EXPECT_NE(log.find("does not ask for authentication"), std::string::npos) << log;
+    // Our status codes are written out in words, not left to apr_strerror().
+    EXPECT_EQ(log.find("APR does not understand this error code"), std::string::npos) << log;
+    EXPECT_EQ(log.find(kNoAuthPassword), std::string::npos) << log;
+    RawClient raw(s_->noauth_mc.port());
+    EXPECT_EQ(raw.get("mmc-auth"), std::nullopt);
+    EXPECT_EQ(raw.get(key("noauth")), std::nullopt);
+    EXPECT_EQ(raw.stat("curr_items"), "0");
 }
 
 TEST_P(HttpdTest, AprUtilMemcacheWorksInTheSameProcess) {
