@@ -5,8 +5,9 @@
 # Usage: scripts/test.sh [--sanitize | --tsan] [ctest arguments ...]   e.g. scripts/test.sh -L unit
 # Without -L/-LE/-R/-E, the plain run leaves out the long and soak labels (see below).
 #
-#   --sanitize  build with ASan + UBSan in build-asan/ and run the unit and live labels
-#   --tsan      build with ThreadSanitizer in build-tsan/ and run the unit and live labels
+#   --sanitize  build with ASan + UBSan in build-asan/ and run the unit, live and long
+#               labels (long holds only live scenarios there)
+#   --tsan      build with ThreadSanitizer in build-tsan/ and run the same labels
 #
 # The sanitizer runs leave out the httpd label: those tests load the module into the
 # system apache2, which is not built with a sanitizer and cannot load a sanitized module.
