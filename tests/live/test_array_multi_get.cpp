@@ -282,8 +282,11 @@ TEST_F(ArrayMultiGet, SilentServerCostsOneDeadlineAndTimesOutOnlyItsKeys) {
 
 TEST_F(ArrayMultiGet, LargeValuesAndManyBlocksComeBackWhole) {
     servers_.clear();
+    // The suite's server arguments too: in the .tls variants these servers speak TLS.
+    std::vector<std::string> args = test_server_args();
+    args.insert(args.end(), {"-I", "4m"});
     for (int i = 0; i < 2; ++i) {
-        servers_.push_back(std::make_unique<MemcachedProcess>(std::vector<std::string>{"-I", "4m"}));
+        servers_.push_back(std::make_unique<MemcachedProcess>(args));
         ASSERT_TRUE(servers_.back()->start()) << servers_.back()->error();
     }
     a_ = make_client();
