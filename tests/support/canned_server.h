@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_listener.h"
+
 namespace mmc::test {
 
 class CannedServer {
@@ -28,15 +30,7 @@ public:
     using Respond = std::function<std::string(const std::string&)>;
     explicit CannedServer(Respond respond, std::chrono::milliseconds delay = {})
         : respond_(std::move(respond)), delay_(delay) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd_, 16);
-        socklen_t len = sizeof sa;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-        port_ = ntohs(sa.sin_port);
+        fd_ = listen_on_loopback(port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~CannedServer() {

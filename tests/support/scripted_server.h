@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "loopback_listener.h"
+
 namespace mmc::test {
 
 class ScriptedServer {
@@ -32,15 +34,7 @@ public:
     }
 
     explicit ScriptedServer(std::vector<std::string> script) : script_(std::move(script)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd_, 16);
-        socklen_t len = sizeof sa;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-        port_ = ntohs(sa.sin_port);
+        fd_ = listen_on_loopback(port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~ScriptedServer() {

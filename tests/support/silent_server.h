@@ -11,20 +11,14 @@
 
 #include <string>
 
+#include "loopback_listener.h"
+
 namespace mmc::test {
 
 class SilentServer {
 public:
     SilentServer() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in sa{};
-        sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-        ::listen(fd_, 128);
-        socklen_t len = sizeof sa;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-        port_ = ntohs(sa.sin_port);
+        fd_ = listen_on_loopback(port_, 128);
     }
     ~SilentServer() { ::close(fd_); }
     SilentServer(const SilentServer&) = delete;
