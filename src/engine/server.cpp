@@ -47,16 +47,32 @@ bool Server::usable() noexcept {
 }
 
 void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
+    // A connect whose authentication ended on a reply left it in the pool's notes,
+    // taken with the failure it belongs to (any outcome that is not a plain answer to a
+    // request). Rare, and kept off the path every operation takes.
+    if (outcome.result >= Result::server_error && pool_.auth_notes().pending()) {
+        report_with_auth_note(outcome, conn_epoch);
+        return;
+    }
+    update_health(outcome, conn_epoch, nullptr);
+}
+
+void Server::report_with_auth_note(const Outcome& outcome, std::uint32_t conn_epoch) {
+    std::string auth_reply = pool_.auth_notes().take();
+    update_health(outcome, conn_epoch, &auth_reply);
+    if (!auth_reply.empty()) {
+        // Not a refusal (those mark the server dead, quoted there): an error line or a
+        // malformed reply while connecting, e.g. memcached's "ERROR Too many open
+        // connections".
+        log(LogLevel::warning, outcome,
+            "memcached server " + name_ + ": authentication did not complete (" +
+                to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
+    }
+}
+
+void Server::update_health(const Outcome& outcome, std::uint32_t conn_epoch, std::string* auth_reply) {
     // Checked only off the common path (a reply from a live server with no failures).
     auto from_before_death = [&] { return conn_epoch != kNoConnection && conn_epoch != pool_.epoch(); };
-    // A connect whose authentication ended on a reply left it in the pool's notes:
-    // taken with the failure it belongs to (any failure that is not a plain answer to a
-    // request), quoted once, by whichever line is logged.
-    std::string auth_reply;
-    if (outcome.result >= Result::server_error && pool_.auth_notes().pending()) {
-        auth_reply = pool_.auth_notes().take();
-    }
-    const bool was_live = live();
     if (is_transport_failure(outcome.result)) {
         if (!from_before_death()) {
             std::uint32_t n = failures_.fetch_add(1, std::memory_order_acq_rel) + 1;
@@ -67,11 +83,13 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             const bool at_once = outcome.result == Result::connect_timeout ||
                                  outcome.result == Result::tls_failed || outcome.result == Result::auth_failed ||
                                  outcome.result == Result::auth_not_asked;
-            if (!live() || n >= options_.health.failure_limit || at_once) {
-                mark_dead(outcome, auth_reply);
+            const bool was_live = live();
+            if (!was_live || n >= options_.health.failure_limit || at_once) {
+                static const std::string kNoReply;
+                mark_dead(outcome, auth_reply ? *auth_reply : kNoReply);
                 // Quoted by the line that says the server is dead; a server already
                 // dead (a failed probe) is not reported again.
-                if (was_live || at_once) auth_reply.clear();
+                if (auth_reply && (was_live || at_once)) auth_reply->clear();
             } else {
                 // Not dead yet, but its idle connections are as suspect as the one that
                 // just failed.
@@ -83,14 +101,6 @@ void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
             failures_.store(0, std::memory_order_relaxed);
             if (!live()) mark_live();
         }
-    }
-    if (!auth_reply.empty()) {
-        // Not a refusal (those mark the server dead, quoted above): an error line or a
-        // malformed reply while connecting, e.g. memcached's "ERROR Too many open
-        // connections".
-        log(LogLevel::warning, outcome,
-            "memcached server " + name_ + ": authentication did not complete (" +
-                to_string(outcome.result) + "): the server replied \"" + auth_reply + "\"");
     }
     // Any other outcome (nothing was sent: no connection free, the caller's own error)
     // says nothing about the server. It ends the probe only when it is the prober's

@@ -93,6 +93,10 @@ public:
     }
 
 private:
+    // report(): the health bookkeeping, and the rare report that carries what a failed
+    // authentication was told (auth_reply, cleared once a log line quoted it).
+    void update_health(const Outcome& outcome, std::uint32_t conn_epoch, std::string* auth_reply);
+    [[gnu::cold, gnu::noinline]] void report_with_auth_note(const Outcome& outcome, std::uint32_t conn_epoch);
     ServerOptions options_;
     const ProtocolAdapter* adapter_ = &adapter_for(options_.protocol);
     std::string name_;
