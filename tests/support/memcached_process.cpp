@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,22 @@ unsigned short free_loopback_port() {
 
 namespace {
 
+// The kernel completes a connect before memcached has taken the connection, and
+// memcached counts a connection (total_connections, curr_connections) only once a
+// worker thread has taken it up: a probe that closed at once could be counted after
+// start() returned, in the middle of a test that compares those counts. So the probe
+// asks something and waits (at most a second) for any answer: a reply, a refusal
+// (-Y), or the close of a TLS server that cannot read it.
+void wait_until_served(int fd) {
+    static const char kProbe[] = "version\r\n";
+    if (::send(fd, kProbe, sizeof kProbe - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof kProbe - 1)) return;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 1000) > 0) {
+        char buf[256];
+        (void)::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    }
+}
+
 bool accepts_unix(const std::string& path) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0) return false;
@@ -50,6 +67,7 @@ bool accepts_unix(const std::string& path) {
     sa.sun_family = AF_UNIX;
     std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
     bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (ok) wait_until_served(fd);
     ::close(fd);
     return ok;
 }
@@ -62,6 +80,7 @@ bool accepts(unsigned short port) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons(port);
     bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+    if (ok) wait_until_served(fd);
     ::close(fd);
     return ok;
 }
