@@ -16,6 +16,7 @@
 
 #include "canned_server.h"
 #include "live_fixture.h"
+#include "users_file.h"
 
 namespace mmc::test {
 namespace {
@@ -195,18 +196,11 @@ class MetaMultiGetAuth : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_EQ(apr_pool_create(&pool_, nullptr), APR_SUCCESS);
-        char dir[] = "/tmp/mmc-metamget-XXXXXX";
-        ASSERT_NE(::mkdtemp(dir), nullptr);
-        dir_ = dir;
-        auth_file_ = dir_ + "/users";
-        std::ofstream(auth_file_) << "alice:s3cret\n";
-        // memcached drops to an unprivileged user when the tests run as root.
-        ::chmod(dir, 0755);
-        ::chmod(auth_file_.c_str(), 0644);
+        auth_file_ = make_users_file(dir_);
+        ASSERT_FALSE(auth_file_.empty()) << "cannot make a temporary directory";
     }
     void TearDown() override {
-        ::unlink(auth_file_.c_str());
-        ::rmdir(dir_.c_str());
+        remove_users_file(dir_, auth_file_);
         apr_pool_destroy(pool_);
     }
 
