@@ -90,7 +90,11 @@ bool accepts(unsigned short port) {
 MemcachedProcess::MemcachedProcess(std::vector<std::string> extra_args)
     : extra_args_(std::move(extra_args)) {}
 
-MemcachedProcess::~MemcachedProcess() { stop(); }
+MemcachedProcess::~MemcachedProcess() {
+    stop();
+    // memcached leaves its socket file behind; the path belongs to the test.
+    if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+}
 
 std::string MemcachedProcess::address() const { return "127.0.0.1:" + std::to_string(port_); }
 
