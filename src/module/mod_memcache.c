@@ -5,6 +5,7 @@
  */
 #include "client.h"
 #include "config.h"
+#include "inherit_check.h"
 #include "socache_mcpool.h"
 #include "status.h"
 #include "tls_check.h"
@@ -73,6 +74,7 @@ static void memcache_register_hooks(apr_pool_t *p)
     /* TLS settings are checked once the whole configuration (and the merge) is known,
      * early enough to fail `apachectl -t`. */
     ap_hook_check_config(mmc_tls_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mmc_inherit_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mmc_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* First, so that other modules' child_init can already use the clients. */
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);

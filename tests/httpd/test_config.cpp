@@ -181,6 +181,30 @@ TEST(MemcacheServerDirective, IsNotAllowedInDirectoryContext) {
     EXPECT_NE(r.output.find("MemcacheServer not allowed"), std::string::npos) << r.output;
 }
 
+TEST(InheritedClient, AVirtualHostsOwnSettingsWithoutServersAreReportedAsIgnored) {
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211\n"
+        "<VirtualHost 127.0.0.1:8080>\n  ServerName shop.test\n  MemcacheTimeout 250ms\n"
+        "  MemcacheTLSVerify off\n</VirtualHost>\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    for (const char* directive : {"MemcacheTimeout", "MemcacheTLSVerify"}) {
+        EXPECT_NE(r.output.find(std::string(directive) + " in <VirtualHost> shop.test:8080 has no effect"),
+                  std::string::npos)
+            << directive << "\n" << r.output;
+    }
+    EXPECT_EQ(r.output.find("MemcacheConnectTimeout in"), std::string::npos) << r.output;
+}
+
+TEST(InheritedClient, AVirtualHostWithServersOfItsOwnOrTheMainServersValueIsNotReported) {
+    CommandResult r = config_checker().config_test(
+        "MemcacheServer 127.0.0.1:11211\nMemcacheTimeout 250ms\n"
+        "<VirtualHost 127.0.0.1:8080>\n  MemcacheTimeout 250ms\n</VirtualHost>\n"
+        "<VirtualHost 127.0.0.1:8081>\n  MemcacheServer 127.0.0.1:11212\n  MemcacheTimeout 2s\n"
+        "</VirtualHost>\n");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(r.output.find("has no effect"), std::string::npos) << r.output;
+}
+
 class GoodMemcacheServerLine : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoodMemcacheServerLine, PassesTheConfigTest) {
