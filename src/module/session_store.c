@@ -450,10 +450,19 @@ static apr_status_t session_memcache_save(request_rec *r, session_rec *z)
         report_failure(r, rv, "make a session id");
         return OK;
     }
-    /* A new id is added, never set: it cannot overwrite anything. */
-    rv = (created ? ap_memcache_add : ap_memcache_set)(
+    /* A new id is added, so it cannot overwrite anything; a known one is replaced, so a
+     * request that loaded the session before a logout (or its expiry) elsewhere cannot
+     * bring it back. */
+    rv = (created ? ap_memcache_add : ap_memcache_replace)(
         mc, item_key(r->pool, st->id), (char *)(z->encoded ? z->encoded : ""),
         z->encoded ? strlen(z->encoded) : 0, item_expiry(z), 0);
+    if (rv == APR_EEXIST && !created) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SessionMemcache: session %.8s... "
+                      "ended while this request ran; not stored", st->id);
+        st->id[0] = '\0';
+        ap_cookie_remove(r, cookie.name, cookie.attrs, r->err_headers_out, NULL);
+        return OK;
+    }
     if (rv != APR_SUCCESS) {
         if (created) {
             st->id[0] = '\0';

@@ -12,12 +12,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -41,8 +43,11 @@ long long ms_since(Clock::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-// One request over a connection of its own (HTTP/1.0: the body is never chunked).
-HttpResponse http_request(unsigned short port, const std::string& request) {
+// One request over a connection of its own (HTTP/1.0: the body is never chunked). When
+// `between` is given, `request` is sent, then between() runs, then `rest`.
+HttpResponse http_request(unsigned short port, const std::string& request,
+                          const std::function<void()>& between = {},
+                          const std::string& rest = "") {
     HttpResponse response;
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
@@ -61,6 +66,11 @@ HttpResponse http_request(unsigned short port, const std::string& request) {
         ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) break;
         sent += static_cast<std::size_t>(n);
+    }
+    if (between) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        between();
+        ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
     }
     std::string raw;
     char buf[4096];
@@ -241,6 +251,22 @@ TEST_F(SessionStore, LogoutDeletesTheItemAndAsksForLoginAgain) {
     EXPECT_TRUE(asks_for_login(get(httpd_->port(0), "/private/index.html", id)));
 }
 
+// A request that loaded the session before a logout elsewhere does not store it again:
+// the page's request body is held back until the item is gone (the default handler
+// reads it before it answers, so the session is loaded before and saved after).
+TEST_F(SessionStore, SessionEndedDuringARequestStaysEnded) {
+    ASSERT_NO_FATAL_FAILURE(start(SiteOptions()));
+    const std::string id = logged_in();
+    auto r = http_request(httpd_->port(0),
+                          "GET /private/index.html HTTP/1.0\r\nHost: localhost\r\n"
+                          "Cookie: session=" + id + "\r\nContent-Length: 2\r\n\r\n",
+                          [&] { RawClient(mc_.port()).command("delete session:" + id + "\r\n"); },
+                          "ok");
+    EXPECT_EQ(r.status, 200) << r.error << r.headers;
+    EXPECT_EQ(set_cookie(r), "-") << r.headers;
+    EXPECT_FALSE(item(id).has_value());
+}
+
 TEST_F(SessionStore, IdSentBeforeLoginIsNotTheIdAfter) {
     ASSERT_NO_FATAL_FAILURE(start(SiteOptions()));
     // An id memcached does not know: a new session, nothing stored under that id.
@@ -326,6 +352,25 @@ TEST_F(SessionStore, UnchangedSessionCostsOneGetAndNoSet) {
                         raw.number("cmd_get") - gets, raw.number("cmd_set") - sets);
         }
     }
+}
+
+// The hooks are found again in each configuration cycle, once: after a graceful
+// restart sessions still load, with one get a page view.
+TEST_F(SessionStore, GracefulRestartKeepsSessions) {
+    ASSERT_NO_FATAL_FAILURE(start(site("600", "300")));
+    const std::string id = logged_in();
+    ASSERT_EQ(::kill(httpd_->pid(), SIGUSR1), 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    RawClient raw(mc_.port());
+    for (int i = 0; i < 3; ++i) {
+        const long long gets = raw.number("cmd_get");
+        const long long sets = raw.number("cmd_set");
+        auto r = get(httpd_->port(0), "/private/index.html", id);
+        EXPECT_EQ(r.status, 200) << r.error << r.headers;
+        EXPECT_EQ(raw.number("cmd_get") - gets, 1);
+        EXPECT_EQ(raw.number("cmd_set") - sets, 0);
+    }
+    EXPECT_NE(httpd_->error_log().find("resuming normal operations"), std::string::npos);
 }
 
 TEST_F(SessionStore, SealedSessionHidesThePassword) {
