@@ -127,6 +127,7 @@ struct SiteOptions {
     std::string update_interval;  // SessionExpiryUpdateInterval, none when empty
     std::string timeout = "300ms";
     bool sealed = false;
+    std::string mpm = "prefork";
 };
 
 SiteOptions site(const std::string& max_age, const std::string& update_interval = "",
@@ -138,8 +139,8 @@ SiteOptions site(const std::string& max_age, const std::string& update_interval 
     return s;
 }
 
-HttpdOptions session_options() {
-    HttpdOptions o = module_options("prefork");
+HttpdOptions session_options(const std::string& mpm = "prefork") {
+    HttpdOptions o = module_options(mpm);
     o.mod_memcache_example.clear();
     o.log_level = "warn memcache:debug";
     o.system_modules = {"authn_core", "authn_file", "authz_user", "auth_form", "request",
@@ -151,7 +152,7 @@ class SessionStore : public ::testing::Test {
 protected:
     void start(const SiteOptions& site) {
         ASSERT_TRUE(mc_.start()) << mc_.error();
-        httpd_ = std::make_unique<HttpdProcess>(session_options());
+        httpd_ = std::make_unique<HttpdProcess>(session_options(site.mpm));
         ::mkdir((httpd_->dir() + "/htdocs/private").c_str(), 0755);
         httpd_->write_file("htdocs/private/index.html", "secret page\n");
         httpd_->write_file("htdocs/login.html", "<form method=post action=/dologin>\n");
@@ -169,7 +170,8 @@ protected:
             (site.update_interval.empty() ? ""
                                           : "  SessionExpiryUpdateInterval " + site.update_interval + "\n");
         ASSERT_TRUE(httpd_->start([&](const HttpdProcess& h) {
-            return "StartServers 3\nMinSpareServers 3\nMaxSpareServers 4\nMaxRequestWorkers 3\n"
+            return "<IfModule mpm_prefork_module>\n  StartServers 3\n  MinSpareServers 3\n"
+                   "  MaxSpareServers 4\n  MaxRequestWorkers 3\n</IfModule>\n"
                    "LogFormat \"%P %s %U\" pids\n"
                    "CustomLog \"" + h.dir() + "/access.log\" pids\n"
                    "MemcacheServer " + mc_.address() + "\n"
@@ -238,6 +240,30 @@ TEST_F(SessionStore, LoginHoldsOnNewConnectionsAcrossChildren) {
     }
     EXPECT_GE(pids.size(), 2u) << "the page was served by one child only";
     std::printf("12 page views over new connections: 200 from %zu children\n", pids.size());
+}
+
+// The same under the event MPM: many threads of one child share its client.
+TEST_F(SessionStore, EventMpmLoginAndLogoutFromManyThreads) {
+    SiteOptions o;
+    o.mpm = "event";
+    ASSERT_NO_FATAL_FAILURE(start(o));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) ids.push_back(logged_in());
+    std::vector<std::thread> threads;
+    std::vector<int> ok(ids.size(), 0);
+    for (std::size_t t = 0; t < ids.size(); ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 10; ++i)
+                ok[t] += get(httpd_->port(0), "/private/index.html", ids[t]).status == 200;
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (std::size_t t = 0; t < ids.size(); ++t) {
+        EXPECT_EQ(ok[t], 10) << "session " << t;
+        EXPECT_EQ(get(httpd_->port(0), "/logout", ids[t]).status, 307);
+        EXPECT_FALSE(item(ids[t]).has_value());
+        EXPECT_TRUE(asks_for_login(get(httpd_->port(0), "/private/index.html", ids[t])));
+    }
 }
 
 TEST_F(SessionStore, LogoutDeletesTheItemAndAsksForLoginAgain) {
