@@ -211,7 +211,8 @@ static void report_failure(request_rec *r, apr_status_t rv, const char *what)
     more = apr_atomic_xchg32(&unreported, 0);
     mmc_log_engine_line(r->server, APLOG_WARNING, rv, "SessionMemcache: ",
                         apr_psprintf(r->pool, "cannot %s for %s; the request goes on "
-                                     "without its session%s", what, r->uri,
+                                     "without its session%s", what,
+                                     ap_escape_logitem(r->pool, r->uri),
                                      more ? apr_psprintf(r->pool, " (and %u more failure(s) "
                                                          "since the last report)", more)
                                           : ""));
