@@ -249,6 +249,9 @@ TEST_F(SessionStore, LoginHoldsOnNewConnectionsAcrossChildren) {
     // the three requests are served by three processes with clients of their own.
     const std::string request = "GET /private/index.html HTTP/1.0\r\nHost: localhost\r\n"
                                 "Cookie: session=" + id + "\r\n\r\n";
+    RawClient raw(mc_.port());
+    const long long gets = raw.number("cmd_get");
+    const long long sets = raw.number("cmd_set");
     for (int round = 0; round < 4; ++round) {
         std::vector<int> fds;
         for (int c = 0; c < 3; ++c) fds.push_back(connect_to(httpd_->port(0)));
@@ -260,6 +263,11 @@ TEST_F(SessionStore, LoginHoldsOnNewConnectionsAcrossChildren) {
             EXPECT_EQ(r.body, "secret page\n");
         }
     }
+    // SessionMaxAge without SessionExpiryUpdateInterval: each view pushes the expiry.
+    EXPECT_EQ(raw.number("cmd_get") - gets, 12);
+    EXPECT_EQ(raw.number("cmd_set") - sets, 12);
+    std::printf("12 page views, SessionMaxAge and no SessionExpiryUpdateInterval: cmd_get "
+                "+%lld, cmd_set +%lld\n", raw.number("cmd_get") - gets, raw.number("cmd_set") - sets);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::ifstream log(httpd_->dir() + "/access.log");
     std::set<std::string> pids;
