@@ -5,6 +5,8 @@
  */
 #include "client.h"
 #include "config.h"
+#include "dir_config.h"
+#include "pass_handler.h"
 #include "socache_mcpool.h"
 #include "status.h"
 #include "tls_check.h"
@@ -65,6 +67,7 @@ static const command_rec memcache_cmds[] = {
     AP_INIT_TAKE1("MemcacheSealKeyFile", mmc_cmd_seal_key_file, NULL, RSRC_CONF,
                   "file of '<key-id> <64 hex digits>' lines: values are sealed "
                   "(AES-256-GCM) with the first key and read with any (default: none)"),
+    MMC_PASS_COMMANDS,
     { 0 }
 };
 
@@ -79,12 +82,13 @@ static void memcache_register_hooks(apr_pool_t *p)
     mmc_register_optional_functions();
     mmc_register_status_hook();
     mmc_socache_register_hooks(p);
+    mmc_pass_register_hooks(p);
 }
 
 MMC_EXPORT module AP_MODULE_DECLARE_DATA memcache_module = {
     STANDARD20_MODULE_STUFF,
-    NULL,                    /* per-directory config: none, servers are per host */
-    NULL,
+    mmc_create_dir_conf,     /* per-directory config (dir_config.h); servers are per host */
+    mmc_merge_dir_conf,
     mmc_create_server_conf,
     mmc_merge_server_conf,
     memcache_cmds,
