@@ -30,6 +30,8 @@ APLOG_USE_MODULE(memcache);
 /* memcached's longest key. */
 #define MAX_KEY_LEN 250
 #define HASHED_KEY_PREFIX "mmc-sha1:"
+/* In the notes of a request that a miss redirected (MemcachePassFallback). */
+#define FALLBACK_NOTE "memcache-pass-fallback"
 
 static ap_filter_rec_t *store_filter_handle;
 
@@ -398,6 +400,9 @@ static int pass_miss(request_rec *r, const mmc_pass_conf *conf)
                           url ? url : "", err ? ": " : "", err ? err : "");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
+        /* Marks the redirect: the new request is not looked up again (no loop when the
+         * URL leads back to a memcache-pass location). */
+        apr_table_setn(r->notes, FALLBACK_NOTE, "1");
         if (r->args && !strchr(url, '?')) {
             url = apr_pstrcat(r->pool, url, "?", r->args, NULL);
         }
@@ -427,6 +432,9 @@ static int pass_handler(request_rec *r)
         return DECLINED;
     }
     conf = &mmc_get_dir_conf(r)->pass;
+    if (r->prev && apr_table_get(r->prev->notes, FALLBACK_NOTE)) {
+        return DECLINED;
+    }
     /* GET and HEAD (M_GET too); anything else is the next handler's. */
     if (r->method_number != M_GET) {
         return DECLINED;

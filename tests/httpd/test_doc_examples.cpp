@@ -27,7 +27,7 @@ const std::vector<std::string> kSystemModules = {
     "authn_core",   "authn_file",    "authn_socache",    "auth_basic",  "authz_user",
     "authz_host",   "session",       "session_cookie",   "status",      "headers",
     "setenvif",     "mime",          "alias",            "dir",         "expires",
-    "rewrite"};
+    "rewrite",      "proxy",         "proxy_http",       "deflate",     "filter"};
 
 HttpdProcess& checker() {
     static HttpdProcess httpd([] {
