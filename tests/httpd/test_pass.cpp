@@ -223,6 +223,14 @@ std::string httpd_body(const HttpdProcess& h, const PassServers& s) {
            "    MemcacheStoreTTL 60\n"
            "    MemcacheStoreMaxSize 1k\n"
            "</Location>\n"
+           "<Location /appenv>\n"
+           "    ProxyPass " + self + "/backend/app\n"
+           "    MemcacheStore on\n"
+           "    MemcachePassHeaderFlag 4\n"
+           "</Location>\n"
+           "<Location /loop>\n"
+           "    MemcachePassFallback /loop%{REQUEST_URI}\n"
+           "</Location>\n"
            "<Location /fb>\n"
            "    MemcachePassFallback /backend%{REQUEST_URI}\n"
            "</Location>\n"
@@ -451,6 +459,14 @@ TEST_P(PassTest, FallbackRedirectsInternallyKeepingTheQuery) {
     EXPECT_EQ(a.body, "fallback page\n");
 }
 
+TEST_P(PassTest, FallbackBackToMemcachePassIsNotLookedUpAgain) {
+    // /loop/x is redirected to /loop/loop/x, which declines instead of redirecting
+    // again: the default handler's 404, not LimitInternalRecursion's 500.
+    ASSERT_TRUE(set("/loop/loop/x?", "not looked up"));
+    auto a = httpd("/loop/x");
+    EXPECT_EQ(a.status, 404) << a.error << a.body;
+}
+
 TEST_P(PassTest, StoreFilterFillsMemcachedAndTheNextRequestIsAHitInBoth) {
     const std::string key = "/app/gone?v=" + GetParam();
     mc_->command("delete " + key + "\r\n");
@@ -520,6 +536,24 @@ TEST_P(PassTest, EnvelopeGivesValidatorsAndConditionalRequests) {
     // Without the flag bit the same bytes are a plain page, byte for byte.
     ASSERT_TRUE(set("/env/plain?", "ETag: \"v1\"\r\n\r\nbody"));
     EXPECT_EQ(httpd("/env/plain").body, "ETag: \"v1\"\r\n\r\nbody");
+}
+
+TEST_P(PassTest, StoreFilterKeepsTheValidatorsInTheEnvelope) {
+    const std::string key = "/appenv/page?e=" + GetParam();
+    mc_->command("delete " + key + "\r\n");
+    auto first = httpd("/appenv/page?e=" + GetParam());
+    ASSERT_EQ(first.status, 200) << first.error;
+    const std::string etag = header(first, "ETag");
+    ASSERT_FALSE(etag.empty()) << first.headers;
+    const std::string raw = mc_->command("get " + key + "\r\n");
+    EXPECT_EQ(raw.rfind("VALUE " + key + " 4 ", 0), 0u) << raw;
+    EXPECT_NE(raw.find("ETag: " + etag + "\r\n"), std::string::npos) << raw;
+    // The next request is a hit with the same validators: 304 on If-None-Match.
+    auto hit = httpd("/appenv/page?e=" + GetParam(), {"If-None-Match: " + etag});
+    EXPECT_EQ(hit.status, 304) << hit.headers;
+    auto again = httpd("/appenv/page?e=" + GetParam());
+    EXPECT_EQ(again.body, "backend page\n");
+    EXPECT_EQ(header(again, "Last-Modified"), header(first, "Last-Modified"));
 }
 
 TEST_P(PassTest, TypeAndKeyExpressionAreConfigurable) {
