@@ -7,6 +7,7 @@ generated here in a temporary directory and stopped by PID at the end:
   - httpd (event MPM) with SetHandler memcache-pass,
   - the same httpd serving the same 4 KiB as a static file,
   - nginx with memcached_pass.
+  - the same nginx serving the page as a static file.
 For each: requests/s with wrk (keep-alive, interleaved rounds), then the user-space
 instructions each server executes per request, with callgrind on a single process
 (httpd -X; nginx with master_process off): two wrk runs of different lengths on one
@@ -164,6 +165,10 @@ http {{
       memcached_pass mc;
       default_type text/html;
     }}
+    location /static {{
+      root {t}/htdocs;
+      default_type text/html;
+    }}
   }}
 }}
 """
@@ -174,7 +179,7 @@ http {{
 
     def start(self, kind, launcher=(), one_process=False):
         port = free_port()
-        if kind == "nginx":
+        if kind.startswith("nginx"):
             conf = self.nginx_conf(port, one_process)
             argv = list(launcher) + ["/usr/sbin/nginx", "-p", self.tmp, "-c", conf,
                                      "-e", os.path.join(self.tmp, "nginx-error.log")]
@@ -187,7 +192,7 @@ http {{
         self.procs.append(proc)
         wait_port(port, proc, 60 if launcher else 20)
         path = {"nginx": "/bench/page.html", "memcache-pass": "/bench/page.html",
-                "static": "/static/page.html"}[kind]
+                "static": "/static/page.html", "nginx-static": "/static/page.html"}[kind]
         status, body = http_get(port, path)
         if status != 200 or body != self.page:
             raise RuntimeError(f"{kind}: {status}, {len(body)} bytes instead of the page")
@@ -198,7 +203,7 @@ http {{
             stop(p)
 
 
-KINDS = ["memcache-pass", "static", "nginx"]
+KINDS = ["memcache-pass", "static", "nginx", "nginx-static"]
 
 
 def callgrind(servers, kind, seconds_pair):
@@ -213,7 +218,7 @@ def callgrind(servers, kind, seconds_pair):
                                                 f"--callgrind-out-file={out}"], one_process=True)
         n, _ = wrk(port, path, seconds, 1, 1)
         # nginx without a master ends on SIGQUIT (graceful) too; httpd -X on SIGTERM.
-        stop(proc, signal.SIGQUIT if kind == "nginx" else signal.SIGTERM, 60)
+        stop(proc, signal.SIGQUIT if kind.startswith("nginx") else signal.SIGTERM, 60)
         with open(out) as f:
             total = [int(l.split()[1]) for l in f if l.startswith(("totals:", "summary:"))]
         totals.append(total[0])
@@ -257,7 +262,7 @@ def main():
                 rps[k].append(wrk(running[k][1], running[k][2], args.seconds,
                                   args.connections, 2)[1])
         for k in KINDS:
-            stop(running[k][0], signal.SIGQUIT if k == "nginx" else signal.SIGTERM)
+            stop(running[k][0], signal.SIGQUIT if k.startswith("nginx") else signal.SIGTERM)
         instr = {}
         if not args.no_callgrind:
             for k in KINDS:

@@ -189,14 +189,16 @@ static int needs_escape(unsigned char c)
 }
 
 static const char *escape_key(apr_pool_t *p, const char *raw, apr_size_t len,
-                              apr_size_t *out_len)
+                              apr_size_t *out_len, int *has_del)
 {
     static const char hex[] = "0123456789ABCDEF";
     apr_size_t n = 0, i;
     char *out, *q;
 
+    *has_del = 0;
     for (i = 0; i < len; ++i) {
         n += needs_escape((unsigned char)raw[i]);
+        *has_del |= raw[i] == 0x7f;
     }
     *out_len = len + 2 * n;
     if (n == 0) {
@@ -224,6 +226,7 @@ static const char *page_key(request_rec *r, const mmc_pass_conf *conf)
 {
     const char *raw;
     apr_size_t raw_len, len;
+    int has_del;
     const char *key;
 
     if (conf->key) {
@@ -252,8 +255,10 @@ static const char *page_key(request_rec *r, const mmc_pass_conf *conf)
         raw = k;
         raw_len = ulen + 1 + alen;
     }
-    key = escape_key(r->pool, raw, raw_len, &len);
-    if (len == 0 || len > MAX_KEY_LEN) {
+    key = escape_key(r->pool, raw, raw_len, &len, &has_del);
+    /* Not a memcached key still: too long, empty, or with a DEL byte (which nginx
+     * sends as it is, but which the client refuses as a control character). */
+    if (len == 0 || len > MAX_KEY_LEN || has_del) {
         unsigned char digest[APR_SHA1_DIGESTSIZE];
         apr_sha1_ctx_t sha;
         char *hashed = apr_palloc(r->pool, sizeof HASHED_KEY_PREFIX + 2 * sizeof digest);

@@ -565,11 +565,7 @@ TEST_P(PassTest, TypeAndKeyExpressionAreConfigurable) {
     EXPECT_EQ(httpd("/keyed/anything?id=7").body, "seven");
 }
 
-TEST_P(PassTest, KeysLongerThanMemcachedAllowsAreHashed) {
-    // 300 bytes of query: the store filter keeps the page under mmc-sha1:<SHA-1 of the
-    // key in hex>, where the handler then finds it.
-    const std::string query = GetParam() + std::string(300, 'x');
-    const std::string key = "/app/long?" + query;
+std::string hashed_key(const std::string& key) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
     std::string hashed = "mmc-sha1:";
@@ -578,6 +574,20 @@ TEST_P(PassTest, KeysLongerThanMemcachedAllowsAreHashed) {
         hashed += hex[c >> 4];
         hashed += hex[c & 15];
     }
+    return hashed;
+}
+
+TEST_P(PassTest, KeysWithADelByteAreHashed) {
+    ASSERT_TRUE(set(hashed_key("/d\x7fl?"), "del byte"));
+    EXPECT_EQ(httpd("/d%7Fl").body, "del byte");
+}
+
+TEST_P(PassTest, KeysLongerThanMemcachedAllowsAreHashed) {
+    // 300 bytes of query: the store filter keeps the page under mmc-sha1:<SHA-1 of the
+    // key in hex>, where the handler then finds it.
+    const std::string query = GetParam() + std::string(300, 'x');
+    const std::string key = "/app/long?" + query;
+    const std::string hashed = hashed_key(key);
     mc_->command("delete " + hashed + "\r\n");
     auto first = httpd("/app/long?" + query);
     ASSERT_EQ(first.status, 200) << first.error;
