@@ -221,6 +221,8 @@ def callgrind(servers, kind, seconds_pair):
         stop(proc, signal.SIGQUIT if kind.startswith("nginx") else signal.SIGTERM, 60)
         with open(out) as f:
             total = [int(l.split()[1]) for l in f if l.startswith(("totals:", "summary:"))]
+        if not total:
+            raise RuntimeError(f"{kind}: no callgrind totals in {out}")
         totals.append(total[0])
         requests.append(n + 1)  # and the check
     per_request = (totals[1] - totals[0]) / (requests[1] - requests[0])
