@@ -478,6 +478,15 @@ static int pass_handler(request_rec *r)
         return pass_miss(r, conf);
     }
     body = data;
+    /* MemcachePassType when given; else the type mod_mime found for the URL's
+     * extension, as nginx's types do; else text/html (nginx's default_type). The
+     * envelope's Content-Type comes before all of them. */
+    if (conf->type) {
+        ap_set_content_type(r, conf->type);
+    }
+    else if (!r->content_type) {
+        ap_set_content_type(r, DEFAULT_TYPE);
+    }
     if (conf->header_flag > 0 && (flags & (apr_uint32_t)conf->header_flag)) {
         apr_table_t *stored = apr_table_make(r->pool, 4);
         const char *v;
@@ -508,9 +517,6 @@ static int pass_handler(request_rec *r)
         if ((v = apr_table_get(stored, "Expires"))) {
             apr_table_setn(r->headers_out, "Expires", v);
         }
-    }
-    if (!r->content_type) {
-        ap_set_content_type(r, conf->type ? conf->type : DEFAULT_TYPE);
     }
     if (conf->gzip_flag > 0 && (flags & (apr_uint32_t)conf->gzip_flag)) {
         apr_table_mergen(r->headers_out, "Vary", "Accept-Encoding");

@@ -22,7 +22,7 @@
  * merged field by field. */
 typedef struct {
     ap_expr_info_t *key;          /* MemcachePassKey; NULL: nginx's "$uri?$args" */
-    const char *type;             /* MemcachePassType; NULL: text/html */
+    const char *type;             /* MemcachePassType; NULL: mod_mime's, else text/html */
     apr_int64_t gzip_flag;        /* MemcachePassGzipFlag; 0: off */
     apr_int64_t header_flag;      /* MemcachePassHeaderFlag; 0: no envelope */
     int miss;                     /* MemcachePassMiss: MMC_PASS_MISS_* */
@@ -51,7 +51,8 @@ const char *mmc_cmd_store_max_size(cmd_parms *cmd, void *dconf, const char *arg)
     AP_INIT_TAKE1("MemcachePassKey", mmc_cmd_pass_key, NULL, OR_FILEINFO,                 \
                   "ap_expr string: the key of the page (default: nginx's \"$uri?$args\")"), \
     AP_INIT_TAKE1("MemcachePassType", mmc_cmd_pass_type, NULL, OR_FILEINFO,               \
-                  "Content-Type of the pages served (default text/html)"),                \
+                  "Content-Type of the pages served (default: mod_mime's, "  \
+                  "else text/html)"),                \
     AP_INIT_TAKE1("MemcachePassGzipFlag", mmc_cmd_pass_flag,                              \
                   (void *)APR_OFFSETOF(mmc_pass_conf, gzip_flag), OR_FILEINFO,            \
                   "item flags value: a page whose flags have these bits is gzip "         \

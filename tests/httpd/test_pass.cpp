@@ -210,6 +210,7 @@ std::string httpd_body(const HttpdProcess& h, const PassServers& s) {
     const std::string self = "http://127.0.0.1:" + std::to_string(h.port(0));
     const std::string vhost = "127.0.0.1:" + std::to_string(h.port(1));
     return "MemcacheServer " + s.mc.address() + "\n"
+           "TypesConfig /etc/mime.types\n"
            "<Location />\n"
            "    SetHandler memcache-pass\n"
            "    MemcachePassGzipFlag 2\n"
@@ -268,7 +269,8 @@ std::string httpd_body(const HttpdProcess& h, const PassServers& s) {
 
 std::string nginx_body(const PassServers& s, unsigned short httpd_port) {
     const std::string mc = s.mc.address();
-    return "    location / {\n"
+    return "    include /etc/nginx/mime.types;\n"
+           "    location / {\n"
            "      set $memcached_key \"$uri?$args\";\n"
            "      memcached_pass " + mc + ";\n"
            "      memcached_gzip_flag 2;\n"
@@ -300,7 +302,7 @@ PassServers& servers_for(const std::string& mpm) {
     }
     s.dead_port = free_loopback_port();
     HttpdOptions options = module_options(mpm);
-    options.system_modules = {"proxy", "proxy_http", "deflate", "filter", "headers"};
+    options.system_modules = {"proxy", "proxy_http", "deflate", "filter", "headers", "mime"};
     s.httpd = std::make_unique<HttpdProcess>(options);
     const std::string backend = s.httpd->dir() + "/htdocs/backend/app";
     std::filesystem::create_directories(backend);
@@ -378,6 +380,17 @@ TEST_P(PassTest, StoredPageHasTheSameBodyAndTypeAsFromNginx) {
     // A plain value carries no validators: nothing is made up.
     EXPECT_FALSE(has_header(a, "ETag")) << a.headers;
     EXPECT_FALSE(has_header(a, "Last-Modified")) << a.headers;
+}
+
+TEST_P(PassTest, TypeFollowsTheExtensionAsNginxsTypes) {
+    ASSERT_TRUE(set("/style.css?", "p { color: red }"));
+    ASSERT_TRUE(set("/noext?", "no extension"));
+    auto a = httpd("/style.css");
+    auto n = nginx("/style.css");
+    EXPECT_EQ(header(a, "Content-Type"), "text/css");
+    EXPECT_EQ(header(n, "Content-Type"), "text/css");
+    EXPECT_EQ(header(httpd("/noext"), "Content-Type"), "text/html");
+    EXPECT_EQ(header(nginx("/noext"), "Content-Type"), "text/html");
 }
 
 TEST_P(PassTest, KeysAreNginxsUriQuestionMarkArgs) {
@@ -557,8 +570,8 @@ TEST_P(PassTest, StoreFilterKeepsTheValidatorsInTheEnvelope) {
 }
 
 TEST_P(PassTest, TypeAndKeyExpressionAreConfigurable) {
-    ASSERT_TRUE(set("/typed/t?", "text"));
-    auto t = httpd("/typed/t");
+    ASSERT_TRUE(set("/typed/t.css?", "text"));
+    auto t = httpd("/typed/t.css");
     EXPECT_EQ(t.body, "text");
     EXPECT_EQ(header(t, "Content-Type"), "text/plain; charset=utf-8");
     ASSERT_TRUE(set("page:id=7", "seven"));
