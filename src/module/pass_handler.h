@@ -1,8 +1,7 @@
 /*
  * pass_handler.h - serving pages from memcached: the memcache-pass handler, the
- * MEMCACHE_STORE output filter that fills memcached from the responses of the
- * application behind httpd, and their per-directory settings (docs/directives.md,
- * "Serving pages from memcached").
+ * page's key, and the per-directory settings of the handler and of the MEMCACHE_STORE
+ * filter (store_filter.h) (docs/directives.md, "Serving pages from memcached").
  */
 #ifndef MMC_MODULE_PASS_HANDLER_H
 #define MMC_MODULE_PASS_HANDLER_H
@@ -74,7 +73,11 @@ const char *mmc_cmd_store_max_size(cmd_parms *cmd, void *dconf, const char *arg)
     AP_INIT_TAKE1("MemcacheStoreMaxSize", mmc_cmd_store_max_size, NULL, OR_FILEINFO,      \
                   "largest body stored: bytes, or with unit k or m (default 1m)")
 
-/** register_hooks: the handler, the filter and the hook that inserts it. */
+/** The key of r's page under conf (nginx's escaping; hashed when still not a memcached
+ *  key), from r's pool; NULL, logged, when MemcachePassKey's expression fails. */
+const char *mmc_pass_page_key(request_rec *r, const mmc_pass_conf *conf);
+
+/** register_hooks: the handler, and the store filter's hooks (store_filter.h). */
 void mmc_pass_register_hooks(apr_pool_t *p);
 
 #endif
