@@ -4,6 +4,7 @@
 #include "httpd_test_options.h"
 #include "memcached_process.h"
 #include "raw_client.h"
+#include "silent_server.h"
 
 #include <gtest/gtest.h>
 
@@ -200,6 +201,7 @@ const std::string& gzipped_hello() {
 struct PassServers {
     MemcachedProcess mc;
     unsigned short dead_port = 0;
+    SilentServer silent;  // slow.test's server: accepts, never answers
     std::unique_ptr<HttpdProcess> httpd;
     NginxProcess nginx;
     std::string error;
@@ -263,6 +265,14 @@ std::string httpd_body(const HttpdProcess& h, const PassServers& s) {
            "    </Location>\n"
            "    <Location /m404>\n"
            "        MemcachePassMiss 404\n"
+           "    </Location>\n"
+           "</VirtualHost>\n"
+           "<VirtualHost " + vhost + ">\n"
+           "    ServerName slow.test\n"
+           "    MemcacheServer " + s.silent.address() + "\n"
+           "    MemcacheTimeout 200ms\n"
+           "    <Location />\n"
+           "        SetHandler memcache-pass\n"
            "    </Location>\n"
            "</VirtualHost>\n";
 }
@@ -339,7 +349,8 @@ protected:
     }
     void TearDown() override {
         if (!s_ || !s_->httpd) return;
-        auto all = s_->httpd->unexpected_log_lines({"127.0.0.1:" + std::to_string(s_->dead_port)});
+        auto all = s_->httpd->unexpected_log_lines(
+            {"127.0.0.1:" + std::to_string(s_->dead_port), s_->silent.address()});
         const auto seen = std::min(s_->reported_log_lines, all.size());
         s_->reported_log_lines = all.size();
         std::vector<std::string> lines(all.begin() + static_cast<std::ptrdiff_t>(seen), all.end());
@@ -620,6 +631,16 @@ TEST_P(PassTest, DeadServerFallsThroughOr404) {
     auto a = down("/anything");
     EXPECT_EQ(a.status, 404) << a.error;
     EXPECT_EQ(down("/m404/anything").status, 404);
+}
+
+TEST_P(PassTest, TimeoutFallsThroughWithinTheDeadline) {
+    // The static file behind the cache, served once MemcacheTimeout has passed.
+    const auto start = Clock::now();
+    auto a = http_get(s_->httpd->port(1), "/static.html", "slow.test");
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    EXPECT_EQ(a.status, 200) << a.error;
+    EXPECT_EQ(a.body, "a static file\n");
+    EXPECT_LT(ms, 2000) << "the miss took " << ms << " ms";
 }
 
 INSTANTIATE_TEST_SUITE_P(Mpm, PassTest, ::testing::Values("prefork", "event"),
