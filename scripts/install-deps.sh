@@ -13,6 +13,8 @@ packages=(
   python3 dpkg-dev fakeroot lintian
   openssl libssl-dev
   sasl2-bin
+  # nginx: the memcache-pass tests and benchmark compare httpd with its memcached_pass
+  nginx
   "$@"
 )
 

@@ -1,6 +1,6 @@
 /*
- * dir_config.c - per-directory configuration: creation and merge, delegated to each
- * feature's part.
+ * dir_config.c - per-directory configuration: one sub-struct per feature, each created
+ * and merged by that feature's own functions.
  */
 #include "dir_config.h"
 
@@ -14,6 +14,7 @@ void *mmc_create_dir_conf(apr_pool_t *p, char *dir)
 
     (void)dir;
     mmc_session_dir_init(&conf->session);
+    mmc_pass_conf_init(&conf->pass);
     return conf;
 }
 
@@ -24,6 +25,7 @@ void *mmc_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     mmc_dir_conf *conf = apr_pcalloc(p, sizeof *conf);
 
     mmc_session_dir_merge(&conf->session, &base->session, &add->session);
+    mmc_pass_conf_merge(&conf->pass, &base->pass, &add->pass);
     return conf;
 }
 

@@ -1,6 +1,7 @@
 /*
- * dir_config.h - per-directory configuration of mod_memcache: one member per feature
- * that is configured by directory, each with its own init and merge.
+ * dir_config.h - per-directory configuration of mod_memcache (<Location>, <Directory>,
+ * .htaccess). Each feature keeps its settings in a sub-struct of its own, with its own
+ * create and merge functions, so that features do not share fields.
  */
 #ifndef MMC_MODULE_DIR_CONFIG_H
 #define MMC_MODULE_DIR_CONFIG_H
@@ -8,9 +9,11 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "pass_handler.h"
 #include "session_store.h"
 
 typedef struct {
+    mmc_pass_conf pass;              /* SetHandler memcache-pass and MemcacheStore (pass_handler.h) */
     mmc_session_dir_conf session;    /* SessionMemcache* (session_store.c) */
 } mmc_dir_conf;
 

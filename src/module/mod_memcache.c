@@ -1,13 +1,15 @@
 /*
  * mod_memcache.c - the module: its directive and its hooks. The work is done in
  * config.c (directives, merge, defaults), dir_config.c (per-directory settings),
- * session_store.c (the mod_session store), client.c (per-child clients, exported API) and
- * socache_mcpool.c (the "mcpool" socache provider).
+ * session_store.c (the mod_session store), pass_handler.c and store_filter.c (serving and
+ * storing pages), client.c (per-child clients, exported API) and socache_mcpool.c (the
+ * "mcpool" socache provider).
  */
 #include "client.h"
 #include "config.h"
 #include "inherit_check.h"
 #include "dir_config.h"
+#include "pass_handler.h"
 #include "socache_mcpool.h"
 #include "status.h"
 #include "tls_check.h"
@@ -69,6 +71,7 @@ static const command_rec memcache_cmds[] = {
                   "file of '<key-id> <64 hex digits>' lines: values are sealed "
                   "(AES-256-GCM) with the first key and read with any (default: none)"),
     MMC_SESSION_COMMANDS,
+    MMC_PASS_COMMANDS,
     { 0 }
 };
 
@@ -85,6 +88,7 @@ static void memcache_register_hooks(apr_pool_t *p)
     mmc_register_status_hook();
     mmc_socache_register_hooks(p);
     mmc_session_register_hooks(p);
+    mmc_pass_register_hooks(p);
 }
 
 MMC_EXPORT module AP_MODULE_DECLARE_DATA memcache_module = {

@@ -27,7 +27,8 @@ const std::vector<std::string> kSystemModules = {
     "authn_core",   "authn_file",    "authn_socache",    "auth_basic",  "authz_user",
     "authz_host",   "session",       "session_cookie",   "status",      "headers",
     "setenvif",     "mime",          "alias",            "dir",         "expires",
-    "rewrite",      "auth_form",     "request"};
+    "rewrite",      "auth_form",     "request",          "proxy",       "proxy_http",
+    "deflate",      "filter"};
 
 HttpdProcess& checker() {
     static HttpdProcess httpd([] {

@@ -131,13 +131,18 @@ CommandResult run_command(const std::vector<std::string>& argv, int timeout_s) {
 
 HttpResponse http_get(unsigned short port, const std::string& target, const std::string& host,
                       const std::vector<std::string>& extra_headers) {
+    return http_request(port, "GET", target, host, extra_headers);
+}
+
+HttpResponse http_request(unsigned short port, const std::string& method, const std::string& target,
+                          const std::string& host, const std::vector<std::string>& extra_headers) {
     HttpResponse response;
     int fd = connect_loopback(port);
     if (fd < 0) {
         response.error = "connect to 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno);
         return response;
     }
-    std::string request = "GET " + target + " HTTP/1.0\r\nHost: " + host + "\r\n";
+    std::string request = method + " " + target + " HTTP/1.0\r\nHost: " + host + "\r\n";
     for (const auto& h : extra_headers) request += h + "\r\n";
     request += "\r\n";
     std::string raw;

@@ -52,6 +52,11 @@ HttpResponse http_get(unsigned short port, const std::string& target,
                       const std::string& host = "localhost",
                       const std::vector<std::string>& extra_headers = {});
 
+// The same with any method (HEAD, POST with an empty body, ...).
+HttpResponse http_request(unsigned short port, const std::string& method, const std::string& target,
+                          const std::string& host = "localhost",
+                          const std::vector<std::string>& extra_headers = {});
+
 class HttpdProcess {
 public:
     // Returns the directives that follow the generated base configuration. Called again
