@@ -13,6 +13,10 @@ packages=(
   python3 dpkg-dev fakeroot lintian
   openssl libssl-dev
   sasl2-bin
+  # promtool checks the memcache-metrics handler's output (httpd.metrics)
+  prometheus
+  # Python's Prometheus parser reads it too (httpd.metrics, with /usr/bin/python3)
+  python3-prometheus-client
   "$@"
 )
 

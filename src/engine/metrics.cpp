@@ -21,22 +21,42 @@ bool invariant_tsc() noexcept {
 #endif
 }
 
-// How far apart the two readings of the measurement must be: their own jitter (under a
-// microsecond) is then under a part in a thousand, far finer than the histogram's
-// buckets (a factor of two) and the sum needs.
-constexpr auto kCalibrationSpan = std::chrono::milliseconds(1);
+// How far apart the two pairs of the measurement must be. Each pair is a tick stamp
+// between two clock readings at most kPairSpread apart (a pair the scheduler cut in two
+// is taken again), so each is known to within kPairSpread: over kCalibrationSpan that is
+// under a part in a hundred, far finer than the buckets (a factor of two) need.
+constexpr auto kCalibrationSpan = std::chrono::milliseconds(10);
+constexpr auto kPairSpread = std::chrono::microseconds(50);
 
 std::atomic<Clock::rep> first_steady{0};
 std::atomic<std::uint64_t> first_ticks{0};
+
+// A stamp and the steady-clock time it was taken at; false when no pair came out tight
+// enough in a few tries (the next call tries again).
+bool tight_pair(Clock::rep& steady, std::uint64_t& ticks) noexcept {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        const auto before = Clock::now();
+        const std::uint64_t t = tick_stamp();
+        const auto after = Clock::now();
+        if (after - before <= kPairSpread) {
+            steady = (before + (after - before) / 2).time_since_epoch().count();
+            ticks = t;
+            return true;
+        }
+    }
+    return false;
+}
 
 }  // namespace
 
 const bool kUseTsc = invariant_tsc();
 std::atomic<std::uint64_t> scale_q32{0};
 
-std::uint64_t calibrate(Clock::time_point steady, std::uint64_t ticks) noexcept {
+std::uint64_t calibrate() noexcept {
     if (!kUseTsc) return 0;
-    const Clock::rep now = steady.time_since_epoch().count();
+    Clock::rep now = 0;
+    std::uint64_t ticks = 0;
+    if (!tight_pair(now, ticks)) return 0;
     Clock::rep first = first_steady.load(std::memory_order_acquire);
     if (first == 0) {
         // The first pair: kept by whoever stores it first. The ticks go in before the
@@ -48,10 +68,10 @@ std::uint64_t calibrate(Clock::time_point steady, std::uint64_t ticks) noexcept 
         return 0;
     }
     const Clock::duration span(now - first);
-    const std::uint64_t tick_span = ticks - first_ticks.load(std::memory_order_relaxed);
-    if (span < kCalibrationSpan || tick_span == 0) return 0;
+    const std::uint64_t first_t = first_ticks.load(std::memory_order_relaxed);
+    if (span < kCalibrationSpan || ticks <= first_t) return 0;
     const auto ns = static_cast<unsigned __int128>(std::chrono::duration_cast<std::chrono::nanoseconds>(span).count());
-    const auto scale = static_cast<std::uint64_t>((ns << 32) / tick_span);
+    const auto scale = static_cast<std::uint64_t>((ns << 32) / (ticks - first_t));
     scale_q32.store(scale, std::memory_order_relaxed);
     return scale;
 }
@@ -104,8 +124,7 @@ ServerMetrics::ServerMetrics() : shards_(new Shard[kShards]) {
     // The first pair of the tick scale's measurement, so that it is done by the time the
     // server's first calls are.
     if (tick_detail::scale_q32.load(std::memory_order_relaxed) == 0) {
-        const auto now = Clock::now();
-        tick_detail::calibrate(now, tick_stamp());
+        tick_detail::calibrate();
     }
     for (std::size_t s = 0; s < kShards; ++s) {
         Shard& sh = shards_[s];

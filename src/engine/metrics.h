@@ -79,16 +79,17 @@ inline std::size_t latency_bucket(std::uint64_t ns) noexcept {
 // as much as the rest of the counting together). The counter must tick at a constant
 // rate whatever the frequency and sleep states (CPUID's invariant TSC, on every x86-64
 // processor since 2008); its rate is measured against the steady clock over the
-// process's first millisecond (tick_detail::calibrate). Where there is no such counter
+// process's first 10 ms (tick_detail::calibrate). Where there is no such counter
 // (another architecture, an older processor), each call's end reads the steady clock.
 
 namespace tick_detail {
 // Hidden: read directly, not through the GOT of the shared object the engine is in.
 // Nanoseconds per tick in 32.32 fixed point; 0 until measured.
 [[gnu::visibility("hidden")]] extern std::atomic<std::uint64_t> scale_q32;
-// Measures the scale once `steady` (a steady-clock reading) and `ticks` (a stamp taken
-// right after it) are far enough from the first such pair; returns the scale or 0.
-[[gnu::cold, gnu::noinline]] std::uint64_t calibrate(Clock::time_point steady, std::uint64_t ticks) noexcept;
+// Takes a pair of a steady-clock reading and a stamp; measures the scale once the pair
+// is far enough from the process's first one. Returns the scale, or 0 while there is
+// none (then a call's end reads the clock instead).
+[[gnu::cold, gnu::noinline]] std::uint64_t calibrate() noexcept;
 }  // namespace tick_detail
 
 // Without an invariant counter the scale is never measured, and ticks_to_ns() reads the
@@ -107,7 +108,7 @@ inline std::uint64_t tick_stamp() noexcept {
 inline std::uint64_t ticks_to_ns(std::uint64_t from, std::uint64_t to, Clock::time_point steady) noexcept {
     std::uint64_t scale = tick_detail::scale_q32.load(std::memory_order_relaxed);
     if (__builtin_expect(scale == 0, 0)) {
-        scale = tick_detail::calibrate(steady, from);
+        scale = tick_detail::calibrate();
         if (scale == 0) {
             const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - steady).count();
             return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;

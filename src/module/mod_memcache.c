@@ -5,6 +5,7 @@
  */
 #include "client.h"
 #include "config.h"
+#include "metrics.h"
 #include "socache_mcpool.h"
 #include "status.h"
 #include "tls_check.h"
@@ -78,6 +79,7 @@ static void memcache_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     mmc_register_optional_functions();
     mmc_register_status_hook();
+    mmc_metrics_register_hooks();
     mmc_socache_register_hooks(p);
 }
 

@@ -1,0 +1,169 @@
+// SetHandler memcache-metrics in a real prefork apache2 with three children: exact
+// counts summed over the children, kept across a graceful restart and over children
+// that exit (MaxConnectionsPerChild), in output that promtool and Python's
+// prometheus_client accept.
+#include "httpd_test_options.h"
+#include "memcached_process.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+namespace mmc::test {
+namespace {
+
+constexpr char kPromtool[] = "/usr/bin/promtool";
+constexpr char kPython[] = "/usr/bin/python3";
+
+// The value of the sample `name{labels}` whose labels include every one of `want`
+// (e.g. {"op=\"get\"", "result=\"hit\""}); -1 when there is none.
+double sample(const std::string& body, const std::string& name, const std::vector<std::string>& want) {
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(name + "{", 0) != 0) continue;
+        const auto close = line.rfind('}');
+        if (close == std::string::npos) continue;
+        const std::string labels = line.substr(name.size() + 1, close - name.size() - 1);
+        bool all = true;
+        for (const auto& w : want) all = all && labels.find(w) != std::string::npos;
+        if (all) return std::stod(line.substr(close + 2));
+    }
+    return -1;
+}
+
+// promtool's check of the exposition, and Python's parser of it: the number of
+// families it read and the value of one sample, as "families=N hits=V".
+void check_with_real_tools(const HttpdProcess& h, const std::string& body, const std::string& hits_labels,
+                           double hits) {
+    ASSERT_EQ(::access(kPromtool, X_OK), 0) << kPromtool << " is missing: install Debian's prometheus package";
+    const std::string file = h.write_file("scrape.txt", body);
+    const CommandResult lint = run_command({"/bin/sh", "-c", std::string(kPromtool) + " check metrics < " + file});
+    EXPECT_EQ(lint.exit_code, 0) << lint.output;
+    EXPECT_EQ(lint.output, "") << lint.output;
+
+    ASSERT_EQ(::access(kPython, X_OK), 0) << kPython << " is missing";
+    const std::string script = h.write_file("parse.py",
+        "import sys\n"
+        "try:\n"
+        "    from prometheus_client.parser import text_string_to_metric_families\n"
+        "except ImportError:\n"
+        "    sys.exit('prometheus_client is missing: install python3-prometheus-client')\n"
+        "families = list(text_string_to_metric_families(open(sys.argv[1]).read()))\n"
+        "hits = [s.value for f in families for s in f.samples\n"
+        "        if s.name == 'memcache_client_requests_total' and s.labels.get('op') == 'get'\n"
+        "        and s.labels.get('result') == 'hit' and s.labels.get('server') == sys.argv[2]]\n"
+        "print('families=%d hits=%d' % (len(families), sum(hits)))\n");
+    const CommandResult parsed = run_command({kPython, script, file, hits_labels});
+    ASSERT_EQ(parsed.exit_code, 0) << parsed.output;
+    EXPECT_EQ(parsed.output, "families=14 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
+}
+
+class MetricsHandler : public ::testing::Test {
+protected:
+    void SetUp() override { ASSERT_TRUE(mc_.start()) << mc_.error(); }
+
+    bool start(const std::string& extra) {
+        httpd_ = std::make_unique<HttpdProcess>(module_options("prefork"));
+        return httpd_->start([&](const HttpdProcess&) {
+            return "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\n"
+                   "MaxRequestWorkers 3\n" + extra +
+                   "MemcacheServer " + mc_.address() + "\n"
+                   // Timeouts never mark the server dead here: each is a timeout.
+                   "MemcacheFailureLimit 1000\n"
+                   "MemcacheTimeout 200ms\n"
+                   "<Location /mc>\n    SetHandler memcache-example\n</Location>\n"
+                   "<Location /metrics>\n    SetHandler memcache-metrics\n</Location>\n";
+        });
+    }
+    HttpResponse get(const std::string& target) { return http_get(httpd_->port(), target); }
+    double requests(const std::string& body, const std::string& op, const std::string& result) {
+        return sample(body, "memcache_client_requests_total",
+                      {"server=\"" + mc_.address() + "\"", "op=\"" + op + "\"", "result=\"" + result + "\""});
+    }
+
+    MemcachedProcess mc_;
+    std::unique_ptr<HttpdProcess> httpd_;
+};
+
+TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart) {
+    ASSERT_TRUE(start("")) << httpd_->error();
+    constexpr int N = 12, M = 7, K = 3;
+    for (int i = 0; i < N; ++i) ASSERT_EQ(get("/mc?op=set&key=m" + std::to_string(i) + "&value=v").status, 200);
+    for (int i = 0; i < N; ++i) ASSERT_EQ(get("/mc?op=get&key=m" + std::to_string(i)).status, 200);
+    for (int i = 0; i < M; ++i) ASSERT_EQ(get("/mc?op=get&key=none" + std::to_string(i)).status, 404);
+    mc_.pause();
+    for (int i = 0; i < K; ++i) EXPECT_EQ(get("/mc?op=get&key=m0").status, 503);
+    mc_.resume();
+
+    auto scrape = get("/metrics");
+    ASSERT_EQ(scrape.status, 200) << scrape.error;
+    EXPECT_NE(scrape.headers.find("text/plain; version=0.0.4"), std::string::npos) << scrape.headers;
+    const std::string& body = scrape.body;
+    const std::string who = "server=\"" + mc_.address() + "\"";
+    EXPECT_EQ(requests(body, "store", "ok"), N) << body;
+    EXPECT_EQ(requests(body, "get", "hit"), N) << body;
+    EXPECT_EQ(requests(body, "get", "miss"), M) << body;
+    EXPECT_EQ(requests(body, "get", "error"), K) << body;
+    EXPECT_EQ(sample(body, "memcache_client_errors_total", {who, "class=\"timeout\""}), K) << body;
+    EXPECT_EQ(sample(body, "memcache_client_request_duration_seconds_count", {who}), 2 * N + M + K) << body;
+    EXPECT_EQ(sample(body, "memcache_client_server_up", {who}), 1) << body;
+    EXPECT_EQ(sample(body, "memcache_client_pool_waits_total", {who}), 0) << body;
+    EXPECT_GE(sample(body, "memcache_client_connections_opened_total", {who}), 1) << body;
+    // The main server: its name and the port it listens on.
+    EXPECT_NE(body.find("client=\"127.0.0.1:" + std::to_string(httpd_->port()) + "\""), std::string::npos) << body;
+    // The timeouts took 200 ms: in the bucket that ends at 2^28 ns (268 ms), none before
+    // 2^27 ns (134 ms).
+    const double below = sample(body, "memcache_client_request_duration_seconds_bucket", {who, "le=\"0.134217728\""});
+    const double upto = sample(body, "memcache_client_request_duration_seconds_bucket", {who, "le=\"0.268435456\""});
+    EXPECT_EQ(upto - below, K) << body;
+    check_with_real_tools(*httpd_, body, mc_.address(), N);
+
+    // Graceful restart: the same segment, the same counts, and new children add to them.
+    const std::size_t offset = httpd_->error_log().size();
+    ASSERT_EQ(::kill(httpd_->pid(), SIGUSR1), 0);
+    bool resumed = false;
+    for (int i = 0; i < 500 && !resumed; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        resumed = httpd_->error_log().find("resuming normal operations", offset) != std::string::npos;
+    }
+    ASSERT_TRUE(resumed) << httpd_->error_log().substr(offset);
+    ASSERT_EQ(get("/mc?op=get&key=m1").status, 200);
+    // The old generation's children gave their final counts when they exited; give
+    // them the time to.
+    std::string after;
+    for (int i = 0; i < 300; ++i) {
+        after = get("/metrics").body;
+        if (requests(after, "get", "hit") == N + 1) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(requests(after, "get", "hit"), N + 1) << after;
+    EXPECT_EQ(requests(after, "get", "miss"), M) << after;
+    EXPECT_EQ(requests(after, "store", "ok"), N) << after;
+    EXPECT_TRUE(httpd_->unexpected_log_lines().empty()) << httpd_->error_log();
+}
+
+TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {
+    ASSERT_TRUE(start("MaxConnectionsPerChild 10\n")) << httpd_->error();
+    constexpr int kHits = 45;
+    ASSERT_EQ(get("/mc?op=set&key=x&value=v").status, 200);
+    for (int i = 0; i < kHits; ++i) ASSERT_EQ(get("/mc?op=get&key=x").status, 200) << i;
+    // Children that reached 10 connections exit after their last request: its counts
+    // are in the sum either way (flushed at the end of each request and at exit).
+    const std::string body = get("/metrics").body;
+    EXPECT_EQ(requests(body, "get", "hit"), kHits) << body;
+    EXPECT_EQ(requests(body, "store", "ok"), 1) << body;
+    check_with_real_tools(*httpd_, body, mc_.address(), kHits);
+    // Prefork's note while it replaces the children that exit.
+    EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
+}
+
+}  // namespace
+}  // namespace mmc::test
