@@ -1,10 +1,19 @@
 // Per-server metrics (ap_memcache_server_metrics): exact counts of calls by kind and
 // result, errors by class, connections, health changes and latency, against a real
 // memcached, and from many threads at once.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "live_fixture.h"
+#include "loopback_listener.h"
 
 namespace mmc::test {
 namespace {
@@ -30,6 +39,100 @@ apr_uint64_t latency_count(const ap_memcache_server_metrics_t& m) {
     apr_uint64_t n = 0;
     for (auto v : m.latency) n += v;
     return n;
+}
+
+// A loopback proxy to a memcached that holds every reply back for `delay`.
+class DelayProxy {
+public:
+    DelayProxy(unsigned short upstream, std::chrono::milliseconds delay) : upstream_(upstream), delay_(delay) {
+        fd_ = listen_on_loopback(port_);
+        accept_thread_ = std::thread([this] { serve(); });
+    }
+    ~DelayProxy() {
+        stop_ = true;
+        accept_thread_.join();
+        std::lock_guard<std::mutex> lock(mu_);
+        for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+        for (auto& t : pipes_) t.join();
+        for (int fd : fds_) ::close(fd);
+        ::close(fd_);
+    }
+    unsigned short port() const { return port_; }
+
+private:
+    void serve() {
+        while (!stop_) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 20) != 1) continue;
+            const int client = ::accept(fd_, nullptr, nullptr);
+            if (client < 0) continue;
+            const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(upstream_);
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+                ::close(client);
+                ::close(server);
+                continue;
+            }
+            std::lock_guard<std::mutex> lock(mu_);
+            fds_.push_back(client);
+            fds_.push_back(server);
+            pipes_.emplace_back([=] { pump(client, server, std::chrono::milliseconds(0)); });
+            pipes_.emplace_back([=] { pump(server, client, delay_); });
+        }
+    }
+    void pump(int from, int to, std::chrono::milliseconds delay) {
+        char buf[16384];
+        for (;;) {
+            const ssize_t n = ::recv(from, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            if (delay.count()) std::this_thread::sleep_for(delay);
+            if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+        }
+        ::shutdown(to, SHUT_WR);
+    }
+
+    unsigned short upstream_;
+    std::chrono::milliseconds delay_;
+    unsigned short port_ = 0;
+    int fd_ = -1;
+    std::atomic<bool> stop_{false};
+    std::mutex mu_;
+    std::vector<int> fds_;
+    std::vector<std::thread> pipes_;
+    std::thread accept_thread_;
+};
+
+// The bucket the q-quantile falls in, as a scraper computes it from the histogram.
+std::size_t quantile_bucket(const ap_memcache_server_metrics_t& m, double q) {
+    const double rank = q * static_cast<double>(latency_count(m));
+    apr_uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        cumulative += m.latency[i];
+        if (static_cast<double>(cumulative) >= rank) return i;
+    }
+    return AP_MEMCACHE_LATENCY_BUCKETS - 1;
+}
+
+TEST_F(Metrics, TheLatencyOfADelayedServerLandsInItsBucket) {
+    DelayProxy proxy(server().port(), std::chrono::milliseconds(20));
+    apr_memcache_t* mc = nullptr;
+    ASSERT_EQ(apr_memcache_create(pool_, 1, 0, &mc), APR_SUCCESS);
+    apr_memcache_server_t* ms = add_server_with(pool_, mc, proxy.port(), 1, 1000 * 1000);
+    ASSERT_EQ(apr_memcache_set(mc, "slow", const_cast<char*>("v"), 1, 0, 0), APR_SUCCESS);
+    for (int i = 0; i < 30; ++i) {
+        char* d = nullptr;
+        apr_size_t len = 0;
+        ASSERT_EQ(apr_memcache_getp(mc, pool_, "slow", &d, &len, nullptr), APR_SUCCESS);
+    }
+    const auto m = metrics_of(ms);
+    EXPECT_EQ(latency_count(m), 31u);
+    // 20 ms and a little: (2^24, 2^25] ns, that is (16.8 ms, 33.6 ms].
+    EXPECT_EQ(quantile_bucket(m, 0.99), 25u - 14);
+    EXPECT_EQ(quantile_bucket(m, 0.5), 25u - 14);
+    EXPECT_GE(m.latency_sum_ns, 31u * 20'000'000);
 }
 
 TEST_F(Metrics, CountsEveryCallByKindAndResult) {
