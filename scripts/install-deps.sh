@@ -17,6 +17,8 @@ packages=(
   prometheus
   # Python's Prometheus parser reads it too (httpd.metrics, with /usr/bin/python3)
   python3-prometheus-client
+  # headless browser that renders the status page's metrics section (httpd.metrics)
+  chromium
   "$@"
 )
 

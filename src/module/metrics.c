@@ -11,6 +11,8 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "apr_strings.h"
+#include "apr_date.h"
+#include "httpd.h"
 
 #include <string.h>
 
@@ -185,6 +187,175 @@ static void report(request_rec *r, const mmc_metrics_entry *entries,
         ap_rprintf(r, "memcache_client_server_dead_since_seconds{%s} %s\n", who(r->pool, &entries[e]),
                    seconds(r->pool, sums[e].live || sums[e].dead_since < 0
                                         ? 0 : (apr_uint64_t)sums[e].dead_since * 1000U));
+    }
+}
+
+/* ---- the mod_status section ---------------------------------------------------- */
+
+static apr_uint64_t bucket_bound_ns(int i)
+{
+    return i + 1 < AP_MEMCACHE_LATENCY_BUCKETS ? (apr_uint64_t)1 << (14 + i) : 0;
+}
+
+/* The q-quantile of the histogram in nanoseconds, interpolated within its bucket as
+ * Prometheus' histogram_quantile does; -1 without calls. */
+static double quantile_ns(const ap_memcache_server_metrics_t *m, double q)
+{
+    apr_uint64_t count = 0, cumulative = 0;
+    double rank;
+    int i;
+
+    for (i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        count += m->latency[i];
+    }
+    if (count == 0) {
+        return -1;
+    }
+    rank = q * (double)count;
+    for (i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        const apr_uint64_t in = m->latency[i];
+
+        if (in > 0 && (double)(cumulative + in) >= rank) {
+            const double lower = i == 0 ? 0.0 : (double)bucket_bound_ns(i - 1);
+
+            if (i + 1 == AP_MEMCACHE_LATENCY_BUCKETS) {
+                return lower;  /* beyond the last bound: the bound */
+            }
+            return lower + ((double)bucket_bound_ns(i) - lower) * (rank - (double)cumulative) / (double)in;
+        }
+        cumulative += in;
+    }
+    return (double)bucket_bound_ns(AP_MEMCACHE_LATENCY_BUCKETS - 2);
+}
+
+static const char *duration_text(apr_pool_t *p, double ns)
+{
+    if (ns < 0) {
+        return "-";
+    }
+    if (ns < 1e6) {
+        return apr_psprintf(p, "%.0f us", ns / 1e3);
+    }
+    if (ns < 1e9) {
+        return apr_psprintf(p, "%.1f ms", ns / 1e6);
+    }
+    return apr_psprintf(p, "%.2f s", ns / 1e9);
+}
+
+static apr_uint64_t lookups(const ap_memcache_server_metrics_t *m, int result)
+{
+    return m->requests[AP_MEMCACHE_METRIC_OP_GET][result] + m->requests[AP_MEMCACHE_METRIC_OP_MULTIGET_KEY][result];
+}
+
+/* "timeout=3 closed=1", or "none". */
+static const char *errors_text(apr_pool_t *p, const ap_memcache_server_metrics_t *m, const char *sep)
+{
+    const char *out = NULL;
+    int i;
+
+    for (i = 0; i < AP_MEMCACHE_METRIC_ERRORS; ++i) {
+        if (m->errors[i]) {
+            const char *one = apr_psprintf(p, "%s=%" APR_UINT64_T_FMT, ap_memcache_metric_error_name(i), m->errors[i]);
+
+            out = out ? apr_pstrcat(p, out, sep, one, NULL) : one;
+        }
+    }
+    return out ? out : "none";
+}
+
+/* A bar per latency bucket, as tall as its share of the largest one. */
+static const char *histogram_svg(apr_pool_t *p, const ap_memcache_server_metrics_t *m)
+{
+    const int bar = 9, gap = 1, height = 48;
+    apr_uint64_t most = 0;
+    const char *out;
+    int i;
+
+    for (i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        if (m->latency[i] > most) {
+            most = m->latency[i];
+        }
+    }
+    out = apr_psprintf(p, "<svg class=\"mmc-histogram\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+                          "height=\"%d\" role=\"img\"><title>calls per latency bucket</title>"
+                          "<rect width=\"100%%\" height=\"100%%\" fill=\"#f4f4f4\"/>",
+                       AP_MEMCACHE_LATENCY_BUCKETS * (bar + gap), height + 12);
+    for (i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        const int h = most ? (int)((double)m->latency[i] * height / (double)most + 0.5) : 0;
+        const char *upto = i + 1 < AP_MEMCACHE_LATENCY_BUCKETS
+                               ? apr_pstrcat(p, "up to ", duration_text(p, (double)bucket_bound_ns(i)), NULL)
+                               : "over 4.29 s";
+
+        out = apr_psprintf(p, "%s<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#3572b0\">"
+                              "<title>%s: %" APR_UINT64_T_FMT "</title></rect>",
+                           out, i * (bar + gap), height - h, bar, h > 0 || !m->latency[i] ? h : 1, upto,
+                           m->latency[i]);
+    }
+    return apr_pstrcat(p, out,
+                       "<text x=\"0\" y=\"58\" font-size=\"9\">16us</text>"
+                       "<text x=\"92\" y=\"58\" font-size=\"9\">17ms</text>"
+                       "<text x=\"178\" y=\"58\" font-size=\"9\">4s</text></svg>", NULL);
+}
+
+void mmc_metrics_status(request_rec *r, int short_report)
+{
+    const mmc_metrics_entry *entries;
+    ap_memcache_server_metrics_t *sums;
+    int n, e;
+
+    mmc_metrics_flush();
+    n = mmc_metrics_sum(r->pool, &entries, &sums);
+    if (n == 0) {
+        return;
+    }
+    if (!short_report) {
+        ap_rputs("<h3>Every child, summed</h3>\n<table border=\"0\" class=\"mmc-metrics\"><tr><th>client</th>"
+                 "<th>server</th><th>state</th><th>calls</th><th>hit ratio</th><th>p50</th><th>p99</th>"
+                 "<th>errors</th><th>pool waits</th><th>latency</th></tr>\n", r);
+    }
+    for (e = 0; e < n; ++e) {
+        const ap_memcache_server_metrics_t *m = &sums[e];
+        const apr_uint64_t hits = lookups(m, AP_MEMCACHE_METRIC_HIT);
+        const apr_uint64_t misses = lookups(m, AP_MEMCACHE_METRIC_MISS);
+        apr_uint64_t calls = 0;
+        const char *ratio;
+        const char *state;
+        int op, res;
+
+        for (op = 0; op < AP_MEMCACHE_METRIC_OPS; ++op) {
+            for (res = 0; res < AP_MEMCACHE_METRIC_RESULTS; ++res) {
+                calls += m->requests[op][res];
+            }
+        }
+        ratio = hits + misses ? apr_psprintf(r->pool, "%.3f", (double)hits / (double)(hits + misses)) : "-";
+        if (m->live) {
+            state = "live";
+        }
+        else {
+            char when[APR_RFC822_DATE_LEN];
+
+            apr_rfc822_date(when, m->dead_since);
+            state = apr_pstrcat(r->pool, short_report ? "dead since " : "<b>dead</b> since ", when, NULL);
+        }
+        if (short_report) {
+            ap_rprintf(r, "MemcacheMetrics %s %s: %s calls=%" APR_UINT64_T_FMT " hit_ratio=%s p50=%s p99=%s "
+                          "errors=%s pool_waits=%" APR_UINT64_T_FMT " pool_wait_seconds=%s\n",
+                       entries[e].client, entries[e].server, state, calls, ratio,
+                       seconds(r->pool, (apr_uint64_t)(quantile_ns(m, 0.5) < 0 ? 0 : quantile_ns(m, 0.5))),
+                       seconds(r->pool, (apr_uint64_t)(quantile_ns(m, 0.99) < 0 ? 0 : quantile_ns(m, 0.99))),
+                       errors_text(r->pool, m, ","), m->pool_waits, seconds(r->pool, m->pool_wait_ns));
+        }
+        else {
+            ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
+                          "<td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT " (%s)</td><td>%s</td></tr>\n",
+                       ap_escape_html(r->pool, entries[e].client), ap_escape_html(r->pool, entries[e].server), state,
+                       calls, ratio, duration_text(r->pool, quantile_ns(m, 0.5)),
+                       duration_text(r->pool, quantile_ns(m, 0.99)), errors_text(r->pool, m, " "), m->pool_waits,
+                       duration_text(r->pool, (double)m->pool_wait_ns), histogram_svg(r->pool, m));
+        }
+    }
+    if (!short_report) {
+        ap_rputs("</table>\n", r);
     }
 }
 

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
@@ -66,12 +69,60 @@ void check_with_real_tools(const HttpdProcess& h, const std::string& body, const
     EXPECT_EQ(parsed.output, "families=14 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
 }
 
+// Headless Chromium loads the status page: its DOM has the section and a chart with a
+// bar per bucket, and a screenshot of it is taken (kept in the test's directory, and
+// copied to MMC_METRICS_SCREENSHOT when that is set).
+void check_in_browser(const HttpdProcess& h) {
+    const char* chromium = "/usr/bin/chromium";
+    ASSERT_EQ(::access(chromium, X_OK), 0) << chromium << " is missing: install Debian's chromium package";
+    const std::string url = "http://127.0.0.1:" + std::to_string(h.port()) + "/server-status";
+    const std::vector<std::string> common = {chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                                             "--user-data-dir=" + h.dir() + "/chromium"};
+    std::vector<std::string> dump = common;
+    dump.push_back("--dump-dom");
+    dump.push_back(url);
+    const CommandResult dom = run_command(dump, 60);
+    ASSERT_EQ(dom.exit_code, 0) << dom.output;
+    EXPECT_NE(dom.output.find("Every child, summed"), std::string::npos) << dom.output;
+    const auto svg = dom.output.find("<svg class=\"mmc-histogram\"");
+    ASSERT_NE(svg, std::string::npos) << dom.output;
+    std::size_t bars = 0;
+    for (auto at = dom.output.find("<rect x=", svg); at != std::string::npos && at < dom.output.find("</svg>", svg);
+         at = dom.output.find("<rect x=", at + 1)) {
+        ++bars;
+    }
+    EXPECT_EQ(bars, 20u);
+
+    const std::string png = h.dir() + "/status.png";
+    std::vector<std::string> shot = common;
+    shot.push_back("--window-size=1300,1500");
+    shot.push_back("--screenshot=" + png);
+    shot.push_back(url);
+    const CommandResult taken = run_command(shot, 60);
+    ASSERT_EQ(taken.exit_code, 0) << taken.output;
+    FILE* f = std::fopen(png.c_str(), "rb");
+    ASSERT_NE(f, nullptr) << taken.output;
+    unsigned char magic[8] = {};
+    const std::size_t got = std::fread(magic, 1, sizeof magic, f);
+    std::fseek(f, 0, SEEK_END);
+    const long size = std::ftell(f);
+    std::fclose(f);
+    EXPECT_EQ(got, 8u);
+    EXPECT_EQ(std::memcmp(magic, "\x89PNG\r\n\x1a\n", 8), 0);
+    EXPECT_GT(size, 10000);
+    if (const char* keep = std::getenv("MMC_METRICS_SCREENSHOT")) {
+        run_command({"/bin/cp", png, keep});
+    }
+}
+
 class MetricsHandler : public ::testing::Test {
 protected:
     void SetUp() override { ASSERT_TRUE(mc_.start()) << mc_.error(); }
 
     bool start(const std::string& extra) {
-        httpd_ = std::make_unique<HttpdProcess>(module_options("prefork"));
+        HttpdOptions o = module_options("prefork");
+        o.system_modules = {"status"};
+        httpd_ = std::make_unique<HttpdProcess>(o);
         return httpd_->start([&](const HttpdProcess&) {
             return "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\n"
                    "MaxRequestWorkers 3\n" + extra +
@@ -80,7 +131,8 @@ protected:
                    "MemcacheFailureLimit 1000\n"
                    "MemcacheTimeout 200ms\n"
                    "<Location /mc>\n    SetHandler memcache-example\n</Location>\n"
-                   "<Location /metrics>\n    SetHandler memcache-metrics\n</Location>\n";
+                   "<Location /metrics>\n    SetHandler memcache-metrics\n</Location>\n"
+                   "<Location /server-status>\n    SetHandler server-status\n</Location>\n";
         });
     }
     HttpResponse get(const std::string& target) { return http_get(httpd_->port(), target); }
@@ -125,6 +177,17 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     const double upto = sample(body, "memcache_client_request_duration_seconds_bucket", {who, "le=\"0.268435456\""});
     EXPECT_EQ(upto - below, K) << body;
     check_with_real_tools(*httpd_, body, mc_.address(), N);
+
+    // The status page: the same sums per server, as Key: value lines and as HTML with a
+    // latency chart that a browser draws.
+    const std::string autopage = get("/server-status?auto").body;
+    const std::string line = "MemcacheMetrics 127.0.0.1:" + std::to_string(httpd_->port()) + " " + mc_.address() +
+                             ": live calls=" + std::to_string(2 * N + M + K) + " hit_ratio=0.632 p50=";
+    EXPECT_NE(autopage.find(line), std::string::npos) << autopage;
+    EXPECT_NE(autopage.find("errors=timeout=3 pool_waits=0 pool_wait_seconds=0\n"), std::string::npos) << autopage;
+    const std::string html = get("/server-status").body;
+    EXPECT_NE(html.find("<svg class=\"mmc-histogram\""), std::string::npos) << html;
+    check_in_browser(*httpd_);
 
     // Graceful restart: the same segment, the same counts, and new children add to them.
     const std::size_t offset = httpd_->error_log().size();
