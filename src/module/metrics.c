@@ -405,7 +405,9 @@ static int metrics_log_transaction(request_rec *r)
 
 void mmc_metrics_register_hooks(void)
 {
-    ap_hook_post_config(metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Last: the socache consumers (mod_ssl, ...) initialise their instances in their
+     * own post_config. */
+    ap_hook_post_config(metrics_post_config, NULL, NULL, APR_HOOK_REALLY_LAST);
     /* After mmc_child_init (REALLY_FIRST), which builds the clients. */
     ap_hook_child_init(mmc_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);

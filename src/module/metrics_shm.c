@@ -23,6 +23,7 @@
  */
 #include "metrics_shm.h"
 #include "config.h"
+#include "socache_instance.h"
 
 #include "ap_listen.h"
 #include "ap_mpm.h"
@@ -138,7 +139,30 @@ int mmc_metrics_post_config(apr_pool_t *pconf, server_rec *s)
             e->client = client_label(pconf, vs);
             e->server = APR_ARRAY_IDX(conf->servers, i, mmc_server_spec).name;
             e->s = vs;
+            e->inst = NULL;
             layout = fnv1a(fnv1a(layout, e->client), e->server);
+        }
+    }
+    /* The mcpool instances with a server list of their own (initialised by their
+     * consumers' post_config, before this one); the others use a client above. */
+    {
+        const ap_socache_instance_t *inst;
+
+        for (inst = mmc_socache_instances(); inst; inst = inst->next) {
+            int i;
+
+            if (!inst->servers || !inst->s) {
+                continue;
+            }
+            for (i = 0; i < inst->servers->nelts; ++i) {
+                mmc_metrics_entry *e = apr_array_push(list);
+
+                e->client = apr_pstrcat(pconf, MMC_SOCACHE_NAME ":", inst->cname, NULL);
+                e->server = APR_ARRAY_IDX(inst->servers, i, mmc_server_spec).name;
+                e->s = NULL;
+                e->inst = inst;
+                layout = fnv1a(fnv1a(layout, e->client), e->server);
+            }
         }
     }
     entries = (const mmc_metrics_entry *)list->elts;
@@ -239,12 +263,13 @@ void mmc_metrics_child_init(apr_pool_t *pchild, server_rec *s)
     my_servers = apr_pcalloc(pchild, sizeof(*my_servers) * (apr_size_t)nentries);
     my_base = apr_palloc(pchild, sizeof(apr_uint64_t) * WORDS * (apr_size_t)nentries);
     for (e = 0; e < nentries; ++e) {
-        const mmc_server_conf *conf = mmc_get_server_conf(entries[e].s);
+        apr_hash_t *byname = entries[e].inst ? mmc_socache_servers(entries[e].inst)
+                                             : mmc_get_server_conf(entries[e].s)->serverhash;
         const apr_uint64_t *rec = record_at(my_slot, e);
         apr_size_t w;
 
-        if (conf->serverhash) {
-            my_servers[e] = apr_hash_get(conf->serverhash, entries[e].server, APR_HASH_KEY_STRING);
+        if (byname) {
+            my_servers[e] = apr_hash_get(byname, entries[e].server, APR_HASH_KEY_STRING);
         }
         for (w = 0; w < WORDS; ++w) {
             my_base[(apr_size_t)e * WORDS + w] = __atomic_load_n(&rec[w], __ATOMIC_RELAXED);

@@ -6,14 +6,17 @@
 #define MMC_MODULE_METRICS_SHM_H
 
 #include "httpd.h"
+#include "ap_socache.h"
 
 #include "ap_memcache.h"
 
 /** One client's server, as the metrics name it. */
 typedef struct {
-    const char *client;   /* the virtual host: "server_hostname:port" */
-    const char *server;   /* the MemcacheServer address as written */
-    server_rec *s;        /* whose client it is */
+    const char *client;   /* the virtual host ("server_hostname:port") or the socache
+                             instance ("mcpool:<consumer>") */
+    const char *server;   /* the address as written */
+    server_rec *s;        /* whose client it is, or NULL: */
+    const ap_socache_instance_t *inst;  /* the socache instance's own server list */
 } mmc_metrics_entry;
 
 /** post_config: lays out the entries and makes (or keeps, across a restart with the

@@ -11,6 +11,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <regex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -120,12 +124,17 @@ protected:
     void SetUp() override { ASSERT_TRUE(mc_.start()) << mc_.error(); }
 
     bool start(const std::string& extra) {
+        return start_with([&](const HttpdProcess&) { return extra; }, {});
+    }
+    bool start_with(const std::function<std::string(const HttpdProcess&)>& extra,
+                    std::vector<std::string> modules) {
         HttpdOptions o = module_options("prefork");
-        o.system_modules = {"status"};
+        modules.push_back("status");
+        o.system_modules = modules;
         httpd_ = std::make_unique<HttpdProcess>(o);
-        return httpd_->start([&](const HttpdProcess&) {
+        return httpd_->start([&](const HttpdProcess& h) {
             return "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\n"
-                   "MaxRequestWorkers 3\n" + extra +
+                   "MaxRequestWorkers 3\n" + extra(h) +
                    "MemcacheServer " + mc_.address() + "\n"
                    // Timeouts never mark the server dead here: each is a timeout.
                    "MemcacheFailureLimit 1000\n"
@@ -178,6 +187,20 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     EXPECT_EQ(upto - below, K) << body;
     check_with_real_tools(*httpd_, body, mc_.address(), N);
 
+    // Every metric the Grafana dashboard queries is one the handler serves.
+    std::ifstream dashboard(std::string(MMC_SOURCE_DIR) + "/conf/grafana-memcache-dashboard.json");
+    ASSERT_TRUE(dashboard.good());
+    const std::string json((std::istreambuf_iterator<char>(dashboard)), std::istreambuf_iterator<char>());
+    const std::regex metric("memcache_client_[a-z_]+");
+    std::size_t used = 0;
+    for (auto it = std::sregex_iterator(json.begin(), json.end(), metric); it != std::sregex_iterator(); ++it) {
+        std::string name = it->str();
+        if (name.size() > 7 && name.compare(name.size() - 7, 7, "_bucket") == 0) name.resize(name.size() - 7);
+        EXPECT_NE(body.find("# TYPE " + name + " "), std::string::npos) << name;
+        ++used;
+    }
+    EXPECT_GT(used, 10u);
+
     // The status page: the same sums per server, as Key: value lines and as HTML with a
     // latency chart that a browser draws.
     const std::string autopage = get("/server-status?auto").body;
@@ -226,6 +249,40 @@ TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {
     check_with_real_tools(*httpd_, body, mc_.address(), kHits);
     // Prefork's note while it replaces the children that exit.
     EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
+}
+
+TEST_F(MetricsHandler, AnSOCacheInstanceWithItsOwnServersIsAClientOfItsOwn) {
+    MemcachedProcess socache_mc;
+    ASSERT_TRUE(socache_mc.start()) << socache_mc.error();
+    // "alice" with password "secret".
+    auto body = [&](const HttpdProcess& h) {
+        const std::string htpasswd = h.write_file("htpasswd", "alice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n");
+        return "AuthnCacheSOCache mcpool:" + socache_mc.address() + "\n"
+               "<Location /private>\n"
+               "    SetHandler memcache-example\n"
+               "    AuthType Basic\n    AuthName private\n"
+               "    AuthBasicProvider socache file\n"
+               "    AuthUserFile \"" + htpasswd + "\"\n"
+               "    AuthnCacheProvideFor file\n"
+               "    Require valid-user\n"
+               "</Location>\n";
+    };
+    ASSERT_TRUE(start_with(body, {"authn_core", "authn_file", "authn_socache", "auth_basic", "authz_user"}))
+        << httpd_->error();
+    const std::vector<std::string> alice = {"Authorization: Basic YWxpY2U6c2VjcmV0"};
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_EQ(http_get(httpd_->port(), "/private?op=servers", "localhost", alice).status, 200);
+    }
+    const std::string scrape = get("/metrics").body;
+    const std::string who = "server=\"" + socache_mc.address() + "\"";
+    // The first lookup misses and stores; the others hit (one per request).
+    const double hits = sample(scrape, "memcache_client_requests_total", {"client=\"mcpool:", who, "op=\"get\"", "result=\"hit\""});
+    const double misses = sample(scrape, "memcache_client_requests_total", {"client=\"mcpool:", who, "op=\"get\"", "result=\"miss\""});
+    const double stores = sample(scrape, "memcache_client_requests_total", {"client=\"mcpool:", who, "op=\"store\"", "result=\"ok\""});
+    EXPECT_EQ(hits, 3) << scrape;
+    EXPECT_EQ(misses, 1) << scrape;
+    EXPECT_EQ(stores, 1) << scrape;
+    check_with_real_tools(*httpd_, scrape, mc_.address(), 0);
 }
 
 }  // namespace
