@@ -202,20 +202,24 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
             return r;
         }
         // Counted once per acquire that waits (waits_this_call), with the time of each
-        // sleep: the clock is read only here, around a sleep.
-        if (!waits_this_call++) metrics_.common().add(Counter::pool_waits);
+        // sleep in time-stamp counter ticks (metrics.h), not clock reads.
+        // (A caller that may not wait, wait_deadline min, is not counted.)
+        const bool waits = wait_deadline != Clock::time_point::min();
+        if (waits && !waits_this_call++) metrics_.common().add(Counter::pool_waits);
         if (waited) *waited = true;
         // Sleep with the lock released until a connection comes back (changes_ moves
         // on), then look again: another caller may have taken it first.
         ++waiters_;
         const std::uint32_t seen = changes_.load(std::memory_order_acquire);
         lock.unlock();
-        const auto sleep_start = Clock::now();
+        const std::uint64_t sleep_start = tick_stamp();
         const bool in_time = word_wait_until(changes_, seen, wait_deadline);
-        metrics_.common().add(Counter::pool_wait_ns,
-                              static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                             Clock::now() - sleep_start)
-                                                             .count()));
+        // Until the tick scale is known (a process's first 10 ms), the wait counts from
+        // about when the acquire started (its deadline less the acquire timeout).
+        if (waits) {
+            metrics_.common().add(Counter::pool_wait_ns,
+                                  ticks_to_ns(sleep_start, tick_stamp(), wait_deadline - options_.timeouts.acquire));
+        }
         lock.lock();
         if (waiters_ > 0) --waiters_;
         if (!in_time && idle_.empty() && open_ >= options_.limits.max) return {Result::pool_timeout};
