@@ -14,8 +14,11 @@
 // 0: rare paths. A reader sums the blocks; each counter is exact, and counters read at
 // the same time may be a few operations apart.
 //
-// A new counter is a line in MMC_SERVER_COUNTERS (and the C API's struct mirrors it:
-// src/compat/metrics_api.cpp).
+// A new counter (a replica write, a repair) is a line in MMC_SERVER_COUNTERS, a field of
+// the same name at the end of ap_memcache_server_metrics_t (include/ap_memcache.h; filled
+// by name in src/compat/metrics_api.cpp, summed over children by
+// src/module/metrics_shm.c with no change there), and a per_server() line in
+// src/module/metrics.c for its Prometheus family.
 #ifndef MMC_ENGINE_METRICS_H
 #define MMC_ENGINE_METRICS_H
 

@@ -44,7 +44,11 @@ APLOG_USE_MODULE(memcache);
 #define SLOT_HEADER 64
 #define WORDS (sizeof(ap_memcache_server_metrics_t) / sizeof(apr_uint64_t))
 #define FIRST_COUNTER_WORD (APR_OFFSETOF(ap_memcache_server_metrics_t, requests) / sizeof(apr_uint64_t))
+/* The two words of state (live, dead_since): this child's view, not counts. Every other
+ * word after the size is a counter, fields added at the struct's end included. */
 #define LIVE_WORD (APR_OFFSETOF(ap_memcache_server_metrics_t, live) / sizeof(apr_uint64_t))
+#define DEAD_SINCE_WORD (APR_OFFSETOF(ap_memcache_server_metrics_t, dead_since) / sizeof(apr_uint64_t))
+#define IS_STATE_WORD(w) ((w) == LIVE_WORD || (w) == DEAD_SINCE_WORD)
 
 typedef struct {
     apr_uint32_t magic;
@@ -301,12 +305,8 @@ void mmc_metrics_flush(void)
             continue;
         }
         memcpy(words, &m, sizeof words);
-        for (w = FIRST_COUNTER_WORD; w < LIVE_WORD; ++w) {
-            __atomic_store_n(&rec[w], base[w] + words[w], __ATOMIC_RELAXED);
-        }
-        /* The state, not a count: this child's view. */
-        for (w = LIVE_WORD; w < WORDS; ++w) {
-            __atomic_store_n(&rec[w], words[w], __ATOMIC_RELAXED);
+        for (w = FIRST_COUNTER_WORD; w < WORDS; ++w) {
+            __atomic_store_n(&rec[w], IS_STATE_WORD(w) ? words[w] : base[w] + words[w], __ATOMIC_RELAXED);
         }
     }
 }
@@ -335,18 +335,20 @@ int mmc_metrics_sum(apr_pool_t *p, const mmc_metrics_entry **out_entries,
             const apr_uint64_t *rec = record_at(i, e);
             apr_uint64_t words[WORDS];
 
-            for (w = FIRST_COUNTER_WORD; w < LIVE_WORD; ++w) {
-                total[w] += __atomic_load_n(&rec[w], __ATOMIC_RELAXED);
+            for (w = FIRST_COUNTER_WORD; w < WORDS; ++w) {
+                if (!IS_STATE_WORD(w)) {
+                    total[w] += __atomic_load_n(&rec[w], __ATOMIC_RELAXED);
+                }
             }
             /* Up unless a running child has it marked dead; since the latest such mark. */
             if (__atomic_load_n(&slot_at(i)->owner, __ATOMIC_ACQUIRE) == 0) {
                 continue;
             }
-            for (w = LIVE_WORD; w < WORDS; ++w) {
-                words[w] = __atomic_load_n(&rec[w], __ATOMIC_RELAXED);
-            }
-            memcpy((char *)m + LIVE_WORD * sizeof(apr_uint64_t), words + LIVE_WORD,
-                   (WORDS - LIVE_WORD) * sizeof(apr_uint64_t));
+            words[LIVE_WORD] = __atomic_load_n(&rec[LIVE_WORD], __ATOMIC_RELAXED);
+            words[DEAD_SINCE_WORD] = __atomic_load_n(&rec[DEAD_SINCE_WORD], __ATOMIC_RELAXED);
+            memcpy((char *)m + LIVE_WORD * sizeof(apr_uint64_t), words + LIVE_WORD, sizeof(apr_uint64_t));
+            memcpy((char *)m + DEAD_SINCE_WORD * sizeof(apr_uint64_t), words + DEAD_SINCE_WORD,
+                   sizeof(apr_uint64_t));
             seen = 1;
             if (!m->live) {
                 live = 0;
