@@ -2,6 +2,7 @@
 // counts summed over the children, kept across a graceful restart and over children
 // that exit (MaxConnectionsPerChild), in output that promtool and Python's
 // prometheus_client accept.
+#include "delay_proxy.h"
 #include "httpd_test_options.h"
 #include "memcached_process.h"
 
@@ -249,6 +250,45 @@ TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {
     check_with_real_tools(*httpd_, body, mc_.address(), kHits);
     // Prefork's note while it replaces the children that exit.
     EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
+}
+
+TEST_F(MetricsHandler, TheNinetyNinthPercentileOfAServer20msAwayIsInItsBucket) {
+    DelayProxy proxy(mc_.port(), std::chrono::milliseconds(20));
+    const std::string slow = "127.0.0.1:" + std::to_string(proxy.port());
+    ASSERT_TRUE(start_with([&](const HttpdProcess&) { return "<VirtualHost *:*>\n    ServerName slow.test\n"
+                                                             "    MemcacheServer " + slow + "\n</VirtualHost>\n"; },
+                           {}))
+        << httpd_->error();
+    ASSERT_EQ(http_get(httpd_->port(), "/mc?op=set&key=s&value=v", "slow.test").status, 200);
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(http_get(httpd_->port(), "/mc?op=get&key=s", "slow.test").status, 200);
+    const std::string body = get("/metrics").body;
+    // histogram_quantile's arithmetic, on what Python's parser read.
+    const std::string file = httpd_->write_file("slow.txt", body);
+    const std::string script = httpd_->write_file("p99.py",
+        "import sys\n"
+        "from prometheus_client.parser import text_string_to_metric_families\n"
+        "buckets = []\n"
+        "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+        "    for s in f.samples:\n"
+        "        if s.name.endswith('_bucket') and s.labels.get('server') == sys.argv[2]:\n"
+        "            buckets.append((float(s.labels['le']), s.value))\n"
+        "buckets.sort()\n"
+        "total = buckets[-1][1]\n"
+        "rank, lower, below = 0.99 * total, 0.0, 0.0\n"
+        "for le, cum in buckets:\n"
+        "    if cum >= rank:\n"
+        "        print('%.9f %.9f %.9f' % (lower + (le - lower) * (rank - below) / (cum - below), lower, le))\n"
+        "        break\n"
+        "    lower, below = le, cum\n");
+    const CommandResult p99 = run_command({kPython, script, file, slow});
+    ASSERT_EQ(p99.exit_code, 0) << p99.output;
+    double value = 0, lower = 0, upper = 0;
+    ASSERT_EQ(std::sscanf(p99.output.c_str(), "%lf %lf %lf", &value, &lower, &upper), 3) << p99.output;
+    // 20 ms and a little: the bucket (2^24, 2^25] ns.
+    EXPECT_DOUBLE_EQ(lower, 0.016777216) << body;
+    EXPECT_DOUBLE_EQ(upper, 0.033554432) << body;
+    EXPECT_GT(value, 0.02) << body;
+    EXPECT_EQ(sample(body, "memcache_client_request_duration_seconds_count", {"server=\"" + slow + "\""}), 21) << body;
 }
 
 TEST_F(MetricsHandler, AnSOCacheInstanceWithItsOwnServersIsAClientOfItsOwn) {

@@ -1,19 +1,11 @@
 // Per-server metrics (ap_memcache_server_metrics): exact counts of calls by kind and
 // result, errors by class, connections, health changes and latency, against a real
 // memcached, and from many threads at once.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "delay_proxy.h"
 #include "live_fixture.h"
-#include "loopback_listener.h"
 
 namespace mmc::test {
 namespace {
@@ -40,70 +32,6 @@ apr_uint64_t latency_count(const ap_memcache_server_metrics_t& m) {
     for (auto v : m.latency) n += v;
     return n;
 }
-
-// A loopback proxy to a memcached that holds every reply back for `delay`.
-class DelayProxy {
-public:
-    DelayProxy(unsigned short upstream, std::chrono::milliseconds delay) : upstream_(upstream), delay_(delay) {
-        fd_ = listen_on_loopback(port_);
-        accept_thread_ = std::thread([this] { serve(); });
-    }
-    ~DelayProxy() {
-        stop_ = true;
-        accept_thread_.join();
-        std::lock_guard<std::mutex> lock(mu_);
-        for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-        for (auto& t : pipes_) t.join();
-        for (int fd : fds_) ::close(fd);
-        ::close(fd_);
-    }
-    unsigned short port() const { return port_; }
-
-private:
-    void serve() {
-        while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 20) != 1) continue;
-            const int client = ::accept(fd_, nullptr, nullptr);
-            if (client < 0) continue;
-            const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_port = htons(upstream_);
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            if (::connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-                ::close(client);
-                ::close(server);
-                continue;
-            }
-            std::lock_guard<std::mutex> lock(mu_);
-            fds_.push_back(client);
-            fds_.push_back(server);
-            pipes_.emplace_back([=] { pump(client, server, std::chrono::milliseconds(0)); });
-            pipes_.emplace_back([=] { pump(server, client, delay_); });
-        }
-    }
-    void pump(int from, int to, std::chrono::milliseconds delay) {
-        char buf[16384];
-        for (;;) {
-            const ssize_t n = ::recv(from, buf, sizeof buf, 0);
-            if (n <= 0) break;
-            if (delay.count()) std::this_thread::sleep_for(delay);
-            if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
-        }
-        ::shutdown(to, SHUT_WR);
-    }
-
-    unsigned short upstream_;
-    std::chrono::milliseconds delay_;
-    unsigned short port_ = 0;
-    int fd_ = -1;
-    std::atomic<bool> stop_{false};
-    std::mutex mu_;
-    std::vector<int> fds_;
-    std::vector<std::thread> pipes_;
-    std::thread accept_thread_;
-};
 
 // The bucket the q-quantile falls in, as a scraper computes it from the histogram.
 std::size_t quantile_bucket(const ap_memcache_server_metrics_t& m, double q) {
