@@ -138,7 +138,11 @@ ServerMetrics::ServerMetrics() : shards_(new Shard[kShards]) {
 
 MetricsSnapshot ServerMetrics::snapshot() const noexcept {
     MetricsSnapshot out;
-    for (std::size_t s = 0; s < kShards; ++s) {
+    // Only the blocks given out so far: block 0 and one per connection opened, up to
+    // all of them (a prefork child's server has one or two).
+    const std::uint32_t given = next_.load(std::memory_order_relaxed);
+    const std::size_t used = given >= kShards ? kShards : given;
+    for (std::size_t s = 0; s < used; ++s) {
         const Shard& sh = shards_[s];
         for (std::size_t o = 0; o < kMetricOps; ++o)
             for (std::size_t r = 0; r < kMetricResults; ++r)

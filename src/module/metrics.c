@@ -394,7 +394,7 @@ static int metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *
     return mmc_metrics_post_config(pconf, s);
 }
 
-/* At the end of every request: this child's slot as of now (a few thousand loads and
+/* At the end of every request: this child's slot as of now (a few hundred loads and
  * stores per server, no lock, no system call). */
 static int metrics_log_transaction(request_rec *r)
 {
