@@ -367,6 +367,92 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_get_options(
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_set_options(
     apr_memcache_server_t *ms, const ap_memcache_server_options_t *opts);
 
+/* ---- metrics ------------------------------------------------------------------- */
+
+/** Kinds of call (the first index of requests[][]). A get-and-touch and a meta mg count
+ *  as get, a meta ms as store, a meta md as delete; flush, version and stats as other. */
+#define AP_MEMCACHE_METRIC_OP_GET          0
+#define AP_MEMCACHE_METRIC_OP_MULTIGET_KEY 1 /**< one key of a multi-get */
+#define AP_MEMCACHE_METRIC_OP_STORE        2 /**< set, add, replace, cas, append, prepend */
+#define AP_MEMCACHE_METRIC_OP_DELETE       3
+#define AP_MEMCACHE_METRIC_OP_ARITH        4 /**< incr, decr */
+#define AP_MEMCACHE_METRIC_OP_TOUCH        5
+#define AP_MEMCACHE_METRIC_OP_OTHER        6
+#define AP_MEMCACHE_METRIC_OPS             7
+
+/** What a call came to (the second index of requests[][]). */
+#define AP_MEMCACHE_METRIC_HIT        0 /**< a get or multi-get key that found its value */
+#define AP_MEMCACHE_METRIC_MISS       1 /**< not found (a get's miss, a delete or touch of
+                                             a missing key) */
+#define AP_MEMCACHE_METRIC_OK         2
+#define AP_MEMCACHE_METRIC_NOT_STORED 3 /**< an add, replace or cas that did not apply */
+#define AP_MEMCACHE_METRIC_ERROR      4 /**< counted again in errors[] by class */
+#define AP_MEMCACHE_METRIC_RESULTS    5
+
+/** Error classes (the index of errors[]); ap_memcache_metric_error_name() names them. */
+#define AP_MEMCACHE_METRIC_ERR_TIMEOUT         0
+#define AP_MEMCACHE_METRIC_ERR_CONNECT_FAILED  1
+#define AP_MEMCACHE_METRIC_ERR_CONNECT_TIMEOUT 2
+#define AP_MEMCACHE_METRIC_ERR_SERVER_ERROR    3
+#define AP_MEMCACHE_METRIC_ERR_PROTOCOL_ERROR  4
+#define AP_MEMCACHE_METRIC_ERR_TLS_FAILED      5
+#define AP_MEMCACHE_METRIC_ERR_AUTH_FAILED     6
+#define AP_MEMCACHE_METRIC_ERR_NO_SERVER       7
+#define AP_MEMCACHE_METRIC_ERR_CLOSED          8 /**< closed or reset by the server, or
+                                                      a socket error */
+#define AP_MEMCACHE_METRIC_ERR_POOL_TIMEOUT    9
+#define AP_MEMCACHE_METRIC_ERR_CLIENT_ERROR    10
+#define AP_MEMCACHE_METRIC_ERR_REFUSED         11 /**< not sent: invalid, too large, or
+                                                       not in the server's protocol */
+#define AP_MEMCACHE_METRIC_ERRORS              12 /**< classes defined so far */
+#define AP_MEMCACHE_METRIC_ERROR_SLOTS         16 /**< room in errors[] */
+
+/** Latency buckets: bucket i counts calls that took at most 2^(14+i) ns (16.384 us,
+ *  32.768 us, ... 4.294967296 s for i = 18); the last one counts the rest. */
+#define AP_MEMCACHE_LATENCY_BUCKETS 20
+
+/** What one server has done for this process since it was created: every counter only
+ *  grows. A call is counted once it ends, and timed from its start (waiting for a
+ *  pooled connection and connecting included) to its end.
+ *
+ *  Extensible: set size to sizeof(ap_memcache_server_metrics_t) before the call. The
+ *  library fills as much of the struct as both it and the caller know of and sets size
+ *  to that; fields are only ever added at the end. */
+typedef struct {
+    apr_size_t size;
+    apr_uint64_t requests[AP_MEMCACHE_METRIC_OPS][AP_MEMCACHE_METRIC_RESULTS];
+    apr_uint64_t errors[AP_MEMCACHE_METRIC_ERROR_SLOTS];
+    apr_uint64_t latency[AP_MEMCACHE_LATENCY_BUCKETS]; /**< calls per bucket */
+    apr_uint64_t latency_sum_ns;      /**< the time of every call counted in latency[] */
+    apr_uint64_t bytes_sent;          /**< request bytes written */
+    apr_uint64_t bytes_received;      /**< reply bytes read */
+    apr_uint64_t connections_opened;  /**< connected (TLS handshake and authentication
+                                           included) */
+    apr_uint64_t connections_closed;
+    apr_uint64_t connections_resumed; /**< TLS connections that resumed a session */
+    apr_uint64_t marked_dead;         /**< live to dead */
+    apr_uint64_t marked_live;         /**< dead to live */
+    apr_uint64_t pool_waits;          /**< calls that found every connection busy and
+                                           waited for one */
+    apr_uint64_t pool_wait_ns;        /**< the time they waited */
+    int live;                         /**< 1 live, 0 marked dead */
+    apr_time_t dead_since;            /**< when it was last marked dead (0: never) */
+} ap_memcache_server_metrics_t;
+
+/** Fills *out (whose size the caller set) with ms's counters: a sum over the blocks
+ *  the counting threads write, each counter exact; counters read at once may be a few
+ *  calls apart. APR_EINVAL for a NULL argument or a size smaller than the size field
+ *  and the request counts. Costs no lock on the calls being counted. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_metrics(apr_memcache_server_t *ms,
+                                                             ap_memcache_server_metrics_t *out);
+
+/** The names the metrics use (the Prometheus labels of mod_memcache's metrics handler):
+ *  "get", "multiget_key", ...; "hit", "miss", ...; "timeout", "connect_failed", ...
+ *  NULL for an index out of range. */
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_metric_op_name(int op);
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_metric_result_name(int result);
+AP_MEMCACHE_DECLARE(const char *) ap_memcache_metric_error_name(int error_class);
+
 /* ---- TLS and authentication ---------------------------------------------------- */
 
 /** Minimum protocol versions for ap_memcache_tls_options_t.min_protocol. */

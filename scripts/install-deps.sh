@@ -15,6 +15,12 @@ packages=(
   sasl2-bin
   # nginx: the memcache-pass tests and benchmark compare httpd with its memcached_pass
   nginx
+  # promtool checks the memcache-metrics handler's output (httpd.metrics)
+  prometheus
+  # Python's Prometheus parser reads it too (httpd.metrics, with /usr/bin/python3)
+  python3-prometheus-client
+  # headless browser that renders the status page's metrics section (httpd.metrics)
+  chromium
   "$@"
 )
 

@@ -160,6 +160,9 @@ Outcome Connection::set_up_for_requests() {
     timeval tv = to_timeval(io_timeout_);
     if (::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return {Result::connect_failed, errno};
     rcv_timeout_ = io_timeout_;
+    opened_ = true;
+    shard_->add(Counter::connections_opened);
+    if (tls_ && tls_->resumed()) shard_->add(Counter::connections_resumed);
     return {};
 }
 
@@ -171,7 +174,8 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
       rcv_timeout_(settings.io_timeout),
       text_parser_(settings.max_value_size),
       binary_parser_(settings.max_value_size),
-      meta_parser_(settings.max_value_size) {
+      meta_parser_(settings.max_value_size),
+      shard_(settings.metrics ? settings.metrics->next_shard() : &unowned_shard()) {
     out_.reserve(512);
     if (settings.auth && !settings.auth->user.empty()) {
         auth_ = settings.auth;
@@ -180,7 +184,14 @@ Connection::Connection(int fd, bool tcp, const ConnectionSettings& settings)
     }
 }
 
+ServerMetrics::Shard& Connection::unowned_shard() noexcept {
+    // Zero-initialised (static storage); counts what nobody reads.
+    static ServerMetrics::Shard shard;
+    return shard;
+}
+
 Connection::~Connection() {
+    if (opened_) shard_->add(Counter::connections_closed);
     auth_wipe();
     tls_.reset();  // before its socket is closed
     ::close(fd_);
@@ -190,11 +201,15 @@ Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point 
                              bool* quick) {
     if (quick) *quick = false;
     if (iovcnt < 0 || iovcnt > 8) return {Result::invalid_argument};
-    if (tls_) return tls_send(iov_in, iovcnt, deadline, quick);
-    // The usual case: the whole request goes out in one write, straight from the
-    // caller's iovecs.
     std::size_t total = 0;
     for (int i = 0; i < iovcnt; ++i) total += iov_in[i].iov_len;
+    if (tls_) {
+        Outcome r = tls_send(iov_in, iovcnt, deadline, quick);
+        if (r.ok()) shard_->add(Counter::bytes_sent, total);
+        return r;
+    }
+    // The usual case: the whole request goes out in one write, straight from the
+    // caller's iovecs.
     {
         msghdr msg{};
         msg.msg_iov = const_cast<iovec*>(iov_in);
@@ -202,13 +217,16 @@ Outcome Connection::send_all(const iovec* iov_in, int iovcnt, Clock::time_point 
         ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0 && static_cast<std::size_t>(n) == total) {
             if (quick) *quick = true;
+            shard_->add(Counter::bytes_sent, total);
             return {};
         }
         if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
             if (errno == EPIPE || errno == ECONNRESET) return {Result::closed, errno};
             return {Result::io_error, errno};
         }
-        return send_rest(iov_in, iovcnt, n > 0 ? static_cast<std::size_t>(n) : 0, deadline);
+        Outcome r = send_rest(iov_in, iovcnt, n > 0 ? static_cast<std::size_t>(n) : 0, deadline);
+        if (r.ok()) shard_->add(Counter::bytes_sent, total);
+        return r;
     }
 }
 
@@ -322,10 +340,12 @@ Outcome Connection::tls_receive(bool wait) {
     TlsStream::Status st = tls_->read(in_.tail(), in_.tail_room(), got, wait);
     if (st == TlsStream::Status::ok) {
         in_.commit(got);
+        shard_->add(Counter::bytes_received, got);
         while (tls_->pending()) {
             if (!in_.reserve_tail(4096)) return {Result::no_memory};
             if (tls_->read(in_.tail(), in_.tail_room(), got, false) != TlsStream::Status::ok) break;
             in_.commit(got);
+            shard_->add(Counter::bytes_received, got);
         }
         return {};
     }
@@ -346,6 +366,7 @@ Outcome Connection::receive_into(int flags) {
     ssize_t n = ::recv(fd_, in_.tail(), in_.tail_room(), flags);
     if (n > 0) {
         in_.commit(static_cast<std::size_t>(n));
+        shard_->add(Counter::bytes_received, static_cast<std::uint64_t>(n));
         return {};
     }
     if (n == 0) return {Result::closed};

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "engine/address.h"
+#include "engine/metrics.h"
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/read_buffer.h"
@@ -44,6 +45,9 @@ struct ConnectionSettings {
     // Where a failed authentication notes the reply that ended it, for the server's
     // log line (optional).
     AuthNotes* auth_notes = nullptr;
+    // Where the connection counts its bytes and its opening and closing, and where
+    // the exchanges on it count theirs (metrics.h); none: counted nowhere.
+    ServerMetrics* metrics = nullptr;
 };
 
 class Connection {
@@ -125,6 +129,9 @@ public:
         return first;
     }
 
+    // The block of its server's counters this connection counts into (metrics.h).
+    ServerMetrics::Shard& metrics() noexcept { return *shard_; }
+
     Clock::time_point idle_since;
     // Which of its server's addresses it was opened to (for trying the next one).
     std::size_t address_index = 0;
@@ -175,6 +182,9 @@ private:
     Secret auth_request_;  // wiped on success, on failure and with the connection
     std::size_t auth_sent_ = 0;
     std::string tls_out_;  // a request gathered for one TLS record (TLS has no writev)
+    ServerMetrics::Shard* shard_;
+    bool opened_ = false;  // connected and counted as opened
+    static ServerMetrics::Shard& unowned_shard() noexcept;
 };
 
 // Milliseconds until `deadline` for poll(), rounded up (a deadline 0.4 ms away is

@@ -102,13 +102,38 @@ template <class Event, class Parser, class OnEvent>
 // protocol can carry, a time it would misread) before a connection is taken: nothing is
 // sent. report() leaves the server's health as it is and only lets go of a retry probe
 // the caller may have claimed when it picked the server, which this call will never make.
-inline Outcome refuse(Server& server, Result why) {
-    const Outcome refused{why};
-    server.report(refused);
-    return refused;
+// The kind of call a request is counted as (metrics.h).
+template <class Request>
+constexpr MetricOp metric_op() noexcept {
+    if constexpr (std::is_same_v<Request, GetRequest> || std::is_same_v<Request, GetAndTouchRequest> ||
+                  std::is_same_v<Request, MetaGetCall>) {
+        return MetricOp::get;
+    } else if constexpr (std::is_same_v<Request, StoreRequest> || std::is_same_v<Request, MetaSetCall>) {
+        return MetricOp::store;
+    } else if constexpr (std::is_same_v<Request, RemoveRequest> || std::is_same_v<Request, MetaDeleteCall>) {
+        return MetricOp::remove;
+    } else if constexpr (std::is_same_v<Request, ArithRequest>) {
+        return MetricOp::arith;
+    } else if constexpr (std::is_same_v<Request, TouchRequest>) {
+        return MetricOp::touch;
+    } else {
+        return MetricOp::other;
+    }
 }
 
-inline Outcome refuse_value(Server& server) { return refuse(server, Result::value_too_large); }
+// Ends a call that never got a connection (refused, no connection free, no server):
+// reported and counted, on the server's block for such rare ends.
+inline Outcome end_without_connection(Server& server, MetricOp op, const Outcome& why) {
+    server.report(why);
+    server.metrics().common().count(op, why.result);
+    return why;
+}
+
+inline Outcome refuse(Server& server, Result why, MetricOp op) {
+    return end_without_connection(server, op, Outcome{why});
+}
+
+inline Outcome refuse_value(Server& server) { return refuse(server, Result::value_too_large, MetricOp::store); }
 
 // One request of type Request over Codec's protocol.
 //
@@ -121,12 +146,15 @@ Outcome exchange_supported(Server& server, const Request& req) {
     // Whatever the store limit says: the encoder would refuse a length its protocol
     // cannot carry, and by then a connection would be taken and a reply awaited that
     // never comes.
-    if (const Result why = Codec::check(req); why != Result::ok) return refuse(server, why);
+    constexpr MetricOp op = metric_op<Request>();
+    if (const Result why = Codec::check(req); why != Result::ok) return refuse(server, why, op);
     const Timeouts& t = server.options().timeouts;
     // One clock read serves the call's deadline, the acquire deadline, the stale check
     // and the I/O deadline, unless the acquire had to wait or connect (then time has
     // moved).
     const auto start = Clock::now();
+    // The call's duration, for the latency histogram (metrics.h): not a clock read.
+    const std::uint64_t start_ticks = tick_stamp();
     auto now = start;
     for (int attempt = 0;; ++attempt) {
         std::unique_ptr<Connection> conn;
@@ -139,17 +167,13 @@ Outcome exchange_supported(Server& server, const Request& req) {
             attempt == 0 ? Clock::time_point::max() : start + t.acquire + t.connect + t.io;
         Outcome got = server.pool().acquire(attempt == 0 ? now + t.acquire : std::min(now + t.acquire, call_deadline),
                                             call_deadline, conn, fresh, &waited);
-        if (!got.ok()) {
-            server.report(got);
-            return got;
-        }
+        if (!got.ok()) return end_without_connection(server, op, got);
         if (waited && !server.live()) {
             // The server died while this caller queued for one of its connections
             // (those ahead of it timed out): fail now instead of paying another I/O
             // deadline on it.
             server.pool().release(std::move(conn), true);
-            server.report(Outcome{Result::no_server});
-            return {Result::no_server};
+            return end_without_connection(server, op, Outcome{Result::no_server});
         }
         if (waited || fresh) now = Clock::now();
         if (!fresh && now - conn->idle_since > kStaleCheckAfter && conn->peer_closed()) {
@@ -158,8 +182,7 @@ Outcome exchange_supported(Server& server, const Request& req) {
             server.pool().release(std::move(conn), false);
             server.pool().drop_idle();
             if (attempt < 2 && now < start + t.acquire + t.connect + t.io) continue;
-            server.report(Outcome{Result::closed});
-            return {Result::closed};
+            return end_without_connection(server, op, Outcome{Result::closed});
         }
 
         // Clipped by the call's deadline only after a wait or a retry; receive_soon
@@ -202,6 +225,8 @@ Outcome exchange_supported(Server& server, const Request& req) {
         // Reusable only after a complete reply with nothing left over.
         bool clean = is_server_reply(outcome.result) && conn->in().empty();
         const std::uint32_t epoch = conn->epoch;
+        const std::uint64_t end_ticks = tick_stamp();
+        ServerMetrics::Shard& counts = conn->metrics();
         server.pool().release(std::move(conn), clean, now);
 
         // A reused connection that failed before any reply byte: for a request that
@@ -214,6 +239,8 @@ Outcome exchange_supported(Server& server, const Request& req) {
             if (now < start + t.acquire + t.connect + t.io) continue;
         }
         server.report(outcome, epoch);
+        counts.count(op, outcome.result);
+        counts.observe(ticks_to_ns(start_ticks, end_ticks, start));
         return outcome;
     }
 }
@@ -223,7 +250,7 @@ Outcome exchange_supported(Server& server, const Request& req) {
 template <class Codec, class Request>
 Outcome exchange(Server& server, const Request& req) {
     if constexpr (IsMetaOnly<Request>::value && Codec::kProtocol != Protocol::meta) {
-        return refuse(server, Result::not_supported);
+        return refuse(server, Result::not_supported, metric_op<Request>());
     } else {
         return exchange_supported<Codec>(server, req);
     }

@@ -34,7 +34,34 @@ struct InFlight {
     bool may_retry = false;
     bool got_bytes = false;  // some of the reply has arrived
     bool retry = false;      // ended, to be tried again in the next round
+    Clock::time_point started{};     // when its connection was asked for
+    std::uint64_t started_ticks = 0;  // and the stamp of that moment (metrics.h)
+    std::size_t answered[2] = {0, 0};  // keys with a value, keys with an error of their own
 };
+
+// Counts a batch's keys (metrics.h): those with a value are hits, those with an error
+// of their own errors; the rest are misses when the server answered completely, and
+// share the batch's error when not.
+void count_keys(ServerMetrics::Shard& counts, const GetBatch& b, const std::size_t answered[2],
+                Result outcome) {
+    auto& row = counts.requests[static_cast<std::size_t>(MetricOp::multiget_key)];
+    const std::size_t hits = std::min(answered[0], b.nkeys);
+    const std::size_t key_errors = std::min(answered[1], b.nkeys - hits);
+    const std::size_t rest = b.nkeys - hits - key_errors;
+    if (hits) row[static_cast<std::size_t>(MetricResult::hit)].fetch_add(hits, std::memory_order_relaxed);
+    if (key_errors) {
+        row[static_cast<std::size_t>(MetricResult::error)].fetch_add(key_errors, std::memory_order_relaxed);
+        counts.errors[static_cast<std::size_t>(MetricError::server_error)].fetch_add(key_errors,
+                                                                                    std::memory_order_relaxed);
+    }
+    if (rest == 0) return;
+    const MetricClass c = outcome == Result::ok ? MetricClass{MetricResult::miss, MetricError::timeout}
+                                                : classify(MetricOp::multiget_key, outcome);
+    row[static_cast<std::size_t>(c.result)].fetch_add(rest, std::memory_order_relaxed);
+    if (c.result == MetricResult::error) {
+        counts.errors[static_cast<std::size_t>(c.error)].fetch_add(rest, std::memory_order_relaxed);
+    }
+}
 
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
 // it must not count against the server.
@@ -55,12 +82,18 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
     // with nothing after it.
     bool clean = is_server_reply(outcome.result) && f.conn && f.conn->in().empty();
     std::uint32_t epoch = Server::kNoConnection;
+    ServerMetrics::Shard* counts = &f.batch->server->metrics().common();
     if (f.conn) {
+        counts = &f.conn->metrics();
+        // The round trip of this server's share, from when its connection was asked
+        // for.
+        counts->observe(ticks_to_ns(f.started_ticks, tick_stamp(), f.started));
         epoch = f.conn->epoch;
         f.conn->trim_request_buffer();
         f.batch->server->pool().release(std::move(f.conn), clean);
     }
     if (blame) f.batch->server->report(outcome, epoch);
+    count_keys(*counts, *f.batch, f.answered, outcome.result);
 }
 
 // Parses what has arrived on a batch's connection (its server's adapter reads it);
@@ -68,7 +101,7 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
 void drain(InFlight& f, const Sinks& s) {
     Server& server = *f.batch->server;
     const BatchRead r =
-        server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{s.fn, s.key_error, s.ctx, f.index});
+        server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{s.fn, s.key_error, s.ctx, f.index, f.answered});
     switch (r.state) {
         case BatchRead::State::need_more: return;
         case BatchRead::State::done: return finish(f, Outcome{r.result});
@@ -281,6 +314,8 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
             auto wait_until = flights.empty() ? std::min(deadline, now + server.options().timeouts.acquire)
                                               : Clock::time_point::min();
             InFlight f{b, static_cast<std::size_t>(b - batches), nullptr, false, false, {}};
+            f.started = now;
+            f.started_ticks = tick_stamp();
             bool fresh = false;
             // New connections are only started here, all of them before any is waited
             // for: one slow server must not hold up the connects to the others.
@@ -317,6 +352,7 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 later.push_back(f.batch);
             } else {
                 f.batch->server->report(f.batch->outcome);
+                count_keys(f.batch->server->metrics().common(), *f.batch, f.answered, f.batch->outcome.result);
             }
         }
         pending.swap(later);

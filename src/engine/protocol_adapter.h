@@ -52,10 +52,18 @@ struct BatchSink {
     BatchKeyErrorFn key_error;
     void* ctx;
     std::size_t batch;  // passed back to fn and key_error
+    // How many keys got a value and how many an error of their own, for the metrics.
+    std::size_t* answered;  // [0] values, [1] key errors
 
-    void operator()(std::size_t key, const ValueView& v) const { fn(ctx, batch, key, v); }
+    void operator()(std::size_t key, const ValueView& v) const {
+        ++answered[0];
+        fn(ctx, batch, key, v);
+    }
     // Out of the way of the value path: error replies are rare.
-    [[gnu::cold, gnu::noinline]] void fail(std::size_t key, Result r) const { key_error(ctx, batch, key, r); }
+    [[gnu::cold, gnu::noinline]] void fail(std::size_t key, Result r) const {
+        ++answered[1];
+        key_error(ctx, batch, key, r);
+    }
 };
 
 // What reading a batch's reply came to.

@@ -16,7 +16,7 @@ thread_local Clock::rep t_claim = 0;
 }  // namespace
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), name_(options_.endpoint.describe()), pool_(options_) {}
+    : options_(std::move(options)), name_(options_.endpoint.describe()), pool_(options_, metrics_) {}
 
 void Server::unusable_reply(const char* why) {
     unusable_replies_.fetch_add(1, std::memory_order_relaxed);
@@ -47,6 +47,12 @@ bool Server::usable() noexcept {
 }
 
 void Server::report(const Outcome& outcome, std::uint32_t conn_epoch) {
+    // The common case, kept to a few loads: an answer (not an error line) from a live
+    // server with no failures counted and no probe under way changes nothing.
+    if (outcome.result < Result::server_error && failures_.load(std::memory_order_relaxed) == 0 &&
+        !dead_.load(std::memory_order_relaxed) && probe_claimed_.load(std::memory_order_relaxed) == 0) {
+        return;
+    }
     // A connect whose authentication ended on a reply left it in the pool's notes,
     // taken with the failure it belongs to (any outcome that is not a plain answer to a
     // request). Rare, and kept off the path every operation takes.
@@ -125,6 +131,7 @@ void Server::mark_dead(const Outcome& why, const std::string& auth_reply) {
     dead_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     bool was_dead = dead_.exchange(true, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
+    if (!was_dead) metrics_.common().add(Counter::marked_dead);
     // Connections opened before the failure are suspect too (those in use are closed
     // when they come back), and the name may point elsewhere by the time it is tried
     // again.
@@ -157,6 +164,7 @@ void Server::mark_live() {
     failures_.store(0, std::memory_order_relaxed);
     bool was_dead = dead_.exchange(false, std::memory_order_acq_rel);
     probe_claimed_.store(0, std::memory_order_release);
+    if (was_dead) metrics_.common().add(Counter::marked_live);
     if (was_dead) log(LogLevel::info, Outcome{}, "memcached server " + name_ + " is back");
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/log_limiter.h"
+#include "engine/metrics.h"
 #include "engine/options.h"
 #include "engine/outcome.h"
 #include "engine/protocol_adapter.h"
@@ -46,6 +47,9 @@ public:
         adapter_ = &adapter_for(p);
     }
     ServerPool& pool() noexcept { return pool_; }
+    // What this server has done for this process (metrics.h).
+    ServerMetrics& metrics() noexcept { return metrics_; }
+    const ServerMetrics& metrics() const noexcept { return metrics_; }
     const std::string& name() const noexcept { return name_; }
 
     bool live() const noexcept { return !dead_.load(std::memory_order_acquire); }
@@ -95,11 +99,12 @@ public:
 private:
     // report(): the health bookkeeping, and the rare report that carries what a failed
     // authentication was told (auth_reply, cleared once a log line quoted it).
-    void update_health(const Outcome& outcome, std::uint32_t conn_epoch, std::string* auth_reply);
+    [[gnu::noinline]] void update_health(const Outcome& outcome, std::uint32_t conn_epoch, std::string* auth_reply);
     [[gnu::cold, gnu::noinline]] void report_with_auth_note(const Outcome& outcome, std::uint32_t conn_epoch);
     ServerOptions options_;
     const ProtocolAdapter* adapter_ = &adapter_for(options_.protocol);
     std::string name_;
+    ServerMetrics metrics_;  // before pool_, which counts into it
     ServerPool pool_;
     std::atomic<bool> dead_{false};
     // When a caller claimed the probe of a dead server (0: nobody). A claim older than

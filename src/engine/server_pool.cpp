@@ -5,8 +5,8 @@
 
 namespace mmc::engine {
 
-ServerPool::ServerPool(const ServerOptions& options)
-    : options_(options), generation_(fork_generation()) {
+ServerPool::ServerPool(const ServerOptions& options, ServerMetrics& metrics)
+    : options_(options), metrics_(metrics), generation_(fork_generation()) {
     register_pool(this);
 }
 
@@ -14,7 +14,7 @@ ServerPool::~ServerPool() { unregister_pool(this); }
 
 ConnectionSettings ServerPool::settings() const {
     return ConnectionSettings{options_.timeouts.io, options_.max_value_size, options_.tls.get(),
-                              &options_.auth, options_.protocol, &auth_notes_};
+                              &options_.auth, options_.protocol, &auth_notes_, &metrics_};
 }
 
 Outcome ServerPool::addresses(Clock::time_point deadline,
@@ -154,6 +154,7 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
         adopt_after_fork();
         lock.lock();
     }
+    std::uint32_t waits_this_call = 0;
     for (;;) {
         if (!idle_.empty()) {
             // The most recently used one: warm, and it lets the others age out.
@@ -200,13 +201,25 @@ Outcome ServerPool::acquire(Clock::time_point wait_deadline, Clock::time_point c
             fresh = true;
             return r;
         }
+        // Counted once per acquire that waits (waits_this_call), with the time of each
+        // sleep in time-stamp counter ticks (metrics.h), not clock reads.
+        // (A caller that may not wait, wait_deadline min, is not counted.)
+        const bool waits = wait_deadline != Clock::time_point::min();
+        if (waits && !waits_this_call++) metrics_.common().add(Counter::pool_waits);
         if (waited) *waited = true;
         // Sleep with the lock released until a connection comes back (changes_ moves
         // on), then look again: another caller may have taken it first.
         ++waiters_;
         const std::uint32_t seen = changes_.load(std::memory_order_acquire);
         lock.unlock();
+        const std::uint64_t sleep_start = tick_stamp();
         const bool in_time = word_wait_until(changes_, seen, wait_deadline);
+        // Until the tick scale is known (a process's first 10 ms), the wait counts from
+        // about when the acquire started (its deadline less the acquire timeout).
+        if (waits) {
+            metrics_.common().add(Counter::pool_wait_ns,
+                                  ticks_to_ns(sleep_start, tick_stamp(), wait_deadline - options_.timeouts.acquire));
+        }
         lock.lock();
         if (waiters_ > 0) --waiters_;
         if (!in_time && idle_.empty() && open_ >= options_.limits.max) return {Result::pool_timeout};

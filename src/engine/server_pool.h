@@ -17,13 +17,15 @@
 #include "engine/connection.h"
 #include "engine/fast_mutex.h"
 #include "engine/fork_guard.h"
+#include "engine/metrics.h"
 #include "engine/options.h"
 
 namespace mmc::engine {
 
 class ServerPool {
 public:
-    explicit ServerPool(const ServerOptions& options);
+    // Counts its connections and waits into `metrics`, which must outlive it.
+    ServerPool(const ServerOptions& options, ServerMetrics& metrics);
     ~ServerPool();
     ServerPool(const ServerPool&) = delete;
     ServerPool& operator=(const ServerPool&) = delete;
@@ -124,6 +126,7 @@ private:
     void wake_one() noexcept;
 
     const ServerOptions& options_;
+    ServerMetrics& metrics_;
     mutable FastMutex mu_;
     Doomed idle_;  // oldest first
     std::uint32_t open_ = 0;

@@ -388,6 +388,7 @@ TlsStream::Status TlsStream::handshake() {
     io_.last_errno = 0;
     int rc = libssl.SSL_do_handshake(ssl_);
     if (rc == 1) {
+        resumed_ = libssl.SSL_session_reused(ssl_) != 0;
         context_.handshake_done(ssl_);
         return Status::ok;
     }

@@ -150,6 +150,8 @@ public:
     // whole record or only a session ticket.
     bool progressed() const noexcept { return io_.progressed; }
     int sys_error() const noexcept { return sys_error_; }
+    // After a complete handshake: whether it resumed an earlier session.
+    bool resumed() const noexcept { return resumed_; }
     const std::string& failure() const noexcept { return failure_; }
 
     // The BIO's view of the socket (tls.cpp).
@@ -168,6 +170,7 @@ private:
     ssl_st* ssl_;
     Io io_;
     int sys_error_ = 0;
+    bool resumed_ = false;
     std::string failure_;
 };
 

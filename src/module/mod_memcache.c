@@ -10,6 +10,7 @@
 #include "inherit_check.h"
 #include "dir_config.h"
 #include "pass_handler.h"
+#include "metrics.h"
 #include "socache_mcpool.h"
 #include "status.h"
 #include "tls_check.h"
@@ -86,6 +87,7 @@ static void memcache_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);
     mmc_register_optional_functions();
     mmc_register_status_hook();
+    mmc_metrics_register_hooks();
     mmc_socache_register_hooks(p);
     mmc_session_register_hooks(p);
     mmc_pass_register_hooks(p);

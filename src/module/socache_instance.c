@@ -270,6 +270,11 @@ static void build_own_client(apr_pool_t *pchild, ap_socache_instance_t *inst)
                  inst->cname, inst->arg);
 }
 
+const ap_socache_instance_t *mmc_socache_instances(void)
+{
+    return instances;
+}
+
 void mmc_socache_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ap_socache_instance_t *inst;

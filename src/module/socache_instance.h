@@ -55,6 +55,9 @@ void mmc_socache_child_init(apr_pool_t *pchild, server_rec *s);
 /** The client of inst in this process; NULL in the parent (before child_init). */
 apr_memcache_t *mmc_socache_client(const ap_socache_instance_t *inst);
 
+/** The instances of the current configuration (linked by next), for the metrics. */
+const ap_socache_instance_t *mmc_socache_instances(void);
+
 /** Its servers by name (apr_memcache_server_t *), for the status page; may be NULL. */
 apr_hash_t *mmc_socache_servers(const ap_socache_instance_t *inst);
 

@@ -5,6 +5,7 @@
  */
 #include "status.h"
 #include "config.h"
+#include "metrics.h"
 
 #include "apr_optional_hooks.h"
 #include "http_main.h"
@@ -97,6 +98,7 @@ static int memcache_status(request_rec *r, int flags)
                                              : (s->server_hostname ? s->server_hostname : "?"),
                       conf, short_report);
     }
+    mmc_metrics_status(r, short_report);
     return OK;
 }
 

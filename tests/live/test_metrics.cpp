@@ -1,0 +1,192 @@
+// Per-server metrics (ap_memcache_server_metrics): exact counts of calls by kind and
+// result, errors by class, connections, health changes and latency, against a real
+// memcached, and from many threads at once.
+#include <thread>
+#include <vector>
+
+#include "delay_proxy.h"
+#include "live_fixture.h"
+
+namespace mmc::test {
+namespace {
+
+using Metrics = Live;
+
+ap_memcache_server_metrics_t metrics_of(apr_memcache_server_t* ms) {
+    ap_memcache_server_metrics_t m{};
+    m.size = sizeof m;
+    EXPECT_EQ(ap_memcache_server_metrics(ms, &m), APR_SUCCESS);
+    EXPECT_EQ(m.size, sizeof m);
+    return m;
+}
+
+apr_uint64_t calls(const ap_memcache_server_metrics_t& m) {
+    apr_uint64_t n = 0;
+    for (auto& row : m.requests)
+        for (auto v : row) n += v;
+    return n;
+}
+
+apr_uint64_t latency_count(const ap_memcache_server_metrics_t& m) {
+    apr_uint64_t n = 0;
+    for (auto v : m.latency) n += v;
+    return n;
+}
+
+// The bucket the q-quantile falls in, as a scraper computes it from the histogram.
+std::size_t quantile_bucket(const ap_memcache_server_metrics_t& m, double q) {
+    const double rank = q * static_cast<double>(latency_count(m));
+    apr_uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < AP_MEMCACHE_LATENCY_BUCKETS; ++i) {
+        cumulative += m.latency[i];
+        if (static_cast<double>(cumulative) >= rank) return i;
+    }
+    return AP_MEMCACHE_LATENCY_BUCKETS - 1;
+}
+
+TEST_F(Metrics, TheLatencyOfADelayedServerLandsInItsBucket) {
+    DelayProxy proxy(server().port(), std::chrono::milliseconds(20));
+    apr_memcache_t* mc = nullptr;
+    ASSERT_EQ(apr_memcache_create(pool_, 1, 0, &mc), APR_SUCCESS);
+    apr_memcache_server_t* ms = add_server_with(pool_, mc, proxy.port(), 1, 1000 * 1000);
+    ASSERT_EQ(apr_memcache_set(mc, "slow", const_cast<char*>("v"), 1, 0, 0), APR_SUCCESS);
+    for (int i = 0; i < 30; ++i) {
+        char* d = nullptr;
+        apr_size_t len = 0;
+        ASSERT_EQ(apr_memcache_getp(mc, pool_, "slow", &d, &len, nullptr), APR_SUCCESS);
+    }
+    const auto m = metrics_of(ms);
+    EXPECT_EQ(latency_count(m), 31u);
+    // 20 ms and a little: (2^24, 2^25] ns, that is (16.8 ms, 33.6 ms].
+    EXPECT_EQ(quantile_bucket(m, 0.99), 25u - 14);
+    EXPECT_EQ(quantile_bucket(m, 0.5), 25u - 14);
+    EXPECT_GE(m.latency_sum_ns, 31u * 20'000'000);
+}
+
+TEST_F(Metrics, CountsEveryCallByKindAndResult) {
+    apr_memcache_server_t* ms = mc_->live_servers[0];
+    const auto before = metrics_of(ms);
+    EXPECT_EQ(calls(before), 0u);
+
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(set("k" + std::to_string(i), "value"), APR_SUCCESS);
+    apr_status_t rv = APR_SUCCESS;
+    for (int i = 0; i < 5; ++i) get("k" + std::to_string(i % 3), &rv);  // 5 hits
+    for (int i = 0; i < 4; ++i) get("missing" + std::to_string(i), &rv);  // 4 misses
+    EXPECT_EQ(apr_memcache_add(mc_, "k0", const_cast<char*>("v"), 1, 0, 0), APR_EEXIST);
+    EXPECT_EQ(apr_memcache_delete(mc_, "k1", 0), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_delete(mc_, "k1", 0), APR_NOTFOUND);
+    ASSERT_EQ(set("n", "10"), APR_SUCCESS);
+    apr_uint32_t nv = 0;
+    EXPECT_EQ(apr_memcache_incr(mc_, "n", 5, &nv), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_incr(mc_, "nothing", 5, &nv), APR_NOTFOUND);
+    // 2 hits, 1 miss as keys of one multi-get.
+    auto got = multiget({"k0", "k2", "absent"});
+    EXPECT_EQ(got["k0"].status, APR_SUCCESS);
+
+    const auto m = metrics_of(ms);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_STORE][AP_MEMCACHE_METRIC_OK], 4u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_STORE][AP_MEMCACHE_METRIC_NOT_STORED], 1u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_HIT], 5u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_MISS], 4u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_DELETE][AP_MEMCACHE_METRIC_OK], 1u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_DELETE][AP_MEMCACHE_METRIC_MISS], 1u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_ARITH][AP_MEMCACHE_METRIC_OK], 1u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_ARITH][AP_MEMCACHE_METRIC_MISS], 1u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_MULTIGET_KEY][AP_MEMCACHE_METRIC_HIT], 2u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_MULTIGET_KEY][AP_MEMCACHE_METRIC_MISS], 1u);
+    EXPECT_EQ(calls(m), 4u + 1 + 5 + 4 + 1 + 1 + 1 + 1 + 3);
+    for (auto e : m.errors) EXPECT_EQ(e, 0u);
+    // One observation per call, and one per server share of a multi-get.
+    EXPECT_EQ(latency_count(m), calls(m) - 3 + 1);
+    EXPECT_GT(m.latency_sum_ns, 0u);
+    EXPECT_GT(m.bytes_sent, 0u);
+    EXPECT_GT(m.bytes_received, 0u);
+    EXPECT_EQ(m.connections_opened, 1u);
+    EXPECT_EQ(m.connections_closed, 0u);
+    EXPECT_EQ(m.live, 1);
+    EXPECT_EQ(m.dead_since, 0);
+    EXPECT_EQ(m.marked_dead, 0u);
+}
+
+TEST_F(Metrics, TimeoutsAreCountedByClassAndMarkTheServerDead) {
+    apr_memcache_t* mc = nullptr;
+    ASSERT_EQ(apr_memcache_create(pool_, 1, 0, &mc), APR_SUCCESS);
+    apr_memcache_server_t* ms = add_server_with(pool_, mc, server().port(), 1, 100 * 1000);
+    ASSERT_EQ(apr_memcache_set(mc, "k", const_cast<char*>("v"), 1, 0, 0), APR_SUCCESS);
+    server().pause();
+    char* d = nullptr;
+    apr_size_t len = 0;
+    // failure_limit (2) timeouts mark it dead; the next call finds no server.
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &d, &len, nullptr), APR_TIMEUP);
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &d, &len, nullptr), APR_TIMEUP);
+    EXPECT_EQ(apr_memcache_getp(mc, pool_, "k", &d, &len, nullptr), AP_MEMCACHE_ENOSERVER);
+    server().resume();
+
+    const auto m = metrics_of(ms);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_ERROR], 2u);
+    EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_TIMEOUT], 2u);
+    EXPECT_EQ(m.marked_dead, 1u);
+    EXPECT_EQ(m.live, 0);
+    EXPECT_GT(m.dead_since, 0);
+    EXPECT_LE(m.dead_since, apr_time_now());
+    // The timed-out calls took the io timeout (100 ms): bucket 2^27 ns (134 ms).
+    EXPECT_EQ(m.latency[27 - 14], 2u);
+    // The one the client answered itself (no server) is counted on no server: the
+    // server was not chosen.
+    EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER], 0u);
+    // The connection of the set, then a new one for the second get: each closed after
+    // its timeout.
+    EXPECT_EQ(m.connections_opened, 2u);
+    EXPECT_EQ(m.connections_closed, 2u);
+}
+
+TEST_F(Metrics, ManyThreadsCountExactly) {
+    start_servers(1, PoolSpec{0, 8, 8});
+    ASSERT_EQ(set("hot", "v"), APR_SUCCESS);
+    constexpr int kThreads = 8, kCalls = 500;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([this] {
+            apr_pool_t* p = nullptr;
+            apr_pool_create(&p, nullptr);
+            for (int i = 0; i < kCalls; ++i) {
+                char* d = nullptr;
+                apr_size_t len = 0;
+                apr_memcache_getp(mc_, p, (i % 2) ? "hot" : "cold", &d, &len, nullptr);
+                apr_pool_clear(p);
+            }
+            apr_pool_destroy(p);
+        });
+    }
+    for (auto& t : threads) t.join();
+    const auto m = metrics_of(mc_->live_servers[0]);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_HIT], kThreads * kCalls / 2u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_MISS], kThreads * kCalls / 2u);
+    EXPECT_EQ(latency_count(m), kThreads * kCalls + 1u);
+    EXPECT_LE(m.connections_opened, 8u);
+}
+
+TEST_F(Metrics, ASmallerStructGetsItsPrefixAndBadArgumentsAreRefused) {
+    ap_memcache_server_metrics_t m{};
+    m.size = 1;
+    EXPECT_EQ(ap_memcache_server_metrics(mc_->live_servers[0], &m), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_server_metrics(nullptr, &m), APR_EINVAL);
+    ASSERT_EQ(set("k", "v"), APR_SUCCESS);
+    // A caller that knows only the size and the request counts.
+    m = {};
+    m.size = offsetof(ap_memcache_server_metrics_t, errors);
+    m.bytes_sent = 12345;  // beyond its size: left alone
+    EXPECT_EQ(ap_memcache_server_metrics(mc_->live_servers[0], &m), APR_SUCCESS);
+    EXPECT_EQ(m.size, offsetof(ap_memcache_server_metrics_t, errors));
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_STORE][AP_MEMCACHE_METRIC_OK], 1u);
+    EXPECT_EQ(m.bytes_sent, 12345u);
+    EXPECT_STREQ(ap_memcache_metric_op_name(AP_MEMCACHE_METRIC_OP_MULTIGET_KEY), "multiget_key");
+    EXPECT_STREQ(ap_memcache_metric_op_name(AP_MEMCACHE_METRIC_OP_DELETE), "delete");
+    EXPECT_STREQ(ap_memcache_metric_result_name(AP_MEMCACHE_METRIC_NOT_STORED), "not_stored");
+    EXPECT_STREQ(ap_memcache_metric_error_name(AP_MEMCACHE_METRIC_ERR_CONNECT_TIMEOUT), "connect_timeout");
+    EXPECT_EQ(ap_memcache_metric_error_name(AP_MEMCACHE_METRIC_ERRORS), nullptr);
+    EXPECT_EQ(ap_memcache_metric_op_name(-1), nullptr);
+}
+
+}  // namespace
+}  // namespace mmc::test
