@@ -1,6 +1,7 @@
 // The extended command set: 32-bit flags, CAS, append/prepend, touch, get-and-touch,
 // flush and 64-bit counters, in the style of the compatible API.
 #include "compat/facade.h"
+#include "compat/replicas.h"
 #include "engine/operations.h"
 
 using mmc::compat::on_owner;
@@ -112,7 +113,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t* mc, ap_memca
     if (mmc::compat::keyring_of(mc) && (op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND)) {
         return APR_ENOTIMPL;
     }
-    apr_status_t rv = sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
+    apr_status_t rv =
+        mc && mc->replicas
+            ? mmc::compat::replicated_store(mc, key, cmd, data, len, exptime, flags)
+            : sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
                                    [&](mmc::engine::Server& s, std::string_view k, std::string_view v) {
                                        return mmc::engine::store(s, cmd, k, v, flags, exptime);
                                    });
@@ -145,6 +149,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t* mc, const char
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t* mc, const char* key,
                                                     apr_uint32_t exptime) {
+    if (mc && mc->replicas) {
+        return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::touch, exptime);
+    }
     return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::touch(s, k, exptime);
     });

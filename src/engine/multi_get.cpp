@@ -67,8 +67,9 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
 // finishes the batch when its reply is complete or unusable.
 void drain(InFlight& f, const Sinks& s) {
     Server& server = *f.batch->server;
-    const BatchRead r =
-        server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{s.fn, s.key_error, s.ctx, f.index});
+    const BatchSink sink{s.fn, s.key_error, s.ctx, f.index};
+    const BatchRead r = f.batch->write ? server.adapter().read_one(*f.conn, *f.batch, f.cursor, sink)
+                                       : server.adapter().read_batch(*f.conn, *f.batch, f.cursor, sink);
     switch (r.state) {
         case BatchRead::State::need_more: return;
         case BatchRead::State::done: return finish(f, Outcome{r.result});
@@ -102,7 +103,11 @@ void expire(std::vector<InFlight>& flights, const Sinks& s) {
 // Sends the request of a batch that holds a connection.
 void send_request(InFlight& f, Clock::time_point deadline) {
     f.conn->out().clear();
-    f.batch->server->adapter().write_batch(*f.conn, *f.batch, f.cursor);
+    if (f.batch->write) {
+        f.batch->server->adapter().write_one(*f.conn, *f.batch, f.cursor);
+    } else {
+        f.batch->server->adapter().write_batch(*f.conn, *f.batch, f.cursor);
+    }
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);
     f.sent = true;
     if (!sent.ok()) finish(f, sent);
@@ -202,9 +207,13 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, const S
         polled.push_back(&f);
     }
     if (fds.empty()) return;
+    // A replicated write's servers all answer at about the same time, the primary (asked
+    // first) first: reading them in order saves the poll, so that a write to a primary
+    // and one replica costs two writes and two reads.
+    const bool in_order = flights.front().batch->write != nullptr;
     // A reply that came in during phase one is already buffered, and may be complete
     // (drained) or not; poll only says whether more is coming.
-    for (;;) {
+    for (; !in_order;) {
         int rc = ::poll(fds.data(), fds.size(), poll_millis(deadline));
         if (rc < 0 && errno == EINTR) continue;
         if (rc == 0 && Clock::now() < deadline) continue;
@@ -301,7 +310,8 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 continue;
             }
             f.connect_deadline = std::min(deadline, Clock::now() + server.options().timeouts.connect);
-            f.may_retry = !fresh && !retried[f.index];
+            // A write is never sent twice: an append or an add may have applied.
+            f.may_retry = !fresh && !retried[f.index] && !b->write;
             flights.push_back(std::move(f));
         }
         // Every request is written before any reply is read, so all servers work at
@@ -321,6 +331,37 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         }
         pending.swap(later);
     }
+}
+
+namespace {
+void no_value(void*, std::size_t, std::size_t, const ValueView&) {}
+void no_key_error(void*, std::size_t, std::size_t, Result) {}
+}  // namespace
+
+void write_all(Server* const* servers, std::size_t n, const WriteRequest& w, Outcome* each) {
+    constexpr std::size_t kMax = 8;
+    GetBatch batches[kMax];
+    std::size_t at[kMax];
+    std::size_t m = 0;
+    WriteRequest req = w;
+    req.store.exptime = proto::capped_time(req.store.exptime);
+    Duration total = Duration::zero();
+    for (std::size_t i = 0; i < n && i < kMax; ++i) {
+        Server& s = *servers[i];
+        if (w.kind == WriteRequest::Kind::store && w.store.data.size() > s.options().max_store_size) {
+            each[i] = detail::refuse_value(s);
+            continue;
+        }
+        GetBatch& b = batches[m];
+        b.server = &s;
+        b.keys = &req.store.key;
+        b.nkeys = 1;
+        b.write = &req;
+        at[m++] = i;
+        total = std::max(total, s.options().timeouts.io);
+    }
+    if (m > 0) multi_get(batches, m, total, no_value, no_key_error, nullptr);
+    for (std::size_t j = 0; j < m; ++j) each[at[j]] = batches[j].outcome;
 }
 
 }  // namespace mmc::engine
