@@ -2,8 +2,6 @@
 // before a server is even chosen, so a bad key never reaches the wire.
 #include <cstring>
 
-#include "apr_strings.h"
-
 #include "compat/facade.h"
 #include "compat/replicas.h"
 #include "engine/operations.h"
@@ -79,33 +77,14 @@ void take_sealed_value(void* vctx, const mmc::engine::ValueView& v) {
     if (plain) deliver(c.out, plain, len, v.flags);
 }
 
-// A get under replicas: the key's servers in order (dead ones skipped) while it is
-// missing or a server fails, within the call's deadline. A value a replica had after the
-// primary missed goes back to the primary with add (read repair), when the replica told
-// its time to live: meta servers are asked for it (mg ... t), the others cannot say.
-struct RepairCtx {
-    GetCtx* plain;
-    SealedGetCtx* sealed;
-    apr_pool_t* p;
-    std::string_view data;  // the value as stored (sealed: the envelope), in p
-    std::uint32_t flags = 0;
-    std::int64_t ttl = 0;
-    bool has_ttl = false;
-};
-
-void take_meta_value(void* vctx, const mmc::proto::MetaEvent& ev) {
-    auto& c = *static_cast<RepairCtx*>(vctx);
-    const mmc::engine::ValueView v{{}, ev.data, ev.flags, 0, false};
-    if (c.sealed) {
-        take_sealed_value(c.sealed, v);
-    } else {
-        take_value(c.plain, v);
-    }
-    c.data = std::string_view(apr_pstrmemdup(c.p, ev.data.data(), ev.data.size()), ev.data.size());
-    c.flags = ev.flags;
-    c.has_ttl = ev.has(mmc::proto::MetaFlag::ttl);
-    c.ttl = ev.ttl;
+// A get under replicas (replicas.h): the sealed reader notes which server it asks.
+void asking_sealed(void* vctx, mmc::engine::Server& server) {
+    auto& c = *static_cast<SealedGetCtx*>(vctx);
+    c.from = &server;
+    c.refused = false;
 }
+
+bool refused_sealed(void* vctx) { return static_cast<SealedGetCtx*>(vctx)->refused; }
 
 apr_status_t getp_replicated(apr_memcache_t* mc, apr_pool_t* p, const char* key, char** baton,
                              apr_size_t* len, apr_uint16_t* flags) {
@@ -113,71 +92,13 @@ apr_status_t getp_replicated(apr_memcache_t* mc, apr_pool_t* p, const char* key,
     const std::string_view k(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
     return guarded([&]() -> apr_status_t {
-        apr_memcache_server_t* servers[mmc::compat::kMaxKeyServers];
-        const std::size_t n = mmc::compat::key_servers(mc, k, servers);
-        const bool sealed = mmc::compat::keyring_of(mc) != nullptr;
-        const bool repair = !mc->no_replica_repair;
-        GetCtx plain{p, baton, len, flags};
-        SealedGetCtx sctx{{p, baton, len, flags}, mc, nullptr, k, false};
-        apr_status_t answer = AP_MEMCACHE_ENOSERVER;
-        bool missed = false;           // some server said the key is not there
-        bool primary_missed = false;   // the primary did (not failed)
-        bool asked = false;
-        mmc::engine::Clock::time_point deadline{};
-        for (std::size_t i = 0; i < n; ++i) {
-            apr_memcache_server_t* ms = servers[i];
-            mmc::engine::Server& server = engine_of(ms);
-            const bool usable = server.usable();
-            publish_status(ms);
-            if (!usable) continue;  // dead: skipped, never waited for
-            if (asked && mmc::engine::Clock::now() >= deadline) break;
-            if (!asked) {
-                const auto& t = server.options().timeouts;
-                deadline = mmc::engine::Clock::now() + t.acquire + t.connect + t.io;
-                asked = true;
-            }
-            sctx.from = &server;
-            sctx.refused = false;
-            Outcome o;
-            RepairCtx rc{&plain, sealed ? &sctx : nullptr, p, {}, 0, 0, false};
-            const bool with_ttl = i > 0 && primary_missed && repair &&
-                                  server.options().protocol == mmc::engine::Protocol::meta;
-            if (with_ttl) {
-                mmc::proto::MetaGetRequest req;
-                req.key = k;
-                req.value = true;
-                req.return_flags = true;
-                req.return_ttl = true;
-                o = mmc::engine::meta_get(server, req, take_meta_value, &rc);
-            } else if (sealed) {
-                o = mmc::engine::get(server, k, take_sealed_value, &sctx);
-            } else {
-                o = mmc::engine::get(server, k, take_value, &plain);
-            }
-            if (o.ok() && sealed && sctx.refused) o = Outcome{Result::not_found};
-            publish_status(ms);
-            if (o.ok()) {
-                if (i == 0) return APR_SUCCESS;
-                server.count_replica_hit();
-                if (with_ttl && rc.has_ttl && rc.ttl != 0) {
-                    // add, never set: a value written to the primary since is newer.
-                    mmc::engine::Server& primary = engine_of(servers[0]);
-                    const std::uint32_t exptime = rc.ttl < 0 ? 0u : static_cast<std::uint32_t>(rc.ttl);
-                    const Outcome added = mmc::engine::store(primary, mmc::proto::StoreCommand::add, k, rc.data,
-                                                             rc.flags, exptime);
-                    publish_status(servers[0]);
-                    if (added.ok()) primary.count_repair();
-                }
-                return APR_SUCCESS;
-            }
-            if (o.result == Result::not_found) {
-                missed = true;
-                if (i == 0) primary_missed = true;
-            } else if (!missed) {
-                answer = to_apr_status(o);
-            }
+        if (mmc::compat::keyring_of(mc)) {
+            SealedGetCtx ctx{{p, baton, len, flags}, mc, nullptr, k, false};
+            return mmc::compat::replicated_read(
+                mc, k, {take_sealed_value, &ctx, false, false, 0, asking_sealed, refused_sealed});
         }
-        return missed ? APR_NOTFOUND : answer;
+        GetCtx ctx{p, baton, len, flags};
+        return mmc::compat::replicated_read(mc, k, {take_value, &ctx, false, false, 0, nullptr, nullptr});
     });
 }
 

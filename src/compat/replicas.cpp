@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/multi_get.h"
+#include "engine/operations.h"
 #include "proto/key.h"
 
 namespace mmc::compat {
@@ -95,6 +96,96 @@ apr_status_t replicated_key_write(apr_memcache_t* mc, const char* key, engine::W
         const engine::WriteRequest w{kind, engine::StoreRequest{proto::StoreCommand::set, k, {}, 0, exptime, 0}};
         return replicated_write(mc, k, w);
     });
+}
+
+namespace {
+
+// A meta replica's reply, as the value the caller's fn takes, and what a repair needs.
+struct MetaRead {
+    const ReplicaRead* r;
+    std::string_view key;
+    std::string data;  // the value as stored (a sealed one: the envelope)
+    std::uint32_t flags = 0;
+    std::int64_t ttl = 0;
+    bool has_ttl = false;
+};
+
+void take_meta(void* vctx, const proto::MetaEvent& ev) {
+    auto& m = *static_cast<MetaRead*>(vctx);
+    const engine::ValueView v{m.key, ev.data, ev.flags, ev.cas, ev.has(proto::MetaFlag::cas)};
+    m.r->fn(m.r->ctx, v);
+    m.data.assign(ev.data.data(), ev.data.size());
+    m.flags = ev.flags;
+    m.has_ttl = ev.has(proto::MetaFlag::ttl);
+    m.ttl = ev.ttl;
+}
+
+}  // namespace
+
+apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const ReplicaRead& r) {
+    apr_memcache_server_t* servers[kMaxKeyServers];
+    const std::size_t n = key_servers(mc, k, servers);
+    const bool repair = !mc->no_replica_repair;
+    apr_status_t answer = AP_MEMCACHE_ENOSERVER;
+    bool missed = false;          // some server said the key is not there
+    bool primary_missed = false;  // the primary did (it did not fail)
+    bool asked = false;
+    engine::Clock::time_point deadline{};
+    for (std::size_t i = 0; i < n; ++i) {
+        apr_memcache_server_t* ms = servers[i];
+        engine::Server& server = engine_of(ms);
+        const bool usable = server.usable();
+        publish_status(ms);
+        if (!usable) continue;  // dead: skipped, never waited for
+        const auto now = engine::Clock::now();
+        if (asked && now >= deadline) break;
+        if (!asked) {
+            const auto& t = server.options().timeouts;
+            deadline = now + t.acquire + t.connect + t.io;
+            asked = true;
+        }
+        if (r.asking) r.asking(r.ctx, server);
+        engine::Outcome o;
+        MetaRead meta{&r, k, {}, 0, 0, false};
+        const bool with_ttl = i > 0 && primary_missed && repair && server.options().protocol == engine::Protocol::meta;
+        if (with_ttl) {
+            proto::MetaGetRequest req;
+            req.key = k;
+            req.value = true;
+            req.return_flags = true;
+            req.return_ttl = true;
+            req.return_cas = r.with_cas || r.touch;
+            if (r.touch) req.touch_ttl = proto::capped_time(r.exptime);
+            o = engine::meta_get(server, req, take_meta, &meta);
+        } else if (r.touch) {
+            o = engine::get_and_touch(server, k, r.exptime, r.fn, r.ctx);
+        } else {
+            o = engine::get(server, k, r.fn, r.ctx, r.with_cas);
+        }
+        if (o.ok() && r.refused && r.refused(r.ctx)) o = engine::Outcome{engine::Result::not_found};
+        publish_status(ms);
+        if (o.ok()) {
+            if (i == 0) return APR_SUCCESS;
+            server.count_replica_hit();
+            if (with_ttl && meta.has_ttl && meta.ttl != 0) {
+                // add, never set: a value written to the primary since then is newer.
+                engine::Server& primary = engine_of(servers[0]);
+                const std::uint32_t exptime = meta.ttl < 0 ? 0u : static_cast<std::uint32_t>(meta.ttl);
+                const engine::Outcome added =
+                    engine::store(primary, proto::StoreCommand::add, k, meta.data, meta.flags, exptime);
+                publish_status(servers[0]);
+                if (added.ok()) primary.count_repair();
+            }
+            return APR_SUCCESS;
+        }
+        if (o.result == engine::Result::not_found) {
+            missed = true;
+            if (i == 0) primary_missed = true;
+        } else {
+            answer = to_apr_status(o);
+        }
+    }
+    return missed ? APR_NOTFOUND : answer;
 }
 
 void place_first_usable(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,

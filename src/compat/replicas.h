@@ -48,6 +48,27 @@ apr_status_t replicated_store(apr_memcache_t* mc, const char* key, proto::StoreC
 apr_status_t replicated_key_write(apr_memcache_t* mc, const char* key, engine::WriteRequest::Kind kind,
                                   apr_uint32_t exptime);
 
+// A single-key read under replicas (get, gets, gat): key's servers are asked in order,
+// dead ones skipped without a wait, while the key is missing or a server fails, and
+// only while the call's deadline (the first server's acquire + connect + I/O) has not
+// passed. A value a replica has after the primary missed (not failed) is written back
+// to the primary with add when the replica told its time to live: a meta replica is
+// asked for it (mg ... t), text and binary cannot say, so nothing is repaired there.
+// The status: APR_SUCCESS, APR_NOTFOUND when a server said the key is missing (even if
+// another failed), else the last failure; AP_MEMCACHE_ENOSERVER when all are dead.
+struct ReplicaRead {
+    engine::ValueFn fn;  // every value, as engine::get gives it (the key in ValueView::key)
+    void* ctx;
+    bool with_cas;
+    bool touch;               // gat: the item's expiry becomes exptime
+    std::uint32_t exptime;
+    // Called before each server is asked, and after a value came: whether the value
+    // was refused (a sealed value that does not open: a miss). Either may be null.
+    void (*asking)(void* ctx, engine::Server& server);
+    bool (*refused)(void* ctx);
+};
+apr_status_t replicated_read(apr_memcache_t* mc, std::string_view key, const ReplicaRead& r);
+
 // The multi-gets' placement under replicas: where[i] the first usable server of keys[i]
 // and pos[i] its place among them (kNone, where[i] nullptr: every one is dead). Each
 // server's health is asked once per call.

@@ -115,6 +115,24 @@ TEST_F(Replicas, KilledServerLosesNoKeyAndEachReadTakesAtMostOneDeadline) {
     EXPECT_EQ(get("after"), "x");
 }
 
+TEST_F(Replicas, GetsAndGatAskTheReplicaOfAKilledPrimary) {
+    start(3, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 20; ++i) {
+        if (primary_of(key_of(i)) == 0) keys.push_back(key_of(i));
+    }
+    for (auto& k : keys) ASSERT_EQ(set(k, k), APR_SUCCESS);
+    server(0).stop();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        ap_memcache_item_t item{};
+        const apr_status_t rv = i % 2 ? ap_memcache_gets(mc_, pool_, keys[i].c_str(), &item)
+                                      : ap_memcache_gat(mc_, pool_, keys[i].c_str(), 300, &item);
+        ASSERT_EQ(rv, APR_SUCCESS) << keys[i];
+        EXPECT_EQ(std::string(item.data, item.len), keys[i]);
+    }
+    EXPECT_EQ(stats_of(1).hits, keys.size());
+}
+
 TEST_F(Replicas, WithoutReplicasAKilledServerLosesItsShare) {
     start(3, 0);
     constexpr int kKeys = 600;
