@@ -36,6 +36,23 @@ using mmc::compat::route;
 
 namespace {
 
+// route() for a caller that has already taken the replicated path when mc keeps
+// replicas (a non-null mc without replicas): the get and the stores, whose hot path
+// then tests mc->replicas once.
+apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string_view& k,
+                                apr_memcache_server_t*& ms) {
+    if (!key) return APR_EINVAL;
+    k = std::string_view(key);
+    if (!mmc::proto::valid_key(k)) return APR_EINVAL;
+    mmc::compat::place_keys(mc, &k, 1, &ms);
+    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    return APR_SUCCESS;
+}
+
+}  // namespace
+
+namespace {
+
 // Where a get's value goes. The plain case is kept apart from the sealed one: a get is
 // the hot path, and carrying the sealed client's fields and test through it cost about
 // 25 instructions per call.
@@ -104,10 +121,11 @@ apr_status_t getp_replicated(apr_memcache_t* mc, apr_pool_t* p, const char* key,
 
 apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char* key,
                    const char* data, apr_size_t size, apr_uint32_t exptime, apr_uint16_t flags) {
-    if (mc && mc->replicas) return mmc::compat::replicated_store(mc, key, cmd, data, size, exptime, flags);
+    if (!mc) return APR_EINVAL;
+    if (mc->replicas) return mmc::compat::replicated_store(mc, key, cmd, data, size, exptime, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
     if (size > 0 && !data) return APR_EINVAL;
     return guarded([&] {
         std::string_view value(data ? data : "", size);
@@ -155,10 +173,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_
                                                    const char* key, char** baton,
                                                    apr_size_t* len, apr_uint16_t* flags) {
     if (!p || !baton) return APR_EINVAL;
-    if (mc && mc->replicas) return getp_replicated(mc, p, key, baton, len, flags);
+    if (!mc) return APR_EINVAL;
+    if (mc->replicas) return getp_replicated(mc, p, key, baton, len, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
     return guarded([&] {
         mmc::engine::Server& server = *ms->impl->server;
         Outcome o;

@@ -51,6 +51,9 @@ protected:
                     "SOCacheProbe mcpool mcpool\n"
                     "<Location /probe>\n"
                     "  SetHandler socache-probe\n"
+                    "</Location>\n"
+                    "<Location /server-status>\n"
+                    "  SetHandler server-status\n"
                     "</Location>\n";
             return conf + extra + (extra.empty() ? "" : tls(h));
         };
@@ -108,8 +111,13 @@ protected:
 };
 
 TEST_F(SocacheReplicas, KillOneOfThreeLosesNothingAndTheRestartedServerIsRefilled) {
-    ASSERT_NO_FATAL_FAILURE(start(1));
+    ASSERT_NO_FATAL_FAILURE(start(1, {"status"}));
     for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(store(i)) << i;
+    // The status page shows the replicas and each server's counters (this child's).
+    const HttpResponse status = http_get(httpd_->port(0), "/server-status?auto");
+    EXPECT_NE(status.body.find("3 server(s), ketama, 1 replica(s)"), std::string::npos) << status.body;
+    EXPECT_NE(status.body.find(" replica_writes="), std::string::npos) << status.body;
+    EXPECT_NE(status.body.find(" replica_failures=0"), std::string::npos) << status.body;
     // Server 1 is the primary of the keys it shares with server 2 (its replica).
     std::set<int> on_one;
     {
@@ -147,7 +155,7 @@ TEST_F(SocacheReplicas, KillOneOfThreeLosesNothingAndTheRestartedServerIsRefille
 }
 
 TEST_F(SocacheReplicas, AnchorWithoutReplicasKillingOneOfThreeLosesAboutAThird) {
-    ASSERT_NO_FATAL_FAILURE(start(0));
+    ASSERT_NO_FATAL_FAILURE(start(0, {"status"}));
     for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(store(i)) << i;
     mc_[1].stop();
     long long slowest = 0;
@@ -159,7 +167,7 @@ TEST_F(SocacheReplicas, AnchorWithoutReplicasKillingOneOfThreeLosesAboutAThird) 
 }
 
 TEST_F(SocacheReplicas, TlsSessionIsResumedAfterItsPrimaryIsKilled) {
-    ASSERT_NO_FATAL_FAILURE(start(1, {"ssl", "socache_memcache"}, "SSLSessionCache mcpool\nSSLSessionCacheTimeout 300\n"));
+    ASSERT_NO_FATAL_FAILURE(start(1, {"ssl", "status", "socache_memcache"}, "SSLSessionCache mcpool\nSSLSessionCacheTimeout 300\n"));
     const std::string file = httpd_->dir() + "/s1.pem";
     Handshake first = tls_handshake(httpd_->port(1), "", file);
     ASSERT_TRUE(first.completed) << first.output;
