@@ -133,6 +133,47 @@ TEST_F(Replicas, GetsAndGatAskTheReplicaOfAKilledPrimary) {
     EXPECT_EQ(stats_of(1).hits, keys.size());
 }
 
+TEST_F(Replicas, TwoReplicasSurviveTwoKilledServersInEveryKindOfGet) {
+    start(3, 2);
+    constexpr int kKeys = 200;
+    std::vector<std::string> keys;
+    for (int i = 0; i < kKeys; ++i) {
+        keys.push_back(key_of(i));
+        ASSERT_EQ(set(key_of(i), std::to_string(i)), APR_SUCCESS);
+    }
+    server(0).stop();
+    server(1).stop();
+    int found = 0;
+    for (int i = 0; i < kKeys; ++i) found += get(key_of(i)) == std::to_string(i);
+    EXPECT_EQ(found, kKeys);
+    int in_multi = 0;
+    for (auto& [k, g] : multiget(keys)) in_multi += g.status == APR_SUCCESS;
+    EXPECT_EQ(in_multi, kKeys);
+    EXPECT_EQ(mc_->live_servers[0]->status, APR_MC_SERVER_DEAD);
+    EXPECT_EQ(mc_->live_servers[1]->status, APR_MC_SERVER_DEAD);
+}
+
+TEST_F(Replicas, MultiGetAsksTheReplicaOnlyForTheKeysThePrimaryMissed) {
+    start(2, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 40; ++i) {
+        keys.push_back(key_of(i));
+        ASSERT_EQ(set(key_of(i), "v"), APR_SUCCESS);
+    }
+    // Server 0 loses its copies of every key: its own keys are then found on server 1,
+    // server 1's own keys are found at once.
+    RawClient(server(0).port()).command("flush_all\r\n");
+    int ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 40);
+    std::size_t on_zero = 0;
+    for (auto& k : keys) on_zero += primary_of(k) == 0;
+    EXPECT_EQ(stats_of(1).hits, on_zero);
+    // A key no server has stays a miss.
+    auto got = multiget({"nowhere"});
+    EXPECT_EQ(got["nowhere"].status, APR_NOTFOUND);
+}
+
 TEST_F(Replicas, WithoutReplicasAKilledServerLosesItsShare) {
     start(3, 0);
     constexpr int kKeys = 600;
