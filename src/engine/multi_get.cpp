@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <memory_resource>
 #include <vector>
 
 #include "engine/connection.h"
@@ -35,6 +36,10 @@ struct InFlight {
     bool got_bytes = false;  // some of the reply has arrived
     bool retry = false;      // ended, to be tried again in the next round
 };
+
+// The call's lists live in one arena on its stack (multi_get): a call over a few
+// servers then allocates none of them from the heap.
+using Flights = std::pmr::vector<InFlight>;
 
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
 // it must not count against the server.
@@ -82,7 +87,7 @@ void drain(InFlight& f, const Sinks& s) {
 // The deadline passed while waiting for one server: what the others have sent already
 // still counts (a server that answered in time is not blamed for one that did not);
 // whoever is still incomplete gets the timeout.
-void expire(std::vector<InFlight>& flights, const Sinks& s) {
+void expire(Flights& flights, const Sinks& s) {
     for (auto& f : flights) {
         if (!f.done && !f.sent) {
             finish(f, Outcome{Result::connect_timeout});
@@ -132,11 +137,11 @@ void connected(InFlight& f, Clock::time_point deadline) {
 // not answer its handshake holds up nobody else. A connect that runs out of time fails
 // its own batch only. Returns false when the call is over (its deadline passed, or
 // poll failed).
-bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
+bool connect_pending(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     // Sized once: growing them push by push cost about 30 instructions per key of a
     // 100-key call over 4 servers.
-    std::vector<pollfd> fds;
-    std::vector<InFlight*> polled;
+    std::pmr::vector<pollfd> fds(flights.get_allocator().resource());
+    std::pmr::vector<InFlight*> polled(flights.get_allocator().resource());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (;;) {
@@ -195,10 +200,10 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
 // servers a call makes n writes, one poll and n reads when each reply comes in one
 // piece). Waiting on one server while another's reply is already there costs nothing:
 // the call ends when the last reply is complete either way.
-void collect(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
+void collect(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     if (!connect_pending(flights, deadline, s)) return;
-    std::vector<pollfd> fds;
-    std::vector<InFlight*> polled;
+    std::pmr::vector<pollfd> fds(flights.get_allocator().resource());
+    std::pmr::vector<InFlight*> polled(flights.get_allocator().resource());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (auto& f : flights) {
@@ -263,7 +268,10 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                void* ctx) {
     const Sinks s{fn, key_error, ctx};
     const auto deadline = Clock::now() + total;
-    std::vector<GetBatch*> pending;
+    // Room for the lists of a call over a dozen servers; more come from the heap.
+    alignas(std::max_align_t) unsigned char room[3072];
+    std::pmr::monotonic_buffer_resource arena(room, sizeof room);
+    std::pmr::vector<GetBatch*> pending(&arena);
     pending.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (batches[i].nkeys == 0) {
@@ -273,9 +281,10 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         }
     }
 
-    std::vector<InFlight> flights;
-    std::vector<GetBatch*> later;
-    std::vector<bool> retried(n, false);
+    Flights flights(&arena);
+    std::pmr::vector<GetBatch*> later(&arena);
+    later.reserve(n);
+    std::pmr::vector<bool> retried(n, false, &arena);
     flights.reserve(pending.size());
     while (!pending.empty()) {
         flights.clear();
