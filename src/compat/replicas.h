@@ -93,6 +93,12 @@ void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, 
     enum : signed char { unknown = -1, no = 0, yes = 1 };
     signed char usable[256];
     std::fill(usable, usable + (mc->ntotal < 256 ? mc->ntotal : 256), unknown);
+    // The first round's hits on a replica (its primary dead) count as the later ones do.
+    for (std::size_t i = 0; i < n; ++i) {
+        if (pos[i] == 0 || pos[i] == kNone || ctx.status_of(owner[i]) != APR_SUCCESS) continue;
+        apr_memcache_server_t* servers[kMaxKeyServers];
+        if (key_servers(mc, keys[i], servers) > pos[i]) engine_of(servers[pos[i]]).count_replica_hit();
+    }
     for (std::size_t round = 0; round < r; ++round) {
         sub_keys.clear();
         sub_index.clear();

@@ -101,6 +101,13 @@ TEST_F(Replicas, KilledServerLosesNoKeyAndEachReadTakesAtMostOneDeadline) {
     int in_multi = 0;
     for (auto& [k, g] : multiget(keys)) in_multi += g.status == APR_SUCCESS;
     EXPECT_EQ(in_multi, kKeys);
+    // Every key of the dead server was a hit on its replica, once by the gets above and
+    // once by this multi-get.
+    std::uint64_t hits = 0;
+    for (std::size_t s = 0; s < 3; ++s) hits += stats_of(s).hits;
+    std::size_t on_one = 0;
+    for (int i = 0; i < kKeys; ++i) on_one += primary_of(key_of(i)) == 1;
+    EXPECT_EQ(hits, 2 * on_one);
     std::vector<ap_memcache_key_t> ak;
     for (auto& k : keys) ak.push_back({k.c_str(), k.size()});
     std::vector<ap_memcache_result_t> res(keys.size());
