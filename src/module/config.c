@@ -192,7 +192,9 @@ int mmc_replicas_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
         const mmc_server_conf *conf = mmc_get_server_conf(vs);
         const int servers = conf->servers ? conf->servers->nelts : 0;
 
-        if (mmc_replicas(conf) == 0 || mmc_replicas(conf) < servers) {
+        /* Without MemcacheServer lines only mcpool's own lists use the setting, each
+         * keeping as many replicas as it can hold. */
+        if (mmc_replicas(conf) == 0 || servers == 0 || mmc_replicas(conf) < servers) {
             continue;
         }
         ap_log_perror(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, plog,

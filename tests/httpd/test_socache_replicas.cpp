@@ -189,5 +189,27 @@ TEST_F(SocacheReplicas, TlsSessionIsResumedAfterItsPrimaryIsKilled) {
                 (primary + 1) % 3, primary);
 }
 
+// An mcpool with a list of its own takes the server's MemcacheReplicas too.
+TEST_F(SocacheReplicas, OwnServerListKeepsReplicasToo) {
+    for (auto& m : mc_) ASSERT_TRUE(m.start()) << m.error();
+    httpd_ = std::make_unique<HttpdProcess>(socache_options({}));
+    auto body = [&](const HttpdProcess&) {
+        return std::string("MemcacheReplicas 1\nMemcacheProtocol meta\n"
+                           "LoadModule socache_probe_module \"" MMC_MOD_SOCACHE_PROBE_PATH "\"\n"
+                           "SOCacheProbe mcpool mcpool:") +
+               mc_[0].address() + "," + mc_[1].address() + "," + mc_[2].address() +
+               "\n<Location /probe>\n  SetHandler socache-probe\n</Location>\n";
+    };
+    ASSERT_TRUE(httpd_->start(body)) << httpd_->error();
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(store(i)) << i;
+    long long items = 0;
+    for (auto& m : mc_) items += RawClient(m.port()).number("curr_items");
+    EXPECT_EQ(items, 600);
+    mc_[2].stop();
+    int found = 0;
+    for (int i = 0; i < 300; ++i) found += retrieve(i) == "v" + std::to_string(i);
+    EXPECT_EQ(found, 300);
+}
+
 }  // namespace
 }  // namespace mmc::test
