@@ -170,10 +170,11 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
         if (valid.size() != nkeys) {
             for (std::uint32_t& o : call.batches.owner) o = index[o];
         }
+        const auto start = mc->replicas ? mmc::engine::Clock::now() : mmc::engine::Clock::time_point{};
         mmc::compat::run_batches(with_cas, fill, call);
         if (mc->replicas) {
             mmc::compat::replica_rounds(mc, with_cas, fill, call, valid.data(), index.data(), valid.size(),
-                                        pos.data());
+                                        pos.data(), start);
         }
         return APR_SUCCESS;
     });

@@ -131,12 +131,13 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
         Plan<Value> plan(lists.resource());
         plan_keys(mc, temp_pool, values, plan);
         FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
+        const auto start = mc->replicas ? mmc::engine::Clock::now() : mmc::engine::Clock::time_point{};
         mmc::compat::run_batches(with_cas, fill<Value>, ctx);
         if (mc->replicas && !plan.keys.empty()) {
             std::pmr::vector<std::uint32_t> owner(plan.keys.size(), lists.resource());
             for (std::size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<std::uint32_t>(i);
             mmc::compat::replica_rounds(mc, with_cas, fill<Value>, ctx, plan.keys.data(), owner.data(),
-                                        plan.keys.size(), plan.pos.data());
+                                        plan.keys.size(), plan.pos.data(), start);
         }
         return APR_SUCCESS;
     });

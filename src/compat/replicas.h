@@ -80,11 +80,20 @@ void place_first_usable(apr_memcache_t* mc, const std::string_view* keys, std::s
 // (status not APR_SUCCESS, APR_EINVAL or AP_MEMCACHE_ENOSERVER) go to their next usable
 // server, grouped per server, all in one fan-out; until no key has a server left.
 // keys[i] is the caller's key `owner[i]`, first asked at pos[i] (place_first_usable).
-// Ctx is run_batches' (key_batches.h), plus mutable_batches() to regroup.
+// Ctx is run_batches' (key_batches.h), plus mutable_batches() to regroup. The whole call,
+// from `start` (before its first fan-out), ends by the deadline a single get has: the
+// acquire, connect and I/O timeouts added up (the largest of mc's servers); a round that
+// would start after it is not made, and the last one is cut short to it.
 template <class Ctx>
 void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, Ctx& ctx,
                     const std::string_view* keys, const std::uint32_t* owner, std::size_t n,
-                    std::uint8_t* pos) {
+                    std::uint8_t* pos, engine::Clock::time_point start) {
+    engine::Duration budget = engine::Duration::zero();
+    for (apr_uint16_t i = 0; i < mc->ntotal; ++i) {
+        const auto& t = engine_of(mc->live_servers[i]).options().timeouts;
+        budget = std::max(budget, t.acquire + t.connect + t.io);
+    }
+    const engine::Clock::time_point deadline = start + budget;
     KeyBatches& kb = ctx.mutable_batches();
     std::pmr::vector<std::string_view> sub_keys(kb.resource());
     std::pmr::vector<std::uint32_t> sub_index(kb.resource());
@@ -132,9 +141,11 @@ void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, 
             sub_where.push_back(servers[p]);
         }
         if (sub_keys.empty()) return;
+        const engine::Duration left = deadline - engine::Clock::now();
+        if (left <= engine::Duration::zero()) return;
         group_by_server(sub_keys.data(), sub_where.data(), sub_keys.size(), kb, [](std::size_t) {});
         for (std::uint32_t& o : kb.owner) o = owner[sub_index[o]];
-        run_batches(with_cas, fn, ctx);
+        run_batches(with_cas, fn, ctx, left);
         for (std::size_t j = 0; j < sub_keys.size(); ++j) {
             if (ctx.status_of(owner[sub_index[j]]) == APR_SUCCESS) engine_of(sub_where[j]).count_replica_hit();
         }

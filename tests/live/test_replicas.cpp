@@ -181,6 +181,31 @@ TEST_F(Replicas, MultiGetAsksTheReplicaOnlyForTheKeysThePrimaryMissed) {
     EXPECT_EQ(got["nowhere"].status, APR_NOTFOUND);
 }
 
+TEST_F(Replicas, HungPrimaryCostsOneTimeoutThenTheReplicaAnswers) {
+    start(3, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 10; ++i) {
+        if (primary_of(key_of(i)) == 0) keys.push_back(key_of(i));
+    }
+    for (auto& k : keys) ASSERT_EQ(set(k, k), APR_SUCCESS);
+    server(0).pause();  // SIGSTOP: connections stay open, nothing answers
+    auto t0 = std::chrono::steady_clock::now();
+    auto got = multiget({keys.begin() + 1, keys.end()});
+    const long long multi_ms = elapsed_ms(t0);
+    for (auto& [k, g] : got) EXPECT_EQ(g.status, APR_SUCCESS) << k;
+    // The timeout marked it dead (failure limit 1): now skipped without a wait.
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(get(keys[0]), keys[0]);
+    const long long single_ms = elapsed_ms(t0);
+    server(0).resume();
+    // The primary's I/O timeout (500 ms), then the replica at once.
+    EXPECT_GE(multi_ms, 450);
+    EXPECT_LT(multi_ms, 500 + 300);
+    EXPECT_LT(single_ms, 100);
+    std::printf("[ measured ] hung primary: multi-get of 9 keys %lld ms (I/O timeout 500 ms), then a get "
+                "%lld ms (primary marked dead)\n", multi_ms, single_ms);
+}
+
 TEST_F(Replicas, WithoutReplicasAKilledServerLosesItsShare) {
     start(3, 0);
     constexpr int kKeys = 600;
