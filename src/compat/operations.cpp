@@ -49,10 +49,6 @@ apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string
     return APR_SUCCESS;
 }
 
-}  // namespace
-
-namespace {
-
 // Where a get's value goes. The plain case is kept apart from the sealed one: a get is
 // the hot path, and carrying the sealed client's fields and test through it cost about
 // 25 instructions per call.
@@ -172,8 +168,7 @@ extern "C" {
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_t* p,
                                                    const char* key, char** baton,
                                                    apr_size_t* len, apr_uint16_t* flags) {
-    if (!p || !baton) return APR_EINVAL;
-    if (!mc) return APR_EINVAL;
+    if (!mc || !p || !baton) return APR_EINVAL;
     if (mc->replicas) return getp_replicated(mc, p, key, baton, len, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
@@ -214,7 +209,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_replace(apr_memcache_t* mc, const 
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t* mc, const char* key,
                                                      apr_uint32_t /*timeout: see header*/) {
-    if (mc && mc->replicas) return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::remove, 0);
+    if (mc && mc->replicas) {
+        return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::remove, 0);
+    }
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;

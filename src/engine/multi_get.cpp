@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <memory>
-#include <memory_resource>
 #include <vector>
 
 #include "engine/connection.h"
 #include "engine/exchange.h"
+#include "engine/stack_arena.h"
 
 namespace mmc::engine {
 
@@ -39,7 +39,9 @@ struct InFlight {
 
 // The call's lists live in one arena on its stack (multi_get): a call over a few
 // servers then allocates none of them from the heap.
-using Flights = std::pmr::vector<InFlight>;
+template <class T>
+using ArenaVector = std::vector<T, ArenaAllocator<T>>;
+using Flights = ArenaVector<InFlight>;
 
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
 // it must not count against the server.
@@ -140,8 +142,8 @@ void connected(InFlight& f, Clock::time_point deadline) {
 bool connect_pending(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     // Sized once: growing them push by push cost about 30 instructions per key of a
     // 100-key call over 4 servers.
-    std::pmr::vector<pollfd> fds(flights.get_allocator().resource());
-    std::pmr::vector<InFlight*> polled(flights.get_allocator().resource());
+    ArenaVector<pollfd> fds(flights.get_allocator());
+    ArenaVector<InFlight*> polled(flights.get_allocator());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (;;) {
@@ -202,8 +204,8 @@ bool connect_pending(Flights& flights, Clock::time_point deadline, const Sinks& 
 // the call ends when the last reply is complete either way.
 void collect(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     if (!connect_pending(flights, deadline, s)) return;
-    std::pmr::vector<pollfd> fds(flights.get_allocator().resource());
-    std::pmr::vector<InFlight*> polled(flights.get_allocator().resource());
+    ArenaVector<pollfd> fds(flights.get_allocator());
+    ArenaVector<InFlight*> polled(flights.get_allocator());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (auto& f : flights) {
@@ -270,8 +272,8 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
     const auto deadline = Clock::now() + total;
     // Room for the lists of a call over a dozen servers; more come from the heap.
     alignas(std::max_align_t) unsigned char room[3072];
-    std::pmr::monotonic_buffer_resource arena(room, sizeof room);
-    std::pmr::vector<GetBatch*> pending(&arena);
+    StackArena arena(room, sizeof room);
+    ArenaVector<GetBatch*> pending{ArenaAllocator<GetBatch*>(arena)};
     pending.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (batches[i].nkeys == 0) {
@@ -281,10 +283,10 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         }
     }
 
-    Flights flights(&arena);
-    std::pmr::vector<GetBatch*> later(&arena);
+    Flights flights{ArenaAllocator<InFlight>(arena)};
+    ArenaVector<GetBatch*> later{ArenaAllocator<GetBatch*>(arena)};
     later.reserve(n);
-    std::pmr::vector<bool> retried(n, false, &arena);
+    ArenaVector<bool> retried(n, false, ArenaAllocator<bool>(arena));
     flights.reserve(pending.size());
     while (!pending.empty()) {
         flights.clear();

@@ -34,8 +34,9 @@ std::string key_of(int i) { return "mcpool:" + hex(id_of(i)); }
 
 class SocacheReplicas : public ::testing::Test {
 protected:
+    // ssl_conf: mod_ssl's directives, given with a TLS virtual host on port(1).
     void start(int replicas, const std::vector<std::string>& modules = {},
-               const std::string& extra = "") {
+               const std::string& ssl_conf = "") {
         for (auto& m : mc_) ASSERT_TRUE(m.start()) << m.error();
         httpd_ = std::make_unique<HttpdProcess>(socache_options(modules));
         ASSERT_EQ(make_certificate(httpd_->dir()), "");
@@ -55,7 +56,7 @@ protected:
                     "<Location /server-status>\n"
                     "  SetHandler server-status\n"
                     "</Location>\n";
-            return conf + extra + (extra.empty() ? "" : tls(h));
+            return conf + ssl_conf + (ssl_conf.empty() ? "" : tls(h));
         };
         ASSERT_TRUE(httpd_->start(body, 1)) << httpd_->error();
     }
@@ -167,7 +168,8 @@ TEST_F(SocacheReplicas, AnchorWithoutReplicasKillingOneOfThreeLosesAboutAThird) 
 }
 
 TEST_F(SocacheReplicas, TlsSessionIsResumedAfterItsPrimaryIsKilled) {
-    ASSERT_NO_FATAL_FAILURE(start(1, {"ssl", "status", "socache_memcache"}, "SSLSessionCache mcpool\nSSLSessionCacheTimeout 300\n"));
+    ASSERT_NO_FATAL_FAILURE(
+        start(1, {"ssl", "status", "socache_memcache"}, "SSLSessionCache mcpool\nSSLSessionCacheTimeout 300\n"));
     const std::string file = httpd_->dir() + "/s1.pem";
     Handshake first = tls_handshake(httpd_->port(1), "", file);
     ASSERT_TRUE(first.completed) << first.output;
