@@ -111,6 +111,8 @@ struct apr_memcache_t {
     /* Beyond apr-util's fields (the struct is only ever allocated by
      * apr_memcache_create, so a field at the end changes nothing for consumers). */
     struct ap_memcache_seal_t *seal;     /**< set by ap_memcache_set_seal; do not touch */
+    apr_uint16_t replicas;               /**< set by ap_memcache_set_replicas; do not touch */
+    apr_uint16_t no_replica_repair;      /**< set by ap_memcache_set_replica_repair; do not touch */
 };
 
 typedef struct {
@@ -584,6 +586,18 @@ typedef struct {
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t *ms,
                                                            ap_memcache_server_state_t *state);
 
+/** What a server did for replicated keys (ap_memcache_set_replicas) in this process. */
+typedef struct {
+    apr_uint64_t writes;   /**< writes sent to it as a key's replica */
+    apr_uint64_t hits;     /**< reads it answered as a replica after the servers before it did not */
+    apr_uint64_t repairs;  /**< values written back to it, the key's primary, by read repair */
+    apr_uint64_t failures; /**< writes to it as a replica that failed (never the call's status) */
+} ap_memcache_replica_stats_t;
+
+/** Fills *stats for ms; thread-safe. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_replica_stats(apr_memcache_server_t *ms,
+                                                                   ap_memcache_replica_stats_t *stats);
+
 /** How keys are placed on servers. */
 typedef enum {
     /** apr-util's: apr_memcache_hash_default(key) % ntotal, a dead server's keys going to
@@ -602,6 +616,24 @@ typedef enum {
  *  while setting the client up. APR_EINVAL for an unknown distribution. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_distribution(apr_memcache_t *mc,
                                                                ap_memcache_distribution_e d);
+
+/** Keeps every key on n more servers: its replicas are the n servers that follow its
+ *  primary (the server the distribution places it on, dead or not) in the order the
+ *  servers were added, wrapping around; libmemcached's NUMBER_OF_REPLICAS places them
+ *  the same. Writes go to all of them at once, and the call's status is the primary's;
+ *  reads ask them in order while the key is missing or a server fails, skipping dead
+ *  ones; incr/decr and cas go to the first live one only. docs/design.md ("Replicas")
+ *  says what each call does. n must be less than the number of servers added so far
+ *  (APR_EINVAL otherwise, or for more than 7); 0, the default, turns replication off.
+ *  Not thread-safe: call it while setting the client up. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_replicas(apr_memcache_t *mc, apr_uint16_t n);
+
+/** Read repair (on by default): when a key's primary missed and a replica had it, the
+ *  value is written back to the primary with add (never replacing a newer value), with
+ *  the time to live the replica reports. Meta servers report it; on text and binary
+ *  servers nothing is repaired. 0 turns it off. Set-up time only, as
+ *  ap_memcache_set_replicas. */
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_set_replica_repair(apr_memcache_t *mc, int on);
 
 /* ---- the extended command set ---------------------------------------------------- */
 /* What apr_memcache lacks, in its style: apr_status_t results, data from APR pools,

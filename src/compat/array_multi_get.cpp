@@ -14,6 +14,7 @@
 
 #include "compat/facade.h"
 #include "compat/key_batches.h"
+#include "compat/replicas.h"
 #include "proto/key.h"
 
 using mmc::compat::guarded;
@@ -86,6 +87,7 @@ struct Call {
 
     // For run_batches (key_batches.h).
     const mmc::compat::KeyBatches& key_batches() const noexcept { return batches; }
+    mmc::compat::KeyBatches& mutable_batches() noexcept { return batches; }
     apr_status_t& status_of(std::uint32_t owner) const noexcept { return results[owner].status; }
 };
 
@@ -149,7 +151,13 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
             index.push_back(static_cast<std::uint32_t>(i));
         }
         std::pmr::vector<apr_memcache_server_t*> where(valid.size(), lists.resource());
-        mmc::compat::place_keys(mc, valid.data(), valid.size(), where.data());
+        std::pmr::vector<std::uint8_t> pos(lists.resource());
+        if (mc->replicas) {
+            pos.resize(valid.size());
+            mmc::compat::place_first_usable(mc, valid.data(), valid.size(), where.data(), pos.data());
+        } else {
+            mmc::compat::place_keys(mc, valid.data(), valid.size(), where.data());
+        }
 
         const bool with_cas = (options & AP_MEMCACHE_MULTIGET_CAS) != 0;
         Call call(lists.resource(), results, data_pool, with_cas, mmc::compat::keyring_of(mc) ? mc : nullptr);
@@ -162,7 +170,12 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
         if (valid.size() != nkeys) {
             for (std::uint32_t& o : call.batches.owner) o = index[o];
         }
+        const auto start = mc->replicas ? mmc::engine::Clock::now() : mmc::engine::Clock::time_point{};
         mmc::compat::run_batches(with_cas, fill, call);
+        if (mc->replicas) {
+            mmc::compat::replica_rounds(mc, with_cas, fill, call, valid.data(), index.data(), valid.size(),
+                                        pos.data(), start);
+        }
         return APR_SUCCESS;
     });
 }

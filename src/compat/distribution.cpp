@@ -90,6 +90,24 @@ void place_keys(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
     }
 }
 
+std::size_t primary_index(apr_memcache_t* mc, std::string_view key) {
+    if (mc->ntotal == 1) return 0;
+    const apr_uint32_t hash = ap_memcache_hash(mc, key.data(), key.size());
+    if (uses_ketama(mc)) {
+        // The key's own point on the ring, its server dead or not (no failover walk).
+        const auto* ring = static_cast<const KetamaRing*>(mc->server_baton);
+        const std::size_t i = ring->server_for_hash(hash, [](std::size_t) { return true; });
+        return i == KetamaRing::npos ? kNoPrimary : i;
+    }
+    if (!mc->server_func) return (hash ? hash : 1) % mc->ntotal;  // apr-util's start
+    // The application's own choice: its server, wherever it is in the list.
+    apr_memcache_server_t* ms = mc->server_func(mc->server_baton, mc, hash);
+    for (apr_uint16_t i = 0; i < mc->ntotal; ++i) {
+        if (mc->live_servers[i] == ms) return i;
+    }
+    return kNoPrimary;
+}
+
 apr_status_t build_ketama(apr_memcache_t* mc) {
     std::vector<engine::KetamaServer> servers;
     servers.reserve(mc->ntotal);

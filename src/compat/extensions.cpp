@@ -1,6 +1,7 @@
 // The extended command set: 32-bit flags, CAS, append/prepend, touch, get-and-touch,
 // flush and 64-bit counters, in the style of the compatible API.
 #include "compat/facade.h"
+#include "compat/replicas.h"
 #include "engine/operations.h"
 
 using mmc::compat::on_owner;
@@ -42,6 +43,29 @@ void take_item(void* vctx, const mmc::engine::ValueView& v) {
 
 // Runs a read that fills an item (get(s) or gat) on the owner of key, opening the value
 // on a sealed client; a value that does not open is a miss.
+void asking_item(void* vctx, mmc::engine::Server& server) {
+    auto& c = *static_cast<ItemCtx*>(vctx);
+    c.from = &server;
+    c.refused = false;
+}
+
+bool refused_item(void* vctx) { return static_cast<ItemCtx*>(vctx)->refused; }
+
+// The same read under replicas (replicas.h): the key's servers in order.
+apr_status_t read_item_replicated(apr_memcache_t* mc, const char* key, ItemCtx& ctx, bool touch,
+                                  apr_uint32_t exptime) {
+    if (!key) return APR_EINVAL;
+    const std::string_view k(key);
+    if (!mmc::proto::valid_key(k)) return APR_EINVAL;
+    if (mmc::compat::keyring_of(mc)) {
+        ctx.sealed_by = mc;
+        ctx.key = k;
+    }
+    return mmc::compat::guarded([&] {
+        return mmc::compat::replicated_read(mc, k, {take_item, &ctx, true, touch, exptime, asking_item, refused_item});
+    });
+}
+
 template <class Read>
 apr_status_t read_item(apr_memcache_t* mc, const char* key, ItemCtx& ctx, Read&& read) {
     apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
@@ -112,7 +136,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_store(apr_memcache_t* mc, ap_memca
     if (mmc::compat::keyring_of(mc) && (op == AP_MEMCACHE_APPEND || op == AP_MEMCACHE_PREPEND)) {
         return APR_ENOTIMPL;
     }
-    apr_status_t rv = sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
+    apr_status_t rv =
+        mc && mc->replicas
+            ? mmc::compat::replicated_store(mc, key, cmd, data, len, exptime, flags)
+            : sealed_store(mc, key, std::string_view(data ? data : "", len), flags,
                                    [&](mmc::engine::Server& s, std::string_view k, std::string_view v) {
                                        return mmc::engine::store(s, cmd, k, v, flags, exptime);
                                    });
@@ -125,6 +152,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gets(apr_memcache_t* mc, apr_pool_
                                                    const char* key, ap_memcache_item_t* item) {
     if (!p || !item) return APR_EINVAL;
     ItemCtx ctx{p, item, nullptr, nullptr, {}, false};
+    if (mc && mc->replicas) {
+        item->status = read_item_replicated(mc, key, ctx, false, 0);
+        return item->status;
+    }
     item->status = read_item(mc, key, ctx, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::get(s, k, take_item, &ctx, true);
     });
@@ -145,6 +176,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_cas(apr_memcache_t* mc, const char
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t* mc, const char* key,
                                                     apr_uint32_t exptime) {
+    if (mc && mc->replicas) {
+        return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::touch, exptime);
+    }
     return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::touch(s, k, exptime);
     });
@@ -155,6 +189,10 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_gat(apr_memcache_t* mc, apr_pool_t
                                                   ap_memcache_item_t* item) {
     if (!p || !item) return APR_EINVAL;
     ItemCtx ctx{p, item, nullptr, nullptr, {}, false};
+    if (mc && mc->replicas) {
+        item->status = read_item_replicated(mc, key, ctx, true, exptime);
+        return item->status;
+    }
     item->status = read_item(mc, key, ctx, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::get_and_touch(s, k, exptime, take_item, &ctx);
     });

@@ -50,6 +50,12 @@ apr_status_t build_ketama(apr_memcache_t* mc);
 void place_keys(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
                 apr_memcache_server_t** out);
 
+// The index in mc->live_servers of key's primary: where the distribution places it on
+// the full list, dead servers included (no failover). kNoPrimary when the application's
+// server_func names none.
+inline constexpr std::size_t kNoPrimary = static_cast<std::size_t>(-1);
+std::size_t primary_index(apr_memcache_t* mc, std::string_view key);
+
 // Checks the key and picks its server (the caller's hash and server hooks honoured):
 // APR_SUCCESS with *ms and the key as a view, else APR_EINVAL (bad key, nothing sent)
 // or AP_MEMCACHE_ENOSERVER.

@@ -12,6 +12,7 @@
 #include "apr_time.h"
 #include "compat/facade.h"
 #include "compat/key_batches.h"
+#include "compat/replicas.h"
 #include "engine/multi_get.h"
 #include "proto/key.h"
 
@@ -28,19 +29,24 @@ namespace {
 // values in the order the keys were met.
 template <class Value>
 struct Plan {
-    explicit Plan(std::pmr::memory_resource* mr) : batches(mr), values(mr) {}
+    explicit Plan(std::pmr::memory_resource* mr) : batches(mr), values(mr), keys(mr), pos(mr) {}
     mmc::compat::KeyBatches batches;
     std::pmr::vector<Value*> values;
+    // Under replicas only: the keys sent, in the order of values, and the place among
+    // its servers of the one each was sent to (replicas.h).
+    std::pmr::vector<std::string_view> keys;
+    std::pmr::vector<std::uint8_t> pos;
 };
 
 template <class Value>
 struct FillCtx {
-    const Plan<Value>* plan;
+    Plan<Value>* plan;
     apr_pool_t* data_pool;
     apr_memcache_t* sealed_by;  // the client when it seals, else nullptr
 
     // For run_batches (key_batches.h).
     const mmc::compat::KeyBatches& key_batches() const noexcept { return plan->batches; }
+    mmc::compat::KeyBatches& mutable_batches() const noexcept { return plan->batches; }
     apr_status_t& status_of(std::uint32_t owner) const noexcept { return plan->values[owner]->status; }
 };
 
@@ -102,11 +108,17 @@ void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Pl
         vals.push_back(value);
     }
     std::pmr::vector<apr_memcache_server_t*> where(keys.size(), plan.batches.resource());
-    mmc::compat::place_keys(mc, keys.data(), keys.size(), where.data());
+    if (mc->replicas) {
+        plan.pos.resize(keys.size());
+        mmc::compat::place_first_usable(mc, keys.data(), keys.size(), where.data(), plan.pos.data());
+    } else {
+        mmc::compat::place_keys(mc, keys.data(), keys.size(), where.data());
+    }
     for (Value* v : vals) v->status = APR_NOTFOUND;
     mmc::compat::group_by_server(keys.data(), where.data(), keys.size(), plan.batches,
                                  [&](std::size_t i) { vals[i]->status = AP_MEMCACHE_ENOSERVER; });
     plan.values = std::move(vals);
+    if (mc->replicas) plan.keys = std::move(keys);
 }
 
 template <class Value>
@@ -119,7 +131,14 @@ apr_status_t multi_get(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_pool_t* da
         Plan<Value> plan(lists.resource());
         plan_keys(mc, temp_pool, values, plan);
         FillCtx<Value> ctx{&plan, data_pool, mmc::compat::keyring_of(mc) ? mc : nullptr};
+        const auto start = mc->replicas ? mmc::engine::Clock::now() : mmc::engine::Clock::time_point{};
         mmc::compat::run_batches(with_cas, fill<Value>, ctx);
+        if (mc->replicas && !plan.keys.empty()) {
+            std::pmr::vector<std::uint32_t> owner(plan.keys.size(), lists.resource());
+            for (std::size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<std::uint32_t>(i);
+            mmc::compat::replica_rounds(mc, with_cas, fill<Value>, ctx, plan.keys.data(), owner.data(),
+                                        plan.keys.size(), plan.pos.data(), start);
+        }
         return APR_SUCCESS;
     });
     // apr-util clears temp_pool on the way out; callers may rely on that.

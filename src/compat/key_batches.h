@@ -134,8 +134,11 @@ void key_failed(void* vctx, std::size_t batch, std::size_t key, engine::Result r
 // timeout of the servers asked), hands every value to fn(&ctx, batch, key, value),
 // publishes each server's state, and gives every key the error rule above makes its
 // answer: its own error, or the error of a batch that did not complete.
+// `limit`, when given, shortens that deadline (what is left of a call that runs several
+// fan-outs, replicas.h).
 template <class Ctx>
-void run_batches(bool with_cas, engine::BatchValueFn fn, Ctx& ctx) {
+void run_batches(bool with_cas, engine::BatchValueFn fn, Ctx& ctx,
+                 engine::Duration limit = engine::Duration::max()) {
     const KeyBatches& kb = ctx.key_batches();
     if (kb.servers.empty()) return;
     std::pmr::vector<engine::GetBatch> batches(kb.servers.size(), kb.resource());
@@ -147,7 +150,7 @@ void run_batches(bool with_cas, engine::BatchValueFn fn, Ctx& ctx) {
         batches[i].with_cas = with_cas;
         total = std::max(total, batches[i].server->options().timeouts.io);
     }
-    engine::multi_get(batches.data(), batches.size(), total, fn, key_failed<Ctx>, &ctx);
+    engine::multi_get(batches.data(), batches.size(), std::min(total, limit), fn, key_failed<Ctx>, &ctx);
     for (std::size_t i = 0; i < batches.size(); ++i) {
         publish_status(kb.servers[i]);
         if (batches[i].outcome.ok()) continue;

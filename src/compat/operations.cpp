@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "compat/facade.h"
+#include "compat/replicas.h"
 #include "engine/operations.h"
 #include "proto/key.h"
 
@@ -20,7 +21,11 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
     if (!mc || !key) return APR_EINVAL;
     k = std::string_view(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
-    place_keys(mc, &k, 1, &ms);
+    if (mc->replicas) {
+        ms = first_usable_server(mc, k);
+    } else {
+        place_keys(mc, &k, 1, &ms);
+    }
     if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
     return APR_SUCCESS;
 }
@@ -30,6 +35,19 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
 using mmc::compat::route;
 
 namespace {
+
+// route() for a caller that has already taken the replicated path when mc keeps
+// replicas (a non-null mc without replicas): the get and the stores, whose hot path
+// then tests mc->replicas once.
+apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string_view& k,
+                                apr_memcache_server_t*& ms) {
+    if (!key) return APR_EINVAL;
+    k = std::string_view(key);
+    if (!mmc::proto::valid_key(k)) return APR_EINVAL;
+    mmc::compat::place_keys(mc, &k, 1, &ms);
+    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    return APR_SUCCESS;
+}
 
 // Where a get's value goes. The plain case is kept apart from the sealed one: a get is
 // the hot path, and carrying the sealed client's fields and test through it cost about
@@ -72,11 +90,38 @@ void take_sealed_value(void* vctx, const mmc::engine::ValueView& v) {
     if (plain) deliver(c.out, plain, len, v.flags);
 }
 
+// A get under replicas (replicas.h): the sealed reader notes which server it asks.
+void asking_sealed(void* vctx, mmc::engine::Server& server) {
+    auto& c = *static_cast<SealedGetCtx*>(vctx);
+    c.from = &server;
+    c.refused = false;
+}
+
+bool refused_sealed(void* vctx) { return static_cast<SealedGetCtx*>(vctx)->refused; }
+
+apr_status_t getp_replicated(apr_memcache_t* mc, apr_pool_t* p, const char* key, char** baton,
+                             apr_size_t* len, apr_uint16_t* flags) {
+    if (!key) return APR_EINVAL;
+    const std::string_view k(key);
+    if (!mmc::proto::valid_key(k)) return APR_EINVAL;
+    return guarded([&]() -> apr_status_t {
+        if (mmc::compat::keyring_of(mc)) {
+            SealedGetCtx ctx{{p, baton, len, flags}, mc, nullptr, k, false};
+            return mmc::compat::replicated_read(
+                mc, k, {take_sealed_value, &ctx, false, false, 0, asking_sealed, refused_sealed});
+        }
+        GetCtx ctx{p, baton, len, flags};
+        return mmc::compat::replicated_read(mc, k, {take_value, &ctx, false, false, 0, nullptr, nullptr});
+    });
+}
+
 apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char* key,
                    const char* data, apr_size_t size, apr_uint32_t exptime, apr_uint16_t flags) {
+    if (!mc) return APR_EINVAL;
+    if (mc->replicas) return mmc::compat::replicated_store(mc, key, cmd, data, size, exptime, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
     if (size > 0 && !data) return APR_EINVAL;
     return guarded([&] {
         std::string_view value(data ? data : "", size);
@@ -123,10 +168,11 @@ extern "C" {
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_t* p,
                                                    const char* key, char** baton,
                                                    apr_size_t* len, apr_uint16_t* flags) {
-    if (!p || !baton) return APR_EINVAL;
+    if (!mc || !p || !baton) return APR_EINVAL;
+    if (mc->replicas) return getp_replicated(mc, p, key, baton, len, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
     return guarded([&] {
         mmc::engine::Server& server = *ms->impl->server;
         Outcome o;
@@ -163,6 +209,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_replace(apr_memcache_t* mc, const 
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t* mc, const char* key,
                                                      apr_uint32_t /*timeout: see header*/) {
+    if (mc && mc->replicas) {
+        return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::remove, 0);
+    }
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
     if (apr_status_t rv = route(mc, key, k, ms)) return rv;

@@ -263,6 +263,17 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t
     });
 }
 
+AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_replica_stats(apr_memcache_server_t* ms,
+                                                                   ap_memcache_replica_stats_t* stats) {
+    if (!ms || !ms->impl || !stats) return APR_EINVAL;
+    const mmc::engine::Server& server = engine_of(ms);
+    stats->writes = server.replica_writes();
+    stats->hits = server.replica_hits();
+    stats->repairs = server.repairs();
+    stats->failures = server.replica_failures();
+    return APR_SUCCESS;
+}
+
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_warm(apr_memcache_server_t* ms) {
     if (!ms || !ms->impl) return APR_EINVAL;
     return guarded([&] {

@@ -31,6 +31,7 @@
 #define MMC_ENGINE_EXCHANGE_H
 
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -254,6 +255,54 @@ Outcome exchange(Server& server, const Request& req) {
     } else {
         return exchange_supported<Codec>(server, req);
     }
+}
+
+// ---- a write as one batch of the fan-out (replicated writes, multi_get.h) ----
+
+template <class Codec>
+void write_one(Connection& conn, const GetBatch& b, BatchCursor& cursor) {
+    using Pending = typename Codec::Pending;
+    static_assert(sizeof(Pending) <= sizeof cursor.pending && std::is_trivially_copyable_v<Pending>);
+    const WriteRequest& w = *b.write;
+    Pending p{};
+    std::string_view payload;
+    switch (w.kind) {
+        case WriteRequest::Kind::store: payload = Codec::encode(conn, w.store, p); break;
+        case WriteRequest::Kind::touch: Codec::encode(conn, TouchRequest{w.store.key, w.store.exptime}, p); break;
+        case WriteRequest::Kind::remove: Codec::encode(conn, RemoveRequest{w.store.key}, p); break;
+    }
+    if (!payload.empty()) {
+        // One buffer, so the fan-out sends it as it sends a multi-get's request.
+        conn.out().append(payload.data(), payload.size());
+        conn.out().append(Codec::kTrailer.data(), Codec::kTrailer.size());
+    }
+    std::memcpy(cursor.pending, &p, sizeof p);
+}
+
+template <class Codec>
+BatchRead read_one(Connection& conn, const GetBatch& b, BatchCursor& cursor, const BatchSink&) {
+    using Pending = typename Codec::Pending;
+    const WriteRequest& w = *b.write;
+    Pending p;
+    std::memcpy(&p, cursor.pending, sizeof p);
+    Result r = Result::ok;
+    Read rd = Read::need_more;
+    switch (w.kind) {
+        case WriteRequest::Kind::store: rd = Codec::read(*b.server, conn, w.store, p, r); break;
+        case WriteRequest::Kind::touch:
+            rd = Codec::read(*b.server, conn, TouchRequest{w.store.key, w.store.exptime}, p, r);
+            break;
+        case WriteRequest::Kind::remove: rd = Codec::read(*b.server, conn, RemoveRequest{w.store.key}, p, r); break;
+    }
+    std::memcpy(cursor.pending, &p, sizeof p);
+    BatchRead out;
+    if (rd == Read::done) {
+        // An unusable reply was counted and logged by read_events already; as a result
+        // that is no server reply it closes the connection.
+        out.state = BatchRead::State::done;
+        out.result = r;
+    }
+    return out;
 }
 
 }  // namespace mmc::engine::detail

@@ -8,6 +8,7 @@
 
 #include "engine/connection.h"
 #include "engine/exchange.h"
+#include "engine/stack_arena.h"
 
 namespace mmc::engine {
 
@@ -63,6 +64,24 @@ void count_keys(ServerMetrics::Shard& counts, const GetBatch& b, const std::size
     }
 }
 
+// Counts a batch: a replicated write's share (write_all) is one call of its kind; a
+// multi-get's share counts its keys.
+void count_batch(ServerMetrics::Shard& counts, const GetBatch& b, const std::size_t answered[2],
+                 Result outcome) {
+    if (b.write) {
+        static constexpr MetricOp kOp[] = {MetricOp::store, MetricOp::touch, MetricOp::remove};
+        counts.count(kOp[static_cast<std::size_t>(b.write->kind)], outcome);
+        return;
+    }
+    count_keys(counts, b, answered, outcome);
+}
+
+// The call's lists live in one arena on its stack (multi_get): a call over a few
+// servers then allocates none of them from the heap.
+template <class T>
+using ArenaVector = std::vector<T, ArenaAllocator<T>>;
+using Flights = ArenaVector<InFlight>;
+
 // Ends a batch. `blame` is false when the failure is this process's own (poll failed):
 // it must not count against the server.
 void finish(InFlight& f, Outcome outcome, bool blame = true) {
@@ -93,15 +112,16 @@ void finish(InFlight& f, Outcome outcome, bool blame = true) {
         f.batch->server->pool().release(std::move(f.conn), clean);
     }
     if (blame) f.batch->server->report(outcome, epoch);
-    count_keys(*counts, *f.batch, f.answered, outcome.result);
+    count_batch(*counts, *f.batch, f.answered, outcome.result);
 }
 
 // Parses what has arrived on a batch's connection (its server's adapter reads it);
 // finishes the batch when its reply is complete or unusable.
 void drain(InFlight& f, const Sinks& s) {
     Server& server = *f.batch->server;
-    const BatchRead r =
-        server.adapter().read_batch(*f.conn, *f.batch, f.cursor, BatchSink{s.fn, s.key_error, s.ctx, f.index, f.answered});
+    const BatchSink sink{s.fn, s.key_error, s.ctx, f.index, f.answered};
+    const BatchRead r = f.batch->write ? server.adapter().read_one(*f.conn, *f.batch, f.cursor, sink)
+                                       : server.adapter().read_batch(*f.conn, *f.batch, f.cursor, sink);
     switch (r.state) {
         case BatchRead::State::need_more: return;
         case BatchRead::State::done: return finish(f, Outcome{r.result});
@@ -114,7 +134,7 @@ void drain(InFlight& f, const Sinks& s) {
 // The deadline passed while waiting for one server: what the others have sent already
 // still counts (a server that answered in time is not blamed for one that did not);
 // whoever is still incomplete gets the timeout.
-void expire(std::vector<InFlight>& flights, const Sinks& s) {
+void expire(Flights& flights, const Sinks& s) {
     for (auto& f : flights) {
         if (!f.done && !f.sent) {
             finish(f, Outcome{Result::connect_timeout});
@@ -135,7 +155,11 @@ void expire(std::vector<InFlight>& flights, const Sinks& s) {
 // Sends the request of a batch that holds a connection.
 void send_request(InFlight& f, Clock::time_point deadline) {
     f.conn->out().clear();
-    f.batch->server->adapter().write_batch(*f.conn, *f.batch, f.cursor);
+    if (f.batch->write) {
+        f.batch->server->adapter().write_one(*f.conn, *f.batch, f.cursor);
+    } else {
+        f.batch->server->adapter().write_batch(*f.conn, *f.batch, f.cursor);
+    }
     Outcome sent = f.conn->send_all(f.conn->out(), deadline);
     f.sent = true;
     if (!sent.ok()) finish(f, sent);
@@ -160,11 +184,11 @@ void connected(InFlight& f, Clock::time_point deadline) {
 // not answer its handshake holds up nobody else. A connect that runs out of time fails
 // its own batch only. Returns false when the call is over (its deadline passed, or
 // poll failed).
-bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
+bool connect_pending(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     // Sized once: growing them push by push cost about 30 instructions per key of a
     // 100-key call over 4 servers.
-    std::vector<pollfd> fds;
-    std::vector<InFlight*> polled;
+    ArenaVector<pollfd> fds(flights.get_allocator());
+    ArenaVector<InFlight*> polled(flights.get_allocator());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (;;) {
@@ -223,10 +247,10 @@ bool connect_pending(std::vector<InFlight>& flights, Clock::time_point deadline,
 // servers a call makes n writes, one poll and n reads when each reply comes in one
 // piece). Waiting on one server while another's reply is already there costs nothing:
 // the call ends when the last reply is complete either way.
-void collect(std::vector<InFlight>& flights, Clock::time_point deadline, const Sinks& s) {
+void collect(Flights& flights, Clock::time_point deadline, const Sinks& s) {
     if (!connect_pending(flights, deadline, s)) return;
-    std::vector<pollfd> fds;
-    std::vector<InFlight*> polled;
+    ArenaVector<pollfd> fds(flights.get_allocator());
+    ArenaVector<InFlight*> polled(flights.get_allocator());
     fds.reserve(flights.size());
     polled.reserve(flights.size());
     for (auto& f : flights) {
@@ -235,9 +259,13 @@ void collect(std::vector<InFlight>& flights, Clock::time_point deadline, const S
         polled.push_back(&f);
     }
     if (fds.empty()) return;
+    // A replicated write's servers all answer at about the same time, the primary (asked
+    // first) first: reading them in order saves the poll, so that a write to a primary
+    // and one replica costs two writes and two reads.
+    const bool in_order = flights.front().batch->write != nullptr;
     // A reply that came in during phase one is already buffered, and may be complete
     // (drained) or not; poll only says whether more is coming.
-    for (;;) {
+    for (; !in_order;) {
         int rc = ::poll(fds.data(), fds.size(), poll_millis(deadline));
         if (rc < 0 && errno == EINTR) continue;
         if (rc == 0 && Clock::now() < deadline) continue;
@@ -287,7 +315,10 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                void* ctx) {
     const Sinks s{fn, key_error, ctx};
     const auto deadline = Clock::now() + total;
-    std::vector<GetBatch*> pending;
+    // Room for the lists of a call over a dozen servers; more come from the heap.
+    alignas(std::max_align_t) unsigned char room[3072];
+    StackArena arena(room, sizeof room);
+    ArenaVector<GetBatch*> pending{ArenaAllocator<GetBatch*>(arena)};
     pending.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (batches[i].nkeys == 0) {
@@ -297,9 +328,10 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
         }
     }
 
-    std::vector<InFlight> flights;
-    std::vector<GetBatch*> later;
-    std::vector<bool> retried(n, false);
+    Flights flights{ArenaAllocator<InFlight>(arena)};
+    ArenaVector<GetBatch*> later{ArenaAllocator<GetBatch*>(arena)};
+    later.reserve(n);
+    ArenaVector<bool> retried(n, false, ArenaAllocator<bool>(arena));
     flights.reserve(pending.size());
     while (!pending.empty()) {
         flights.clear();
@@ -336,7 +368,8 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 continue;
             }
             f.connect_deadline = std::min(deadline, Clock::now() + server.options().timeouts.connect);
-            f.may_retry = !fresh && !retried[f.index];
+            // A write is never sent twice: an append or an add may have applied.
+            f.may_retry = !fresh && !retried[f.index] && !b->write;
             flights.push_back(std::move(f));
         }
         // Every request is written before any reply is read, so all servers work at
@@ -352,11 +385,42 @@ void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn
                 later.push_back(f.batch);
             } else {
                 f.batch->server->report(f.batch->outcome);
-                count_keys(f.batch->server->metrics().common(), *f.batch, f.answered, f.batch->outcome.result);
+                count_batch(f.batch->server->metrics().common(), *f.batch, f.answered, f.batch->outcome.result);
             }
         }
         pending.swap(later);
     }
+}
+
+namespace {
+void no_value(void*, std::size_t, std::size_t, const ValueView&) {}
+void no_key_error(void*, std::size_t, std::size_t, Result) {}
+}  // namespace
+
+void write_all(Server* const* servers, std::size_t n, const WriteRequest& w, Outcome* each) {
+    constexpr std::size_t kMax = 8;
+    GetBatch batches[kMax];
+    std::size_t at[kMax];
+    std::size_t m = 0;
+    WriteRequest req = w;
+    req.store.exptime = proto::capped_time(req.store.exptime);
+    Duration total = Duration::zero();
+    for (std::size_t i = 0; i < n && i < kMax; ++i) {
+        Server& s = *servers[i];
+        if (w.kind == WriteRequest::Kind::store && w.store.data.size() > s.options().max_store_size) {
+            each[i] = detail::refuse_value(s);
+            continue;
+        }
+        GetBatch& b = batches[m];
+        b.server = &s;
+        b.keys = &req.store.key;
+        b.nkeys = 1;
+        b.write = &req;
+        at[m++] = i;
+        total = std::max(total, s.options().timeouts.io);
+    }
+    if (m > 0) multi_get(batches, m, total, no_value, no_key_error, nullptr);
+    for (std::size_t j = 0; j < m; ++j) each[at[j]] = batches[j].outcome;
 }
 
 }  // namespace mmc::engine

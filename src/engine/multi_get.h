@@ -29,6 +29,14 @@ namespace mmc::engine {
 void multi_get(GetBatch* batches, std::size_t n, Duration total, BatchValueFn fn, BatchKeyErrorFn key_error,
                void* ctx);
 
+// A write to several servers at once (a key's primary and its replicas), as batches of
+// the same fan-out: every request written before any reply is read, one deadline (the
+// largest I/O timeout of the servers), the replies read in the order of the servers.
+// each[i] gets servers[i]'s outcome. A store over a server's store limit is refused for
+// that server (value_too_large), nothing sent to it. Times are capped as the single
+// operations cap them (operations.h). At most 8 servers.
+void write_all(Server* const* servers, std::size_t n, const WriteRequest& w, Outcome* each);
+
 }  // namespace mmc::engine
 
 #endif

@@ -31,6 +31,8 @@ struct BatchCursor {
     // Where the search for the next returned key starts (replies that name their key
     // come in the order asked).
     std::size_t next_key = 0;
+    // A write batch's reader state (its codec's Pending), between reads.
+    alignas(8) unsigned char pending[16] = {};
 };
 
 // The position of `key` among the batch's keys, searched from `from` onwards and then
@@ -115,12 +117,21 @@ struct ProtocolAdapter {
     // gives one key (naming it) to sink.fail; an error that names no key is the batch's
     // (done with that result).
     BatchRead (*read_batch)(Connection&, const GetBatch&, BatchCursor&, const BatchSink&);
+    // A replicated write's batch (GetBatch::write), in the server's own protocol: the
+    // request written as the single operation writes it, its reply read as that one is.
+    void (*write_one)(Connection&, const GetBatch&, BatchCursor&);
+    BatchRead (*read_one)(Connection&, const GetBatch&, BatchCursor&, const BatchSink&);
 };
 
 namespace detail {
 // The one exchange loop (exchange.h), for a codec and a request type.
 template <class Codec, class Request>
 Outcome exchange(Server& server, const Request& req);
+// A write as one batch of the fan-out (exchange.h).
+template <class Codec>
+void write_one(Connection& conn, const GetBatch& b, BatchCursor& cursor);
+template <class Codec>
+BatchRead read_one(Connection& conn, const GetBatch& b, BatchCursor& cursor, const BatchSink& sink);
 }  // namespace detail
 
 // The adapter of a codec (exchange.h says what a codec provides): the exchange loop
@@ -147,6 +158,8 @@ constexpr ProtocolAdapter make_adapter() noexcept {
         &detail::exchange<Codec, MetaDeleteCall>,
         &BatchCodec::write_batch,
         &BatchCodec::read_batch,
+        &detail::write_one<Codec>,
+        &detail::read_one<Codec>,
     };
 }
 

@@ -151,6 +151,17 @@ struct IsMetaOnly : std::false_type {};
 template <class R>
 struct IsMetaOnly<R, std::void_t<decltype(R::meta_only)>> : std::bool_constant<R::meta_only> {};
 
+// ---- replicated writes --------------------------------------------------------------
+
+// One write sent to a key's primary and replicas through the fan-out (multi_get.h), each
+// server's as a batch of its own (GetBatch::write). `store` carries the key and, for a
+// store, the whole request; a touch uses its key and exptime, a delete its key.
+struct WriteRequest {
+    enum class Kind : std::uint8_t { store, touch, remove };
+    Kind kind;
+    StoreRequest store;
+};
+
 // ---- multi-get --------------------------------------------------------------------
 
 // One server's share of a multi-get.
@@ -161,6 +172,10 @@ struct GetBatch {
     const std::string_view* keys = nullptr;
     std::size_t nkeys = 0;
     bool with_cas = false;  // the CAS unique where the protocol makes it optional
+    // A replicated write instead of a retrieval (keys then names its key, nkeys is 1):
+    // the batch is that one request, and outcome is its result (not_stored, not_found
+    // ... as the single operation's). Never a value for fn.
+    const WriteRequest* write = nullptr;
     // Out: ok when the server answered completely (keys it returned neither a value nor
     // an error of their own for are misses), otherwise why those keys have no answer:
     // the server's error line (client_error, server_error), or why its reply was cut

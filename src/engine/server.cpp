@@ -27,6 +27,15 @@ void Server::unusable_reply(const char* why) {
     log(LogLevel::err, Outcome{Result::protocol_error}, msg);
 }
 
+void Server::replica_failed(const Outcome& why) {
+    replica_failures_.fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t count = 0;
+    if (!replica_log_.should_log(&count)) return;
+    std::string msg = "memcached server " + name_ + ": a write to it as a replica failed; the call's status is the primary's";
+    if (count > 1) msg += " (" + std::to_string(count - 1) + " more since the last such line)";
+    log(LogLevel::warning, why, msg);
+}
+
 Clock::time_point Server::dead_since() const noexcept {
     return Clock::time_point(Clock::duration(dead_since_.load(std::memory_order_relaxed)));
 }

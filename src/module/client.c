@@ -99,6 +99,18 @@ static void add_server(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf,
     }
 }
 
+/* After the servers: the count was checked against them (mmc_replicas_check_config). */
+static void set_replicas(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf)
+{
+    apr_status_t rv = ap_memcache_set_replicas(conf->client, (apr_uint16_t)mmc_replicas(conf));
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot keep %d replica(s) for %s",
+                     mmc_replicas(conf), describe_server(pchild, s));
+    }
+    ap_memcache_set_replica_repair(conf->client, mmc_replica_repair(conf));
+}
+
 static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *conf)
 {
     const apr_array_header_t *specs = conf->servers;
@@ -129,14 +141,16 @@ static void build_client(apr_pool_t *pchild, server_rec *s, mmc_server_conf *con
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "cannot set up key distribution for %s",
                      describe_server(pchild, s));
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s), %s",
-                 describe_server(pchild, s), conf->client->ntotal,
-                 mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula");
+    set_replicas(pchild, s, conf);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "memcache client for %s: %d server(s), %s, "
+                 "%d replica(s)", describe_server(pchild, s), conf->client->ntotal,
+                 mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula",
+                 mmc_replicas(conf));
 }
 
-/* A virtual host that inherits the main server's servers but seals with other keys:
- * a client of its own (its own keys) over the main server's server objects, so the
- * process still keeps one pool of connections per memcached server. */
+/* A virtual host that inherits the main server's servers but seals with other keys, or
+ * keeps another number of replicas: a client of its own over the main server's server
+ * objects, so the process still keeps one pool of connections per memcached server. */
 static void build_sealed_view(apr_pool_t *pchild, server_rec *vs, mmc_server_conf *conf,
                               const mmc_server_conf *main_conf)
 {
@@ -158,6 +172,7 @@ static void build_sealed_view(apr_pool_t *pchild, server_rec *vs, mmc_server_con
         return;
     }
     ap_memcache_set_seal(conf->client, conf->seal);
+    set_replicas(pchild, vs, conf);
     conf->serverhash = main_conf->serverhash;
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, vs,
                  "memcache client for %s: the main server's servers, values sealed with "
@@ -182,7 +197,8 @@ void mmc_child_init(apr_pool_t *pchild, server_rec *s)
         }
         if (conf->servers == main_conf->servers) {
             /* Inherited: one pool of connections per process, not one per vhost. */
-            if (conf->seal == main_conf->seal) {
+            if (conf->seal == main_conf->seal && mmc_replicas(conf) == mmc_replicas(main_conf)
+                && mmc_replica_repair(conf) == mmc_replica_repair(main_conf)) {
                 conf->client = main_conf->client;
                 conf->serverhash = main_conf->serverhash;
             }

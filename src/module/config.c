@@ -37,6 +37,8 @@ void *mmc_create_server_conf(apr_pool_t *p, server_rec *s)
     conf->retry_period_us = MMC_UNSET;
     conf->failure_limit = MMC_UNSET;
     conf->max_value_size = MMC_UNSET;
+    conf->replicas = MMC_UNSET;
+    conf->replica_repair = MMC_UNSET;
     conf->tls_verify = MMC_UNSET;
     conf->tls_protocol = MMC_UNSET;
     return conf;
@@ -61,6 +63,8 @@ void *mmc_merge_server_conf(apr_pool_t *p, void *basev, void *addv)
     conf->retry_period_us = MERGED(retry_period_us);
     conf->failure_limit = MERGED(failure_limit);
     conf->max_value_size = MERGED(max_value_size);
+    conf->replicas = MERGED(replicas);
+    conf->replica_repair = MERGED(replica_repair);
     conf->socache_prefix = add->socache_prefix ? add->socache_prefix : base->socache_prefix;
     if (add->seal) {
         conf->seal = add->seal;
@@ -137,6 +141,70 @@ const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg)
     }
     conf->failure_limit = (int)v;
     return NULL;
+}
+
+/* The most the client keeps: a key on its primary and up to 7 servers after it. */
+#define MMC_MAX_REPLICAS 7
+
+const char *mmc_cmd_replicas(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+    char *end = NULL;
+    long v;
+
+    (void)dconf;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || v < 0 || v > MMC_MAX_REPLICAS) {
+        return apr_psprintf(cmd->pool, "%s: '%s': expected a number of replicas from 0 to %d",
+                            cmd->cmd->name, arg, MMC_MAX_REPLICAS);
+    }
+    conf->replicas = (int)v;
+    return NULL;
+}
+
+const char *mmc_cmd_replica_repair(cmd_parms *cmd, void *dconf, int flag)
+{
+    mmc_server_conf *conf = mmc_get_server_conf(cmd->server);
+
+    (void)dconf;
+    conf->replica_repair = flag ? 1 : 0;
+    return NULL;
+}
+
+int mmc_replicas(const mmc_server_conf *conf)
+{
+    return conf->replicas == MMC_UNSET ? 0 : conf->replicas;
+}
+
+int mmc_replica_repair(const mmc_server_conf *conf)
+{
+    return conf->replica_repair == MMC_UNSET ? 1 : conf->replica_repair;
+}
+
+int mmc_replicas_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    server_rec *vs;
+
+    (void)pconf;
+    (void)ptemp;
+    for (vs = s; vs; vs = vs->next) {
+        const mmc_server_conf *conf = mmc_get_server_conf(vs);
+        const int servers = conf->servers ? conf->servers->nelts : 0;
+
+        /* Without MemcacheServer lines only mcpool's own lists use the setting, each
+         * keeping as many replicas as it can hold. */
+        if (mmc_replicas(conf) == 0 || servers == 0 || mmc_replicas(conf) < servers) {
+            continue;
+        }
+        ap_log_perror(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, plog,
+                      "MemcacheReplicas: '%d': at most the number of servers minus one "
+                      "(%d MemcacheServer line(s) for %s:%u)", mmc_replicas(conf), servers,
+                      vs->server_hostname ? vs->server_hostname : "the main server",
+                      (unsigned)vs->port);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
 }
 
 const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg)

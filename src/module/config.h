@@ -26,6 +26,8 @@ typedef struct {
     apr_int64_t retry_period_us;
     int failure_limit;
     apr_int64_t max_value_size;          /* bytes */
+    int replicas;                        /* MemcacheReplicas: servers after the primary */
+    int replica_repair;                  /* MemcacheReplicaRepair: 1 on, 0 off */
     /* TLS for the lines with tls=on (MemcacheTLS*): NULL / MMC_UNSET unless given. */
     const char *tls_ca_file;
     const char *tls_cert_file;
@@ -66,6 +68,19 @@ const char *mmc_cmd_duration(cmd_parms *cmd, void *dconf, const char *arg);
 const char *mmc_cmd_failure_limit(cmd_parms *cmd, void *dconf, const char *arg);
 /** MemcacheMaxValueSize SIZE (1048576, 512k, 1m; at most 1g) */
 const char *mmc_cmd_max_value_size(cmd_parms *cmd, void *dconf, const char *arg);
+
+/** MemcacheReplicas N (0 to 7; at most the servers minus one, checked by
+ *  mmc_replicas_check_config) */
+const char *mmc_cmd_replicas(cmd_parms *cmd, void *dconf, const char *arg);
+/** MemcacheReplicaRepair on|off */
+const char *mmc_cmd_replica_repair(cmd_parms *cmd, void *dconf, int flag);
+/** The replicas and read repair of conf, defaults filled in (0; on). */
+int mmc_replicas(const mmc_server_conf *conf);
+int mmc_replica_repair(const mmc_server_conf *conf);
+/** check_config: every context's MemcacheReplicas leaves at least one server for the
+ *  primary, so that `apachectl -t` fails on a count the servers cannot hold. */
+int mmc_replicas_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s);
 
 /** MemcacheTLSCACertificateFile, MemcacheTLSCertificateFile,
  *  MemcacheTLSCertificateKeyFile: a file that must be readable now; cmd->info is the

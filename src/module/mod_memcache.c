@@ -28,6 +28,12 @@ static const command_rec memcache_cmds[] = {
                       "password-file=PATH"),
     AP_INIT_TAKE1("MemcacheDistribution", mmc_cmd_distribution, NULL, RSRC_CONF,
                   "ketama (default) or modula: how keys are placed on the servers"),
+    AP_INIT_TAKE1("MemcacheReplicas", mmc_cmd_replicas, NULL, RSRC_CONF,
+                  "0 (default) to 7: every key is also kept on this many servers after "
+                  "its own, in the order of the MemcacheServer lines"),
+    AP_INIT_FLAG("MemcacheReplicaRepair", mmc_cmd_replica_repair, NULL, RSRC_CONF,
+                 "on (default): a value read from a replica after the key's server "
+                 "missed it is written back there (meta servers)"),
     AP_INIT_TAKE1("MemcacheProtocol", mmc_cmd_protocol, NULL, RSRC_CONF,
                   "text (default), binary or meta: the protocol of servers without protocol="),
     AP_INIT_TAKE1("MemcacheConnectTimeout", mmc_cmd_duration,
@@ -82,6 +88,7 @@ static void memcache_register_hooks(apr_pool_t *p)
      * early enough to fail `apachectl -t`. */
     ap_hook_check_config(mmc_tls_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(mmc_inherit_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(mmc_replicas_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mmc_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* First, so that other modules' child_init can already use the clients. */
     ap_hook_child_init(mmc_child_init, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -266,6 +266,16 @@ static void build_own_client(apr_pool_t *pchild, ap_socache_instance_t *inst)
     }
     /* After the servers: the ketama ring is built once, with all of them. */
     ap_memcache_set_distribution(inst->client, mmc_distribution(conf));
+    /* The server's MemcacheReplicas too, as many as the list can hold. */
+    if (mmc_replicas(conf) > 0 && inst->client->ntotal > 1) {
+        int replicas = mmc_replicas(conf);
+
+        if (replicas >= inst->client->ntotal) {
+            replicas = inst->client->ntotal - 1;
+        }
+        ap_memcache_set_replicas(inst->client, (apr_uint16_t)replicas);
+        ap_memcache_set_replica_repair(inst->client, mmc_replica_repair(conf));
+    }
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, inst->s, PROVIDER_NAME " %s: client for %s",
                  inst->cname, inst->arg);
 }

@@ -15,8 +15,26 @@
 
 #include <unistd.h>
 
+/* With replicas: what the server did for replicated keys in this child. */
+static const char *replica_part(apr_pool_t *p, apr_memcache_server_t *ms, int short_report)
+{
+    ap_memcache_replica_stats_t rs;
+
+    if (ap_memcache_server_replica_stats(ms, &rs) != APR_SUCCESS) {
+        return "";
+    }
+    return apr_psprintf(p, short_report ? " replica_writes=%" APR_UINT64_T_FMT
+                                          " replica_hits=%" APR_UINT64_T_FMT
+                                          " repairs=%" APR_UINT64_T_FMT
+                                          " replica_failures=%" APR_UINT64_T_FMT
+                                        : "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
+                                          " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
+                                          "</td>",
+                        rs.writes, rs.hits, rs.repairs, rs.failures);
+}
+
 static const char *server_line(apr_pool_t *p, const char *name, apr_memcache_server_t *ms,
-                               int short_report)
+                               int short_report, int replicas)
 {
     ap_memcache_server_state_t st;
     ap_memcache_server_options_t opts;
@@ -37,30 +55,35 @@ static const char *server_line(apr_pool_t *p, const char *name, apr_memcache_ser
                                 protocol, tls.full, tls.resumed);
     }
     if (short_report) {
-        return apr_psprintf(p, "Memcache %s: %s open=%u idle=%u failures=%u protocol=%s weight=%u\n",
+        return apr_psprintf(p, "Memcache %s: %s open=%u idle=%u failures=%u protocol=%s weight=%u%s\n",
                             name, st.live ? "live" : "dead", st.open, st.idle, st.failures,
-                            protocol, opts.weight);
+                            protocol, opts.weight, replicas ? replica_part(p, ms, 1) : "");
     }
     return apr_psprintf(p, "<tr><td>%s</td><td>%s</td><td>%u</td><td>%u</td><td>%u</td>"
-                        "<td>%s</td><td>%u</td></tr>\n",
+                        "<td>%s</td><td>%u</td>%s</tr>\n",
                         ap_escape_html(p, name), st.live ? "live" : "<b>dead</b>", st.open,
-                        st.idle, st.failures, protocol, opts.weight);
+                        st.idle, st.failures, protocol, opts.weight,
+                        replicas ? replica_part(p, ms, 0) : "");
 }
 
 static void client_report(request_rec *r, const char *who, const mmc_server_conf *conf,
                           int short_report)
 {
     apr_hash_index_t *hi;
+    const int replicas = conf->client->replicas;
 
     if (short_report) {
-        ap_rprintf(r, "Memcache client: %s, %d server(s), %s\n", who, conf->client->ntotal,
-                   mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula");
+        ap_rprintf(r, "Memcache client: %s, %d server(s), %s%s\n", who, conf->client->ntotal,
+                   mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula",
+                   replicas ? apr_psprintf(r->pool, ", %d replica(s)", replicas) : "");
     }
     else {
-        ap_rprintf(r, "<h3>%s: %s</h3>\n<table border=\"0\"><tr><th>server</th><th>state</th>"
+        ap_rprintf(r, "<h3>%s: %s%s</h3>\n<table border=\"0\"><tr><th>server</th><th>state</th>"
                    "<th>open</th><th>idle</th><th>failures</th><th>protocol</th>"
-                   "<th>weight</th></tr>\n", ap_escape_html(r->pool, who),
-                   mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula");
+                   "<th>weight</th>%s</tr>\n", ap_escape_html(r->pool, who),
+                   mmc_distribution(conf) == AP_MEMCACHE_DIST_KETAMA ? "ketama" : "modula",
+                   replicas ? apr_psprintf(r->pool, ", %d replica(s)", replicas) : "",
+                   replicas ? "<th>replica writes / hits / repairs / failures</th>" : "");
     }
     for (hi = apr_hash_first(r->pool, conf->serverhash); hi; hi = apr_hash_next(hi)) {
         const void *name;
@@ -68,7 +91,7 @@ static void client_report(request_rec *r, const char *who, const mmc_server_conf
         const char *line;
 
         apr_hash_this(hi, &name, NULL, &ms);
-        line = server_line(r->pool, name, ms, short_report);
+        line = server_line(r->pool, name, ms, short_report, replicas);
         if (line) {
             ap_rputs(line, r);
         }

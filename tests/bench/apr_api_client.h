@@ -32,6 +32,7 @@ typedef struct {
     int meta;                /* ours only: speak the meta protocol */
     int ketama;              /* ours only: ketama placement (else apr-util's modula) */
     const char *seal_key_file; /* ours only: seal values with these keys (NULL: plain) */
+    unsigned replicas;       /* ours only: ap_memcache_set_replicas */
 } bench_apr_config;
 
 /* One client shared by all threads; one session per thread (its own APR pools). */

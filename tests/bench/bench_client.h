@@ -27,8 +27,9 @@ struct ClientKind {
     bool sealed = false;  // values sealed with AES-256-GCM (ours)
     bool array = false;   // ours: multi-gets through ap_memcache_multiget_array
     bool tls = false;     // ours: TLS to the servers (the suite's TLS servers)
+    bool replica = false; // ours: one replica per key (ap_memcache_set_replicas)
     // The label in the tables: "ours", "ours-bin", "ours-meta", "ours-modula",
-    // "ours-sealed", "ours-array", "ours-tls", "apr-util", "libmc", "libmc-bin" ("none" for the
+    // "ours-sealed", "ours-array", "ours-tls", "ours-replica", "apr-util", "libmc", "libmc-bin" ("none" for the
     // empty client).
     std::string label() const;
     static bool parse(const std::string& label, ClientKind& out);

@@ -18,6 +18,7 @@ std::string ClientKind::label() const {
         if (meta) return "ours-meta";
         if (sealed) return "ours-sealed";
         if (tls) return "ours-tls";
+        if (replica) return "ours-replica";
         return binary ? "ours-bin" : (ketama ? "ours" : "ours-modula");
     case Library::aprutil:
         return "apr-util";
@@ -31,7 +32,7 @@ std::string ClientKind::label() const {
 
 bool ClientKind::parse(const std::string& label, ClientKind& out) {
     // Every variant of ours, named field by field (the struct grows).
-    enum Variant { plain, bin, meta, modula, sealed, array, tls };
+    enum Variant { plain, bin, meta, modula, sealed, array, tls, replica };
     auto ours = [](Variant v) {
         ClientKind k;
         k.binary = v == bin;
@@ -40,9 +41,11 @@ bool ClientKind::parse(const std::string& label, ClientKind& out) {
         k.sealed = v == sealed;
         k.array = v == array;
         k.tls = v == tls;
+        k.replica = v == replica;
         return k;
     };
     for (ClientKind k : {ours(plain), ours(bin), ours(meta), ours(modula), ours(sealed), ours(array), ours(tls),
+                         ours(replica),
                          ClientKind{Library::aprutil, false, false},
                          ClientKind{Library::libmemcached, false, true},
                          ClientKind{Library::libmemcached, true, true},
@@ -114,6 +117,7 @@ std::unique_ptr<Client> make_apr_client(const bench_apr_ops& ops, const ClientKi
     c.binary = kind.binary;
     c.meta = kind.meta;
     c.ketama = kind.library == ClientKind::Library::ours && kind.ketama;
+    c.replicas = kind.replica ? 1 : 0;
     // A key file for the sealed client, read when the client is built and removed after.
     std::string key_file;
     if (kind.sealed) {

@@ -130,6 +130,19 @@ std::vector<Workload> all_workloads() {
         all.push_back(g);
     }
 
+    // Replicas: a set and a get on two servers, plain and with one replica (the set then
+    // goes to both servers at once).
+    Workload set2 = set_workload("set-100x2", 100, 1000, 10000);
+    set2.title = "set, 100 B value, 2 servers";
+    set2.servers = 2;
+    set2.clients = {"ours", "ours-replica"};
+    all.push_back(set2);
+    Workload get2 = get_workload("get-hit-100x2", 100, 1000, 10000);
+    get2.title = "get hit, 100 B value, 2 servers";
+    get2.servers = 2;
+    get2.clients = {"ours", "ours-replica"};
+    all.push_back(get2);
+
     Workload mixed = scaling_workload(16);
     mixed.name = "mixed-16t";
     mixed.ops = 16000;

@@ -132,7 +132,16 @@ INSTANTIATE_TEST_SUITE_P(
                       BadSetting{"MemcacheTLSCertificateKeyFile /nonexistent/k.pem", "/nonexistent/k.pem"},
                       BadSetting{"MemcacheTLSVerify maybe", "On or Off"},
                       BadSetting{"MemcacheTLSProtocol SSLv3", "'SSLv3'"},
-                      BadSetting{"MemcacheTLSServerName bad/name", "'bad/name'"}));
+                      BadSetting{"MemcacheTLSServerName bad/name", "'bad/name'"},
+                      BadSetting{"MemcacheReplicas 1", "'1': at most the number of servers minus one"},
+                      BadSetting{"MemcacheServer 127.0.0.1:11212\nMemcacheReplicas 2", "'2': at most"},
+                      BadSetting{"MemcacheReplicas 8", "'8'"},
+                      BadSetting{"MemcacheReplicas -1", "'-1'"},
+                      BadSetting{"MemcacheReplicas two", "'two'"},
+                      BadSetting{"MemcacheReplicaRepair maybe", "On or Off"},
+                      BadSetting{"MemcacheServer 127.0.0.1:11212\n<VirtualHost 127.0.0.1:8080>\n"
+                                 " MemcacheServer 127.0.0.1:11213\n MemcacheReplicas 1\n</VirtualHost>",
+                                 "'1': at most"}));
 
 class GoodClientSetting : public ::testing::TestWithParam<std::string> {};
 
@@ -156,7 +165,11 @@ INSTANTIATE_TEST_SUITE_P(Args, GoodClientSetting,
                                            "MemcacheTLSServerName memcached.example.com",
                                            "MemcacheTLSCACertificateFile /etc/ssl/certs/ca-certificates.crt",
                                            "<VirtualHost 127.0.0.1:8080>\n MemcacheTimeout 100ms\n"
-                                           " MemcacheServer 127.0.0.1:11212\n</VirtualHost>"));
+                                           " MemcacheServer 127.0.0.1:11212\n</VirtualHost>",
+                                           "MemcacheReplicas 0", "MemcacheReplicaRepair off",
+                                           "MemcacheServer 127.0.0.1:11212\nMemcacheReplicas 1",
+                                           "MemcacheServer 127.0.0.1:11212\n<VirtualHost 127.0.0.1:8080>\n"
+                                           " MemcacheReplicas 1\n MemcacheReplicaRepair off\n</VirtualHost>"));
 
 TEST(MemcacheServerDirective, RejectsTheSameServerTwiceInOneContext) {
     CommandResult r = config_checker().config_test(

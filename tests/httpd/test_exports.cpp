@@ -48,7 +48,9 @@ TEST(ModuleExports, IncludeEveryFunctionOfTheModuleApi) {
     auto names = exported_symbols(MMC_MOD_MEMCACHE_PATH, nm_output);
     for (const char* name : {"memcache_module", "ap_memcache_client", "ap_memcache_serverhash",
                              "ap_memcace_serverhash", "ap_memcache_create", "ap_memcache_set",
-                             "ap_memcache_getp", "ap_memcache_multgetp", "ap_memcache_strerror"}) {
+                             "ap_memcache_getp", "ap_memcache_multgetp", "ap_memcache_strerror",
+                             "ap_memcache_set_replicas", "ap_memcache_set_replica_repair",
+                             "ap_memcache_server_replica_stats"}) {
         EXPECT_TRUE(names.count(name)) << name << " is not exported:\n" << nm_output;
     }
 }

@@ -280,3 +280,29 @@ TEST_F(SealedValues, ValueTooLargeCountsTheEnvelope) {
 }
 
 }  // namespace
+
+namespace mmc::test {
+namespace {
+
+// A sealed client with a replica: the envelope goes to both servers, and a value read
+// from the replica (the primary emptied) opens.
+TEST_F(SealedValues, ReplicasHoldTheEnvelopeAndItOpensFromEither) {
+    start_servers(2);
+    ASSERT_EQ(ap_memcache_set_seal(mc_, seal_), APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_set_replicas(mc_, 1), APR_SUCCESS);
+    ASSERT_EQ(set("k", "secret"), APR_SUCCESS);
+    for (auto& s : servers_) {
+        auto stored = RawClient(s->port()).get("k");
+        ASSERT_TRUE(stored.has_value());
+        EXPECT_EQ(stored->find("secret"), std::string::npos);
+    }
+    // Emptied on either server (the primary or the replica): the other answers.
+    for (std::size_t emptied = 0; emptied < 2; ++emptied) {
+        ASSERT_EQ(set("k", "secret"), APR_SUCCESS);
+        RawClient(server(emptied).port()).command("delete k\r\n");
+        EXPECT_EQ(get("k"), "secret") << "emptied on server " << emptied;
+    }
+}
+
+}  // namespace
+}  // namespace mmc::test

@@ -1,0 +1,325 @@
+// Replicas (ap_memcache_set_replicas) on real servers, in every protocol of the suite:
+// writes reach the primary and its replicas, reads survive a killed server, a restarted
+// empty primary is refilled by read repair (meta) without a newer value being replaced.
+#include <set>
+
+#include "live_fixture.h"
+
+namespace mmc::test {
+namespace {
+
+std::string key_of(int i) { return "rk:" + std::to_string(i); }
+
+class Replicas : public Live {
+protected:
+    // n servers, ketama, `replicas`, a dead server found at its first failure and not
+    // retried during the test.
+    void start(std::size_t n, apr_uint16_t replicas) {
+        start_servers(n);
+        ASSERT_EQ(ap_memcache_set_distribution(mc_, AP_MEMCACHE_DIST_KETAMA), APR_SUCCESS);
+        for (std::size_t i = 0; i < n; ++i) {
+            ap_memcache_server_options_t o;
+            ap_memcache_server_get_options(mc_->live_servers[i], &o);
+            o.failure_limit = 1;
+            o.retry_period = 60 * 1000 * 1000;
+            o.io_timeout = 500 * 1000;
+            ASSERT_EQ(ap_memcache_server_set_options(mc_->live_servers[i], &o), APR_SUCCESS);
+        }
+        ASSERT_EQ(ap_memcache_set_replicas(mc_, replicas), APR_SUCCESS);
+    }
+    // The index of the server holding key as its primary (its first holder in list
+    // order after the ring's choice), through a client without replicas.
+    std::size_t primary_of(const std::string& k) {
+        apr_memcache_t* plain = make_client();
+        EXPECT_EQ(ap_memcache_set_distribution(plain, AP_MEMCACHE_DIST_KETAMA), APR_SUCCESS);
+        apr_memcache_server_t* ms = apr_memcache_find_server_hash(plain, apr_memcache_hash(plain, k.data(), k.size()));
+        for (std::size_t i = 0; i < servers_.size(); ++i) {
+            if (plain->live_servers[i] == ms) return i;
+        }
+        return servers_.size();
+    }
+    std::set<std::size_t> holders(const std::string& k) {
+        std::set<std::size_t> out;
+        for (std::size_t s = 0; s < servers_.size(); ++s) {
+            if (!servers_[s]->running()) continue;
+            RawClient raw(servers_[s]->port());
+            if (raw.get(k)) out.insert(s);
+        }
+        return out;
+    }
+    ap_memcache_replica_stats_t stats_of(std::size_t i) {
+        ap_memcache_replica_stats_t st{};
+        EXPECT_EQ(ap_memcache_server_replica_stats(mc_->live_servers[i], &st), APR_SUCCESS);
+        return st;
+    }
+};
+
+TEST_F(Replicas, SetReachesThePrimaryAndTheNextServerInTheList) {
+    start(3, 1);
+    for (int i = 0; i < 100; ++i) {
+        ASSERT_EQ(set(key_of(i), "v"), APR_SUCCESS);
+        const std::size_t p = primary_of(key_of(i));
+        EXPECT_EQ(holders(key_of(i)), (std::set<std::size_t>{p, (p + 1) % 3})) << key_of(i);
+    }
+    std::uint64_t writes = 0;
+    for (std::size_t s = 0; s < 3; ++s) writes += stats_of(s).writes;
+    EXPECT_EQ(writes, 100u);
+}
+
+TEST_F(Replicas, DeleteTouchAppendAndAddReachEveryReplica) {
+    start(3, 2);
+    ASSERT_EQ(set("k", "a"), APR_SUCCESS);
+    EXPECT_EQ(holders("k").size(), 3u);
+    EXPECT_EQ(ap_memcache_store(mc_, AP_MEMCACHE_APPEND, "k", "b", 1, 0, 0), APR_SUCCESS);
+    for (auto& s : servers_) EXPECT_EQ(RawClient(s->port()).get("k"), std::optional<std::string>("ab"));
+    EXPECT_EQ(ap_memcache_store(mc_, AP_MEMCACHE_ADD, "k", "c", 1, 0, 0), APR_EEXIST);
+    EXPECT_EQ(ap_memcache_touch(mc_, "k", 100), APR_SUCCESS);
+    EXPECT_EQ(apr_memcache_delete(mc_, "k", 0), APR_SUCCESS);
+    EXPECT_TRUE(holders("k").empty());
+    EXPECT_EQ(apr_memcache_delete(mc_, "k", 0), APR_NOTFOUND);
+}
+
+TEST_F(Replicas, KilledServerLosesNoKeyAndEachReadTakesAtMostOneDeadline) {
+    start(3, 1);
+    constexpr int kKeys = 600;
+    for (int i = 0; i < kKeys; ++i) ASSERT_EQ(set(key_of(i), std::to_string(i)), APR_SUCCESS);
+    server(1).stop();
+    int found = 0;
+    long long slowest = 0;
+    for (int i = 0; i < kKeys; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (get(key_of(i)) == std::to_string(i)) ++found;
+        slowest = std::max(slowest, elapsed_ms(t0));
+    }
+    EXPECT_EQ(found, kKeys);
+    EXPECT_LT(slowest, 500);
+    std::printf("[ measured ] 1 of 3 servers killed, 1 replica: %d of %d keys read back, slowest read %lld ms\n",
+                found, kKeys, slowest);
+    // The multi-gets too, the keys of the dead server asked of their replicas.
+    std::vector<std::string> keys;
+    for (int i = 0; i < kKeys; ++i) keys.push_back(key_of(i));
+    int in_multi = 0;
+    for (auto& [k, g] : multiget(keys)) in_multi += g.status == APR_SUCCESS;
+    EXPECT_EQ(in_multi, kKeys);
+    // Every key of the dead server was a hit on its replica, once by the gets above and
+    // once by this multi-get.
+    std::uint64_t hits = 0;
+    for (std::size_t s = 0; s < 3; ++s) hits += stats_of(s).hits;
+    std::size_t on_one = 0;
+    for (int i = 0; i < kKeys; ++i) on_one += primary_of(key_of(i)) == 1;
+    EXPECT_EQ(hits, 2 * on_one);
+    std::vector<ap_memcache_key_t> ak;
+    for (auto& k : keys) ak.push_back({k.c_str(), k.size()});
+    std::vector<ap_memcache_result_t> res(keys.size());
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, ak.data(), ak.size(), res.data(), 0), APR_SUCCESS);
+    int in_array = 0;
+    for (std::size_t i = 0; i < res.size(); ++i) {
+        in_array += res[i].status == APR_SUCCESS && std::string(res[i].data, res[i].len) == std::to_string(i);
+    }
+    EXPECT_EQ(in_array, kKeys);
+    // Writes go on, the dead server skipped.
+    EXPECT_EQ(set("after", "x"), APR_SUCCESS);
+    EXPECT_EQ(get("after"), "x");
+}
+
+TEST_F(Replicas, GetsAndGatAskTheReplicaOfAKilledPrimary) {
+    start(3, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 20; ++i) {
+        if (primary_of(key_of(i)) == 0) keys.push_back(key_of(i));
+    }
+    for (auto& k : keys) ASSERT_EQ(set(k, k), APR_SUCCESS);
+    server(0).stop();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        ap_memcache_item_t item{};
+        const apr_status_t rv = i % 2 ? ap_memcache_gets(mc_, pool_, keys[i].c_str(), &item)
+                                      : ap_memcache_gat(mc_, pool_, keys[i].c_str(), 300, &item);
+        ASSERT_EQ(rv, APR_SUCCESS) << keys[i];
+        EXPECT_EQ(std::string(item.data, item.len), keys[i]);
+    }
+    EXPECT_EQ(stats_of(1).hits, keys.size());
+}
+
+TEST_F(Replicas, TwoReplicasSurviveTwoKilledServersInEveryKindOfGet) {
+    start(3, 2);
+    constexpr int kKeys = 200;
+    std::vector<std::string> keys;
+    for (int i = 0; i < kKeys; ++i) {
+        keys.push_back(key_of(i));
+        ASSERT_EQ(set(key_of(i), std::to_string(i)), APR_SUCCESS);
+    }
+    server(0).stop();
+    server(1).stop();
+    int found = 0;
+    for (int i = 0; i < kKeys; ++i) found += get(key_of(i)) == std::to_string(i);
+    EXPECT_EQ(found, kKeys);
+    int in_multi = 0;
+    for (auto& [k, g] : multiget(keys)) in_multi += g.status == APR_SUCCESS;
+    EXPECT_EQ(in_multi, kKeys);
+    EXPECT_EQ(mc_->live_servers[0]->status, APR_MC_SERVER_DEAD);
+    EXPECT_EQ(mc_->live_servers[1]->status, APR_MC_SERVER_DEAD);
+}
+
+TEST_F(Replicas, MultiGetAsksTheReplicaOnlyForTheKeysThePrimaryMissed) {
+    start(2, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 40; ++i) {
+        keys.push_back(key_of(i));
+        ASSERT_EQ(set(key_of(i), "v"), APR_SUCCESS);
+    }
+    // Server 0 loses its copies of every key: its own keys are then found on server 1,
+    // server 1's own keys are found at once.
+    RawClient(server(0).port()).command("flush_all\r\n");
+    int ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 40);
+    std::size_t on_zero = 0;
+    for (auto& k : keys) on_zero += primary_of(k) == 0;
+    EXPECT_EQ(stats_of(1).hits, on_zero);
+    // A key no server has stays a miss.
+    auto got = multiget({"nowhere"});
+    EXPECT_EQ(got["nowhere"].status, APR_NOTFOUND);
+}
+
+TEST_F(Replicas, HungPrimaryCostsOneTimeoutThenTheReplicaAnswers) {
+    start(3, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 10; ++i) {
+        if (primary_of(key_of(i)) == 0) keys.push_back(key_of(i));
+    }
+    for (auto& k : keys) ASSERT_EQ(set(k, k), APR_SUCCESS);
+    server(0).pause();  // SIGSTOP: connections stay open, nothing answers
+    auto t0 = std::chrono::steady_clock::now();
+    auto got = multiget({keys.begin() + 1, keys.end()});
+    const long long multi_ms = elapsed_ms(t0);
+    for (auto& [k, g] : got) EXPECT_EQ(g.status, APR_SUCCESS) << k;
+    // The timeout marked it dead (failure limit 1): now skipped without a wait.
+    t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(get(keys[0]), keys[0]);
+    const long long single_ms = elapsed_ms(t0);
+    server(0).resume();
+    // The primary's I/O timeout (500 ms), then the replica at once.
+    EXPECT_GE(multi_ms, 450);
+    EXPECT_LT(multi_ms, 500 + 300);
+    EXPECT_LT(single_ms, 100);
+    std::printf("[ measured ] hung primary: multi-get of 9 keys %lld ms (I/O timeout 500 ms), then a get "
+                "%lld ms (primary marked dead)\n", multi_ms, single_ms);
+}
+
+TEST_F(Replicas, WithoutReplicasAKilledServerLosesItsShare) {
+    start(3, 0);
+    constexpr int kKeys = 600;
+    for (int i = 0; i < kKeys; ++i) ASSERT_EQ(set(key_of(i), std::to_string(i)), APR_SUCCESS);
+    server(1).stop();
+    int found = 0;
+    for (int i = 0; i < kKeys; ++i) found += get(key_of(i)) == std::to_string(i);
+    EXPECT_GT(kKeys - found, kKeys / 6);
+    EXPECT_LT(kKeys - found, kKeys / 2);
+    std::printf("[ measured ] 1 of 3 servers killed, no replica: %d of %d keys lost\n", kKeys - found, kKeys);
+}
+
+TEST_F(Replicas, AReplicaThatFailsNeverFailsTheWrite) {
+    start(3, 1);
+    // Keys whose primary is server 1, so that server 2 is their replica.
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 30; ++i) {
+        if (primary_of(key_of(i)) == 1) keys.push_back(key_of(i));
+    }
+    server(2).stop();
+    int ok = 0;
+    for (auto& k : keys) ok += set(k, "v") == APR_SUCCESS;
+    EXPECT_EQ(ok, 30);
+    // The first write to it failed and marked it dead; the later ones skip it.
+    EXPECT_EQ(stats_of(2).failures, 1u);
+    EXPECT_EQ(stats_of(2).writes, 1u);
+    EXPECT_EQ(mc_->live_servers[2]->status, APR_MC_SERVER_DEAD);
+}
+
+TEST_F(Replicas, AllServersOfAKeyDeadIsNoServer) {
+    start(2, 1);
+    server(0).stop();
+    server(1).stop();
+    set("x", "v");  // marks them dead
+    set("x", "v");
+    EXPECT_EQ(set("x", "v"), AP_MEMCACHE_ENOSERVER);
+    apr_status_t rv = APR_SUCCESS;
+    get("x", &rv);
+    EXPECT_EQ(rv, AP_MEMCACHE_ENOSERVER);
+}
+
+TEST_F(Replicas, CountersGoToThePrimaryOnlyOrItsFirstLiveReplica) {
+    start(3, 1);
+    ASSERT_EQ(set("n", "10"), APR_SUCCESS);
+    apr_uint32_t v = 0;
+    ASSERT_EQ(apr_memcache_incr(mc_, "n", 5, &v), APR_SUCCESS);
+    EXPECT_EQ(v, 15u);
+    const std::size_t p = primary_of("n");
+    EXPECT_EQ(RawClient(server(p).port()).get("n"), std::optional<std::string>("15"));
+    EXPECT_EQ(RawClient(server((p + 1) % 3).port()).get("n"), std::optional<std::string>("10"));
+    server(p).stop();
+    ASSERT_NE(apr_memcache_incr(mc_, "n", 1, &v), APR_SUCCESS);  // finds it dead
+    ASSERT_EQ(apr_memcache_incr(mc_, "n", 1, &v), APR_SUCCESS);
+    EXPECT_EQ(v, 11u);
+}
+
+TEST_F(Replicas, RestartedEmptyPrimaryIsRefilledByReadsOnMetaServers) {
+    start(3, 1);
+    constexpr int kKeys = 300;
+    for (int i = 0; i < kKeys; ++i) {
+        ASSERT_EQ(apr_memcache_set(mc_, key_of(i).c_str(), const_cast<char*>("old"), 3, 3600, 0), APR_SUCCESS);
+    }
+    std::vector<int> on_one;
+    for (int i = 0; i < kKeys; ++i) {
+        if (primary_of(key_of(i)) == 1) on_one.push_back(i);
+    }
+    ASSERT_GT(on_one.size(), 20u);
+    server(1).stop();
+    ASSERT_TRUE(server(1).restart()) << server(1).error();
+    // One key is written meanwhile: a repair must not put the replica's older value back.
+    const std::string updated = key_of(on_one[0]);
+    RawClient raw(server(1).port());
+    ASSERT_TRUE(raw.set(updated, "new"));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kKeys; ++i) EXPECT_FALSE(get(key_of(i)).empty()) << key_of(i);
+    const long long pass_ms = elapsed_ms(t0);
+    int back = 0;
+    for (int i : on_one) back += raw.get(key_of(i)).has_value();
+    EXPECT_EQ(raw.get(updated), std::optional<std::string>("new"));
+    if (test_protocol() == AP_MEMCACHE_PROTOCOL_META) {
+        EXPECT_EQ(back, static_cast<int>(on_one.size()));
+        EXPECT_EQ(stats_of(1).repairs, on_one.size() - 1);
+        // The repaired items keep about the time they had left.
+        auto ttl = raw.command("mg " + key_of(on_one[1]) + " t\r\nget -\r\n");
+        EXPECT_NE(ttl.find("HD t3"), std::string::npos) << ttl;
+    } else {
+        // Text and binary replies carry no time to live: nothing is repaired.
+        EXPECT_EQ(back, 1);
+        EXPECT_EQ(stats_of(1).repairs, 0u);
+    }
+    std::printf("[ measured ] restarted empty primary: %d of %zu of its keys back after one pass of reads "
+                "of %d keys (%lld ms)\n",
+                back, on_one.size(), kKeys, pass_ms);
+}
+
+TEST_F(Replicas, RepairCanBeTurnedOff) {
+    start(2, 1);
+    ASSERT_EQ(ap_memcache_set_replica_repair(mc_, 0), APR_SUCCESS);
+    ASSERT_EQ(set("k", "v"), APR_SUCCESS);
+    const std::size_t p = primary_of("k");
+    RawClient raw(server(p).port());
+    raw.command("delete k\r\n");
+    EXPECT_EQ(get("k"), "v");
+    EXPECT_FALSE(raw.get("k").has_value());
+    EXPECT_EQ(stats_of((p + 1) % 2).hits, 1u);
+}
+
+TEST_F(Replicas, SetReplicasNeedsThatManyMoreServers) {
+    start(3, 0);
+    EXPECT_EQ(ap_memcache_set_replicas(mc_, 2), APR_SUCCESS);
+    EXPECT_EQ(ap_memcache_set_replicas(mc_, 3), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_set_replicas(nullptr, 1), APR_EINVAL);
+    EXPECT_EQ(ap_memcache_set_replicas(mc_, 0), APR_SUCCESS);
+}
+
+}  // namespace
+}  // namespace mmc::test
