@@ -10,7 +10,9 @@
  *   id and the old item is deleted, so an id planted before login is worthless after;
  * - a session left empty (logout) deletes its item and its cookie.
  * A server that fails or times out gives an empty session (the request goes on logged
- * out) and a warning at most once a minute; nothing here fails a request.
+ * out) and a warning at most once a minute; nothing here fails a request. Under
+ * MemcacheReplicas, a save or delete whose primary failed or came back empty is read
+ * back once, since its replicas may have taken it (replicas_hold).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT */
@@ -397,11 +399,46 @@ static apr_uint32_t item_expiry(const session_rec *z)
     return (apr_uint32_t)s;
 }
 
+/* Under MemcacheReplicas a write's status is its first server's: a primary that fails
+ * (before this process has marked it dead) or that came back empty (NOT_STORED for a
+ * replace) may leave the write done on the replicas all the same. What the item is now
+ * is read back, at the cost of one get after such a write only: the read skips a server
+ * now known dead, or goes on to the replicas after the primary's failure or miss.
+ * Nothing is written again, so an item deleted meanwhile stays deleted. */
+typedef enum {
+    ITEM_IS_GONE,   /* after a delete */
+    ITEM_EXISTS,    /* after a replace: the session goes on (another request of it may
+                     * have stored its own data since: the last save wins) */
+    ITEM_IS_DATA    /* after the add of a new id, which no other request knows */
+} item_check;
+
+static int replicas_hold(request_rec *r, apr_memcache_t *mc, const char *key,
+                         item_check check, const char *data)
+{
+    char *got = NULL;
+    apr_size_t len = 0;
+    apr_status_t rv;
+
+    if (mc->replicas == 0) {
+        return 0;
+    }
+    rv = ap_memcache_getp(mc, r->pool, key, &got, &len, NULL);
+    switch (check) {
+    case ITEM_IS_GONE:
+        return rv == APR_NOTFOUND;
+    case ITEM_EXISTS:
+        return rv == APR_SUCCESS;
+    default:
+        return rv == APR_SUCCESS && len == strlen(data) && memcmp(got, data, len) == 0;
+    }
+}
+
 static void forget(request_rec *r, apr_memcache_t *mc, session_state *st)
 {
-    apr_status_t rv = ap_memcache_delete(mc, item_key(r->pool, st->id), 0);
+    const char *key = item_key(r->pool, st->id);
+    apr_status_t rv = ap_memcache_delete(mc, key, 0);
 
-    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND && !replicas_hold(r, mc, key, ITEM_IS_GONE, NULL)) {
         report_failure(r, rv, "delete a session");
     }
     st->id[0] = '\0';
@@ -415,6 +452,8 @@ static apr_status_t session_memcache_save(request_rec *r, session_rec *z)
     session_state *st = NULL;
     apr_memcache_t *mc;
     apr_status_t rv;
+    const char *key;
+    const char *data;
     int created;
 
     if (session_conf(r, &cookie) == NULL) {
@@ -454,9 +493,15 @@ static apr_status_t session_memcache_save(request_rec *r, session_rec *z)
     /* A new id is added, so it cannot overwrite anything; a known one is replaced, so a
      * request that loaded the session before a logout (or its expiry) elsewhere cannot
      * bring it back. */
-    rv = (created ? ap_memcache_add : ap_memcache_replace)(
-        mc, item_key(r->pool, st->id), (char *)(z->encoded ? z->encoded : ""),
-        z->encoded ? strlen(z->encoded) : 0, item_expiry(z), 0);
+    key = item_key(r->pool, st->id);
+    data = z->encoded ? z->encoded : "";
+    rv = (created ? ap_memcache_add : ap_memcache_replace)(mc, key, (char *)data, strlen(data),
+                                                          item_expiry(z), 0);
+    if (rv != APR_SUCCESS && replicas_hold(r, mc, key, created ? ITEM_IS_DATA : ITEM_EXISTS, data)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, "SessionMemcache: session %.8s... "
+                      "stored on its replica(s); its primary did not take it", st->id);
+        rv = APR_SUCCESS;
+    }
     if (rv == APR_EEXIST && !created) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "SessionMemcache: session %.8s... "
                       "ended while this request ran; not stored", st->id);

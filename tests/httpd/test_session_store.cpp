@@ -147,6 +147,10 @@ struct SiteOptions {
     std::string timeout = "300ms";
     bool sealed = false;
     std::string mpm = "prefork";
+    // "MemcacheServer" addresses, the fixture's one memcached when empty.
+    std::vector<std::string> servers;
+    int replicas = 0;
+    std::string extra;  // more server config lines
 };
 
 SiteOptions site(const std::string& max_age, const std::string& update_interval = "",
@@ -170,7 +174,15 @@ HttpdOptions session_options(const std::string& mpm = "prefork") {
 class SessionStore : public ::testing::Test {
 protected:
     void start(const SiteOptions& site) {
-        ASSERT_TRUE(mc_.start()) << mc_.error();
+        addresses_ = site.servers;
+        if (addresses_.empty()) {
+            ASSERT_TRUE(mc_.start()) << mc_.error();
+            addresses_.push_back(mc_.address());
+        }
+        std::string servers;
+        for (const auto& a : addresses_) servers += "MemcacheServer " + a + "\n";
+        if (site.replicas > 0) servers += "MemcacheReplicas " + std::to_string(site.replicas) + "\n";
+        servers += site.extra;
         httpd_ = std::make_unique<HttpdProcess>(session_options(site.mpm));
         ::mkdir((httpd_->dir() + "/htdocs/private").c_str(), 0755);
         httpd_->write_file("htdocs/private/index.html", "secret page\n");
@@ -193,7 +205,7 @@ protected:
                    "  MaxSpareServers 4\n  MaxRequestWorkers 3\n</IfModule>\n"
                    "LogFormat \"%P %s %U\" pids\n"
                    "CustomLog \"" + h.dir() + "/access.log\" pids\n"
-                   "MemcacheServer " + mc_.address() + "\n"
+                   + servers +
                    "MemcacheTimeout " + site.timeout + "\n" +
                    (site.sealed ? "MemcacheSealKeyFile \"" + keys + "\"\n" : "") +
                    "<Location /private>\n" + auth + session + "  Require valid-user\n</Location>\n"
@@ -210,7 +222,9 @@ protected:
         if (!httpd_) return;
         httpd_->stop();
         // Three children are all busy now and then: prefork says so.
-        auto lines = httpd_->unexpected_log_lines({mc_.address(), "reached MaxRequestWorkers"});
+        std::vector<std::string> allowed = addresses_;
+        allowed.push_back("reached MaxRequestWorkers");
+        auto lines = httpd_->unexpected_log_lines(allowed);
         std::string all;
         for (const auto& l : lines) all += l + "\n";
         EXPECT_TRUE(lines.empty()) << "unexpected lines in the error log:\n" << all;
@@ -231,6 +245,7 @@ protected:
     }
 
     MemcachedProcess mc_;
+    std::vector<std::string> addresses_;
     std::unique_ptr<HttpdProcess> httpd_;
 };
 
@@ -447,6 +462,218 @@ TEST_F(SessionStore, SealedSessionHidesThePassword) {
     // Data that was not sealed with the key does not open: a new session.
     ASSERT_TRUE(RawClient(mc_.port()).set("session:" + id, "realm-user=alice&realm-pw=secret"));
     EXPECT_TRUE(asks_for_login(get(httpd_->port(0), "/private/index.html", id)));
+}
+
+// ---- replicas -------------------------------------------------------------------------
+
+// Three memcached and MemcacheReplicas 1: each session is on its primary and on the
+// server after it in the list, so a session survives the loss of either.
+class SessionStoreReplicas : public SessionStore {
+protected:
+    void start_three(SiteOptions site) {
+        for (auto& m : three_) ASSERT_TRUE(m.start()) << m.error();
+        for (auto& m : three_) site.servers.push_back(m.address());
+        site.replicas = 1;
+        // A server that is back is asked again after a second.
+        site.extra += "MemcacheRetryPeriod 1s\n";
+        ASSERT_NO_FATAL_FAILURE(start(site));
+    }
+
+    std::optional<std::string> item_on(int s, const std::string& id) {
+        return RawClient(three_[s].port()).get("session:" + id);
+    }
+
+    // The server the session's key maps to, asked of the servers themselves: of the two
+    // that hold it, the one whose next server in the list (its replica) holds it too.
+    int primary_of(const std::string& id) {
+        bool holds[3];
+        for (int s = 0; s < 3; ++s) holds[s] = item_on(s, id).has_value();
+        EXPECT_EQ(holds[0] + holds[1] + holds[2], 2) << "the session is not on two servers";
+        for (int s = 0; s < 3; ++s) {
+            if (holds[s] && holds[(s + 1) % 3]) return s;
+        }
+        return -1;
+    }
+
+    // The protected page from the three children at once (three connections open
+    // together: each child holds one), after the access log's first `skip` lines; the
+    // time of each request from its send to its response's end.
+    std::vector<HttpResponse> page_from_three_children(const std::string& id,
+                                                       std::vector<long long>* ms = nullptr) {
+        const std::string request = "GET /private/index.html HTTP/1.0\r\nHost: localhost\r\n"
+                                    "Cookie: session=" + id + "\r\n\r\n";
+        std::vector<int> fds;
+        for (int c = 0; c < 3; ++c) fds.push_back(connect_to(httpd_->port(0)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::vector<Clock::time_point> sent;
+        for (int fd : fds) {
+            sent.push_back(Clock::now());
+            send_all(fd, request);
+        }
+        std::vector<HttpResponse> out;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            out.push_back(read_response(fds[i]));
+            if (ms) ms->push_back(ms_since(sent[i]));
+        }
+        return out;
+    }
+
+    // The children that served the page with 200 after the access log's first `skip`
+    // lines.
+    std::set<std::string> children_with_200(std::size_t skip) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::ifstream log(httpd_->dir() + "/access.log");
+        std::set<std::string> pids;
+        std::string line;
+        for (std::size_t n = 0; std::getline(log, line); ++n) {
+            std::istringstream fields(line);
+            std::string pid, status, uri;
+            fields >> pid >> status >> uri;
+            if (n >= skip && uri == "/private/index.html" && status == "200") pids.insert(pid);
+        }
+        return pids;
+    }
+
+    std::size_t access_log_lines() {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::ifstream log(httpd_->dir() + "/access.log");
+        std::size_t n = 0;
+        for (std::string line; std::getline(log, line);) ++n;
+        return n;
+    }
+
+    void killed_primary(const std::string& protocol);
+
+    MemcachedProcess three_[3];
+};
+
+// The session's primary is killed: every child still finds the session, on the
+// replica, and each page view (SessionMaxAge without SessionExpiryUpdateInterval: each
+// one saves) stores it again there. Then the primary comes back empty.
+void SessionStoreReplicas::killed_primary(const std::string& protocol) {
+    SiteOptions o;
+    o.extra = "MemcacheProtocol " + protocol + "\n";
+    ASSERT_NO_FATAL_FAILURE(start_three(o));
+    const std::string id = logged_in();
+    // Every child has talked to every server before the kill (its pool holds
+    // connections that the kill resets).
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& r : page_from_three_children(id)) ASSERT_EQ(r.status, 200) << r.headers;
+    }
+    const int primary = primary_of(id);
+    ASSERT_GE(primary, 0);
+    const int replica = (primary + 1) % 3;
+    const std::string before = item_on(replica, id).value_or("");
+    three_[primary].stop();  // SIGKILL
+    const std::size_t skip = access_log_lines();
+
+    std::vector<long long> ms;
+    auto first = page_from_three_children(id, &ms);
+    for (const auto& r : first) {
+        EXPECT_EQ(r.status, 200) << r.error << r.headers;
+        EXPECT_EQ(r.body, "secret page\n");
+        EXPECT_EQ(set_cookie(r), id) << "the page view's save is stored: " << r.headers;
+    }
+    const long long slowest = *std::max_element(ms.begin(), ms.end());
+    EXPECT_LT(slowest, 300) << "the first requests after the kill (MemcacheTimeout 300ms)";
+    std::printf("[ measured ] %s: session's primary SIGKILLed: first page view of each of 3 children "
+                "%lld / %lld / %lld ms (MemcacheTimeout 300ms)\n", protocol.c_str(), ms[0], ms[1], ms[2]);
+    for (int round = 0; round < 3; ++round) {
+        for (const auto& r : page_from_three_children(id)) {
+            EXPECT_EQ(r.status, 200) << r.error << r.headers;
+            EXPECT_EQ(set_cookie(r), id) << r.headers;
+        }
+    }
+    EXPECT_EQ(children_with_200(skip).size(), 3u) << "the page was not served by every child";
+    // The saves went to the replica: mod_session's expiry entry moved.
+    const auto after = item_on(replica, id);
+    ASSERT_TRUE(after.has_value());
+    EXPECT_NE(*after, before);
+    EXPECT_NE(after->find("realm-user=alice"), std::string::npos) << *after;
+    // A login again (the session changes, the same user: the same id) is stored too.
+    const std::string again = logged_in(id);
+    EXPECT_EQ(again, id);
+    EXPECT_EQ(get(httpd_->port(0), "/private/index.html", id).status, 200);
+
+    // The primary comes back empty: its replace answers NOT_STORED, the replica's is
+    // stored, and the user stays logged in (the cookie is not taken away).
+    ASSERT_TRUE(three_[primary].restart()) << three_[primary].error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& r : page_from_three_children(id)) {
+            EXPECT_EQ(r.status, 200) << r.error << r.headers;
+            EXPECT_EQ(set_cookie(r), id) << r.headers;
+        }
+    }
+    EXPECT_TRUE(item_on(replica, id).has_value());
+    // meta tells the replica's time to live, so the first read put the session back on
+    // its primary (read repair); text cannot, and the session stays on the replica.
+    EXPECT_EQ(item_on(primary, id).has_value(), protocol == "meta");
+    // Then a logout ends it everywhere.
+    EXPECT_EQ(get(httpd_->port(0), "/logout", id).status, 307);
+    for (int s = 0; s < 3; ++s) EXPECT_FALSE(item_on(s, id).has_value()) << "server " << s;
+    EXPECT_TRUE(asks_for_login(get(httpd_->port(0), "/private/index.html", id)));
+}
+
+TEST_F(SessionStoreReplicas, KilledPrimaryLeavesTheUserLoggedIn) { killed_primary("text"); }
+TEST_F(SessionStoreReplicas, KilledPrimaryLeavesTheUserLoggedInMeta) { killed_primary("meta"); }
+
+// A logout while the primary is dead deletes the replica's copy: when the primary comes
+// back (empty, as a killed server does), nothing brings the session back.
+TEST_F(SessionStoreReplicas, LogoutWithADeadPrimaryDeletesTheReplicaCopy) {
+    ASSERT_NO_FATAL_FAILURE(start_three(SiteOptions()));
+    const std::string id = logged_in();
+    for (const auto& r : page_from_three_children(id)) ASSERT_EQ(r.status, 200) << r.headers;
+    const int primary = primary_of(id);
+    ASSERT_GE(primary, 0);
+    const int replica = (primary + 1) % 3;
+    three_[primary].stop();
+    // The logout is the first request after the kill: its child learns of the death
+    // from this request's own calls.
+    auto out = get(httpd_->port(0), "/logout", id);
+    EXPECT_EQ(out.status, 307) << out.headers;
+    EXPECT_EQ(set_cookie(out), "-") << out.headers;
+    EXPECT_FALSE(item_on(replica, id).has_value()) << "the replica still holds the session";
+    for (const auto& r : page_from_three_children(id)) EXPECT_TRUE(asks_for_login(r)) << r.headers;
+    ASSERT_TRUE(three_[primary].restart()) << three_[primary].error();
+    // Past the retry period: every child asks the primary again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& r : page_from_three_children(id)) EXPECT_TRUE(asks_for_login(r)) << r.headers;
+    }
+    for (int s = 0; s < 3; ++s) EXPECT_FALSE(item_on(s, id).has_value()) << "server " << s;
+}
+
+// Logins while a server is dead: the sessions whose primary it is are stored on their
+// replica alone and read back from it by every child; once the server is back (empty),
+// they are still found.
+TEST_F(SessionStoreReplicas, LoginWhileThePrimaryIsDeadIsKeptOnTheReplica) {
+    ASSERT_NO_FATAL_FAILURE(start_three(SiteOptions()));
+    for (const auto& r : page_from_three_children(logged_in())) ASSERT_EQ(r.status, 200);
+    three_[1].stop();
+    std::vector<std::string> on_replica;
+    int logins = 0;
+    while (on_replica.size() < 3 && logins < 60) {
+        ++logins;
+        const std::string id = logged_in();
+        if (id.empty()) continue;
+        // Primary 1 (dead): the replica, server 2, holds it and server 0 does not.
+        if (item_on(2, id) && !item_on(0, id)) on_replica.push_back(id);
+    }
+    ASSERT_EQ(on_replica.size(), 3u) << "in " << logins << " logins";
+    std::printf("%d logins with server 1 dead: %zu sessions whose primary it is, on server 2\n",
+                logins, on_replica.size());
+    for (const auto& id : on_replica) {
+        for (const auto& r : page_from_three_children(id)) {
+            EXPECT_EQ(r.status, 200) << r.error << r.headers;
+            EXPECT_EQ(set_cookie(r), id) << r.headers;
+        }
+    }
+    ASSERT_TRUE(three_[1].restart()) << three_[1].error();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (const auto& id : on_replica) {
+        for (const auto& r : page_from_three_children(id)) EXPECT_EQ(r.status, 200) << r.headers;
+    }
 }
 
 // ---- configuration ----------------------------------------------------------------
