@@ -11,10 +11,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <vector>
 #include <regex>
 #include <cstdio>
 #include <cstdlib>
@@ -234,7 +236,8 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     EXPECT_EQ(requests(after, "get", "hit"), N + 1) << after;
     EXPECT_EQ(requests(after, "get", "miss"), M) << after;
     EXPECT_EQ(requests(after, "store", "ok"), N) << after;
-    EXPECT_TRUE(httpd_->unexpected_log_lines().empty()) << httpd_->error_log();
+    // Prefork's note when every child is busy for a moment around the restart.
+    EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
 }
 
 TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {
@@ -252,15 +255,25 @@ TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {
     EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
 }
 
-TEST_F(MetricsHandler, TheNinetyNinthPercentileOfAServer20msAwayIsInItsBucket) {
-    DelayProxy proxy(mc_.port(), std::chrono::milliseconds(20));
+TEST_F(MetricsHandler, TheNinetyNinthPercentileOfAServer18msAwayIsInItsBucket) {
+    // 18 ms added: the bucket (2^24, 2^25] ns with 15 ms to spare for a busy machine;
+    // the 99th percentile of 200 calls allows two calls slowed beyond that.
+    DelayProxy proxy(mc_.port(), std::chrono::milliseconds(18));
     const std::string slow = "127.0.0.1:" + std::to_string(proxy.port());
     ASSERT_TRUE(start_with([&](const HttpdProcess&) { return "<VirtualHost *:*>\n    ServerName slow.test\n"
                                                              "    MemcacheServer " + slow + "\n</VirtualHost>\n"; },
                            {}))
         << httpd_->error();
     ASSERT_EQ(http_get(httpd_->port(), "/mc?op=set&key=s&value=v", "slow.test").status, 200);
-    for (int i = 0; i < 20; ++i) ASSERT_EQ(http_get(httpd_->port(), "/mc?op=get&key=s", "slow.test").status, 200);
+    // Each request timed here too: the histogram's p99 must agree with it.
+    std::vector<double> own;
+    for (int i = 0; i < 199; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        ASSERT_EQ(http_get(httpd_->port(), "/mc?op=get&key=s", "slow.test").status, 200);
+        own.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(own.begin(), own.end());
+    const double own_p99 = own[(199 * 99 + 99) / 100 - 1];
     const std::string body = get("/metrics").body;
     // histogram_quantile's arithmetic, on what Python's parser read.
     const std::string file = httpd_->write_file("slow.txt", body);
@@ -284,11 +297,17 @@ TEST_F(MetricsHandler, TheNinetyNinthPercentileOfAServer20msAwayIsInItsBucket) {
     ASSERT_EQ(p99.exit_code, 0) << p99.output;
     double value = 0, lower = 0, upper = 0;
     ASSERT_EQ(std::sscanf(p99.output.c_str(), "%lf %lf %lf", &value, &lower, &upper), 3) << p99.output;
-    // 20 ms and a little: the bucket (2^24, 2^25] ns.
+    // (2^24, 2^25] ns, unless more than two requests were slowed past 33.6 ms by a busy
+    // machine: then no higher than the bucket of the p99 of the requests' own times,
+    // which include the calls'.
     EXPECT_DOUBLE_EQ(lower, 0.016777216) << body;
-    EXPECT_DOUBLE_EQ(upper, 0.033554432) << body;
+    if (own_p99 <= 0.033554432) {
+        EXPECT_DOUBLE_EQ(upper, 0.033554432) << body;
+    } else {
+        EXPECT_LE(lower, own_p99) << body;
+    }
     EXPECT_GT(value, 0.02) << body;
-    EXPECT_EQ(sample(body, "memcache_client_request_duration_seconds_count", {"server=\"" + slow + "\""}), 21) << body;
+    EXPECT_EQ(sample(body, "memcache_client_request_duration_seconds_count", {"server=\"" + slow + "\""}), 200) << body;
 }
 
 TEST_F(MetricsHandler, AnSOCacheInstanceWithItsOwnServersIsAClientOfItsOwn) {
