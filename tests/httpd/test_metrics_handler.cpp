@@ -71,7 +71,7 @@ void check_with_real_tools(const HttpdProcess& h, const std::string& body, const
         "print('families=%d hits=%d' % (len(families), sum(hits)))\n");
     const CommandResult parsed = run_command({kPython, script, file, hits_labels});
     ASSERT_EQ(parsed.exit_code, 0) << parsed.output;
-    EXPECT_EQ(parsed.output, "families=14 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
+    EXPECT_EQ(parsed.output, "families=18 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
 }
 
 // Headless Chromium loads the status page: its DOM has the section and a chart with a
@@ -208,7 +208,7 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     const std::string line = "MemcacheMetrics 127.0.0.1:" + std::to_string(httpd_->port()) + " " + mc_.address() +
                              ": live calls=" + std::to_string(2 * N + M + K) + " hit_ratio=0.632 p50=";
     EXPECT_NE(autopage.find(line), std::string::npos) << autopage;
-    EXPECT_NE(autopage.find("errors=timeout=3 pool_waits=0 pool_wait_seconds=0\n"), std::string::npos) << autopage;
+    EXPECT_NE(autopage.find("errors=timeout=3 pool_waits=0 pool_wait_seconds=0 replica_writes=0 replica_hits=0 replica_repairs=0 replica_failures=0\n"), std::string::npos) << autopage;
     const std::string html = get("/server-status").body;
     EXPECT_NE(html.find("<svg class=\"mmc-histogram\""), std::string::npos) << html;
     check_in_browser(*httpd_);
