@@ -108,6 +108,16 @@ std::size_t primary_index(apr_memcache_t* mc, std::string_view key) {
     return kNoPrimary;
 }
 
+apr_status_t no_server(apr_memcache_t* mc, std::string_view key, engine::MetricOp op) noexcept {
+    if (mc && mc->ntotal > 0) {
+        const std::size_t i = primary_index(mc, key);
+        if (i < mc->ntotal && mc->live_servers[i] && mc->live_servers[i]->impl) {
+            engine_of(mc->live_servers[i]).metrics().common().count(op, engine::Result::no_server);
+        }
+    }
+    return AP_MEMCACHE_ENOSERVER;
+}
+
 apr_status_t build_ketama(apr_memcache_t* mc) {
     std::vector<engine::KetamaServer> servers;
     servers.reserve(mc->ntotal);

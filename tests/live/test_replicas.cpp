@@ -242,10 +242,35 @@ TEST_F(Replicas, AllServersOfAKeyDeadIsNoServer) {
     server(1).stop();
     set("x", "v");  // marks them dead
     set("x", "v");
+    const std::size_t p = primary_of("x");
+    ASSERT_LT(p, 2u);
+    ap_memcache_server_metrics_t before[2];
+    for (std::size_t s = 0; s < 2; ++s) {
+        before[s].size = sizeof before[s];
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &before[s]), APR_SUCCESS);
+    }
     EXPECT_EQ(set("x", "v"), AP_MEMCACHE_ENOSERVER);
     apr_status_t rv = APR_SUCCESS;
     get("x", &rv);
     EXPECT_EQ(rv, AP_MEMCACHE_ENOSERVER);
+    EXPECT_EQ(apr_memcache_delete(mc_, "x", 0), AP_MEMCACHE_ENOSERVER);
+    EXPECT_EQ(multiget({"x"})["x"].status, AP_MEMCACHE_ENOSERVER);
+    // Each counted on the key's primary, by kind, as no_server; nothing on its replica.
+    for (std::size_t s = 0; s < 2; ++s) {
+        ap_memcache_server_metrics_t m{};
+        m.size = sizeof m;
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &m), APR_SUCCESS);
+        const apr_uint64_t one = s == p ? 1 : 0;
+        const auto error_delta = [&](int op) {
+            return m.requests[op][AP_MEMCACHE_METRIC_ERROR] - before[s].requests[op][AP_MEMCACHE_METRIC_ERROR];
+        };
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_STORE), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_GET), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_DELETE), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_MULTIGET_KEY), one) << s;
+        EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER] - before[s].errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER],
+                  4 * one) << s;
+    }
 }
 
 TEST_F(Replicas, CountersGoToThePrimaryOnlyOrItsFirstLiveReplica) {
