@@ -63,6 +63,11 @@ std::size_t primary_index(apr_memcache_t* mc, std::string_view key);
 // that names none). Only the failure paths call it.
 [[gnu::cold, gnu::noinline]] apr_status_t no_server(apr_memcache_t* mc, std::string_view key,
                                                     engine::MetricOp op) noexcept;
+// no_server() for each key of a multi-get that placement left without a server
+// (where[i] null, or a server without an engine): a multi-get key. Called only when a
+// call left keys out.
+[[gnu::cold, gnu::noinline]] void count_unplaced(apr_memcache_t* mc, const std::string_view* keys,
+                                                 apr_memcache_server_t* const* where, std::size_t n) noexcept;
 
 // Checks the key and picks its server (the caller's hash and server hooks honoured):
 // APR_SUCCESS with *ms and the key as a view, else APR_EINVAL (bad key, nothing sent)

@@ -39,7 +39,7 @@ namespace {
 // route() for a caller that has already taken the replicated path when mc keeps
 // replicas (a non-null mc without replicas): the get and the stores, whose hot path
 // then tests mc->replicas once.
-apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string_view& k,
+[[gnu::always_inline]] inline apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string_view& k,
                                 apr_memcache_server_t*& ms, mmc::engine::MetricOp op) {
     if (!key) return APR_EINVAL;
     k = std::string_view(key);
