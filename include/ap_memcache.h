@@ -439,6 +439,16 @@ typedef struct {
     apr_uint64_t pool_wait_ns;        /**< the time they waited */
     int live;                         /**< 1 live, 0 marked dead */
     apr_time_t dead_since;            /**< when it was last marked dead (0: never) */
+    /* Replicas (ap_memcache_set_replicas); the same counts as
+     * ap_memcache_server_replica_stats(). A caller whose size ends before them gets
+     * none of them. */
+    apr_uint64_t replica_writes;      /**< writes sent to it as a key's replica */
+    apr_uint64_t replica_hits;        /**< reads it answered as a replica after the
+                                           servers before it did not */
+    apr_uint64_t replica_repairs;     /**< values written back to it, the key's primary,
+                                           by read repair */
+    apr_uint64_t replica_failures;    /**< writes to it as a replica that failed (never
+                                           the call's status) */
 } ap_memcache_server_metrics_t;
 
 /** Fills *out (whose size the caller set) with ms's counters: a sum over the blocks
@@ -594,7 +604,8 @@ typedef struct {
     apr_uint64_t failures; /**< writes to it as a replica that failed (never the call's status) */
 } ap_memcache_replica_stats_t;
 
-/** Fills *stats for ms; thread-safe. */
+/** Fills *stats for ms; thread-safe. The counters are those of the replica_* fields
+ *  of ap_memcache_server_metrics_t. */
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_replica_stats(apr_memcache_server_t *ms,
                                                                    ap_memcache_replica_stats_t *stats);
 

@@ -165,6 +165,9 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_multiget_array(apr_memcache_t* mc,
                                      [&](std::size_t i) {
                                          results[index[i]].status = AP_MEMCACHE_ENOSERVER;
                                      });
+        if (call.batches.keys.size() != valid.size()) {
+            mmc::compat::count_unplaced(mc, valid.data(), where.data(), valid.size());
+        }
         // Batches name keys by their place among the valid ones; results want the
         // caller's index (the same when every key was valid).
         if (valid.size() != nkeys) {

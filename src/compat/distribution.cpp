@@ -108,6 +108,23 @@ std::size_t primary_index(apr_memcache_t* mc, std::string_view key) {
     return kNoPrimary;
 }
 
+apr_status_t no_server(apr_memcache_t* mc, std::string_view key, engine::MetricOp op) noexcept {
+    if (mc && mc->ntotal > 0) {
+        const std::size_t i = primary_index(mc, key);
+        if (i < mc->ntotal && mc->live_servers[i] && mc->live_servers[i]->impl) {
+            engine_of(mc->live_servers[i]).metrics().common().count(op, engine::Result::no_server);
+        }
+    }
+    return AP_MEMCACHE_ENOSERVER;
+}
+
+void count_unplaced(apr_memcache_t* mc, const std::string_view* keys, apr_memcache_server_t* const* where,
+                    std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!where[i] || !where[i]->impl) no_server(mc, keys[i], engine::MetricOp::multiget_key);
+    }
+}
+
 apr_status_t build_ketama(apr_memcache_t* mc) {
     std::vector<engine::KetamaServer> servers;
     servers.reserve(mc->ntotal);

@@ -6,6 +6,7 @@
 
 using mmc::compat::on_owner;
 using mmc::compat::run_on;
+using mmc::engine::MetricOp;
 using mmc::engine::Outcome;
 using mmc::engine::Result;
 
@@ -68,7 +69,7 @@ apr_status_t read_item_replicated(apr_memcache_t* mc, const char* key, ItemCtx& 
 
 template <class Read>
 apr_status_t read_item(apr_memcache_t* mc, const char* key, ItemCtx& ctx, Read&& read) {
-    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    apr_status_t rv = on_owner(mc, key, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         if (mmc::compat::keyring_of(mc)) {
             ctx.sealed_by = mc;
             ctx.from = &s;
@@ -84,7 +85,7 @@ template <class Store>
 apr_status_t sealed_store(apr_memcache_t* mc, const char* key, std::string_view value,
                           apr_uint32_t flags, Store&& store) {
     apr_status_t seal_rv = APR_SUCCESS;
-    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    apr_status_t rv = on_owner(mc, key, MetricOp::store, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::compat::SealedValue sealed;
         if (const auto* ring = mmc::compat::keyring_of(mc)) {
             // Only OpenSSL failing (no randomness) ends here; nothing is sent.
@@ -114,7 +115,7 @@ apr_status_t arith64(mmc::proto::ArithCommand cmd, apr_memcache_t* mc, const cha
     // A counter cannot be sealed: memcached computes on the stored bytes.
     if (mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     std::uint64_t value = 0;
-    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    apr_status_t rv = on_owner(mc, key, MetricOp::arith, [&](mmc::engine::Server& s, std::string_view k) {
         return initial ? mmc::engine::arith_create(s, cmd, k, delta, *initial, exptime, value)
                        : mmc::engine::arith(s, cmd, k, delta, value);
     });
@@ -179,7 +180,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_touch(apr_memcache_t* mc, const ch
     if (mc && mc->replicas) {
         return mmc::compat::replicated_key_write(mc, key, mmc::engine::WriteRequest::Kind::touch, exptime);
     }
-    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    return on_owner(mc, key, MetricOp::touch, [&](mmc::engine::Server& s, std::string_view k) {
         return mmc::engine::touch(s, k, exptime);
     });
 }

@@ -56,11 +56,24 @@ void place_keys(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
 inline constexpr std::size_t kNoPrimary = static_cast<std::size_t>(-1);
 std::size_t primary_index(apr_memcache_t* mc, std::string_view key);
 
+// A call of kind `op` on key that ends with no server (every server that could take it
+// is dead): counted on key's primary (primary_index: the server the key maps to on the
+// full configured list) as an error of class no_server, and AP_MEMCACHE_ENOSERVER
+// returned. Nothing is counted when no primary is known (an application's server_func
+// that names none). Only the failure paths call it.
+[[gnu::cold, gnu::noinline]] apr_status_t no_server(apr_memcache_t* mc, std::string_view key,
+                                                    engine::MetricOp op) noexcept;
+// no_server() for each key of a multi-get that placement left without a server
+// (where[i] null, or a server without an engine): a multi-get key. Called only when a
+// call left keys out.
+[[gnu::cold, gnu::noinline]] void count_unplaced(apr_memcache_t* mc, const std::string_view* keys,
+                                                 apr_memcache_server_t* const* where, std::size_t n) noexcept;
+
 // Checks the key and picks its server (the caller's hash and server hooks honoured):
 // APR_SUCCESS with *ms and the key as a view, else APR_EINVAL (bad key, nothing sent)
-// or AP_MEMCACHE_ENOSERVER.
+// or AP_MEMCACHE_ENOSERVER (counted as no_server() does, for a call of kind `op`).
 apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
-                   apr_memcache_server_t*& ms);
+                   apr_memcache_server_t*& ms, engine::MetricOp op);
 
 // Copies a value into pool memory, NUL-terminated as apr-util's are.
 inline char* copy_value(apr_pool_t* p, std::string_view data) {
@@ -123,12 +136,12 @@ apr_status_t run_on(apr_memcache_server_t* ms, Op&& op) {
 }
 
 // Runs op(server, key) on the server that owns key (checked with valid_key()), as
-// run_on does.
+// run_on does. `kind`: the call's kind in the metrics, for a call with no server.
 template <class Op>
-apr_status_t on_owner(apr_memcache_t* mc, const char* key, Op&& op) {
+apr_status_t on_owner(apr_memcache_t* mc, const char* key, engine::MetricOp kind, Op&& op) {
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route(mc, key, k, ms, kind)) return rv;
     return run_on(ms, [&](engine::Server& s) { return op(s, k); });
 }
 

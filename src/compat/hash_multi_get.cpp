@@ -117,6 +117,9 @@ void plan_keys(apr_memcache_t* mc, apr_pool_t* temp_pool, apr_hash_t* values, Pl
     for (Value* v : vals) v->status = APR_NOTFOUND;
     mmc::compat::group_by_server(keys.data(), where.data(), keys.size(), plan.batches,
                                  [&](std::size_t i) { vals[i]->status = AP_MEMCACHE_ENOSERVER; });
+    if (plan.batches.keys.size() != keys.size()) {
+        mmc::compat::count_unplaced(mc, keys.data(), where.data(), keys.size());
+    }
     plan.values = std::move(vals);
     if (mc->replicas) plan.keys = std::move(keys);
 }

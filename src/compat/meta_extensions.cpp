@@ -8,6 +8,7 @@
 using mmc::compat::on_owner;
 using mmc::compat::place_keys;
 using mmc::compat::run_on;
+using mmc::engine::MetricOp;
 using mmc::proto::MetaEvent;
 using mmc::proto::MetaFlag;
 
@@ -16,13 +17,14 @@ namespace {
 // Runs op(server, key) on the server that owns a key of any bytes: placed by its bytes,
 // sent base64-encoded.
 template <class Op>
-apr_status_t on_binary_key_owner(apr_memcache_t* mc, const void* key, apr_size_t klen, Op&& op) {
+apr_status_t on_binary_key_owner(apr_memcache_t* mc, const void* key, apr_size_t klen, MetricOp kind,
+                                 Op&& op) {
     if (!mc || !key) return APR_EINVAL;
     const std::string_view k(static_cast<const char*>(key), klen);
     if (!mmc::proto::valid_meta_key(k, true)) return APR_EINVAL;
     apr_memcache_server_t* ms = nullptr;
     place_keys(mc, &k, 1, &ms);
-    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    if (!ms || !ms->impl) return mmc::compat::no_server(mc, k, kind);
     return run_on(ms, [&](mmc::engine::Server& s) { return op(s, k); });
 }
 
@@ -116,7 +118,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
     if (!p || !lease) return APR_EINVAL;
     *lease = ap_memcache_lease_t{};
     LeaseCtx ctx{{p, &lease->item, {}}, lease};
-    apr_status_t rv = on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    apr_status_t rv = on_owner(mc, key, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         note_source(ctx.item, mc, s, k);
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
@@ -138,7 +140,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_invalidate(apr_memcache_t* mc, const char* key,
                                                          apr_uint32_t stale_ttl) {
-    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    return on_owner(mc, key, MetricOp::remove, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaDeleteRequest md;
         md.key = k;
         md.invalidate = true;
@@ -151,7 +153,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_meta_get(apr_memcache_t* mc, const
                                                        int no_bump, ap_memcache_meta_t* meta) {
     if (!meta) return APR_EINVAL;
     *meta = ap_memcache_meta_t{};
-    return on_owner(mc, key, [&](mmc::engine::Server& s, std::string_view k) {
+    return on_owner(mc, key, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
         mg.return_ttl = mg.return_last_access = mg.return_hit_before = mg.return_size = true;
@@ -167,7 +169,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_get(apr_memcache_t* mc, apr_p
     if (!p || !item) return APR_EINVAL;
     *item = ap_memcache_item_t{};
     ItemCtx ctx{p, item, {}};
-    item->status = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+    item->status = on_binary_key_owner(mc, key, klen, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         note_source(ctx, mc, s, k);
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
@@ -189,7 +191,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
     // As ap_memcache_store: a sealed value cannot be added to.
     if (concat && mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     apr_status_t seal_rv = APR_SUCCESS;
-    apr_status_t rv = on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+    const auto set = [&](mmc::engine::Server& s, std::string_view k) {
         std::string_view value(data ? data : "", len);
         mmc::compat::SealedValue sealed;
         if (const auto* ring = mmc::compat::keyring_of(mc)) {
@@ -206,7 +208,8 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
             ms.ttl = capped(exptime);
         }
         return mmc::engine::meta_set(s, ms, value, [](void*, const MetaEvent&) {}, nullptr);
-    });
+    };
+    apr_status_t rv = on_binary_key_owner(mc, key, klen, MetricOp::store, set);
     if (seal_rv != APR_SUCCESS) return seal_rv;
     // As ap_memcache_store: appending to nothing says the key is missing.
     if (rv == APR_EEXIST && concat) return APR_NOTFOUND;
@@ -215,7 +218,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_delete(apr_memcache_t* mc, const void* key,
                                                           apr_size_t klen) {
-    return on_binary_key_owner(mc, key, klen, [&](mmc::engine::Server& s, std::string_view k) {
+    return on_binary_key_owner(mc, key, klen, MetricOp::remove, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaDeleteRequest md;
         md.key = k;
         md.base64_key = true;

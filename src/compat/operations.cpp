@@ -17,7 +17,7 @@ using mmc::engine::Result;
 namespace mmc::compat {
 
 apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
-                   apr_memcache_server_t*& ms) {
+                   apr_memcache_server_t*& ms, engine::MetricOp op) {
     if (!mc || !key) return APR_EINVAL;
     k = std::string_view(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
@@ -26,7 +26,7 @@ apr_status_t route(apr_memcache_t* mc, const char* key, std::string_view& k,
     } else {
         place_keys(mc, &k, 1, &ms);
     }
-    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    if (!ms || !ms->impl) return no_server(mc, k, op);
     return APR_SUCCESS;
 }
 
@@ -38,14 +38,16 @@ namespace {
 
 // route() for a caller that has already taken the replicated path when mc keeps
 // replicas (a non-null mc without replicas): the get and the stores, whose hot path
-// then tests mc->replicas once.
-apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key, std::string_view& k,
-                                apr_memcache_server_t*& ms) {
+// then tests mc->replicas once. Inlined: its caller keeps mc at hand anyway, which the
+// no-server count needs.
+[[gnu::always_inline]] inline apr_status_t route_unreplicated(apr_memcache_t* mc, const char* key,
+                                                              std::string_view& k, apr_memcache_server_t*& ms,
+                                                              mmc::engine::MetricOp op) {
     if (!key) return APR_EINVAL;
     k = std::string_view(key);
     if (!mmc::proto::valid_key(k)) return APR_EINVAL;
     mmc::compat::place_keys(mc, &k, 1, &ms);
-    if (!ms || !ms->impl) return AP_MEMCACHE_ENOSERVER;
+    if (!ms || !ms->impl) return mmc::compat::no_server(mc, k, op);
     return APR_SUCCESS;
 }
 
@@ -121,7 +123,7 @@ apr_status_t store(mmc::proto::StoreCommand cmd, apr_memcache_t* mc, const char*
     if (mc->replicas) return mmc::compat::replicated_store(mc, key, cmd, data, size, exptime, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms, mmc::engine::MetricOp::store)) return rv;
     if (size > 0 && !data) return APR_EINVAL;
     return guarded([&] {
         std::string_view value(data ? data : "", size);
@@ -142,7 +144,7 @@ apr_status_t arith(mmc::proto::ArithCommand cmd, apr_memcache_t* mc, const char*
     if (mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route(mc, key, k, ms, mmc::engine::MetricOp::arith)) return rv;
     // apr-util sent a negative n as a huge unsigned number; apply it as the opposite
     // operation instead, which is what the caller meant.
     apr_int64_t delta = n;
@@ -172,7 +174,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_getp(apr_memcache_t* mc, apr_pool_
     if (mc->replicas) return getp_replicated(mc, p, key, baton, len, flags);
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route_unreplicated(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route_unreplicated(mc, key, k, ms, mmc::engine::MetricOp::get)) return rv;
     return guarded([&] {
         mmc::engine::Server& server = *ms->impl->server;
         Outcome o;
@@ -214,7 +216,7 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_delete(apr_memcache_t* mc, const c
     }
     std::string_view k;
     apr_memcache_server_t* ms = nullptr;
-    if (apr_status_t rv = route(mc, key, k, ms)) return rv;
+    if (apr_status_t rv = route(mc, key, k, ms, mmc::engine::MetricOp::remove)) return rv;
     return guarded([&] {
         Outcome o = mmc::engine::remove(*ms->impl->server, k);
         publish_status(ms);

@@ -56,7 +56,13 @@ apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const en
         replica[m] = i > 0;
         ++m;
     }
-    if (m == 0) return AP_MEMCACHE_ENOSERVER;
+    if (m == 0) {
+        using engine::MetricOp;
+        using Kind = engine::WriteRequest::Kind;
+        return no_server(mc, key, w.kind == Kind::store ? MetricOp::store
+                                  : w.kind == Kind::touch ? MetricOp::touch
+                                                          : MetricOp::remove);
+    }
     engine::Outcome each[kMaxKeyServers];
     engine::write_all(engines, m, w, each);
     for (std::size_t j = 0; j < m; ++j) {
@@ -185,6 +191,7 @@ apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const Repli
             answer = to_apr_status(o);
         }
     }
+    if (!asked) return no_server(mc, k, engine::MetricOp::get);
     return missed ? APR_NOTFOUND : answer;
 }
 

@@ -266,11 +266,12 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_state(apr_memcache_server_t
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_server_replica_stats(apr_memcache_server_t* ms,
                                                                    ap_memcache_replica_stats_t* stats) {
     if (!ms || !ms->impl || !stats) return APR_EINVAL;
-    const mmc::engine::Server& server = engine_of(ms);
-    stats->writes = server.replica_writes();
-    stats->hits = server.replica_hits();
-    stats->repairs = server.repairs();
-    stats->failures = server.replica_failures();
+    // The same counters as ap_memcache_server_metrics' replica_* fields.
+    const mmc::engine::MetricsSnapshot snap = engine_of(ms).metrics().snapshot();
+    stats->writes = snap[mmc::engine::Counter::replica_writes];
+    stats->hits = snap[mmc::engine::Counter::replica_hits];
+    stats->repairs = snap[mmc::engine::Counter::replica_repairs];
+    stats->failures = snap[mmc::engine::Counter::replica_failures];
     return APR_SUCCESS;
 }
 

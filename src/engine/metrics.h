@@ -14,11 +14,12 @@
 // 0: rare paths. A reader sums the blocks; each counter is exact, and counters read at
 // the same time may be a few operations apart.
 //
-// A new counter (a replica write, a repair) is a line in MMC_SERVER_COUNTERS, a field of
-// the same name at the end of ap_memcache_server_metrics_t (include/ap_memcache.h; filled
-// by name in src/compat/metrics_api.cpp, summed over children by
-// src/module/metrics_shm.c with no change there), and a per_server() line in
-// src/module/metrics.c for its Prometheus family.
+// A new counter is a line in MMC_SERVER_COUNTERS, a field of the same name at the end of
+// ap_memcache_server_metrics_t (include/ap_memcache.h; filled by name in
+// src/compat/metrics_api.cpp, summed over children by src/module/metrics_shm.c with no
+// change there), and a per_server() line in src/module/metrics.c for its Prometheus
+// family. The replica counters are such lines: counted in block 0 (common()) by the
+// replicated calls only, so a call without replicas never touches them.
 #ifndef MMC_ENGINE_METRICS_H
 #define MMC_ENGINE_METRICS_H
 
@@ -133,7 +134,12 @@ inline std::uint64_t ticks_to_ns(std::uint64_t from, std::uint64_t to, Clock::ti
     X(marked_live)         /* dead to live */                                                \
     X(pool_waits)          /* acquires that found every connection busy and waited */        \
     X(pool_wait_ns)        /* the time they waited, in nanoseconds */                        \
-    X(latency_sum_ns)      /* the sum of the round trips in the histogram, nanoseconds */
+    X(latency_sum_ns)      /* the sum of the round trips in the histogram, nanoseconds */   \
+    /* Replicas (src/compat/replicas.h), counted only on the replicated paths: */            \
+    X(replica_writes)      /* writes sent to it as a key's replica */                        \
+    X(replica_hits)        /* reads it answered as a replica after the servers before it */ \
+    X(replica_repairs)     /* values written back to it, the key's primary (read repair) */  \
+    X(replica_failures)    /* writes to it as a replica that failed */
 
 enum class Counter : std::uint8_t {
 #define MMC_COUNTER_ENUM(name) name,

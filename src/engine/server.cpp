@@ -28,7 +28,7 @@ void Server::unusable_reply(const char* why) {
 }
 
 void Server::replica_failed(const Outcome& why) {
-    replica_failures_.fetch_add(1, std::memory_order_relaxed);
+    metrics_.common().add(Counter::replica_failures);
     std::uint64_t count = 0;
     if (!replica_log_.should_log(&count)) return;
     std::string msg = "memcached server " + name_ + ": a write to it as a replica failed; the call's status is the primary's";

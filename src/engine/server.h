@@ -92,20 +92,17 @@ public:
     std::uint64_t unusable_replies() const noexcept { return unusable_replies_.load(std::memory_order_relaxed); }
 
     // Replicas (docs/design.md): what this server did as a replica of other servers'
-    // keys and as the primary of repaired ones. Relaxed counters, summed by nobody else.
+    // keys and as the primary of repaired ones. Counters of its metrics (metrics.h), in
+    // block 0: only the replicated calls count them.
     // A write sent to it as a replica, whatever came of it:
-    void count_replica_write() noexcept { replica_writes_.fetch_add(1, std::memory_order_relaxed); }
+    void count_replica_write() noexcept { metrics_.common().add(Counter::replica_writes); }
     // A read that its primary could not answer and this server, a replica, did:
-    void count_replica_hit() noexcept { replica_hits_.fetch_add(1, std::memory_order_relaxed); }
+    void count_replica_hit() noexcept { metrics_.common().add(Counter::replica_hits); }
     // A value written back to this server, the key's primary, after a replica had it:
-    void count_repair() noexcept { repairs_.fetch_add(1, std::memory_order_relaxed); }
+    void count_repair() noexcept { metrics_.common().add(Counter::replica_repairs); }
     // A write to it as a replica that failed (the call's status is the primary's): counted,
     // and logged at warning level at most once a minute, as unusable_reply().
     [[gnu::cold, gnu::noinline]] void replica_failed(const Outcome& why);
-    std::uint64_t replica_writes() const noexcept { return replica_writes_.load(std::memory_order_relaxed); }
-    std::uint64_t replica_hits() const noexcept { return replica_hits_.load(std::memory_order_relaxed); }
-    std::uint64_t repairs() const noexcept { return repairs_.load(std::memory_order_relaxed); }
-    std::uint64_t replica_failures() const noexcept { return replica_failures_.load(std::memory_order_relaxed); }
 
     void set_logger(LogFn fn) { log_ = std::move(fn); }
     void log(LogLevel level, const Outcome& outcome, const std::string& msg) const {
@@ -131,10 +128,6 @@ private:
     std::atomic<std::uint32_t> failures_{0};  // consecutive transport failures
     std::atomic<std::uint64_t> unusable_replies_{0};
     LogLimiter unusable_log_;
-    std::atomic<std::uint64_t> replica_writes_{0};
-    std::atomic<std::uint64_t> replica_hits_{0};
-    std::atomic<std::uint64_t> repairs_{0};
-    std::atomic<std::uint64_t> replica_failures_{0};
     LogLimiter replica_log_;
     LogFn log_;
 };

@@ -82,6 +82,10 @@ FIELD(bytes_sent)
 FIELD(bytes_received)
 FIELD(marked_dead)
 FIELD(marked_live)
+FIELD(replica_writes)
+FIELD(replica_hits)
+FIELD(replica_repairs)
+FIELD(replica_failures)
 #undef FIELD
 
 static void per_server(request_rec *r, const mmc_metrics_entry *entries,
@@ -176,6 +180,16 @@ static void report(request_rec *r, const mmc_metrics_entry *entries,
                "Times a child marked the server dead.", field_marked_dead);
     per_server(r, entries, sums, n, "memcache_client_marked_live_total",
                "Times a child found a dead server back.", field_marked_live);
+    per_server(r, entries, sums, n, "memcache_client_replica_writes_total",
+               "Writes sent to the server as a key's replica (MemcacheReplicas).", field_replica_writes);
+    per_server(r, entries, sums, n, "memcache_client_replica_hits_total",
+               "Reads the server answered as a key's replica after the servers before it did not.",
+               field_replica_hits);
+    per_server(r, entries, sums, n, "memcache_client_replica_repairs_total",
+               "Values written back to the server, the key's primary, by read repair.", field_replica_repairs);
+    per_server(r, entries, sums, n, "memcache_client_replica_failures_total",
+               "Writes to the server as a key's replica that failed (never the call's status).",
+               field_replica_failures);
     family(r, "memcache_client_server_up", "gauge",
            "1 when no running child has the server marked dead, else 0.");
     for (e = 0; e < n; ++e) {
@@ -311,7 +325,8 @@ void mmc_metrics_status(request_rec *r, int short_report)
     if (!short_report) {
         ap_rputs("<h3>Every child, summed</h3>\n<table border=\"0\" class=\"mmc-metrics\"><tr><th>client</th>"
                  "<th>server</th><th>state</th><th>calls</th><th>hit ratio</th><th>p50</th><th>p99</th>"
-                 "<th>errors</th><th>pool waits</th><th>latency</th></tr>\n", r);
+                 "<th>errors</th><th>pool waits</th><th>replica writes / hits / repairs / failures</th>"
+                 "<th>latency</th></tr>\n", r);
     }
     for (e = 0; e < n; ++e) {
         const ap_memcache_server_metrics_t *m = &sums[e];
@@ -339,19 +354,25 @@ void mmc_metrics_status(request_rec *r, int short_report)
         }
         if (short_report) {
             ap_rprintf(r, "MemcacheMetrics %s %s: %s calls=%" APR_UINT64_T_FMT " hit_ratio=%s p50=%s p99=%s "
-                          "errors=%s pool_waits=%" APR_UINT64_T_FMT " pool_wait_seconds=%s\n",
+                          "errors=%s pool_waits=%" APR_UINT64_T_FMT " pool_wait_seconds=%s"
+                          " replica_writes=%" APR_UINT64_T_FMT " replica_hits=%" APR_UINT64_T_FMT
+                          " replica_repairs=%" APR_UINT64_T_FMT " replica_failures=%" APR_UINT64_T_FMT "\n",
                        entries[e].client, entries[e].server, state, calls, ratio,
                        seconds(r->pool, (apr_uint64_t)(quantile_ns(m, 0.5) < 0 ? 0 : quantile_ns(m, 0.5))),
                        seconds(r->pool, (apr_uint64_t)(quantile_ns(m, 0.99) < 0 ? 0 : quantile_ns(m, 0.99))),
-                       errors_text(r->pool, m, ","), m->pool_waits, seconds(r->pool, m->pool_wait_ns));
+                       errors_text(r->pool, m, ","), m->pool_waits, seconds(r->pool, m->pool_wait_ns),
+                       m->replica_writes, m->replica_hits, m->replica_repairs, m->replica_failures);
         }
         else {
             ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT "</td><td>%s</td>"
-                          "<td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT " (%s)</td><td>%s</td></tr>\n",
+                          "<td>%s</td><td>%s</td><td>%s</td><td>%" APR_UINT64_T_FMT " (%s)</td>"
+                          "<td>%" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT " / %" APR_UINT64_T_FMT
+                          " / %" APR_UINT64_T_FMT "</td><td>%s</td></tr>\n",
                        ap_escape_html(r->pool, entries[e].client), ap_escape_html(r->pool, entries[e].server), state,
                        calls, ratio, duration_text(r->pool, quantile_ns(m, 0.5)),
                        duration_text(r->pool, quantile_ns(m, 0.99)), errors_text(r->pool, m, " "), m->pool_waits,
-                       duration_text(r->pool, (double)m->pool_wait_ns), histogram_svg(r->pool, m));
+                       duration_text(r->pool, (double)m->pool_wait_ns), m->replica_writes, m->replica_hits,
+                       m->replica_repairs, m->replica_failures, histogram_svg(r->pool, m));
         }
     }
     if (!short_report) {

@@ -1,10 +1,12 @@
 // SetHandler memcache-metrics in a real prefork apache2 with three children: exact
 // counts summed over the children, kept across a graceful restart and over children
-// that exit (MaxConnectionsPerChild), in output that promtool and Python's
-// prometheus_client accept.
+// that exit (MaxConnectionsPerChild), the replica counters of MemcacheReplicas with a
+// server killed and restarted, in output that promtool and Python's prometheus_client
+// accept.
 #include "delay_proxy.h"
 #include "httpd_test_options.h"
 #include "memcached_process.h"
+#include "raw_client.h"
 
 #include <gtest/gtest.h>
 
@@ -73,7 +75,7 @@ void check_with_real_tools(const HttpdProcess& h, const std::string& body, const
         "print('families=%d hits=%d' % (len(families), sum(hits)))\n");
     const CommandResult parsed = run_command({kPython, script, file, hits_labels});
     ASSERT_EQ(parsed.exit_code, 0) << parsed.output;
-    EXPECT_EQ(parsed.output, "families=14 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
+    EXPECT_EQ(parsed.output, "families=18 hits=" + std::to_string(static_cast<long long>(hits)) + "\n");
 }
 
 // Headless Chromium loads the status page: its DOM has the section and a chart with a
@@ -137,8 +139,7 @@ protected:
         httpd_ = std::make_unique<HttpdProcess>(o);
         return httpd_->start([&](const HttpdProcess& h) {
             return "StartServers 3\nMinSpareServers 3\nMaxSpareServers 3\nServerLimit 3\n"
-                   "MaxRequestWorkers 3\n" + extra(h) +
-                   "MemcacheServer " + mc_.address() + "\n"
+                   "MaxRequestWorkers 3\n" + extra(h) + server_lines() +
                    // Timeouts never mark the server dead here: each is a timeout.
                    "MemcacheFailureLimit 1000\n"
                    "MemcacheTimeout 200ms\n"
@@ -147,6 +148,13 @@ protected:
                    "<Location /server-status>\n    SetHandler server-status\n</Location>\n";
         });
     }
+    // The main server's list: the fixture's memcached, or servers_ when set.
+    std::string server_lines() const {
+        if (servers_.empty()) return "MemcacheServer " + mc_.address() + "\n";
+        std::string out;
+        for (const auto& a : servers_) out += "MemcacheServer " + a + "\n";
+        return out;
+    }
     HttpResponse get(const std::string& target) { return http_get(httpd_->port(), target); }
     double requests(const std::string& body, const std::string& op, const std::string& result) {
         return sample(body, "memcache_client_requests_total",
@@ -154,6 +162,7 @@ protected:
     }
 
     MemcachedProcess mc_;
+    std::vector<std::string> servers_;
     std::unique_ptr<HttpdProcess> httpd_;
 };
 
@@ -210,7 +219,7 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     const std::string line = "MemcacheMetrics 127.0.0.1:" + std::to_string(httpd_->port()) + " " + mc_.address() +
                              ": live calls=" + std::to_string(2 * N + M + K) + " hit_ratio=0.632 p50=";
     EXPECT_NE(autopage.find(line), std::string::npos) << autopage;
-    EXPECT_NE(autopage.find("errors=timeout=3 pool_waits=0 pool_wait_seconds=0\n"), std::string::npos) << autopage;
+    EXPECT_NE(autopage.find("errors=timeout=3 pool_waits=0 pool_wait_seconds=0 replica_writes=0 replica_hits=0 replica_repairs=0 replica_failures=0\n"), std::string::npos) << autopage;
     const std::string html = get("/server-status").body;
     EXPECT_NE(html.find("<svg class=\"mmc-histogram\""), std::string::npos) << html;
     check_in_browser(*httpd_);
@@ -238,6 +247,92 @@ TEST_F(MetricsHandler, ExactCountsSummedOverChildrenAndKeptOverAGracefulRestart)
     EXPECT_EQ(requests(after, "store", "ok"), N) << after;
     // Prefork's note when every child is busy for a moment around the restart.
     EXPECT_TRUE(httpd_->unexpected_log_lines({"AH00161"}).empty()) << httpd_->error_log();
+}
+
+// MemcacheReplicas 1 over three servers (meta, so that reads repair): writes, reads,
+// one server killed, written and read around, then restarted empty and read again.
+// The replica counters scraped once are exactly what was done, summed over the children.
+TEST_F(MetricsHandler, ReplicaCountsAreExactAfterAKilledAndRestartedServer) {
+    MemcachedProcess more[2];
+    for (auto& m : more) ASSERT_TRUE(m.start()) << m.error();
+    MemcachedProcess* mcs[3] = {&mc_, &more[0], &more[1]};
+    for (auto* m : mcs) servers_.push_back(m->address());
+    ASSERT_TRUE(start("MemcacheReplicas 1\nMemcacheProtocol meta\n")) << httpd_->error();
+    constexpr int N = 30;
+    constexpr int K = 1;  // the server killed
+    const auto key = [](int i) { return "r" + std::to_string(i); };
+    for (int i = 0; i < N; ++i) ASSERT_EQ(get("/mc?op=set&key=" + key(i) + "&value=v" + std::to_string(i)).status, 200);
+    // Where each key went: its primary p and its replica p + 1 (wrapping around), the
+    // only two servers that hold it.
+    int primary[N];
+    int primaries[3] = {}, replicas[3] = {};
+    for (int i = 0; i < N; ++i) {
+        bool holds[3];
+        for (int s = 0; s < 3; ++s) holds[s] = RawClient(mcs[s]->port()).get(key(i)).has_value();
+        ASSERT_EQ(holds[0] + holds[1] + holds[2], 2) << key(i);
+        primary[i] = -1;
+        for (int s = 0; s < 3; ++s) {
+            if (holds[s] && holds[(s + 1) % 3]) primary[i] = s;
+        }
+        ASSERT_GE(primary[i], 0) << key(i);
+        ++primaries[primary[i]];
+        ++replicas[(primary[i] + 1) % 3];
+    }
+    ASSERT_GT(primaries[K], 0);
+    ASSERT_GT(replicas[K], 0);
+    const auto read_all = [&] {
+        for (int i = 0; i < N; ++i) {
+            const HttpResponse r = get("/mc?op=get&key=" + key(i));
+            EXPECT_EQ(r.status, 200) << key(i);
+            EXPECT_EQ(r.body, "v" + std::to_string(i)) << key(i);
+        }
+    };
+    read_all();  // every primary answers: no replica hit
+    mcs[K]->stop();  // SIGKILL
+    read_all();  // the keys of K: hits on the server after it
+    // Writes go on: K's keys fail on their primary (the call's status) but reach the
+    // replica; the keys K is the replica of are written to it and fail there.
+    for (int i = 0; i < N; ++i) {
+        EXPECT_EQ(get("/mc?op=set&key=" + key(i) + "&value=v" + std::to_string(i)).status,
+                  primary[i] == K ? 503 : 200) << key(i);
+    }
+    ASSERT_TRUE(mcs[K]->restart()) << mcs[K]->error();
+    read_all();  // K misses its keys: hits on the replica, each written back to K
+
+    const std::string body = get("/metrics").body;
+    const auto counter = [&](const char* name, int s) {
+        return sample(body, name, {"server=\"" + mcs[s]->address() + "\""});
+    };
+    for (int s = 0; s < 3; ++s) {
+        SCOPED_TRACE("server " + std::to_string(s));
+        EXPECT_EQ(counter("memcache_client_replica_writes_total", s), 2 * replicas[s]) << body;
+        EXPECT_EQ(counter("memcache_client_replica_hits_total", s), s == (K + 1) % 3 ? 2 * primaries[K] : 0)
+            << body;
+        EXPECT_EQ(counter("memcache_client_replica_repairs_total", s), s == K ? primaries[K] : 0) << body;
+        EXPECT_EQ(counter("memcache_client_replica_failures_total", s), s == K ? replicas[K] : 0) << body;
+    }
+    for (const char* family : {"memcache_client_replica_writes_total", "memcache_client_replica_hits_total",
+                               "memcache_client_replica_repairs_total", "memcache_client_replica_failures_total"}) {
+        EXPECT_NE(body.find(std::string("# HELP ") + family + " "), std::string::npos) << family;
+        EXPECT_NE(body.find(std::string("# TYPE ") + family + " counter\n"), std::string::npos) << family;
+    }
+    // Server 0 (never K, nor K's replica) answered its own keys in each pass of reads.
+    check_with_real_tools(*httpd_, body, mc_.address(), 3 * primaries[0]);
+
+    // The summed status lines say the same.
+    const std::string autopage = get("/server-status?auto").body;
+    const int next = (K + 1) % 3;
+    EXPECT_NE(autopage.find(" replica_writes=" + std::to_string(2 * replicas[next]) + " replica_hits=" +
+                            std::to_string(2 * primaries[K]) + " replica_repairs=0 replica_failures=0\n"),
+              std::string::npos)
+        << autopage;
+    EXPECT_NE(autopage.find(" replica_writes=" + std::to_string(2 * replicas[K]) + " replica_hits=0 replica_repairs=" +
+                            std::to_string(primaries[K]) + " replica_failures=" + std::to_string(replicas[K]) + "\n"),
+              std::string::npos)
+        << autopage;
+    const std::string html = get("/server-status").body;
+    EXPECT_NE(html.find("<th>replica writes / hits / repairs / failures</th>"), std::string::npos) << html;
+    EXPECT_TRUE(httpd_->unexpected_log_lines(servers_).empty()) << httpd_->error_log();
 }
 
 TEST_F(MetricsHandler, ChildrenThatExitLeaveTheirCountsInTheSum) {

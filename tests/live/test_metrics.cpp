@@ -156,7 +156,7 @@ TEST_F(Metrics, TimeoutsAreCountedByClassAndMarkTheServerDead) {
     server().resume();
 
     const auto m = metrics_of(ms);
-    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_ERROR], 2u);
+    EXPECT_EQ(m.requests[AP_MEMCACHE_METRIC_OP_GET][AP_MEMCACHE_METRIC_ERROR], 3u);
     EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_TIMEOUT], 2u);
     EXPECT_EQ(m.marked_dead, 1u);
     EXPECT_EQ(m.live, 0);
@@ -164,13 +164,112 @@ TEST_F(Metrics, TimeoutsAreCountedByClassAndMarkTheServerDead) {
     EXPECT_LE(m.dead_since, apr_time_now());
     // The timed-out calls took the io timeout (100 ms): bucket 2^27 ns (134 ms).
     EXPECT_EQ(m.latency[27 - 14], 2u);
-    // The one the client answered itself (no server) is counted on no server: the
-    // server was not chosen.
-    EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER], 0u);
+    // The one the client answered itself (no server) is counted on the key's primary,
+    // the only server; it took no round trip, so it is not in the histogram.
+    EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER], 1u);
+    EXPECT_EQ(latency_count(m), 3u);  // the set and the two timeouts
     // The connection of the set, then a new one for the second get: each closed after
     // its timeout.
     EXPECT_EQ(m.connections_opened, 2u);
     EXPECT_EQ(m.connections_closed, 2u);
+}
+
+// A call that ends with no server (every server dead) is counted on its key's primary,
+// the server the key maps to on the full list, by kind, as error class no_server: every
+// single-key call, each key of both multi-gets.
+TEST_F(Metrics, CallsWithNoServerAreCountedOnTheKeysPrimary) {
+    start_servers(3);
+    ASSERT_EQ(ap_memcache_set_distribution(mc_, AP_MEMCACHE_DIST_KETAMA), APR_SUCCESS);
+    for (std::size_t i = 0; i < 3; ++i) {
+        ap_memcache_server_options_t o;
+        ap_memcache_server_get_options(mc_->live_servers[i], &o);
+        o.failure_limit = 1;
+        o.retry_period = 60 * 1000 * 1000;
+        ASSERT_EQ(ap_memcache_server_set_options(mc_->live_servers[i], &o), APR_SUCCESS);
+    }
+    // Each key's primary, from a client whose servers are all live.
+    apr_memcache_t* plain = make_client();
+    ASSERT_EQ(ap_memcache_set_distribution(plain, AP_MEMCACHE_DIST_KETAMA), APR_SUCCESS);
+    const auto primary_of = [&](const std::string& k) {
+        apr_memcache_server_t* ms = apr_memcache_find_server_hash(plain, apr_memcache_hash(plain, k.data(), k.size()));
+        std::size_t i = 0;
+        while (i < 3 && plain->live_servers[i] != ms) ++i;
+        return i;
+    };
+    for (auto& s : servers_) s->stop();
+    EXPECT_NE(ap_memcache_flush(mc_, 0), APR_SUCCESS);  // marks each dead
+    ap_memcache_server_metrics_t before[3];
+    for (std::size_t i = 0; i < 3; ++i) {
+        ASSERT_EQ(mc_->live_servers[i]->status, APR_MC_SERVER_DEAD);
+        before[i] = metrics_of(mc_->live_servers[i]);
+    }
+
+    constexpr int kKeys = 36;
+    apr_uint64_t want[3][AP_MEMCACHE_METRIC_OPS] = {};
+    std::vector<std::string> keys;
+    for (int i = 0; i < kKeys; ++i) {
+        const std::string k = "ns" + std::to_string(i);
+        keys.push_back(k);
+        const std::size_t p = primary_of(k);
+        ASSERT_LT(p, 3u);
+        apr_uint32_t nv = 0;
+        ap_memcache_item_t item{};
+        switch (i % 6) {
+            case 0: {
+                apr_status_t rv = APR_SUCCESS;
+                get(k, &rv);
+                EXPECT_EQ(rv, AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_GET];
+                break;
+            }
+            case 1:
+                EXPECT_EQ(set(k, "v"), AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_STORE];
+                break;
+            case 2:
+                EXPECT_EQ(apr_memcache_delete(mc_, k.c_str(), 0), AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_DELETE];
+                break;
+            case 3:
+                EXPECT_EQ(apr_memcache_incr(mc_, k.c_str(), 1, &nv), AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_ARITH];
+                break;
+            case 4:
+                EXPECT_EQ(ap_memcache_touch(mc_, k.c_str(), 10), AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_TOUCH];
+                break;
+            default:
+                EXPECT_EQ(ap_memcache_gets(mc_, pool_, k.c_str(), &item), AP_MEMCACHE_ENOSERVER);
+                ++want[p][AP_MEMCACHE_METRIC_OP_GET];
+                break;
+        }
+        want[p][AP_MEMCACHE_METRIC_OP_MULTIGET_KEY] += 2;  // in both multi-gets below
+    }
+    for (auto& [k, g] : multiget(keys)) EXPECT_EQ(g.status, AP_MEMCACHE_ENOSERVER) << k;
+    std::vector<ap_memcache_key_t> ak;
+    for (auto& k : keys) ak.push_back({k.c_str(), k.size()});
+    std::vector<ap_memcache_result_t> res(keys.size());
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, ak.data(), ak.size(), res.data(), 0), APR_SUCCESS);
+    for (auto& r : res) EXPECT_EQ(r.status, AP_MEMCACHE_ENOSERVER);
+
+    apr_uint64_t total = 0;
+    for (std::size_t s = 0; s < 3; ++s) {
+        SCOPED_TRACE("server " + std::to_string(s));
+        const auto m = metrics_of(mc_->live_servers[s]);
+        apr_uint64_t calls_here = 0;
+        for (int op = 0; op < AP_MEMCACHE_METRIC_OPS; ++op) {
+            EXPECT_EQ(m.requests[op][AP_MEMCACHE_METRIC_ERROR] - before[s].requests[op][AP_MEMCACHE_METRIC_ERROR],
+                      want[s][op])
+                << ap_memcache_metric_op_name(op);
+            calls_here += want[s][op];
+        }
+        EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER] - before[s].errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER],
+                  calls_here);
+        EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_CONNECT_FAILED], before[s].errors[AP_MEMCACHE_METRIC_ERR_CONNECT_FAILED]);
+        EXPECT_EQ(latency_count(m), latency_count(before[s]));  // no round trip
+        total += calls_here;
+    }
+    EXPECT_EQ(total, 3u * kKeys);  // one single-key call and two multi-get keys each
 }
 
 TEST_F(Metrics, ManyThreadsCountExactly) {

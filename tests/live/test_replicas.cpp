@@ -1,6 +1,7 @@
 // Replicas (ap_memcache_set_replicas) on real servers, in every protocol of the suite:
 // writes reach the primary and its replicas, reads survive a killed server, a restarted
 // empty primary is refilled by read repair (meta) without a newer value being replaced.
+#include <cstddef>
 #include <set>
 
 #include "live_fixture.h"
@@ -241,10 +242,35 @@ TEST_F(Replicas, AllServersOfAKeyDeadIsNoServer) {
     server(1).stop();
     set("x", "v");  // marks them dead
     set("x", "v");
+    const std::size_t p = primary_of("x");
+    ASSERT_LT(p, 2u);
+    ap_memcache_server_metrics_t before[2];
+    for (std::size_t s = 0; s < 2; ++s) {
+        before[s].size = sizeof before[s];
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &before[s]), APR_SUCCESS);
+    }
     EXPECT_EQ(set("x", "v"), AP_MEMCACHE_ENOSERVER);
     apr_status_t rv = APR_SUCCESS;
     get("x", &rv);
     EXPECT_EQ(rv, AP_MEMCACHE_ENOSERVER);
+    EXPECT_EQ(apr_memcache_delete(mc_, "x", 0), AP_MEMCACHE_ENOSERVER);
+    EXPECT_EQ(multiget({"x"})["x"].status, AP_MEMCACHE_ENOSERVER);
+    // Each counted on the key's primary, by kind, as no_server; nothing on its replica.
+    for (std::size_t s = 0; s < 2; ++s) {
+        ap_memcache_server_metrics_t m{};
+        m.size = sizeof m;
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &m), APR_SUCCESS);
+        const apr_uint64_t one = s == p ? 1 : 0;
+        const auto error_delta = [&](int op) {
+            return m.requests[op][AP_MEMCACHE_METRIC_ERROR] - before[s].requests[op][AP_MEMCACHE_METRIC_ERROR];
+        };
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_STORE), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_GET), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_DELETE), one) << s;
+        EXPECT_EQ(error_delta(AP_MEMCACHE_METRIC_OP_MULTIGET_KEY), one) << s;
+        EXPECT_EQ(m.errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER] - before[s].errors[AP_MEMCACHE_METRIC_ERR_NO_SERVER],
+                  4 * one) << s;
+    }
 }
 
 TEST_F(Replicas, CountersGoToThePrimaryOnlyOrItsFirstLiveReplica) {
@@ -311,6 +337,56 @@ TEST_F(Replicas, RepairCanBeTurnedOff) {
     EXPECT_EQ(get("k"), "v");
     EXPECT_FALSE(raw.get("k").has_value());
     EXPECT_EQ(stats_of((p + 1) % 2).hits, 1u);
+}
+
+// The replica counters are per-server metrics (ap_memcache_server_metrics' replica_*
+// fields), the same as ap_memcache_server_replica_stats reports.
+TEST_F(Replicas, ReplicaCountersAreServerMetrics) {
+    start(3, 1);
+    std::vector<std::string> keys;
+    for (int i = 0; keys.size() < 10; ++i) {
+        if (primary_of(key_of(i)) == 0) keys.push_back(key_of(i));
+    }
+    for (auto& k : keys) ASSERT_EQ(apr_memcache_set(mc_, k.c_str(), const_cast<char*>("v"), 1, 3600, 0), APR_SUCCESS);
+    // The primary loses them: each read misses there and hits on server 1.
+    RawClient(server(0).port()).command("flush_all\r\n");
+    for (auto& k : keys) EXPECT_EQ(get(k), "v") << k;
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    for (std::size_t s = 0; s < 3; ++s) {
+        ap_memcache_server_metrics_t m{};
+        m.size = sizeof m;
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &m), APR_SUCCESS);
+        const ap_memcache_replica_stats_t st = stats_of(s);
+        EXPECT_EQ(m.replica_writes, st.writes) << s;
+        EXPECT_EQ(m.replica_hits, st.hits) << s;
+        EXPECT_EQ(m.replica_repairs, st.repairs) << s;
+        EXPECT_EQ(m.replica_failures, st.failures) << s;
+        EXPECT_EQ(m.replica_writes, s == 1 ? keys.size() : 0u) << s;
+        EXPECT_EQ(m.replica_hits, s == 1 ? keys.size() : 0u) << s;
+        // Repaired on meta only (text and binary replies carry no time to live).
+        EXPECT_EQ(m.replica_repairs, s == 0 && meta ? keys.size() : 0u) << s;
+        EXPECT_EQ(m.replica_failures, 0u) << s;
+    }
+    // A caller whose struct ends before the replica fields gets none of them.
+    ap_memcache_server_metrics_t older{};
+    older.size = offsetof(ap_memcache_server_metrics_t, replica_writes);
+    older.replica_writes = 777;
+    ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[1], &older), APR_SUCCESS);
+    EXPECT_EQ(older.size, offsetof(ap_memcache_server_metrics_t, replica_writes));
+    EXPECT_EQ(older.replica_writes, 777u);
+    EXPECT_EQ(older.live, 1);
+}
+
+TEST_F(Replicas, WithoutReplicasTheReplicaCountersStayZero) {
+    start(3, 0);
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(set(key_of(i), "v"), APR_SUCCESS);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(get(key_of(i)), "v");
+    for (std::size_t s = 0; s < 3; ++s) {
+        ap_memcache_server_metrics_t m{};
+        m.size = sizeof m;
+        ASSERT_EQ(ap_memcache_server_metrics(mc_->live_servers[s], &m), APR_SUCCESS);
+        EXPECT_EQ(m.replica_writes + m.replica_hits + m.replica_repairs + m.replica_failures, 0u) << s;
+    }
 }
 
 TEST_F(Replicas, SetReplicasNeedsThatManyMoreServers) {
