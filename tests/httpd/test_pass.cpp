@@ -643,7 +643,7 @@ TEST_P(PassTest, TimeoutFallsThroughWithinTheDeadline) {
     EXPECT_LT(ms, 2000) << "the miss took " << ms << " ms";
 }
 
-INSTANTIATE_TEST_SUITE_P(Mpm, PassTest, ::testing::Values("prefork", "event"),
+INSTANTIATE_TEST_SUITE_P(Mpm, PassTest, ::testing::Values("prefork", "worker", "event"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 // ---- apachectl -t ---------------------------------------------------------------
