@@ -171,8 +171,9 @@ apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const Repli
                 // add, never set: a value written to the primary since then is newer.
                 engine::Server& primary = engine_of(servers[0]);
                 const std::uint32_t exptime = meta.ttl < 0 ? 0u : static_cast<std::uint32_t>(meta.ttl);
+                // Sent, not waited for (add_unanswered): the caller has its value.
                 const engine::Outcome added =
-                    engine::store(primary, proto::StoreCommand::add, k, meta.data, meta.flags, exptime);
+                    engine::add_unanswered(primary, k, meta.data, meta.flags, exptime, deadline);
                 publish_status(servers[0]);
                 if (added.ok()) primary.count_repair();
             }

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "engine/exchange.h"
+#include "proto/binary_codec.h"
 
 namespace mmc::engine {
 
@@ -21,6 +22,45 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     // NOT_FOUND, while binary and meta read 0 as "no cas" and overwrite unconditionally.
     if (cmd == proto::StoreCommand::cas && cas == 0) return Outcome{Result::invalid_argument};
     return s.adapter().store(s, StoreRequest{cmd, key, data, flags, proto::capped_time(exptime), cas});
+}
+
+Outcome add_unanswered(Server& s, std::string_view key, std::string_view data, std::uint32_t flags,
+                       std::uint32_t exptime, Clock::time_point deadline) {
+    if (data.size() > s.options().max_store_size) return Outcome{Result::value_too_large};
+    const Timeouts& t = s.options().timeouts;
+    const auto now = Clock::now();
+    if (now >= deadline) return Outcome{Result::timeout};
+    std::unique_ptr<Connection> conn;
+    bool fresh = false;
+    Outcome got = s.pool().acquire(std::min(now + t.acquire, deadline), deadline, conn, fresh);
+    if (!got.ok()) return got;
+    if (!fresh && Clock::now() - conn->idle_since > detail::kStaleCheckAfter && conn->peer_closed()) {
+        s.pool().release(std::move(conn), false);
+        s.pool().drop_idle();
+        return Outcome{Result::closed};
+    }
+    exptime = proto::capped_time(exptime);
+    const bool binary = s.options().protocol == Protocol::binary;
+    std::string& out = conn->out();
+    out.clear();
+    const bool fits = binary ? proto::encode_binary_store_header(out, proto::BinaryStoreCommand::addq, key, flags,
+                                                                 exptime, data.size(), 0)
+                             : proto::encode_store_header(out, proto::StoreCommand::add, key, flags, exptime,
+                                                          data.size(), 0, proto::Noreply::yes);
+    if (!fits) {
+        s.pool().release(std::move(conn), true);
+        return Outcome{Result::value_too_large};
+    }
+    static constexpr char kCrlf[] = "\r\n";
+    iovec iov[3] = {{out.data(), out.size()},
+                    {const_cast<char*>(data.data()), data.size()},
+                    {const_cast<char*>(kCrlf), 2}};
+    const Outcome sent = conn->send_all(iov, binary ? 2 : 3, std::min(Clock::now() + t.io, deadline));
+    const std::uint32_t epoch = conn->epoch;
+    // Text's noreply leaves nothing to read: the connection is as clean as before.
+    s.pool().release(std::move(conn), sent.ok() && !binary);
+    if (!sent.ok()) s.report(sent, epoch);
+    return sent;
 }
 
 Outcome touch(Server& s, std::string_view key, std::uint32_t exptime) {
