@@ -24,9 +24,9 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     return s.adapter().store(s, StoreRequest{cmd, key, data, flags, proto::capped_time(exptime), cas});
 }
 
-Outcome add_unanswered(Server& s, std::string_view key, std::string_view data, std::uint32_t flags,
-                       std::uint32_t exptime, Clock::time_point deadline) {
-    if (data.size() > s.options().max_store_size) return Outcome{Result::value_too_large};
+Outcome add_unanswered(Server& s, const UnansweredAdd* adds, std::size_t n, Clock::time_point deadline,
+                       std::size_t* sent) {
+    if (sent) *sent = 0;
     const Timeouts& t = s.options().timeouts;
     const auto now = Clock::now();
     if (now >= deadline) return Outcome{Result::timeout};
@@ -39,28 +39,34 @@ Outcome add_unanswered(Server& s, std::string_view key, std::string_view data, s
         s.pool().drop_idle();
         return Outcome{Result::closed};
     }
-    exptime = proto::capped_time(exptime);
     const bool binary = s.options().protocol == Protocol::binary;
     std::string& out = conn->out();
     out.clear();
-    const bool fits = binary ? proto::encode_binary_store_header(out, proto::BinaryStoreCommand::addq, key, flags,
-                                                                 exptime, data.size(), 0)
-                             : proto::encode_store_header(out, proto::StoreCommand::add, key, flags, exptime,
-                                                          data.size(), 0, proto::Noreply::yes);
-    if (!fits) {
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const UnansweredAdd& a = adds[i];
+        if (a.data.size() > s.options().max_store_size) continue;
+        const std::uint32_t exptime = proto::capped_time(a.exptime);
+        const bool fits = binary ? proto::encode_binary_store(out, proto::BinaryStoreCommand::addq, a.key, a.flags,
+                                                              exptime, a.data, 0)
+                                 : proto::encode_store(out, proto::StoreCommand::add, a.key, a.flags, exptime, a.data,
+                                                       0, proto::Noreply::yes);
+        count += fits;
+    }
+    if (count == 0) {
         s.pool().release(std::move(conn), true);
         return Outcome{Result::value_too_large};
     }
-    static constexpr char kCrlf[] = "\r\n";
-    iovec iov[3] = {{out.data(), out.size()},
-                    {const_cast<char*>(data.data()), data.size()},
-                    {const_cast<char*>(kCrlf), 2}};
-    const Outcome sent = conn->send_all(iov, binary ? 2 : 3, std::min(Clock::now() + t.io, deadline));
+    const Outcome done = conn->send_all(std::string_view(out), std::min(Clock::now() + t.io, deadline));
     const std::uint32_t epoch = conn->epoch;
     // Text's noreply leaves nothing to read: the connection is as clean as before.
-    s.pool().release(std::move(conn), sent.ok() && !binary);
-    if (!sent.ok()) s.report(sent, epoch);
-    return sent;
+    s.pool().release(std::move(conn), done.ok() && !binary);
+    if (!done.ok()) {
+        s.report(done, epoch);
+    } else if (sent) {
+        *sent = count;
+    }
+    return done;
 }
 
 Outcome touch(Server& s, std::string_view key, std::uint32_t exptime) {

@@ -399,6 +399,65 @@ TEST_F(Replicas, RepairOfAKeyThePrimaryHoldsOverwritesNothing) {
     EXPECT_EQ(stats_of(1).hits, 10u);
 }
 
+// A primary restarted empty (in the suite's protocol) whose replica speaks meta: one
+// multi-get refills it with every key it asked for, hash and array alike, with the time
+// to live the replica had; a key written there meanwhile keeps its newer value.
+TEST_F(Replicas, OneMultiGetRefillsARestartedEmptyPrimary) {
+    start(2, 1);
+    make_meta(1);
+    const auto keys = keys_on(0, "mr:", 40);
+    ASSERT_EQ(keys.size(), 40u);
+    for (auto& k : keys) {
+        ASSERT_EQ(apr_memcache_set(mc_, k.c_str(), const_cast<char*>(k.data()), k.size(), 3600, 0), APR_SUCCESS);
+    }
+    const auto restart_empty = [&] {
+        server(0).stop();
+        ASSERT_TRUE(server(0).restart()) << server(0).error();
+        // The client finds out at its first call (a closed connection), and retries.
+        RawClient(server(0).port()).command("version\r\n");
+    };
+    restart_empty();
+    RawClient raw(server(0).port());
+    ASSERT_TRUE(raw.set(keys[0], "newer"));
+    const std::vector<std::string> half(keys.begin(), keys.begin() + 20);
+    int ok = 0;
+    for (auto& [k, g] : multiget(half)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 20);
+    EXPECT_EQ(stats_of(0).repairs, 19u);
+    for (std::size_t i = 1; i < half.size(); ++i) EXPECT_EQ(settled(0, half[i], half[i]), half[i]) << half[i];
+    EXPECT_EQ(raw.get(keys[0]), std::optional<std::string>("newer"));
+    auto ttl = raw.command("mg " + keys[1] + " t\r\nget -\r\n");
+    EXPECT_NE(ttl.find("HD t3"), std::string::npos) << ttl;
+    // The array multi-get repairs too.
+    std::vector<ap_memcache_key_t> ak;
+    for (std::size_t i = 20; i < keys.size(); ++i) ak.push_back({keys[i].c_str(), keys[i].size()});
+    std::vector<ap_memcache_result_t> res(ak.size());
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, ak.data(), ak.size(), res.data(), 0), APR_SUCCESS);
+    for (std::size_t i = 0; i < res.size(); ++i) EXPECT_EQ(res[i].status, APR_SUCCESS) << keys[20 + i];
+    EXPECT_EQ(stats_of(0).repairs, 39u);
+    for (std::size_t i = 20; i < keys.size(); ++i) EXPECT_EQ(settled(0, keys[i], keys[i]), keys[i]) << keys[i];
+    // Refilled: the next multi-get finds everything on the primary.
+    const auto hits = stats_of(1).hits;
+    ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 40);
+    EXPECT_EQ(stats_of(1).hits, hits);
+}
+
+// Replicas that cannot tell the time to live (text, binary) leave the primary as it is,
+// as single gets do.
+TEST_F(Replicas, MultiGetRepairsNothingFromTextOrBinaryReplicas) {
+    start(2, 1);
+    const auto keys = keys_on(0, "mn:", 10);
+    for (auto& k : keys) ASSERT_EQ(set(k, "v"), APR_SUCCESS);
+    RawClient(server(0).port()).command("flush_all\r\n");
+    int ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 10);
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    EXPECT_EQ(stats_of(0).repairs, meta ? 10u : 0u);
+}
+
 TEST_F(Replicas, RepairCanBeTurnedOff) {
     start(2, 1);
     ASSERT_EQ(ap_memcache_set_replica_repair(mc_, 0), APR_SUCCESS);
