@@ -49,10 +49,16 @@ apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const en
     engine::Server* engines[kMaxKeyServers];
     bool replica[kMaxKeyServers];
     std::size_t m = 0;
+    const bool meta_only =
+        w.kind == engine::WriteRequest::Kind::meta_set || w.kind == engine::WriteRequest::Kind::meta_delete;
     for (std::size_t i = 0; i < n; ++i) {
         const bool usable = engine_of(servers[i]).usable();
         publish_status(servers[i]);
         if (!usable) continue;
+        if (meta_only && engine_of(servers[i]).options().protocol != engine::Protocol::meta) {
+            if (m == 0) return APR_ENOTIMPL;
+            continue;
+        }
         asked[m] = servers[i];
         engines[m] = &engine_of(servers[i]);
         replica[m] = i > 0;
@@ -184,6 +190,41 @@ apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const Repli
         if (o.result == engine::Result::not_found) {
             missed = true;
             if (i == 0) primary_missed = true;
+        } else {
+            answer = to_apr_status(o);
+        }
+    }
+    return missed ? APR_NOTFOUND : answer;
+}
+
+apr_status_t replicated_op_read(apr_memcache_t* mc, std::string_view k,
+                                engine::Outcome (*op)(void* ctx, engine::Server& server), void* ctx) {
+    apr_memcache_server_t* servers[kMaxKeyServers];
+    const std::size_t n = key_servers(mc, k, servers);
+    apr_status_t answer = AP_MEMCACHE_ENOSERVER;
+    bool missed = false;
+    bool asked = false;
+    engine::Clock::time_point deadline{};
+    for (std::size_t i = 0; i < n; ++i) {
+        engine::Server& server = engine_of(servers[i]);
+        const bool usable = server.usable();
+        publish_status(servers[i]);
+        if (!usable) continue;
+        const auto now = engine::Clock::now();
+        if (asked && now >= deadline) break;
+        if (!asked) {
+            const auto& t = server.options().timeouts;
+            deadline = now + t.acquire + t.connect + t.io;
+            asked = true;
+        }
+        const engine::Outcome o = op(ctx, server);
+        publish_status(servers[i]);
+        if (o.ok()) {
+            if (i > 0) server.count_replica_hit();
+            return APR_SUCCESS;
+        }
+        if (o.result == engine::Result::not_found) {
+            missed = true;
         } else {
             answer = to_apr_status(o);
         }

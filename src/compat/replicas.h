@@ -37,8 +37,15 @@ apr_memcache_server_t* first_usable_server(apr_memcache_t* mc, std::string_view 
 // A write to every usable server of key at once (engine::write_all): the status is that
 // of the first one asked (the primary unless it is dead); a replica's failure is counted
 // and logged (Server::replica_failed), never the call's. AP_MEMCACHE_ENOSERVER when all
-// are dead.
+// are dead. A meta extension's write (Kind meta_set, meta_delete) goes to the servers
+// that speak meta only: APR_ENOTIMPL, nothing sent, when the first usable one does not.
 apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const engine::WriteRequest& w);
+
+// A read by the meta extensions (ap_memcache_meta_get, ap_memcache_bkey_get) under
+// replicas: op(ctx, server) is asked of key's servers in order, under the rules of
+// replicated_read (dead ones skipped, one deadline, the same status), without repair.
+apr_status_t replicated_op_read(apr_memcache_t* mc, std::string_view key,
+                                engine::Outcome (*op)(void* ctx, engine::Server& server), void* ctx);
 
 // The replicated calls of the API: a store (set, add, replace, append, prepend; the
 // value sealed first on a sealed client), and a touch or delete (Kind touch, remove).

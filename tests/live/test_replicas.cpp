@@ -458,6 +458,73 @@ TEST_F(Replicas, MultiGetRepairsNothingFromTextOrBinaryReplicas) {
     EXPECT_EQ(stats_of(0).repairs, meta ? 10u : 0u);
 }
 
+// The meta extensions under replicas, on meta servers: the bkey writes and invalidate
+// reach every server of the key, bkey_get and meta_get fail over to the replica, a
+// lease stays on the primary.
+TEST_F(Replicas, MetaExtensionWritesReachEveryReplicaAndTheirReadsFailOver) {
+    start(2, 1);
+    make_meta(0);
+    make_meta(1);
+    const std::string bkey("b\x01k", 3);  // base64: YgFr
+    const std::size_t bp = primary_of(bkey);
+    ASSERT_LT(bp, 2u);
+    ASSERT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "val", 3, 3600, 0),
+              APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        EXPECT_NE(RawClient(server(s).port()).command("mg YgFr b v\r\n").find("VA 3"), std::string::npos) << s;
+    }
+    RawClient(server(bp).port()).command("md YgFr b\r\n");
+    ap_memcache_item_t item{};
+    ASSERT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), APR_SUCCESS);
+    EXPECT_EQ(std::string(item.data, item.len), "val");
+    EXPECT_EQ(stats_of(1 - bp).hits, 1u);
+    ASSERT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "val", 3, 3600, 0),
+              APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_bkey_delete(mc_, bkey.data(), bkey.size()), APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        EXPECT_EQ(RawClient(server(s).port()).command("mg YgFr b v\r\n"), "EN\r\n") << s;
+    }
+    EXPECT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), APR_NOTFOUND);
+
+    const auto keys = keys_on(0, "mx:", 3);
+    ASSERT_EQ(keys.size(), 3u);
+    // meta_get: the primary lost the key, the replica answers.
+    ASSERT_EQ(set(keys[0], "m"), APR_SUCCESS);
+    RawClient(server(0).port()).command("delete " + keys[0] + "\r\n");
+    ap_memcache_meta_t meta{};
+    EXPECT_EQ(ap_memcache_meta_get(mc_, keys[0].c_str(), 1, &meta), APR_SUCCESS);
+    EXPECT_EQ(meta.size, 1u);
+    // invalidate marks both copies stale.
+    ASSERT_EQ(set(keys[1], "i"), APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_invalidate(mc_, keys[1].c_str(), 30), APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        const auto line = RawClient(server(s).port()).command("mg " + keys[1] + " v\r\n");
+        EXPECT_NE(line.find(" X"), std::string::npos) << s << ": " << line;
+    }
+    // A lease is the primary's alone.
+    ap_memcache_lease_t lease{};
+    EXPECT_EQ(ap_memcache_lease_get(mc_, pool_, keys[2].c_str(), 30, 0, &lease), APR_NOTFOUND);
+    EXPECT_TRUE(lease.won);
+    EXPECT_EQ(RawClient(server(1).port()).command("mg " + keys[2] + " v\r\n"), "EN\r\n");
+    EXPECT_NE(RawClient(server(0).port()).command("mg " + keys[2] + " v\r\n"), "EN\r\n");
+}
+
+// On the suite's own protocol: text and binary servers refuse the meta extensions
+// (APR_ENOTIMPL, nothing sent) with replicas as without; meta servers replicate them.
+TEST_F(Replicas, MetaExtensionWritesNeedAMetaPrimary) {
+    start(2, 1);
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    const std::string bkey("bk", 2);
+    EXPECT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "v", 1, 0, 0),
+              meta ? APR_SUCCESS : APR_ENOTIMPL);
+    ap_memcache_item_t item{};
+    EXPECT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    EXPECT_EQ(ap_memcache_invalidate(mc_, "bk", 0), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    EXPECT_EQ(ap_memcache_bkey_delete(mc_, bkey.data(), bkey.size()), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    for (std::size_t s = 0; s < 2; ++s) EXPECT_FALSE(RawClient(server(s).port()).get("bk").has_value());
+    EXPECT_EQ(stats_of(0).failures + stats_of(1).failures, 0u);
+}
+
 TEST_F(Replicas, RepairCanBeTurnedOff) {
     start(2, 1);
     ASSERT_EQ(ap_memcache_set_replica_repair(mc_, 0), APR_SUCCESS);
