@@ -2,7 +2,11 @@
 // (anti-dogpile), invalidation (stale-while-revalidate), item metadata, and keys of any
 // bytes (base64 on the wire). On a text or binary server each call returns
 // APR_ENOTIMPL and sends nothing (the engine refuses meta-only requests there).
+// Under replicas (docs/design.md, "Replicas"): invalidate and the bkey writes go to
+// every server of the key, meta_get and bkey_get fail over to the replicas; a lease is
+// one server's state and stays on the key's first usable server.
 #include "compat/facade.h"
+#include "compat/replicas.h"
 #include "engine/operations.h"
 
 using mmc::compat::on_owner;
@@ -26,6 +30,23 @@ apr_status_t on_binary_key_owner(apr_memcache_t* mc, const void* key, apr_size_t
     place_keys(mc, &k, 1, &ms);
     if (!ms || !ms->impl) return mmc::compat::no_server(mc, k, kind);
     return run_on(ms, [&](mmc::engine::Server& s) { return op(s, k); });
+}
+
+// The key of a replicated call (mc keeps replicas): checked as route() checks it.
+bool replicated_key(apr_memcache_t* mc, const char* key, std::string_view& k) {
+    if (!mc || !key || !mc->replicas) return false;
+    k = std::string_view(key);
+    return true;
+}
+
+// A meta write to every server of k (replicated_write).
+apr_status_t meta_write_all(apr_memcache_t* mc, std::string_view k, const mmc::engine::MetaSetCall* set,
+                            const mmc::engine::MetaDeleteCall* del) {
+    using Kind = mmc::engine::WriteRequest::Kind;
+    const mmc::engine::WriteRequest w{set ? Kind::meta_set : Kind::meta_delete,
+                                      mmc::engine::StoreRequest{mmc::proto::StoreCommand::set, k, {}, 0, 0, 0}, set,
+                                      del};
+    return mmc::compat::guarded([&] { return mmc::compat::replicated_write(mc, k, w); });
 }
 
 // Times are capped as the engine's operations cap theirs (proto::capped_time): one after
@@ -140,6 +161,16 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_lease_get(apr_memcache_t* mc, apr_
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_invalidate(apr_memcache_t* mc, const char* key,
                                                          apr_uint32_t stale_ttl) {
+    std::string_view rk;
+    if (replicated_key(mc, key, rk)) {
+        if (!mmc::proto::valid_key(rk)) return APR_EINVAL;
+        mmc::proto::MetaDeleteRequest md;
+        md.key = rk;
+        md.invalidate = true;
+        if (stale_ttl) md.ttl = capped(stale_ttl);
+        const mmc::engine::MetaDeleteCall call{&md};
+        return meta_write_all(mc, rk, nullptr, &call);
+    }
     return on_owner(mc, key, MetricOp::remove, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaDeleteRequest md;
         md.key = k;
@@ -153,6 +184,25 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_meta_get(apr_memcache_t* mc, const
                                                        int no_bump, ap_memcache_meta_t* meta) {
     if (!meta) return APR_EINVAL;
     *meta = ap_memcache_meta_t{};
+    std::string_view rk;
+    if (replicated_key(mc, key, rk)) {
+        if (!mmc::proto::valid_key(rk)) return APR_EINVAL;
+        struct Ctx {
+            std::string_view k;
+            bool no_bump;
+            ap_memcache_meta_t* meta;
+        } ctx{rk, no_bump != 0, meta};
+        const auto op = [](void* vctx, mmc::engine::Server& s) {
+            auto& c = *static_cast<Ctx*>(vctx);
+            mmc::proto::MetaGetRequest mg;
+            mg.key = c.k;
+            mg.return_ttl = mg.return_last_access = mg.return_hit_before = mg.return_size = true;
+            mg.return_cas = mg.return_flags = true;
+            mg.no_lru_bump = c.no_bump;
+            return mmc::engine::meta_get(s, mg, take_metadata, c.meta);
+        };
+        return mmc::compat::guarded([&] { return mmc::compat::replicated_op_read(mc, rk, op, &ctx); });
+    }
     return on_owner(mc, key, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaGetRequest mg;
         mg.key = k;
@@ -169,6 +219,30 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_get(apr_memcache_t* mc, apr_p
     if (!p || !item) return APR_EINVAL;
     *item = ap_memcache_item_t{};
     ItemCtx ctx{p, item, {}};
+    if (mc && key && mc->replicas) {
+        const std::string_view rk(static_cast<const char*>(key), klen);
+        if (!mmc::proto::valid_meta_key(rk, true)) return item->status = APR_EINVAL;
+        struct Ctx {
+            ItemCtx* item;
+            apr_memcache_t* mc;
+            std::string_view k;
+        } rctx{&ctx, mc, rk};
+        const auto op = [](void* vctx, mmc::engine::Server& s) {
+            auto& c = *static_cast<Ctx*>(vctx);
+            c.item->refused = false;
+            note_source(*c.item, c.mc, s, c.k);
+            mmc::proto::MetaGetRequest mg;
+            mg.key = c.k;
+            mg.base64_key = true;
+            mg.value = mg.return_flags = mg.return_cas = true;
+            mmc::engine::Outcome o = mmc::engine::meta_get(s, mg, take_item, c.item);
+            // A sealed value that does not open is a miss: the next server is asked.
+            if (o.ok() && c.item->refused) o = mmc::engine::Outcome{mmc::engine::Result::not_found};
+            return o;
+        };
+        item->status = mmc::compat::guarded([&] { return mmc::compat::replicated_op_read(mc, rk, op, &rctx); });
+        return item->status;
+    }
     item->status = on_binary_key_owner(mc, key, klen, MetricOp::get, [&](mmc::engine::Server& s, std::string_view k) {
         note_source(ctx, mc, s, k);
         mmc::proto::MetaGetRequest mg;
@@ -191,6 +265,27 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
     // As ap_memcache_store: a sealed value cannot be added to.
     if (concat && mmc::compat::keyring_of(mc)) return APR_ENOTIMPL;
     apr_status_t seal_rv = APR_SUCCESS;
+    if (mc && key && mc->replicas) {
+        const std::string_view rk(static_cast<const char*>(key), klen);
+        if (!mmc::proto::valid_meta_key(rk, true)) return APR_EINVAL;
+        std::string_view value(data ? data : "", len);
+        mmc::compat::SealedValue sealed;
+        if (const auto* ring = mmc::compat::keyring_of(mc)) {
+            if (apr_status_t rv = sealed.seal(*ring, rk, flags, value)) return rv;
+            value = sealed.view();
+        }
+        mmc::proto::MetaSetRequest ms;
+        ms.key = rk;
+        ms.base64_key = true;
+        ms.mode = mode;
+        if (!concat) {
+            ms.flags = flags;
+            ms.ttl = capped(exptime);
+        }
+        const mmc::engine::MetaSetCall call{&ms, value, [](void*, const MetaEvent&) {}, nullptr};
+        const apr_status_t rv = meta_write_all(mc, rk, &call, nullptr);
+        return rv == APR_EEXIST && concat ? APR_NOTFOUND : rv;
+    }
     const auto set = [&](mmc::engine::Server& s, std::string_view k) {
         std::string_view value(data ? data : "", len);
         mmc::compat::SealedValue sealed;
@@ -218,6 +313,15 @@ AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_store(apr_memcache_t* mc, ap_
 
 AP_MEMCACHE_DECLARE(apr_status_t) ap_memcache_bkey_delete(apr_memcache_t* mc, const void* key,
                                                           apr_size_t klen) {
+    if (mc && key && mc->replicas) {
+        const std::string_view rk(static_cast<const char*>(key), klen);
+        if (!mmc::proto::valid_meta_key(rk, true)) return APR_EINVAL;
+        mmc::proto::MetaDeleteRequest md;
+        md.key = rk;
+        md.base64_key = true;
+        const mmc::engine::MetaDeleteCall call{&md};
+        return meta_write_all(mc, rk, nullptr, &call);
+    }
     return on_binary_key_owner(mc, key, klen, MetricOp::remove, [&](mmc::engine::Server& s, std::string_view k) {
         mmc::proto::MetaDeleteRequest md;
         md.key = k;

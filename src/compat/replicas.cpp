@@ -1,6 +1,8 @@
 // Replicas: a key's servers, the writes that go to all of them, and the set-up calls.
 #include "compat/replicas.h"
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "engine/multi_get.h"
@@ -47,10 +49,16 @@ apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const en
     engine::Server* engines[kMaxKeyServers];
     bool replica[kMaxKeyServers];
     std::size_t m = 0;
+    const bool meta_only =
+        w.kind == engine::WriteRequest::Kind::meta_set || w.kind == engine::WriteRequest::Kind::meta_delete;
     for (std::size_t i = 0; i < n; ++i) {
         const bool usable = engine_of(servers[i]).usable();
         publish_status(servers[i]);
         if (!usable) continue;
+        if (meta_only && engine_of(servers[i]).options().protocol != engine::Protocol::meta) {
+            if (m == 0) return APR_ENOTIMPL;
+            continue;
+        }
         asked[m] = servers[i];
         engines[m] = &engine_of(servers[i]);
         replica[m] = i > 0;
@@ -177,8 +185,9 @@ apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const Repli
                 // add, never set: a value written to the primary since then is newer.
                 engine::Server& primary = engine_of(servers[0]);
                 const std::uint32_t exptime = meta.ttl < 0 ? 0u : static_cast<std::uint32_t>(meta.ttl);
-                const engine::Outcome added =
-                    engine::store(primary, proto::StoreCommand::add, k, meta.data, meta.flags, exptime);
+                // Sent, not waited for (add_unanswered): the caller has its value.
+                const engine::UnansweredAdd add{k, meta.data, meta.flags, exptime};
+                const engine::Outcome added = engine::add_unanswered(primary, &add, 1, deadline);
                 publish_status(servers[0]);
                 if (added.ok()) primary.count_repair();
             }
@@ -193,6 +202,94 @@ apr_status_t replicated_read(apr_memcache_t* mc, std::string_view k, const Repli
     }
     if (!asked) return no_server(mc, k, engine::MetricOp::get);
     return missed ? APR_NOTFOUND : answer;
+}
+
+apr_status_t replicated_op_read(apr_memcache_t* mc, std::string_view k,
+                                engine::Outcome (*op)(void* ctx, engine::Server& server), void* ctx) {
+    apr_memcache_server_t* servers[kMaxKeyServers];
+    const std::size_t n = key_servers(mc, k, servers);
+    apr_status_t answer = AP_MEMCACHE_ENOSERVER;
+    bool missed = false;
+    bool asked = false;
+    engine::Clock::time_point deadline{};
+    for (std::size_t i = 0; i < n; ++i) {
+        engine::Server& server = engine_of(servers[i]);
+        const bool usable = server.usable();
+        publish_status(servers[i]);
+        if (!usable) continue;
+        const auto now = engine::Clock::now();
+        if (asked && now >= deadline) break;
+        if (!asked) {
+            const auto& t = server.options().timeouts;
+            deadline = now + t.acquire + t.connect + t.io;
+            asked = true;
+        }
+        const engine::Outcome o = op(ctx, server);
+        publish_status(servers[i]);
+        if (o.ok()) {
+            if (i > 0) server.count_replica_hit();
+            return APR_SUCCESS;
+        }
+        if (o.result == engine::Result::not_found) {
+            missed = true;
+        } else {
+            answer = to_apr_status(o);
+        }
+    }
+    return missed ? APR_NOTFOUND : answer;
+}
+
+void repair_multi_get(apr_memcache_t* mc, const std::string_view* keys, const std::uint8_t* pos,
+                      const std::uint32_t* found, std::size_t m, engine::Clock::time_point deadline) {
+    // (primary's index in mc's list, key) for the keys a meta replica had, by primary.
+    std::vector<std::pair<std::size_t, std::uint32_t>> todo;
+    todo.reserve(m);
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::uint32_t i = found[j];
+        apr_memcache_server_t* servers[kMaxKeyServers];
+        if (key_servers(mc, keys[i], servers) <= pos[i]) continue;
+        if (engine_of(servers[pos[i]]).options().protocol != engine::Protocol::meta) continue;
+        todo.emplace_back(primary_index(mc, keys[i]), i);
+    }
+    std::stable_sort(todo.begin(), todo.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const ReplicaRead none{[](void*, const engine::ValueView&) {}, nullptr, false, false, 0, nullptr, nullptr};
+    std::vector<MetaRead> reads;
+    std::vector<engine::UnansweredAdd> adds;
+    for (std::size_t g = 0; g < todo.size();) {
+        std::size_t end = g;
+        while (end < todo.size() && todo[end].first == todo[g].first) ++end;
+        reads.clear();
+        reads.reserve(end - g);  // adds point into these: no reallocation below
+        adds.clear();
+        for (std::size_t j = g; j < end; ++j) {
+            if (engine::Clock::now() >= deadline) break;
+            const std::uint32_t i = todo[j].second;
+            apr_memcache_server_t* servers[kMaxKeyServers];
+            key_servers(mc, keys[i], servers);
+            proto::MetaGetRequest req;
+            req.key = keys[i];
+            req.value = true;
+            req.return_flags = true;
+            req.return_ttl = true;
+            reads.push_back(MetaRead{&none, keys[i], {}, 0, 0, false});
+            MetaRead& got = reads.back();
+            const engine::Outcome o = engine::meta_get(engine_of(servers[pos[i]]), req, take_meta, &got);
+            publish_status(servers[pos[i]]);
+            // Gone or about to expire on the replica since the round: nothing to put back.
+            if (!o.ok() || !got.has_ttl || got.ttl == 0) continue;
+            const std::uint32_t exptime = got.ttl < 0 ? 0u : static_cast<std::uint32_t>(got.ttl);
+            adds.push_back(engine::UnansweredAdd{keys[i], got.data, got.flags, exptime});
+        }
+        if (!adds.empty()) {
+            apr_memcache_server_t* primary = mc->live_servers[todo[g].first];
+            std::size_t sent = 0;
+            engine::add_unanswered(engine_of(primary), adds.data(), adds.size(), deadline, &sent);
+            publish_status(primary);
+            for (std::size_t k = 0; k < sent; ++k) engine_of(primary).count_repair();
+        }
+        g = end;
+    }
 }
 
 void place_first_usable(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,

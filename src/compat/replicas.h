@@ -37,8 +37,15 @@ apr_memcache_server_t* first_usable_server(apr_memcache_t* mc, std::string_view 
 // A write to every usable server of key at once (engine::write_all): the status is that
 // of the first one asked (the primary unless it is dead); a replica's failure is counted
 // and logged (Server::replica_failed), never the call's. AP_MEMCACHE_ENOSERVER when all
-// are dead.
+// are dead. A meta extension's write (Kind meta_set, meta_delete) goes to the servers
+// that speak meta only: APR_ENOTIMPL, nothing sent, when the first usable one does not.
 apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const engine::WriteRequest& w);
+
+// A read by the meta extensions (ap_memcache_meta_get, ap_memcache_bkey_get) under
+// replicas: op(ctx, server) is asked of key's servers in order, under the rules of
+// replicated_read (dead ones skipped, one deadline, the same status), without repair.
+apr_status_t replicated_op_read(apr_memcache_t* mc, std::string_view key,
+                                engine::Outcome (*op)(void* ctx, engine::Server& server), void* ctx);
 
 // The replicated calls of the API: a store (set, add, replace, append, prepend; the
 // value sealed first on a sealed client), and a touch or delete (Kind touch, remove).
@@ -76,6 +83,17 @@ inline constexpr std::uint8_t kNone = 0xff;
 void place_first_usable(apr_memcache_t* mc, const std::string_view* keys, std::size_t n,
                         apr_memcache_server_t** where, std::uint8_t* pos);
 
+// The multi-gets' read repair (replica_rounds, after its rounds): each keys[found[j]]
+// was missed by its primary (answered, not failed) and found on its server at
+// pos[found[j]]. Where that replica speaks meta, it is asked for the value as stored,
+// its flags and its time to live (mg, one key at a time), and the values go back to
+// their primaries with add, all of a primary's in one write not waited for
+// (engine::add_unanswered). Text and binary replicas cannot tell the time to live:
+// their keys are not repaired, as in replicated_read. Nothing is asked or sent after
+// `deadline`.
+void repair_multi_get(apr_memcache_t* mc, const std::string_view* keys, const std::uint8_t* pos,
+                      const std::uint32_t* found, std::size_t m, engine::Clock::time_point deadline);
+
 // The multi-gets' further rounds: the keys that missed or failed on the server asked
 // (status not APR_SUCCESS, APR_EINVAL or AP_MEMCACHE_ENOSERVER) go to their next usable
 // server, grouped per server, all in one fan-out; until no key has a server left.
@@ -102,6 +120,12 @@ void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, 
     enum : signed char { unknown = -1, no = 0, yes = 1 };
     signed char usable[256];
     std::fill(usable, usable + (mc->ntotal < 256 ? mc->ntotal : 256), unknown);
+    // The keys their primary missed (answered without them), for read repair.
+    const bool repair = !mc->no_replica_repair;
+    std::pmr::vector<std::uint8_t> missed(repair ? n : 0, 0, kb.resource());
+    if (repair) {
+        for (std::size_t i = 0; i < n; ++i) missed[i] = pos[i] == 0 && ctx.status_of(owner[i]) == APR_NOTFOUND;
+    }
     // The first round's hits on a replica (its primary dead) count as the later ones do.
     for (std::size_t i = 0; i < n; ++i) {
         if (pos[i] == 0 || pos[i] == kNone || ctx.status_of(owner[i]) != APR_SUCCESS) continue;
@@ -140,9 +164,9 @@ void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, 
             sub_index.push_back(static_cast<std::uint32_t>(i));
             sub_where.push_back(servers[p]);
         }
-        if (sub_keys.empty()) return;
+        if (sub_keys.empty()) break;
         const engine::Duration left = deadline - engine::Clock::now();
-        if (left <= engine::Duration::zero()) return;
+        if (left <= engine::Duration::zero()) break;
         group_by_server(sub_keys.data(), sub_where.data(), sub_keys.size(), kb, [](std::size_t) {});
         for (std::uint32_t& o : kb.owner) o = owner[sub_index[o]];
         run_batches(with_cas, fn, ctx, left);
@@ -150,6 +174,14 @@ void replica_rounds(apr_memcache_t* mc, bool with_cas, engine::BatchValueFn fn, 
             if (ctx.status_of(owner[sub_index[j]]) == APR_SUCCESS) engine_of(sub_where[j]).count_replica_hit();
         }
     }
+    if (!repair) return;
+    sub_index.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (missed[i] && pos[i] != kNone && pos[i] > 0 && ctx.status_of(owner[i]) == APR_SUCCESS) {
+            sub_index.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    if (!sub_index.empty()) repair_multi_get(mc, keys, pos, sub_index.data(), sub_index.size(), deadline);
 }
 
 }  // namespace mmc::compat

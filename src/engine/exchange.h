@@ -270,6 +270,12 @@ void write_one(Connection& conn, const GetBatch& b, BatchCursor& cursor) {
         case WriteRequest::Kind::store: payload = Codec::encode(conn, w.store, p); break;
         case WriteRequest::Kind::touch: Codec::encode(conn, TouchRequest{w.store.key, w.store.exptime}, p); break;
         case WriteRequest::Kind::remove: Codec::encode(conn, RemoveRequest{w.store.key}, p); break;
+        case WriteRequest::Kind::meta_set:
+            if constexpr (Codec::kProtocol == Protocol::meta) payload = Codec::encode(conn, *w.meta_set, p);
+            break;
+        case WriteRequest::Kind::meta_delete:
+            if constexpr (Codec::kProtocol == Protocol::meta) Codec::encode(conn, *w.meta_delete, p);
+            break;
     }
     if (!payload.empty()) {
         // One buffer, so the fan-out sends it as it sends a multi-get's request.
@@ -293,6 +299,22 @@ BatchRead read_one(Connection& conn, const GetBatch& b, BatchCursor& cursor, con
             rd = Codec::read(*b.server, conn, TouchRequest{w.store.key, w.store.exptime}, p, r);
             break;
         case WriteRequest::Kind::remove: rd = Codec::read(*b.server, conn, RemoveRequest{w.store.key}, p, r); break;
+        case WriteRequest::Kind::meta_set:
+            if constexpr (Codec::kProtocol == Protocol::meta) {
+                rd = Codec::read(*b.server, conn, *w.meta_set, p, r);
+            } else {
+                rd = Read::done;
+                r = Result::not_supported;
+            }
+            break;
+        case WriteRequest::Kind::meta_delete:
+            if constexpr (Codec::kProtocol == Protocol::meta) {
+                rd = Codec::read(*b.server, conn, *w.meta_delete, p, r);
+            } else {
+                rd = Read::done;
+                r = Result::not_supported;
+            }
+            break;
     }
     std::memcpy(cursor.pending, &p, sizeof p);
     BatchRead out;

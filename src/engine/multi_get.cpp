@@ -69,7 +69,8 @@ void count_keys(ServerMetrics::Shard& counts, const GetBatch& b, const std::size
 void count_batch(ServerMetrics::Shard& counts, const GetBatch& b, const std::size_t answered[2],
                  Result outcome) {
     if (b.write) {
-        static constexpr MetricOp kOp[] = {MetricOp::store, MetricOp::touch, MetricOp::remove};
+        static constexpr MetricOp kOp[] = {MetricOp::store, MetricOp::touch, MetricOp::remove, MetricOp::store,
+                                           MetricOp::remove};
         counts.count(kOp[static_cast<std::size_t>(b.write->kind)], outcome);
         return;
     }
@@ -409,6 +410,15 @@ void write_all(Server* const* servers, std::size_t n, const WriteRequest& w, Out
         Server& s = *servers[i];
         if (w.kind == WriteRequest::Kind::store && w.store.data.size() > s.options().max_store_size) {
             each[i] = detail::refuse_value(s);
+            continue;
+        }
+        if (w.kind == WriteRequest::Kind::meta_set && w.meta_set->data.size() > s.options().max_store_size) {
+            each[i] = detail::refuse_value(s);
+            continue;
+        }
+        const bool meta_write = w.kind == WriteRequest::Kind::meta_set || w.kind == WriteRequest::Kind::meta_delete;
+        if (meta_write && s.options().protocol != Protocol::meta) {
+            each[i] = Outcome{Result::not_supported};
             continue;
         }
         GetBatch& b = batches[m];

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "engine/exchange.h"
+#include "proto/binary_codec.h"
 
 namespace mmc::engine {
 
@@ -21,6 +22,51 @@ Outcome store(Server& s, proto::StoreCommand cmd, std::string_view key, std::str
     // NOT_FOUND, while binary and meta read 0 as "no cas" and overwrite unconditionally.
     if (cmd == proto::StoreCommand::cas && cas == 0) return Outcome{Result::invalid_argument};
     return s.adapter().store(s, StoreRequest{cmd, key, data, flags, proto::capped_time(exptime), cas});
+}
+
+Outcome add_unanswered(Server& s, const UnansweredAdd* adds, std::size_t n, Clock::time_point deadline,
+                       std::size_t* sent) {
+    if (sent) *sent = 0;
+    const Timeouts& t = s.options().timeouts;
+    const auto now = Clock::now();
+    if (now >= deadline) return Outcome{Result::timeout};
+    std::unique_ptr<Connection> conn;
+    bool fresh = false;
+    Outcome got = s.pool().acquire(std::min(now + t.acquire, deadline), deadline, conn, fresh);
+    if (!got.ok()) return got;
+    if (!fresh && Clock::now() - conn->idle_since > detail::kStaleCheckAfter && conn->peer_closed()) {
+        s.pool().release(std::move(conn), false);
+        s.pool().drop_idle();
+        return Outcome{Result::closed};
+    }
+    const bool binary = s.options().protocol == Protocol::binary;
+    std::string& out = conn->out();
+    out.clear();
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const UnansweredAdd& a = adds[i];
+        if (a.data.size() > s.options().max_store_size) continue;
+        const std::uint32_t exptime = proto::capped_time(a.exptime);
+        const bool fits = binary ? proto::encode_binary_store(out, proto::BinaryStoreCommand::addq, a.key, a.flags,
+                                                              exptime, a.data, 0)
+                                 : proto::encode_store(out, proto::StoreCommand::add, a.key, a.flags, exptime, a.data,
+                                                       0, proto::Noreply::yes);
+        count += fits;
+    }
+    if (count == 0) {
+        s.pool().release(std::move(conn), true);
+        return Outcome{Result::value_too_large};
+    }
+    const Outcome done = conn->send_all(std::string_view(out), std::min(Clock::now() + t.io, deadline));
+    const std::uint32_t epoch = conn->epoch;
+    // Text's noreply leaves nothing to read: the connection is as clean as before.
+    s.pool().release(std::move(conn), done.ok() && !binary);
+    if (!done.ok()) {
+        s.report(done, epoch);
+    } else if (sent) {
+        *sent = count;
+    }
+    return done;
 }
 
 Outcome touch(Server& s, std::string_view key, std::uint32_t exptime) {

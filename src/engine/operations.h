@@ -37,6 +37,24 @@ Outcome touch(Server& server, std::string_view key, std::uint32_t exptime);
 Outcome get_and_touch(Server& server, std::string_view key, std::uint32_t exptime, ValueFn fn,
                       void* ctx);
 
+// Adds that are sent and not waited for (read repair), all on one connection in one
+// write: no reply is read, and the connection is left with none owed. Text and meta
+// servers get the text protocol's `add ... noreply` (memcached sends nothing for it,
+// stored or not; a meta connection takes text commands); binary servers get ADDQ, which
+// memcached still answers when the add does not apply, so that connection is closed
+// after the send rather than pooled with a reply owed. The connection is taken, opened
+// and written by `deadline` at the latest (and within the server's own timeouts); ok
+// means the requests went out, not that they were stored. Adds whose value is over the
+// store limit (or the protocol's) are left out; `sent` (optional) counts the others.
+struct UnansweredAdd {
+    std::string_view key;
+    std::string_view data;
+    std::uint32_t flags;
+    std::uint32_t exptime;
+};
+Outcome add_unanswered(Server& server, const UnansweredAdd* adds, std::size_t n, Clock::time_point deadline,
+                       std::size_t* sent = nullptr);
+
 // Invalidates every item, after delay seconds (0: now).
 Outcome flush(Server& server, std::uint32_t delay);
 

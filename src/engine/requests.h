@@ -156,10 +156,16 @@ struct IsMetaOnly<R, std::void_t<decltype(R::meta_only)>> : std::bool_constant<R
 // One write sent to a key's primary and replicas through the fan-out (multi_get.h), each
 // server's as a batch of its own (GetBatch::write). `store` carries the key and, for a
 // store, the whole request; a touch uses its key and exptime, a delete its key.
+// The meta extensions' writes (meta_set, meta_delete) carry their meta request instead,
+// store.key still naming the key; only meta servers are given them.
+struct MetaSetCall;
+struct MetaDeleteCall;
 struct WriteRequest {
-    enum class Kind : std::uint8_t { store, touch, remove };
+    enum class Kind : std::uint8_t { store, touch, remove, meta_set, meta_delete };
     Kind kind;
     StoreRequest store;
+    const MetaSetCall* meta_set = nullptr;
+    const MetaDeleteCall* meta_delete = nullptr;
 };
 
 // ---- multi-get --------------------------------------------------------------------

@@ -1,8 +1,13 @@
 // Replicas (ap_memcache_set_replicas) on real servers, in every protocol of the suite:
 // writes reach the primary and its replicas, reads survive a killed server, a restarted
 // empty primary is refilled by read repair (meta) without a newer value being replaced.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstddef>
+#include <cstdio>
 #include <set>
+#include <thread>
 
 #include "live_fixture.h"
 
@@ -15,8 +20,8 @@ class Replicas : public Live {
 protected:
     // n servers, ketama, `replicas`, a dead server found at its first failure and not
     // retried during the test.
-    void start(std::size_t n, apr_uint16_t replicas) {
-        start_servers(n);
+    void start(std::size_t n, apr_uint16_t replicas, PoolSpec spec = {}) {
+        start_servers(n, spec);
         ASSERT_EQ(ap_memcache_set_distribution(mc_, AP_MEMCACHE_DIST_KETAMA), APR_SUCCESS);
         for (std::size_t i = 0; i < n; ++i) {
             ap_memcache_server_options_t o;
@@ -47,6 +52,34 @@ protected:
             if (raw.get(k)) out.insert(s);
         }
         return out;
+    }
+    // Server i speaks meta, whatever the suite's protocol (before any call through it).
+    void make_meta(std::size_t i) {
+        ap_memcache_server_options_t o;
+        ap_memcache_server_get_options(mc_->live_servers[i], &o);
+        o.protocol = AP_MEMCACHE_PROTOCOL_META;
+        ASSERT_EQ(ap_memcache_server_set_options(mc_->live_servers[i], &o), APR_SUCCESS);
+    }
+    // The first `count` keys with `prefix` whose primary is server p.
+    std::vector<std::string> keys_on(std::size_t p, const std::string& prefix, std::size_t count) {
+        std::vector<std::string> out;
+        for (int i = 0; out.size() < count && i < 10000; ++i) {
+            std::string k = prefix + std::to_string(i);
+            if (primary_of(k) == p) out.push_back(k);
+        }
+        return out;
+    }
+    // A repair is not waited for: what server s holds for k once it has had the time to
+    // read it (polled for up to a second while it does not hold `want`).
+    std::optional<std::string> settled(std::size_t s, const std::string& k, const std::string& want) {
+        RawClient raw(server(s).port());
+        std::optional<std::string> got;
+        for (int i = 0; i < 100; ++i) {
+            got = raw.get(k);
+            if (got == std::optional<std::string>(want)) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return got;
     }
     ap_memcache_replica_stats_t stats_of(std::size_t i) {
         ap_memcache_replica_stats_t st{};
@@ -309,9 +342,10 @@ TEST_F(Replicas, RestartedEmptyPrimaryIsRefilledByReadsOnMetaServers) {
     for (int i = 0; i < kKeys; ++i) EXPECT_FALSE(get(key_of(i)).empty()) << key_of(i);
     const long long pass_ms = elapsed_ms(t0);
     int back = 0;
-    for (int i : on_one) back += raw.get(key_of(i)).has_value();
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    for (int i : on_one) back += (meta && i != on_one[0] ? settled(1, key_of(i), "old") : raw.get(key_of(i))).has_value();
     EXPECT_EQ(raw.get(updated), std::optional<std::string>("new"));
-    if (test_protocol() == AP_MEMCACHE_PROTOCOL_META) {
+    if (meta) {
         EXPECT_EQ(back, static_cast<int>(on_one.size()));
         EXPECT_EQ(stats_of(1).repairs, on_one.size() - 1);
         // The repaired items keep about the time they had left.
@@ -325,6 +359,196 @@ TEST_F(Replicas, RestartedEmptyPrimaryIsRefilledByReadsOnMetaServers) {
     std::printf("[ measured ] restarted empty primary: %d of %zu of its keys back after one pass of reads "
                 "of %d keys (%lld ms)\n",
                 back, on_one.size(), kKeys, pass_ms);
+}
+
+// The primary speaks the suite's protocol, its replica meta (which tells the time to
+// live a repair needs): the repair is sent to the primary in the suite's protocol, not
+// waited for, and leaves the primary's one connection ready for the next get.
+TEST_F(Replicas, RepairIsSentWithoutWaitingAndTheConnectionServesTheNextGet) {
+    PoolSpec one;
+    one.smax = 1;
+    one.max = 1;
+    start(2, 1, one);
+    make_meta(1);
+    const auto keys = keys_on(0, "ff:", 2);
+    ASSERT_EQ(keys.size(), 2u);
+    ASSERT_EQ(apr_memcache_set(mc_, keys[0].c_str(), const_cast<char*>("v0"), 2, 3600, 0), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_set(mc_, keys[1].c_str(), const_cast<char*>("v1"), 2, 3600, 0), APR_SUCCESS);
+    RawClient raw(server(0).port());
+    raw.command("delete " + keys[0] + "\r\n");
+    EXPECT_EQ(get(keys[0]), "v0");
+    EXPECT_EQ(stats_of(0).repairs, 1u);
+    // The next call on the primary's only connection reads its own reply, not one owed
+    // to the repair.
+    EXPECT_EQ(get(keys[1]), "v1");
+    EXPECT_EQ(get(keys[0]), "v0");
+    EXPECT_EQ(settled(0, keys[0], "v0"), std::optional<std::string>("v0"));
+    EXPECT_EQ(stats_of(1).hits, 1u);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(get(keys[i % 2]), i % 2 ? "v1" : "v0");
+}
+
+// A primary that holds the key but whose value is refused (not sealed, on a sealed
+// client: a miss) gets the repair's add, which does not apply: its value stays, no
+// reply is left on its connection (binary's is closed), and the next gets are right.
+TEST_F(Replicas, RepairOfAKeyThePrimaryHoldsOverwritesNothing) {
+    PoolSpec one;
+    one.smax = 1;
+    one.max = 1;
+    start(2, 1, one);
+    make_meta(1);
+    char dir[] = "/tmp/mmc-repair-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/keys";
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("k1 1111111111111111111111111111111111111111111111111111111111111111\n", f);
+    std::fclose(f);
+    chmod(path.c_str(), 0600);
+    ap_memcache_seal_t* seal = nullptr;
+    const char* why = nullptr;
+    ASSERT_EQ(ap_memcache_seal_load(pool_, path.c_str(), &seal, &why), APR_SUCCESS) << (why ? why : "");
+    std::remove(path.c_str());
+    rmdir(dir);
+    ASSERT_EQ(ap_memcache_set_seal(mc_, seal), APR_SUCCESS);
+    const auto keys = keys_on(0, "fo:", 2);
+    ASSERT_EQ(keys.size(), 2u);
+    ASSERT_EQ(apr_memcache_set(mc_, keys[0].c_str(), const_cast<char*>("sealed"), 6, 3600, 0), APR_SUCCESS);
+    ASSERT_EQ(apr_memcache_set(mc_, keys[1].c_str(), const_cast<char*>("other"), 5, 3600, 0), APR_SUCCESS);
+    RawClient raw(server(0).port());
+    ASSERT_TRUE(raw.set(keys[0], "plain"));
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(get(keys[0]), "sealed");
+        EXPECT_EQ(get(keys[1]), "other");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(raw.get(keys[0]), std::optional<std::string>("plain"));
+    EXPECT_EQ(stats_of(1).hits, 10u);
+}
+
+// A primary restarted empty (in the suite's protocol) whose replica speaks meta: one
+// multi-get refills it with every key it asked for, hash and array alike, with the time
+// to live the replica had; a key written there meanwhile keeps its newer value.
+TEST_F(Replicas, OneMultiGetRefillsARestartedEmptyPrimary) {
+    start(2, 1);
+    make_meta(1);
+    const auto keys = keys_on(0, "mr:", 40);
+    ASSERT_EQ(keys.size(), 40u);
+    for (auto& k : keys) {
+        ASSERT_EQ(apr_memcache_set(mc_, k.c_str(), const_cast<char*>(k.data()), k.size(), 3600, 0), APR_SUCCESS);
+    }
+    const auto restart_empty = [&] {
+        server(0).stop();
+        ASSERT_TRUE(server(0).restart()) << server(0).error();
+        // The client finds out at its first call (a closed connection), and retries.
+        RawClient(server(0).port()).command("version\r\n");
+    };
+    restart_empty();
+    RawClient raw(server(0).port());
+    ASSERT_TRUE(raw.set(keys[0], "newer"));
+    const std::vector<std::string> half(keys.begin(), keys.begin() + 20);
+    int ok = 0;
+    for (auto& [k, g] : multiget(half)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 20);
+    EXPECT_EQ(stats_of(0).repairs, 19u);
+    for (std::size_t i = 1; i < half.size(); ++i) EXPECT_EQ(settled(0, half[i], half[i]), half[i]) << half[i];
+    EXPECT_EQ(raw.get(keys[0]), std::optional<std::string>("newer"));
+    auto ttl = raw.command("mg " + keys[1] + " t\r\nget -\r\n");
+    EXPECT_NE(ttl.find("HD t3"), std::string::npos) << ttl;
+    // The array multi-get repairs too.
+    std::vector<ap_memcache_key_t> ak;
+    for (std::size_t i = 20; i < keys.size(); ++i) ak.push_back({keys[i].c_str(), keys[i].size()});
+    std::vector<ap_memcache_result_t> res(ak.size());
+    ASSERT_EQ(ap_memcache_multiget_array(mc_, pool_, ak.data(), ak.size(), res.data(), 0), APR_SUCCESS);
+    for (std::size_t i = 0; i < res.size(); ++i) EXPECT_EQ(res[i].status, APR_SUCCESS) << keys[20 + i];
+    EXPECT_EQ(stats_of(0).repairs, 39u);
+    for (std::size_t i = 20; i < keys.size(); ++i) EXPECT_EQ(settled(0, keys[i], keys[i]), keys[i]) << keys[i];
+    // Refilled: the next multi-get finds everything on the primary.
+    const auto hits = stats_of(1).hits;
+    ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 40);
+    EXPECT_EQ(stats_of(1).hits, hits);
+}
+
+// Replicas that cannot tell the time to live (text, binary) leave the primary as it is,
+// as single gets do.
+TEST_F(Replicas, MultiGetRepairsNothingFromTextOrBinaryReplicas) {
+    start(2, 1);
+    const auto keys = keys_on(0, "mn:", 10);
+    for (auto& k : keys) ASSERT_EQ(set(k, "v"), APR_SUCCESS);
+    RawClient(server(0).port()).command("flush_all\r\n");
+    int ok = 0;
+    for (auto& [k, g] : multiget(keys)) ok += g.status == APR_SUCCESS;
+    EXPECT_EQ(ok, 10);
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    EXPECT_EQ(stats_of(0).repairs, meta ? 10u : 0u);
+}
+
+// The meta extensions under replicas, on meta servers: the bkey writes and invalidate
+// reach every server of the key, bkey_get and meta_get fail over to the replica, a
+// lease stays on the primary.
+TEST_F(Replicas, MetaExtensionWritesReachEveryReplicaAndTheirReadsFailOver) {
+    start(2, 1);
+    make_meta(0);
+    make_meta(1);
+    const std::string bkey("b\x01k", 3);  // base64: YgFr
+    const std::size_t bp = primary_of(bkey);
+    ASSERT_LT(bp, 2u);
+    ASSERT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "val", 3, 3600, 0),
+              APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        EXPECT_NE(RawClient(server(s).port()).command("mg YgFr b v\r\n").find("VA 3"), std::string::npos) << s;
+    }
+    RawClient(server(bp).port()).command("md YgFr b\r\n");
+    ap_memcache_item_t item{};
+    ASSERT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), APR_SUCCESS);
+    EXPECT_EQ(std::string(item.data, item.len), "val");
+    EXPECT_EQ(stats_of(1 - bp).hits, 1u);
+    ASSERT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "val", 3, 3600, 0),
+              APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_bkey_delete(mc_, bkey.data(), bkey.size()), APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        EXPECT_EQ(RawClient(server(s).port()).command("mg YgFr b v\r\n"), "EN\r\n") << s;
+    }
+    EXPECT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), APR_NOTFOUND);
+
+    const auto keys = keys_on(0, "mx:", 3);
+    ASSERT_EQ(keys.size(), 3u);
+    // meta_get: the primary lost the key, the replica answers.
+    ASSERT_EQ(set(keys[0], "m"), APR_SUCCESS);
+    RawClient(server(0).port()).command("delete " + keys[0] + "\r\n");
+    ap_memcache_meta_t meta{};
+    EXPECT_EQ(ap_memcache_meta_get(mc_, keys[0].c_str(), 1, &meta), APR_SUCCESS);
+    EXPECT_EQ(meta.size, 1u);
+    // invalidate marks both copies stale.
+    ASSERT_EQ(set(keys[1], "i"), APR_SUCCESS);
+    ASSERT_EQ(ap_memcache_invalidate(mc_, keys[1].c_str(), 30), APR_SUCCESS);
+    for (std::size_t s = 0; s < 2; ++s) {
+        const auto line = RawClient(server(s).port()).command("mg " + keys[1] + " v\r\n");
+        EXPECT_NE(line.find(" X"), std::string::npos) << s << ": " << line;
+    }
+    // A lease is the primary's alone.
+    ap_memcache_lease_t lease{};
+    EXPECT_EQ(ap_memcache_lease_get(mc_, pool_, keys[2].c_str(), 30, 0, &lease), APR_NOTFOUND);
+    EXPECT_TRUE(lease.won);
+    EXPECT_EQ(RawClient(server(1).port()).command("mg " + keys[2] + " v\r\n"), "EN\r\n");
+    EXPECT_NE(RawClient(server(0).port()).command("mg " + keys[2] + " v\r\n"), "EN\r\n");
+}
+
+// On the suite's own protocol: text and binary servers refuse the meta extensions
+// (APR_ENOTIMPL, nothing sent) with replicas as without; meta servers replicate them.
+TEST_F(Replicas, MetaExtensionWritesNeedAMetaPrimary) {
+    start(2, 1);
+    const bool meta = test_protocol() == AP_MEMCACHE_PROTOCOL_META;
+    const std::string bkey("bk", 2);
+    EXPECT_EQ(ap_memcache_bkey_store(mc_, AP_MEMCACHE_SET, bkey.data(), bkey.size(), "v", 1, 0, 0),
+              meta ? APR_SUCCESS : APR_ENOTIMPL);
+    ap_memcache_item_t item{};
+    EXPECT_EQ(ap_memcache_bkey_get(mc_, pool_, bkey.data(), bkey.size(), &item), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    EXPECT_EQ(ap_memcache_invalidate(mc_, "bk", 0), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    EXPECT_EQ(ap_memcache_bkey_delete(mc_, bkey.data(), bkey.size()), meta ? APR_SUCCESS : APR_ENOTIMPL);
+    for (std::size_t s = 0; s < 2; ++s) EXPECT_FALSE(RawClient(server(s).port()).get("bk").has_value());
+    EXPECT_EQ(stats_of(0).failures + stats_of(1).failures, 0u);
 }
 
 TEST_F(Replicas, RepairCanBeTurnedOff) {
