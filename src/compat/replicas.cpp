@@ -67,20 +67,24 @@ apr_status_t replicated_write(apr_memcache_t* mc, std::string_view key, const en
     if (m == 0) {
         using engine::MetricOp;
         using Kind = engine::WriteRequest::Kind;
-        return no_server(mc, key, w.kind == Kind::store ? MetricOp::store
-                                  : w.kind == Kind::touch ? MetricOp::touch
-                                                          : MetricOp::remove);
+        return no_server(mc, key, w.kind == Kind::store || w.kind == Kind::meta_set ? MetricOp::store
+                                  : w.kind == Kind::touch                            ? MetricOp::touch
+                                                                                     : MetricOp::remove);
     }
     engine::Outcome each[kMaxKeyServers];
     engine::write_all(engines, m, w, each);
+    // The call's status is the first server's that answered: the primary's, or, when the
+    // primary could not be reached or gave no usable reply (a server not yet known to be
+    // dead), the next one's, as if the primary had been skipped as dead.
+    std::size_t answer = 0;
+    while (answer + 1 < m && !engine::is_server_reply(each[answer].result)) ++answer;
     for (std::size_t j = 0; j < m; ++j) {
         publish_status(asked[j]);
         if (!replica[j]) continue;
         engines[j]->count_replica_write();
-        // The first server asked gives the call its status, replica or not.
-        if (j > 0 && replica_failure(each[j].result)) engines[j]->replica_failed(each[j]);
+        if (j != answer && replica_failure(each[j].result)) engines[j]->replica_failed(each[j]);
     }
-    return to_apr_status(each[0]);
+    return to_apr_status(each[answer]);
 }
 
 apr_status_t replicated_store(apr_memcache_t* mc, const char* key, proto::StoreCommand cmd, const char* data,

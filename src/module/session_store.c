@@ -11,8 +11,8 @@
  * - a session left empty (logout) deletes its item and its cookie.
  * A server that fails or times out gives an empty session (the request goes on logged
  * out) and a warning at most once a minute; nothing here fails a request. Under
- * MemcacheReplicas, a save or delete whose primary failed or came back empty is read
- * back once, since its replicas may have taken it (replicas_hold).
+ * MemcacheReplicas, a save or delete that failed, or whose primary came back empty, is
+ * read back once, since its replicas may have taken it (replicas_hold).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT */
@@ -399,9 +399,9 @@ static apr_uint32_t item_expiry(const session_rec *z)
     return (apr_uint32_t)s;
 }
 
-/* Under MemcacheReplicas a write's status is its first server's: a primary that fails
- * (before this process has marked it dead) or that came back empty (NOT_STORED for a
- * replace) may leave the write done on the replicas all the same. What the item is now
+/* Under MemcacheReplicas a write's status is its first server's that answered: a
+ * primary that came back empty answers NOT_STORED to a replace, and a write may fail on
+ * one server and be done on another, although the call says it failed. What the item is now
  * is read back, at the cost of one get after such a write only: the read skips a server
  * now known dead, or goes on to the replicas after the primary's failure or miss.
  * Nothing is written again, so an item deleted meanwhile stays deleted. */

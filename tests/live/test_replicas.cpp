@@ -269,6 +269,29 @@ TEST_F(Replicas, AReplicaThatFailsNeverFailsTheWrite) {
     EXPECT_EQ(mc_->live_servers[2]->status, APR_MC_SERVER_DEAD);
 }
 
+TEST_F(Replicas, APrimaryThatDiesUnnoticedLeavesTheWritesStatusToItsReplica) {
+    start(3, 1);
+    // A key whose primary is server 1 and replica server 2; server 1 killed before this
+    // client knows it: the write's first attempt meets a refused connection.
+    const std::string k = keys_on(1, "unnoticed", 1).at(0);
+    ASSERT_EQ(mc_->live_servers[1]->status, APR_MC_SERVER_LIVE);
+    server(1).stop();
+    EXPECT_EQ(set(k, "kept"), APR_SUCCESS);
+    EXPECT_EQ(holders(k), (std::set<std::size_t>{2}));
+    apr_status_t rv = APR_EGENERAL;
+    EXPECT_EQ(get(k, &rv), "kept");
+    EXPECT_EQ(rv, APR_SUCCESS);
+    // The replica answered for the call: its write is no failure.
+    EXPECT_EQ(stats_of(2).writes, 1u);
+    EXPECT_EQ(stats_of(2).failures, 0u);
+    EXPECT_EQ(mc_->live_servers[1]->status, APR_MC_SERVER_DEAD);
+    // With no server answering, the call fails with the last one's failure.
+    server(2).stop();
+    const std::string k2 = keys_on(2, "unnoticed", 1).at(0);  // primary 2, replica 0
+    server(0).stop();
+    EXPECT_NE(set(k2, "lost"), APR_SUCCESS);
+}
+
 TEST_F(Replicas, AllServersOfAKeyDeadIsNoServer) {
     start(2, 1);
     server(0).stop();
