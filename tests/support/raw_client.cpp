@@ -51,6 +51,19 @@ bool ends_reply(const std::string& s) {
         for (std::size_t i = 0; i < nl; ++i) digits = digits && s[i] >= '0' && s[i] <= '9';
         if (digits) return true;
     }
+    // A meta reply: a status line (HD, EN, NS, EX, NF, MN with its flags), or VA <size>
+    // and its flags, then that many bytes of data and CR LF.
+    if (nl != std::string::npos && nl >= 2 && (nl == 2 || s[2] == ' ')) {
+        const std::string_view code(s.data(), 2);
+        if (code == "VA" && nl > 3) {
+            std::size_t size = 0, i = 3;
+            for (; i < nl && s[i] >= '0' && s[i] <= '9'; ++i) size = size * 10 + static_cast<std::size_t>(s[i] - '0');
+            return i > 3 && s.size() >= nl + 2 + size + 2;
+        }
+        for (const char* c : {"HD", "EN", "NS", "EX", "NF", "MN"}) {
+            if (code == c) return nl + 2 == s.size();
+        }
+    }
     return false;
 }
 
