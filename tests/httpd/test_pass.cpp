@@ -142,24 +142,8 @@ private:
     bool launch(const std::string& conf) {
         std::vector<std::string> argv = {kNginxBin, "-p", dir_, "-c", conf, "-e",
                                          dir_ + "/error.log"};
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        const std::string out = dir_ + "/stderr.log";
-        pid_t pid = ::fork();
+        const pid_t pid = spawn_server(std::move(argv), dir_ + "/stderr.log");
         if (pid < 0) return false;
-        if (pid == 0) {
-            ::setpgid(0, 0);
-            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-            int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd >= 0) {
-                ::dup2(fd, STDOUT_FILENO);
-                ::dup2(fd, STDERR_FILENO);
-            }
-            ::execv(args[0], args.data());
-            ::_exit(127);
-        }
-        ::setpgid(pid, pid);
         pid_ = pid;
         return true;
     }

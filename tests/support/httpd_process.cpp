@@ -272,20 +272,28 @@ bool HttpdProcess::launch(const std::string& config) {
         argv.push_back(a);
     }
     if (options_.one_process) argv.push_back("-X");
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    pid_t pid = ::fork();
+    pid_t pid = spawn_server(std::move(argv), out);
     if (pid < 0) {
         error_ = std::string("fork: ") + std::strerror(errno);
         return false;
     }
+    pid_ = pid;
+    return true;
+}
+
+pid_t spawn_server(std::vector<std::string> argv, const std::string& output_path) {
+    // Built before fork: the child of a threaded program should only exec.
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid < 0) return -1;
     if (pid == 0) {
-        // Its own process group, so that a hung httpd's children can be killed with it.
+        // Its own process group, so that a hung server's children can be killed with it.
         ::setpgid(0, 0);
-        // A test program that dies (crash, SIGPIPE) must not leave httpd running.
+        // A test program that dies (crash, SIGPIPE) must not leave the server running.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             ::dup2(fd, STDOUT_FILENO);
             ::dup2(fd, STDERR_FILENO);
@@ -294,8 +302,7 @@ bool HttpdProcess::launch(const std::string& config) {
         ::_exit(127);
     }
     ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before kill
-    pid_ = pid;
-    return true;
+    return pid;
 }
 
 bool HttpdProcess::wait_until_up() {

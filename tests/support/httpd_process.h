@@ -108,11 +108,15 @@ private:
     std::string error_;
 };
 
-// Runs argv[0] with arguments, capturing stdout and stderr together.
 // Runs argv (argv[0] a path) with stdout and stderr captured, in its own process group;
 // kills the group when it is still running after timeout_s seconds, or when the test
 // dies (parent-death signal).
 CommandResult run_command(const std::vector<std::string>& argv, int timeout_s = 30);
+
+// Starts a server (argv[0] is its path) in a process group of its own, so that it can be
+// stopped with its children, that gets SIGTERM when the test program dies, with its
+// standard output and error in `output_path`. The pid, or -1 with errno set.
+pid_t spawn_server(std::vector<std::string> argv, const std::string& output_path);
 
 }  // namespace mmc::test
 
